@@ -1,0 +1,166 @@
+/**
+ * One place for command-line flags, their environment-variable twins and defaults.
+ *
+ * Precedence is flag > env var > default, for every option of every task, so a deployment can
+ * be configured entirely by environment and a one-off run by flags.
+ */
+import { parseArgs } from "node:util";
+
+/** Describes one option: its env twin, default and the line `--help` prints. */
+export interface OptionSpec {
+  type: "string" | "boolean";
+  /** Environment variable read when the flag is absent. */
+  env?: string;
+  default?: string | boolean;
+  description: string;
+  short?: string;
+  /** Allows the flag several times; values are joined with "," (like the env form). */
+  multiple?: boolean;
+}
+
+export type OptionSpecs = Record<string, OptionSpec>;
+
+/** Values after parsing: strings for string options, booleans for boolean ones. */
+export type ParsedOptions<S extends OptionSpecs> = {
+  [K in keyof S]: S[K]["type"] extends "boolean" ? boolean : string;
+};
+
+/** Raised for a bad command line; CLIs print its message and exit 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Options every Kafka/lakehouse task shares (issue conventions). */
+export const COMMON_OPTIONS = {
+  brokers: {
+    type: "string",
+    env: "KAFKA_BROKERS",
+    default: "127.0.0.1:9092",
+    description: "Kafka bootstrap servers, comma-separated",
+  },
+  topic: {
+    type: "string",
+    env: "KAFKA_TOPIC",
+    default: "sensor_data",
+    description: "Kafka topic of sensor readings",
+  },
+  lakehouse: {
+    type: "string",
+    env: "LAKEHOUSE_DIR",
+    default: "./lakehouse",
+    description: "Directory holding the Delta tables",
+  },
+} as const satisfies OptionSpecs;
+
+/** Only the lakehouse option, for tasks that never talk to Kafka. */
+export const LAKEHOUSE_OPTION = { lakehouse: COMMON_OPTIONS.lakehouse } as const satisfies OptionSpecs;
+
+const HELP_OPTION = { help: { type: "boolean", short: "h", description: "Show this help" } } as const;
+
+/** Reads an env var, returning undefined where it is unset or not permitted. */
+export function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Renders the `--help` text from the option specs, so help never drifts from behaviour. */
+export function usageText(usage: string, specs: OptionSpecs): string {
+  const lines = [usage, "", "Options:"];
+  for (const [name, spec] of Object.entries({ ...specs, ...HELP_OPTION })) {
+    const flag = spec.type === "boolean" ? `--${name}` : `--${name} <value>`;
+    const extra = [
+      "env" in spec && spec.env ? `env ${spec.env}` : "",
+      "default" in spec && spec.default !== undefined && spec.default !== false
+        ? `default ${spec.default}`
+        : "",
+    ].filter(Boolean).join(", ");
+    lines.push(`  ${flag.padEnd(28)} ${spec.description}${extra ? ` (${extra})` : ""}`);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Parses argv against the specs. `--help` prints usage to stdout and exits 0; an unknown flag
+ * throws UsageError with the usage text.
+ */
+export function parseCli<S extends OptionSpecs>(
+  argv: string[],
+  specs: S,
+  usage: string,
+): { options: ParsedOptions<S>; positionals: string[] } {
+  const parseSpec: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> =
+    { help: { type: "boolean", short: "h" } };
+  for (const [name, spec] of Object.entries(specs)) {
+    parseSpec[name] = { type: spec.type, short: spec.short, multiple: spec.multiple };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: parseSpec, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${usageText(usage, specs)}`);
+  }
+  if (parsed.values.help) {
+    console.log(usageText(usage, specs));
+    Deno.exit(0);
+  }
+  const options: Record<string, string | boolean> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const raw = parsed.values[name];
+    const flagValue = Array.isArray(raw) ? raw.join(",") : raw;
+    const envValue = spec.env ? readEnv(spec.env) : undefined;
+    if (spec.type === "boolean") {
+      options[name] = flagValue === true ||
+        (flagValue === undefined && envValue !== undefined
+          ? /^(1|true|yes|on)$/i.test(envValue)
+          : (flagValue ?? spec.default ?? false) === true);
+    } else {
+      options[name] = (flagValue as string | undefined) ?? envValue ?? (spec.default as string) ??
+        "";
+    }
+  }
+  return { options: options as ParsedOptions<S>, positionals: parsed.positionals };
+}
+
+/** Parses a positive number option, naming the option in the error. */
+export function numberOption(name: string, value: string, opts: { min?: number; integer?: boolean } = {}): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be a ${opts.integer ? "whole " : ""}number, got "${value}"`);
+  }
+  if (opts.min !== undefined && n < opts.min) {
+    throw new UsageError(`--${name} must be at least ${opts.min}, got ${n}`);
+  }
+  return n;
+}
+
+/** Splits a comma-separated broker list, rejecting empty entries. */
+export function brokerList(value: string): string[] {
+  const brokers = value.split(",").map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0) throw new UsageError("--brokers must name at least one host:port");
+  return brokers;
+}
+
+/**
+ * Runs a CLI's main function with uniform error handling: UsageError exits 2, any other error
+ * prints its message (not a stack, unless DEBUG is set) and exits 1.
+ */
+export async function runMain(main: () => Promise<void | number>): Promise<void> {
+  try {
+    const code = await main();
+    if (typeof code === "number" && code !== 0) Deno.exit(code);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(err.message);
+      Deno.exit(2);
+    }
+    const e = err as Error;
+    console.error(readEnv("DEBUG") ? e.stack ?? String(e) : `error: ${e?.message ?? String(e)}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Opening DuckDB with the `delta` extension loaded.
+ *
+ * Every reader of the lakehouse (gold, query, dashboard, tests) goes through here so that the
+ * extension is loaded the same way everywhere and the lifetime of instance and connection is
+ * explicit: whoever opens closes.
+ */
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { deltaExtensionPath, extensionDirectory } from "./extension.ts";
+
+export interface DuckDB {
+  instance: DuckDBInstance;
+  conn: DuckDBConnection;
+  /** Closes the connection and the instance; safe to call twice. */
+  close(): void;
+}
+
+export interface OpenOptions {
+  /** Load the delta extension (default true). Writers that only need Parquet can skip it. */
+  delta?: boolean;
+  /** DuckDB threads (default: DuckDB's own choice, the core count). */
+  threads?: number;
+  /** DuckDB memory_limit, e.g. "512MB". */
+  memoryLimit?: string;
+}
+
+/** Raised when the delta extension is not cached yet; says which command fetches it. */
+export class DeltaExtensionMissing extends Error {
+  constructor(path: string) {
+    super(
+      `DuckDB's delta extension is not installed (expected at ${path}). ` +
+        "Run `deno task setup` once to fetch it.",
+    );
+    this.name = "DeltaExtensionMissing";
+  }
+}
+
+/** Opens an in-memory DuckDB; loads `delta` from the project cache unless told not to. */
+export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
+  const config: Record<string, string> = {
+    extension_directory: extensionDirectory(),
+    autoinstall_known_extensions: "false",
+  };
+  if (opts.threads) config.threads = String(opts.threads);
+  if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
+  const instance = await DuckDBInstance.create(":memory:", config);
+  const conn = await instance.connect();
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    conn.closeSync();
+    instance.closeSync();
+  };
+  if (opts.delta !== false) {
+    try {
+      await conn.run("LOAD delta");
+    } catch (err) {
+      close();
+      const path = await deltaExtensionPath();
+      if (/not found|No such file|Failed to open|does not exist/i.test((err as Error).message)) {
+        throw new DeltaExtensionMissing(path);
+      }
+      throw err;
+    }
+  }
+  return { instance, conn, close };
+}
+
+/** Quotes a string as a SQL literal. Paths and names reach SQL only through this. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** Quotes an identifier. */
+export function sqlIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

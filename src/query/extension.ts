@@ -1,0 +1,133 @@
+/**
+ * Getting DuckDB's `delta` extension onto this machine, once, into a project-local cache.
+ *
+ * An extension only loads into the exact DuckDB version it was built for, so the cache is laid
+ * out as DuckDB's own extension directory (`<dir>/v<version>/<platform>/delta.duckdb_extension`)
+ * and both sources below deliver the binary for the running version:
+ * 1. `INSTALL delta` from DuckDB's extension site, for machines with internet;
+ * 2. the same signed binary from PyPI (`duckdb-extension-delta==<version>`), via `pip download`,
+ *    for machines that only reach package registries.
+ */
+import { join, resolve } from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { readEnv } from "../config.ts";
+
+/** Where extensions are cached; `DUCKDB_EXTENSION_DIR` overrides. */
+export function extensionDirectory(): string {
+  return resolve(readEnv("DUCKDB_EXTENSION_DIR") ?? ".cache/duckdb_extensions");
+}
+
+/** Raised when no source could deliver the extension; the message lists what was tried. */
+export class DeltaExtensionUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DeltaExtensionUnavailable";
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** DuckDB's version (without the leading v) and platform string, from the engine itself. */
+export async function duckdbBuild(): Promise<{ version: string; platform: string }> {
+  const db = await DuckDBInstance.create(":memory:");
+  const conn = await db.connect();
+  try {
+    const rows = (await conn.runAndReadAll(
+      "SELECT version() AS v, (SELECT platform FROM pragma_platform()) AS p",
+    )).getRowObjects();
+    return { version: String(rows[0].v).replace(/^v/, ""), platform: String(rows[0].p) };
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
+/** Path the extension must have for the running DuckDB. */
+export async function deltaExtensionPath(dir = extensionDirectory()): Promise<string> {
+  const { version, platform } = await duckdbBuild();
+  return join(dir, `v${version}`, platform, "delta.duckdb_extension");
+}
+
+async function tryInstallFromDuckDB(dir: string): Promise<string | null> {
+  const db = await DuckDBInstance.create(":memory:", { extension_directory: dir });
+  const conn = await db.connect();
+  try {
+    await conn.run("INSTALL delta");
+    return null;
+  } catch (err) {
+    return (err as Error).message.split("\n")[0];
+  } finally {
+    conn.closeSync();
+    db.closeSync();
+  }
+}
+
+async function tryInstallFromPyPI(target: string, version: string, platform: string): Promise<string | null> {
+  if (platform !== "linux_amd64") {
+    return `the PyPI wheel route is only wired for linux_amd64 (this is ${platform})`;
+  }
+  // The temp dir sits inside the cache so the task needs no write access beyond it.
+  await Deno.mkdir(extensionDirectory(), { recursive: true });
+  const tmp = await Deno.makeTempDir({ dir: extensionDirectory(), prefix: ".download-" });
+  try {
+    const run = async (args: string[]) => {
+      const out = await new Deno.Command("python3", { args, stdout: "piped", stderr: "piped" })
+        .output();
+      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).trim().split("\n").pop());
+    };
+    await run([
+      "-m",
+      "pip",
+      "download",
+      "--quiet",
+      "--no-deps",
+      "--only-binary=:all:",
+      "-d",
+      tmp,
+      `duckdb-extension-delta==${version}`,
+    ]);
+    const wheel = [...Deno.readDirSync(tmp)].find((e) => e.name.endsWith(".whl"));
+    if (!wheel) throw new Error("pip downloaded no wheel");
+    await run(["-m", "zipfile", "-e", join(tmp, wheel.name), join(tmp, "x")]);
+    const inner = join(tmp, "x", "duckdb_extension_delta", "extensions", `v${version}`, "delta.duckdb_extension");
+    await Deno.mkdir(join(target, ".."), { recursive: true });
+    await Deno.copyFile(inner, `${target}.tmp`);
+    await Deno.rename(`${target}.tmp`, target);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Makes sure the delta extension for the running DuckDB is in the cache; returns its path.
+ * Idempotent and cheap once cached.
+ */
+export async function ensureDeltaExtension(
+  log: (line: string) => void = (l) => console.error(l),
+): Promise<string> {
+  const dir = extensionDirectory();
+  const target = await deltaExtensionPath(dir);
+  if (await exists(target)) return target;
+  const { version, platform } = await duckdbBuild();
+  log(`delta extension for DuckDB ${version} not cached; trying INSTALL delta …`);
+  const duckErr = await tryInstallFromDuckDB(dir);
+  if (duckErr === null && await exists(target)) return target;
+  log(`INSTALL delta failed (${duckErr}); trying PyPI duckdb-extension-delta==${version} …`);
+  const pipErr = await tryInstallFromPyPI(target, version, platform);
+  if (pipErr === null) return target;
+  throw new DeltaExtensionUnavailable(
+    `could not get DuckDB's delta extension v${version} for ${platform}.\n` +
+      `  INSTALL delta: ${duckErr}\n  pip download duckdb-extension-delta==${version}: ${pipErr}\n` +
+      `Place the file by hand at ${target}.`,
+  );
+}
