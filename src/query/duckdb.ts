@@ -40,8 +40,6 @@ export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
   const config: Record<string, string> = {
     extension_directory: extensionDirectory(),
     autoinstall_known_extensions: "false",
-    // Event time is UTC everywhere; TIMESTAMPTZ values print and truncate in UTC.
-    TimeZone: "UTC",
   };
   if (opts.threads) config.threads = String(opts.threads);
   if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
@@ -54,6 +52,8 @@ export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
     conn.closeSync();
     instance.closeSync();
   };
+  // Event time is UTC everywhere; TIMESTAMPTZ values print and truncate in UTC.
+  await conn.run("SET TimeZone = 'UTC'");
   if (opts.delta !== false) {
     try {
       await conn.run("LOAD delta");
