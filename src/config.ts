@@ -56,9 +56,13 @@ export const COMMON_OPTIONS = {
 } as const satisfies OptionSpecs;
 
 /** Only the lakehouse option, for tasks that never talk to Kafka. */
-export const LAKEHOUSE_OPTION = { lakehouse: COMMON_OPTIONS.lakehouse } as const satisfies OptionSpecs;
+export const LAKEHOUSE_OPTION = {
+  lakehouse: COMMON_OPTIONS.lakehouse,
+} as const satisfies OptionSpecs;
 
-const HELP_OPTION = { help: { type: "boolean", short: "h", description: "Show this help" } } as const;
+const HELP_OPTION = {
+  help: { type: "boolean", short: "h", description: "Show this help" },
+} as const;
 
 /** Reads an env var, returning undefined where it is unset or not permitted. */
 export function readEnv(name: string): string | undefined {
@@ -94,10 +98,14 @@ export function parseCli<S extends OptionSpecs>(
   specs: S,
   usage: string,
 ): { options: ParsedOptions<S>; positionals: string[] } {
-  const parseSpec: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> =
-    { help: { type: "boolean", short: "h" } };
+  const parseSpec: Record<
+    string,
+    { type: "string" | "boolean"; short?: string; multiple?: boolean }
+  > = { help: { type: "boolean", short: "h" } };
   for (const [name, spec] of Object.entries(specs)) {
-    parseSpec[name] = { type: spec.type, short: spec.short, multiple: spec.multiple };
+    parseSpec[name] = { type: spec.type };
+    if (spec.short) parseSpec[name].short = spec.short;
+    if (spec.multiple) parseSpec[name].multiple = true;
   }
   let parsed;
   try {
@@ -128,10 +136,16 @@ export function parseCli<S extends OptionSpecs>(
 }
 
 /** Parses a positive number option, naming the option in the error. */
-export function numberOption(name: string, value: string, opts: { min?: number; integer?: boolean } = {}): number {
+export function numberOption(
+  name: string,
+  value: string,
+  opts: { min?: number; integer?: boolean } = {},
+): number {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n) || (opts.integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${name} must be a ${opts.integer ? "whole " : ""}number, got "${value}"`);
+    throw new UsageError(
+      `--${name} must be a ${opts.integer ? "whole " : ""}number, got "${value}"`,
+    );
   }
   if (opts.min !== undefined && n < opts.min) {
     throw new UsageError(`--${name} must be at least ${opts.min}, got ${n}`);

@@ -5,9 +5,23 @@
  * function, so the configuration each flag combination produces is unit-tested without a
  * secured broker.
  */
-import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from "kafkajs";
+import { Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from "kafkajs";
 import { readFileSync } from "node:fs";
+import process from "node:process";
 import { type OptionSpecs, readEnv, UsageError } from "../config.ts";
+
+/*
+ * kafkajs' request queue arms `setTimeout(fn, throttledUntil - Date.now())` with
+ * throttledUntil = -1 when not throttled; Node-compatible runtimes then print a
+ * TimeoutNegativeWarning per connection (harmless: the delay is clamped to 1 ms). Drop only
+ * that warning so real ones still reach the user.
+ */
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const name = typeof warning === "string" ? rest[0] : warning.name;
+  if (name === "TimeoutNegativeWarning") return;
+  (emitWarning as (w: string | Error, ...r: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
 
 /** Security flags with env twins, shared by every task that talks to Kafka. */
 export const KAFKA_SECURITY_OPTIONS = {
@@ -17,7 +31,12 @@ export const KAFKA_SECURITY_OPTIONS = {
     default: "",
     description: "SASL mechanism: plain, scram-sha-256 or scram-sha-512 (empty: no SASL)",
   },
-  "sasl-username": { type: "string", env: "KAFKA_SASL_USERNAME", default: "", description: "SASL user" },
+  "sasl-username": {
+    type: "string",
+    env: "KAFKA_SASL_USERNAME",
+    default: "",
+    description: "SASL user",
+  },
   "sasl-password-env": {
     type: "string",
     env: "KAFKA_SASL_PASSWORD_ENV",
@@ -25,9 +44,24 @@ export const KAFKA_SECURITY_OPTIONS = {
     description: "Name of the env var holding the SASL password (never a flag: flags leak into ps)",
   },
   tls: { type: "boolean", env: "KAFKA_TLS", description: "Connect with TLS" },
-  "tls-ca": { type: "string", env: "KAFKA_TLS_CA", default: "", description: "PEM file of CA certificates" },
-  "tls-cert": { type: "string", env: "KAFKA_TLS_CERT", default: "", description: "PEM client certificate (mTLS)" },
-  "tls-key": { type: "string", env: "KAFKA_TLS_KEY", default: "", description: "PEM client key (mTLS)" },
+  "tls-ca": {
+    type: "string",
+    env: "KAFKA_TLS_CA",
+    default: "",
+    description: "PEM file of CA certificates",
+  },
+  "tls-cert": {
+    type: "string",
+    env: "KAFKA_TLS_CERT",
+    default: "",
+    description: "PEM client certificate (mTLS)",
+  },
+  "tls-key": {
+    type: "string",
+    env: "KAFKA_TLS_KEY",
+    default: "",
+    description: "PEM client key (mTLS)",
+  },
   "tls-insecure": {
     type: "boolean",
     env: "KAFKA_TLS_INSECURE",
@@ -120,12 +154,28 @@ export function securityConfig(
   return out;
 }
 
+/**
+ * kafkajs logs every retried request as ERROR ("The group coordinator is not available" while a
+ * fresh broker elects one, leadership changes, a broker restart). Those are retried and
+ * resolved by kafkajs itself; our own progress lines report real trouble. Print the rest as
+ * one compact line on stderr.
+ */
+const TRANSIENT =
+  /coordinator is not available|not the correct coordinator|no leader|leader not available|not leader|rebalanc|ECONNREFUSED|Connection timeout|Closed connection|disconnected|ECONNRESET|request timed out|Timeout/i;
+
+export const compactLogCreator: logCreator = () => ({ level, log }) => {
+  const text = `${log.message ?? ""} ${typeof log.error === "string" ? log.error : ""}`;
+  if (level > logLevel.WARN || (TRANSIENT.test(text) && !readEnv("KAFKAJS_VERBOSE"))) return;
+  console.error(`kafka ${level === logLevel.ERROR ? "error" : "warning"}: ${text.trim()}`);
+};
+
 /** Creates the kafkajs client. */
 export function createKafka(opts: KafkaClientOptions): Kafka {
   return new Kafka({
     clientId: opts.clientId,
     brokers: opts.brokers,
-    logLevel: opts.logLevel ?? logLevel.ERROR,
+    logLevel: opts.logLevel ?? logLevel.WARN,
+    logCreator: compactLogCreator,
     connectionTimeout: 3000,
     requestTimeout: 30000,
     retry: { retries: opts.retries ?? 5, initialRetryTime: 200, maxRetryTime: 5000 },

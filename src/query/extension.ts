@@ -69,7 +69,11 @@ async function tryInstallFromDuckDB(dir: string): Promise<string | null> {
   }
 }
 
-async function tryInstallFromPyPI(target: string, version: string, platform: string): Promise<string | null> {
+async function tryInstallFromPyPI(
+  target: string,
+  version: string,
+  platform: string,
+): Promise<string | null> {
   if (platform !== "linux_amd64") {
     return `the PyPI wheel route is only wired for linux_amd64 (this is ${platform})`;
   }
@@ -80,7 +84,9 @@ async function tryInstallFromPyPI(target: string, version: string, platform: str
     const run = async (args: string[]) => {
       const out = await new Deno.Command("python3", { args, stdout: "piped", stderr: "piped" })
         .output();
-      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).trim().split("\n").pop());
+      if (!out.success) {
+        throw new Error(new TextDecoder().decode(out.stderr).trim().split("\n").pop());
+      }
     };
     await run([
       "-m",
@@ -96,7 +102,14 @@ async function tryInstallFromPyPI(target: string, version: string, platform: str
     const wheel = [...Deno.readDirSync(tmp)].find((e) => e.name.endsWith(".whl"));
     if (!wheel) throw new Error("pip downloaded no wheel");
     await run(["-m", "zipfile", "-e", join(tmp, wheel.name), join(tmp, "x")]);
-    const inner = join(tmp, "x", "duckdb_extension_delta", "extensions", `v${version}`, "delta.duckdb_extension");
+    const inner = join(
+      tmp,
+      "x",
+      "duckdb_extension_delta",
+      "extensions",
+      `v${version}`,
+      "delta.duckdb_extension",
+    );
     await Deno.mkdir(join(target, ".."), { recursive: true });
     await Deno.copyFile(inner, `${target}.tmp`);
     await Deno.rename(`${target}.tmp`, target);

@@ -1,0 +1,16 @@
+/**
+ * `deno task setup`: fetch once what the tasks need from outside — DuckDB's delta extension and
+ * the Kafka broker jars — so later runs work offline.
+ */
+import { runMain } from "../src/config.ts";
+import { ensureJars } from "../src/kafka/local_broker.ts";
+import { ensureDeltaExtension } from "../src/query/extension.ts";
+
+await runMain(async () => {
+  console.log(`delta extension: ${await ensureDeltaExtension()}`);
+  try {
+    console.log(`kafka jars:      ${await ensureJars()}`);
+  } catch (err) {
+    console.error(`kafka jars skipped: ${(err as Error).message}`);
+  }
+});
