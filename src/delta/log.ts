@@ -1,0 +1,127 @@
+/**
+ * The `_delta_log` directory: naming, listing and reading commit files and `_last_checkpoint`.
+ *
+ * Commit N is `_delta_log/<N as 20 digits>.json`; a single-part checkpoint of version N is
+ * `<N as 20 digits>.checkpoint.parquet`. Anything else in the directory (our `.tmp-*` files,
+ * other engines' crc or multi-part files) is ignored by listing, never deleted here.
+ */
+import { join, resolve } from "node:path";
+import { type Action, parseActions } from "./actions.ts";
+import { VersionNotFoundError } from "./errors.ts";
+
+/** Absolute `_delta_log` directory of a table. */
+export function logDir(tablePath: string): string {
+  return join(resolve(tablePath), "_delta_log");
+}
+
+/** `00000000000000000042` for 42: fixed width so lexical order is version order. */
+export function versionPrefix(version: number): string {
+  if (!Number.isSafeInteger(version) || version < 0) {
+    throw new RangeError(`Delta version must be a non-negative integer, got ${version}`);
+  }
+  return String(version).padStart(20, "0");
+}
+
+/** Absolute path of commit file `version`. */
+export function commitPath(tablePath: string, version: number): string {
+  return join(logDir(tablePath), `${versionPrefix(version)}.json`);
+}
+
+/** Absolute path of the single-part checkpoint of `version`. */
+export function checkpointPath(tablePath: string, version: number): string {
+  return join(logDir(tablePath), `${versionPrefix(version)}.checkpoint.parquet`);
+}
+
+/** What the log directory holds, versions ascending. */
+export interface LogListing {
+  commits: number[];
+  checkpoints: number[];
+}
+
+const COMMIT_RE = /^(\d{20})\.json$/;
+const CHECKPOINT_RE = /^(\d{20})\.checkpoint\.parquet$/;
+
+/** Lists commit and single-part checkpoint versions; empty lists when there is no log. */
+export async function listLog(tablePath: string): Promise<LogListing> {
+  const commits: number[] = [];
+  const checkpoints: number[] = [];
+  try {
+    for await (const e of Deno.readDir(logDir(tablePath))) {
+      if (!e.isFile) continue;
+      let m = COMMIT_RE.exec(e.name);
+      if (m) {
+        commits.push(Number(m[1]));
+        continue;
+      }
+      m = CHECKPOINT_RE.exec(e.name);
+      if (m) checkpoints.push(Number(m[1]));
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  commits.sort((a, b) => a - b);
+  checkpoints.sort((a, b) => a - b);
+  return { commits, checkpoints };
+}
+
+/** True when commit `version` exists (a stat, cheaper than listing a 10,000-entry log). */
+export async function commitExists(tablePath: string, version: number): Promise<boolean> {
+  try {
+    await Deno.stat(commitPath(tablePath, version));
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/** Reads and parses commit `version`; VersionNotFoundError when the file is absent. */
+export async function readCommit(tablePath: string, version: number): Promise<Action[]> {
+  const file = commitPath(tablePath, version);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new VersionNotFoundError(`commit ${version} of ${tablePath} does not exist (${file})`);
+    }
+    throw err;
+  }
+  return parseActions(text, file);
+}
+
+/** Content of `_delta_log/_last_checkpoint`. */
+export interface LastCheckpoint {
+  version: number;
+  size: number;
+  sizeInBytes?: number;
+  numOfAddFiles?: number;
+}
+
+/** Reads `_last_checkpoint`; undefined when missing or unreadable (it is only a hint). */
+export async function readLastCheckpoint(tablePath: string): Promise<LastCheckpoint | undefined> {
+  try {
+    const v = JSON.parse(await Deno.readTextFile(join(logDir(tablePath), "_last_checkpoint")));
+    return typeof v?.version === "number" ? v as LastCheckpoint : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes `_last_checkpoint` atomically (temp file + rename), unless it already points at a
+ * newer checkpoint: a slow checkpointer must not move the hint backwards.
+ */
+export async function writeLastCheckpoint(tablePath: string, info: LastCheckpoint): Promise<void> {
+  const current = await readLastCheckpoint(tablePath);
+  if (current && current.version >= info.version) return;
+  const dir = logDir(tablePath);
+  const tmp = join(dir, `.tmp-${crypto.randomUUID()}.last_checkpoint`);
+  await Deno.writeTextFile(tmp, JSON.stringify(info));
+  try {
+    await Deno.rename(tmp, join(dir, "_last_checkpoint"));
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}

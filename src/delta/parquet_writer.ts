@@ -1,0 +1,190 @@
+/**
+ * Writing data files for a table through DuckDB. Nothing here commits: the returned adds
+ * become visible only once commit() links a log entry naming them, so a crash at any point
+ * leaves at worst unreferenced files for vacuum.
+ *
+ * Rows are cast to the table schema in the COPY select (INT32 for `integer`, INT64 for `long`,
+ * TIMESTAMPTZ = UTC-adjusted INT64 micros for `timestamp`...), so callers may hand in loosely
+ * typed temp tables. Partition columns are not stored in the files; they live only in
+ * `add.partitionValues`.
+ */
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { dirname, join, resolve, sep } from "node:path";
+import type { AddAction } from "./actions.ts";
+import { sqlIdent, sqlString } from "../query/duckdb.ts";
+import { DataSchemaError, DeltaError } from "./errors.ts";
+import { encodeAddPath, partitionDirectory } from "./partition.ts";
+import { type DeltaField, duckdbType } from "./schema.ts";
+import type { Snapshot } from "./snapshot.ts";
+import { statsJson, statsSelectList } from "./stats.ts";
+
+/** Default row cap per data file (a partition with more rows is split). */
+export const DEFAULT_TARGET_FILE_ROWS = 2_000_000;
+
+/** Options of writeDataFiles. */
+export interface WriteDataFilesOptions {
+  /** Rows per file before a partition is split into several files. */
+  targetFileRows?: number;
+  /** dataChange flag of the adds (false for compaction rewrites). Default true. */
+  dataChange?: boolean;
+  /**
+   * All rows belong to this one partition and `sourceSql` has no partition columns
+   * (optimize rewrites; values never pass through SQL text, so any string is safe).
+   */
+  fixedPartition?: Record<string, string | null>;
+}
+
+function stripSql(sql: string): string {
+  return sql.trim().replace(/;\s*$/, "");
+}
+
+/** Delta's string form of a partition value, computed in SQL from the typed column. */
+function partitionValueSql(f: DeltaField): string {
+  const c = sqlIdent(f.name);
+  return f.type === "date" ? `strftime(${c}, '%Y-%m-%d')` : `CAST(${c} AS VARCHAR)`;
+}
+
+/** Expression casting a source column of DuckDB type `srcType` to the field's type. */
+function castExpr(f: DeltaField, src: string | undefined, srcType: string | undefined): string {
+  const target = duckdbType(f.type);
+  if (src === undefined) return `CAST(NULL AS ${target}) AS ${sqlIdent(f.name)}`;
+  const col = sqlIdent(src);
+  if (f.type === "timestamp" && srcType && /^TIMESTAMP(_S|_MS|_NS)?$/.test(srcType)) {
+    // A naive timestamp is taken as UTC, whatever the session's TimeZone.
+    return `timezone('UTC', CAST(${col} AS TIMESTAMP)) AS ${sqlIdent(f.name)}`;
+  }
+  return `CAST(${col} AS ${target}) AS ${sqlIdent(f.name)}`;
+}
+
+/**
+ * Writes Parquet files (zstd) for the rows of `sourceSql`: one file per distinct partition
+ * tuple, more when a partition exceeds `targetFileRows`. Files are named
+ * `<partition dirs>/part-<uuid>.zstd.parquet`. Returns their adds (dataChange=true, with
+ * stats); nothing is committed.
+ */
+export async function writeDataFiles(
+  conn: DuckDBConnection,
+  snapshot: Snapshot,
+  sourceSql: string,
+  opts: WriteDataFilesOptions = {},
+): Promise<AddAction[]> {
+  const root = resolve(snapshot.path);
+  const targetRows = Math.max(1, Math.floor(opts.targetFileRows ?? DEFAULT_TARGET_FILE_ROWS));
+  const fixed = opts.fixedPartition;
+  const partCols = fixed ? [] : snapshot.partitionColumns;
+  const fields = snapshot.schema.fields.filter((f) =>
+    !fixed || !snapshot.partitionColumns.includes(f.name)
+  );
+  const dataFields = snapshot.schema.fields.filter((f) =>
+    !snapshot.partitionColumns.includes(f.name)
+  );
+  const partFields = partCols.map((c) => snapshot.schema.fields.find((f) => f.name === c)!);
+  const src = stripSql(sourceSql);
+
+  // Map schema fields to source columns (exact name, else case-insensitive like DuckDB).
+  const described = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM (${src})`))
+    .getRowObjects().map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+  const used = new Set<string>();
+  const sourceOf = new Map<string, { name: string; type: string }>();
+  for (const f of fields) {
+    const hit = described.find((d) => d.name === f.name) ??
+      described.find((d) => d.name.toLowerCase() === f.name.toLowerCase());
+    if (hit) {
+      sourceOf.set(f.name, hit);
+      used.add(hit.name);
+    } else if (!f.nullable) {
+      throw new DataSchemaError(
+        `source has no column for non-nullable field "${f.name}" (source columns: ${
+          described.map((d) => d.name).join(", ")
+        })`,
+      );
+    }
+  }
+  const extra = described.filter((d) => !used.has(d.name)).map((d) => d.name);
+  if (extra.length > 0) {
+    throw new DataSchemaError(
+      `source columns not in the table schema: ${extra.join(", ")} (table ${root})`,
+    );
+  }
+
+  const tmp = `__delta_write_${crypto.randomUUID().replaceAll("-", "")}`;
+  const casts = fields.map((f) =>
+    castExpr(f, sourceOf.get(f.name)?.name, sourceOf.get(f.name)?.type)
+  );
+  const pIdents = partFields.map((f) => sqlIdent(f.name));
+  const pidExpr = pIdents.length > 0
+    ? `dense_rank() OVER (ORDER BY ${pIdents.map((p) => `${p} NULLS FIRST`).join(", ")})`
+    : "1";
+  const chunkExpr = `(row_number() OVER (${
+    pIdents.length > 0 ? `PARTITION BY ${pIdents.join(", ")}` : ""
+  }) - 1) // ${targetRows}`;
+  await conn.run(
+    `CREATE TEMP TABLE ${
+      sqlIdent(tmp)
+    } AS SELECT *, ${pidExpr} AS __pid, ${chunkExpr} AS __chunk ` +
+      `FROM (SELECT ${casts.join(", ")} FROM (${src})) ORDER BY __pid, __chunk`,
+  );
+  try {
+    const groupCols = ["__pid", "__chunk", ...pIdents];
+    const statsSql = `SELECT __pid, __chunk, count(*)::BIGINT, ` +
+      [...partFields.map(partitionValueSql), ...statsSelectList(dataFields)].join(", ") +
+      ` FROM ${sqlIdent(tmp)} GROUP BY ${groupCols.join(", ")} ORDER BY __pid, __chunk`;
+    const groups = (await conn.runAndReadAll(statsSql)).getRows();
+
+    // Validate everything before writing any file.
+    const planned = groups.map((row) => {
+      const partitionValues: Record<string, string | null> = { ...(fixed ?? {}) };
+      partFields.forEach((f, i) => {
+        const v = row[3 + i];
+        partitionValues[f.name] = v === null || v === undefined ? null : String(v);
+      });
+      const numRecords = Number(row[2]);
+      const { json, nullCount } = statsJson(
+        dataFields,
+        numRecords,
+        row.slice(3 + partFields.length),
+      );
+      for (const f of snapshot.schema.fields) {
+        const isNull = snapshot.partitionColumns.includes(f.name)
+          ? partitionValues[f.name] === null
+          : (nullCount[f.name] ?? 0) > 0;
+        if (!f.nullable && isNull) {
+          throw new DataSchemaError(`NULL in non-nullable column "${f.name}" of table ${root}`);
+        }
+      }
+      return { pid: Number(row[0]), chunk: Number(row[1]), partitionValues, numRecords, json };
+    });
+
+    const dataCols = dataFields.map((f) => sqlIdent(f.name)).join(", ");
+    const adds: AddAction[] = [];
+    for (const p of planned) {
+      const dir = partitionDirectory(snapshot.partitionColumns, p.partitionValues);
+      const name = `part-${crypto.randomUUID()}.zstd.parquet`;
+      const rel = dir ? `${dir}/${name}` : name;
+      const abs = join(root, rel);
+      // Defence in depth: escaping already guarantees this.
+      if (!abs.startsWith(root + sep)) {
+        throw new DeltaError(`refusing to write ${abs}: outside table ${root}`);
+      }
+      await Deno.mkdir(dirname(abs), { recursive: true });
+      await conn.run(
+        `COPY (SELECT ${dataCols} FROM ${
+          sqlIdent(tmp)
+        } WHERE __pid = ${p.pid} AND __chunk = ${p.chunk}) ` +
+          `TO ${sqlString(abs)} (FORMAT parquet, COMPRESSION zstd)`,
+      );
+      const st = await Deno.stat(abs);
+      adds.push({
+        path: encodeAddPath(rel),
+        partitionValues: p.partitionValues,
+        size: st.size,
+        modificationTime: st.mtime?.getTime() ?? Date.now(),
+        dataChange: opts.dataChange ?? true,
+        stats: p.json,
+      });
+    }
+    return adds;
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(tmp)}`).catch(() => {});
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The table facade other modules call: create/open, snapshot, write, commit, append.
+ *
+ * @example
+ * ```ts
+ * const snap = await createTable("lakehouse/silver", { schema, partitionColumns: ["building", "type"] });
+ * const { version, adds } = await appendQuery(conn, snap.path, "SELECT * FROM batch", {
+ *   txns: [{ appId: "ingest-sensor_data-0", version: lastOffset }],
+ * });
+ * ```
+ */
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { resolve } from "node:path";
+import type { Action, AddAction } from "./actions.ts";
+import { rememberCheckpointInterval } from "./checkpoint.ts";
+import { commit, type CommitOptions, engineInfo } from "./commit.ts";
+import {
+  CommitConflictError,
+  DeltaError,
+  TableExistsMismatchError,
+  TableNotFoundError,
+} from "./errors.ts";
+import { listLog } from "./log.ts";
+import { writeDataFiles, type WriteDataFilesOptions } from "./parquet_writer.ts";
+import {
+  schemasEqual,
+  type TableSchema,
+  toSchemaString,
+  validatePartitionColumns,
+  validateSchema,
+} from "./schema.ts";
+import { loadSnapshot, type Snapshot } from "./snapshot.ts";
+
+export type { Action, AddAction } from "./actions.ts";
+export type { DeltaField, DeltaPrimitive, TableSchema } from "./schema.ts";
+export type { LoadSnapshotOptions, Snapshot } from "./snapshot.ts";
+export { loadSnapshot } from "./snapshot.ts";
+export { writeDataFiles } from "./parquet_writer.ts";
+export { commit } from "./commit.ts";
+export type { CommitOptions, CommitResult } from "./commit.ts";
+export { writeCheckpoint } from "./checkpoint.ts";
+export * from "./errors.ts";
+
+/** Options of createTable. */
+export interface CreateTableOptions {
+  schema: TableSchema;
+  partitionColumns: string[];
+  /** Table properties, e.g. {"delta.checkpointInterval": "10"}. */
+  properties?: Record<string, string>;
+  name?: string;
+  description?: string;
+}
+
+function sameDefinition(snap: Snapshot, opts: CreateTableOptions): string | undefined {
+  if (!schemasEqual(snap.schema, opts.schema)) {
+    return `schema ${snap.metadata.schemaString} != requested ${toSchemaString(opts.schema)}`;
+  }
+  if (JSON.stringify(snap.partitionColumns) !== JSON.stringify(opts.partitionColumns)) {
+    return `partition columns ${JSON.stringify(snap.partitionColumns)} != requested ${
+      JSON.stringify(opts.partitionColumns)
+    }`;
+  }
+  return undefined;
+}
+
+async function existing(root: string, opts: CreateTableOptions): Promise<Snapshot> {
+  const snap = await loadSnapshot(root);
+  const diff = sameDefinition(snap, opts);
+  if (diff) throw new TableExistsMismatchError(root, diff);
+  return snap;
+}
+
+/**
+ * Creates version 0 of a table. Idempotent and race-safe: when the table already exists (or
+ * another process creates it concurrently) with the same schema and partitioning, returns its
+ * current snapshot; a different definition is a TableExistsMismatchError.
+ */
+export async function createTable(path: string, opts: CreateTableOptions): Promise<Snapshot> {
+  const root = resolve(path);
+  validateSchema(opts.schema);
+  validatePartitionColumns(opts.schema, opts.partitionColumns);
+  const listing = await listLog(root);
+  if (listing.commits.length > 0 || listing.checkpoints.length > 0) return existing(root, opts);
+  await Deno.mkdir(root, { recursive: true });
+  const actions: Action[] = [
+    { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
+    {
+      metaData: {
+        id: crypto.randomUUID(),
+        name: opts.name ?? null,
+        description: opts.description ?? null,
+        format: { provider: "parquet", options: {} },
+        schemaString: toSchemaString(opts.schema),
+        partitionColumns: [...opts.partitionColumns],
+        configuration: { ...(opts.properties ?? {}) },
+        createdTime: Date.now(),
+      },
+    },
+  ];
+  try {
+    await commit(root, actions, {
+      readVersion: -1,
+      operation: "CREATE TABLE",
+      operationParameters: {
+        partitionBy: JSON.stringify(opts.partitionColumns),
+        properties: JSON.stringify(opts.properties ?? {}),
+      },
+      isBlindAppend: true,
+      maxRetries: 0,
+      skipCheckpoint: true,
+    });
+  } catch (err) {
+    if (!(err instanceof CommitConflictError)) throw err;
+    // Another process created version 0 first.
+  }
+  return existing(root, opts);
+}
+
+/** Latest snapshot of an existing table; TableNotFoundError when `path` holds none. */
+export async function openTable(path: string): Promise<Snapshot> {
+  const snap = await loadSnapshot(path);
+  rememberCheckpointInterval(snap);
+  return snap;
+}
+
+/** Options of appendQuery. */
+export interface AppendOptions extends WriteDataFilesOptions {
+  /** Exactly-once watermarks committed with the data (one per source partition). */
+  txns?: { appId: string; version: number }[];
+  /** commitInfo.operation (default "WRITE"). */
+  operation?: string;
+  operationParameters?: Record<string, unknown>;
+  maxRetries?: number;
+  /** Snapshot the rows were prepared against (default: the latest, loaded here). */
+  snapshot?: Snapshot;
+}
+
+/**
+ * Appends the rows of `sourceSql` as one commit: writeDataFiles + commit (blind append, with
+ * the txns). With no rows and no txns nothing is committed and the read version is returned.
+ */
+export async function appendQuery(
+  conn: DuckDBConnection,
+  path: string,
+  sourceSql: string,
+  opts: AppendOptions = {},
+): Promise<{ version: number; adds: AddAction[] }> {
+  const snap = opts.snapshot ?? await loadSnapshot(path);
+  if (snap.protocol.minWriterVersion > 2) {
+    throw new DeltaError(
+      `${snap.path} needs writer version ${snap.protocol.minWriterVersion}; this layer writes 2`,
+    );
+  }
+  rememberCheckpointInterval(snap);
+  const adds = await writeDataFiles(conn, snap, sourceSql, opts);
+  if (adds.length === 0 && !(opts.txns?.length)) return { version: snap.version, adds };
+  const commitOpts: CommitOptions = {
+    readVersion: snap.version,
+    operation: opts.operation ?? "WRITE",
+    operationParameters: opts.operationParameters ?? { mode: "Append" },
+    txns: opts.txns,
+    isBlindAppend: true,
+    maxRetries: opts.maxRetries,
+  };
+  const { version } = await commit(snap.path, adds.map((add) => ({ add })), commitOpts);
+  return { version, adds };
+}
+
+/** Re-exported so callers can label their own commits consistently. */
+export { engineInfo };
