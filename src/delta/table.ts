@@ -18,7 +18,6 @@ import {
   CommitConflictError,
   DeltaError,
   TableExistsMismatchError,
-  TableNotFoundError,
 } from "./errors.ts";
 import { listLog } from "./log.ts";
 import { writeDataFiles, type WriteDataFilesOptions } from "./parquet_writer.ts";
