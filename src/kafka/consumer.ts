@@ -1,0 +1,278 @@
+/**
+ * Kafka → bronze/silver/quarantine: the consumer-group loop around an Ingestor.
+ *
+ * The source of truth for positions is the Delta log, never Kafka: the txn appId of a partition
+ * is `<app>-<topic>-<partition>` and its version the last offset written. When a partition is
+ * first seen after start or a rebalance we compare the batch kafkajs delivers with the resume
+ * position from the tables and seek there if Kafka's committed offset disagrees (it lags after a
+ * crash between the Delta commit and the Kafka commit; it may run ahead if the lakehouse was
+ * reset). Records the tables already hold are dropped by the writer's thresholds anyway.
+ * Kafka-side offset commits happen after each Delta flush, only so lag shows in Kafka tools.
+ */
+import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { SourceRecord } from "../pipeline/batch.ts";
+import type { Ingestor } from "../pipeline/ingestor.ts";
+
+export interface ConsumerOptions {
+  topic: string;
+  groupId: string;
+  /** Prefix of txn appIds; keep it stable across deployments of the same pipeline. */
+  appName: string;
+  /** Exit once every partition reached the end offset it had at start and all is committed. */
+  untilCaughtUp?: boolean;
+  /** Progress line interval, ms (0 = none). */
+  progressIntervalMs?: number;
+  log?: (line: string) => void;
+  /** Largest message kafkajs fetches per partition; must exceed the largest message. */
+  maxBytesPerPartition?: number;
+}
+
+export interface ConsumeSummary {
+  records: number;
+  rows: { bronze: number; silver: number; quarantine: number };
+  duplicates: number;
+  flushes: number;
+  seconds: number;
+  lastVersions: Partial<Record<"bronze" | "silver" | "quarantine", number>>;
+}
+
+/** appId of a topic-partition in the Delta txn actions. */
+export function partitionAppId(appName: string, topic: string, partition: number): string {
+  return `${appName}-${topic}-${partition}`;
+}
+
+/** A running consumer; `stop()` flushes, commits and leaves the group. */
+export interface RunningConsumer {
+  /** Resolves when the consumer stopped (caught up, stopped, or failed). */
+  done: Promise<ConsumeSummary>;
+  stop(): Promise<ConsumeSummary>;
+}
+
+/** Starts consuming; returns at once with a handle. */
+export async function startConsumer(
+  kafka: Kafka,
+  ingestor: Ingestor,
+  opts: ConsumerOptions,
+): Promise<RunningConsumer> {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const started = performance.now();
+  const consumer: Consumer = kafka.consumer({
+    groupId: opts.groupId,
+    maxBytesPerPartition: opts.maxBytesPerPartition ?? 8 * 1024 * 1024,
+    maxBytes: 64 * 1024 * 1024,
+    maxWaitTimeInMs: 100,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    retry: { retries: 30, initialRetryTime: 300, maxRetryTime: 5_000 },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+
+  // End offsets at start, for --until-caught-up and lag.
+  const endAtStart = new Map<number, number>();
+  const fetchEnds = async (): Promise<Map<number, number>> => {
+    const m = new Map<number, number>();
+    for (const p of await admin.fetchTopicOffsets(opts.topic)) m.set(p.partition, Number(p.high));
+    return m;
+  };
+  if (opts.untilCaughtUp) {
+    for (const [p, high] of await fetchEnds()) endAtStart.set(p, high);
+  }
+
+  /** Partitions whose position has been checked against the tables since the last join. */
+  const verified = new Map<number, { expected: number; sought: boolean }>();
+  let stopping = false;
+  let finished = false;
+  let failure: unknown = null;
+  let resolveDone!: (s: ConsumeSummary) => void;
+  let rejectDone!: (e: unknown) => void;
+  const done = new Promise<ConsumeSummary>((res, rej) => {
+    resolveDone = res;
+    rejectDone = rej;
+  });
+  const summary = (): ConsumeSummary => ({
+    records: ingestor.totals.records,
+    rows: { ...ingestor.totals.rows },
+    duplicates: ingestor.totals.duplicates,
+    flushes: ingestor.totals.flushes,
+    seconds: (performance.now() - started) / 1000,
+    lastVersions: { ...ingestor.totals.lastVersions },
+  });
+
+  const commitKafkaOffsets = (lastPositions: Map<string, number>) => {
+    const prefix = `${opts.appName}-${opts.topic}-`;
+    const offsets = [...lastPositions]
+      .filter(([appId]) => appId.startsWith(prefix))
+      .map(([appId, pos]) => ({
+        topic: opts.topic,
+        partition: Number(appId.slice(prefix.length)),
+        offset: String(pos + 1),
+      }));
+    if (offsets.length) consumer.commitOffsets(offsets).catch(() => {/* informational only */});
+  };
+
+  const flush = async () => {
+    const out = await ingestor.flushNow();
+    if (out) commitKafkaOffsets(out.lastPositions);
+  };
+
+  const caughtUp = async (): Promise<boolean> => {
+    if (!opts.untilCaughtUp || ingestor.buffered > 0) return false;
+    await ingestor.writer.refresh();
+    for (const [p, high] of endAtStart) {
+      if (ingestor.resumePosition(partitionAppId(opts.appName, opts.topic, p)) < high) return false;
+    }
+    return true;
+  };
+
+  const finish = async (err?: unknown) => {
+    if (finished) return;
+    finished = true;
+    stopping = true;
+    clearInterval(timer);
+    clearInterval(progressTimer);
+    try {
+      if (!err) await ingestor.exclusive(flush);
+    } catch (e) {
+      err = err ?? e;
+    }
+    await consumer.disconnect().catch(() => {});
+    await admin.disconnect().catch(() => {});
+    if (err) rejectDone(err);
+    else resolveDone(summary());
+  };
+
+  const fail = (err: unknown) => {
+    if (failure) return;
+    failure = err;
+    log(`consumer stopping on error: ${(err as Error)?.message ?? String(err)}`);
+    finish(err);
+  };
+
+  // Latency-driven flushes and the caught-up check run on a timer: no message may arrive.
+  let checking = false;
+  const timer = setInterval(() => {
+    if (stopping || checking) return;
+    checking = true;
+    ingestor.exclusive(async () => {
+      if (stopping) return;
+      if (ingestor.shouldFlush()) await flush();
+      if (await caughtUp()) {
+        log("caught up with the end offsets seen at start; stopping");
+        stopping = true;
+      }
+    }).then(() => {
+      if (stopping && !finished) finish();
+    }, fail).finally(() => (checking = false));
+  }, 100);
+
+  let lastProgress = { at: performance.now(), records: 0 };
+  const progressTimer = setInterval(async () => {
+    if (stopping) return;
+    try {
+      const ends = await fetchEnds();
+      let lag = 0;
+      for (const [p, high] of ends) {
+        lag += Math.max(
+          0,
+          high - ingestor.resumePosition(partitionAppId(opts.appName, opts.topic, p)),
+        );
+      }
+      const now = performance.now();
+      const rate = (ingestor.totals.records - lastProgress.records) /
+        ((now - lastProgress.at) / 1000);
+      lastProgress = { at: now, records: ingestor.totals.records };
+      const t = ingestor.totals;
+      const fresh = t.newestEventMs
+        ? `${((Date.now() - t.newestEventMs) / 1000).toFixed(1)}s`
+        : "-";
+      const v = t.lastVersions;
+      log(
+        `consume: ${
+          Math.round(rate)
+        } msg/s, lag ${lag}, rows bronze ${t.rows.bronze} silver ${t.rows.silver} ` +
+          `quarantine ${t.rows.quarantine} dup ${t.duplicates}, versions b${v.bronze ?? "-"}/s${
+            v.silver ?? "-"
+          }/q${v.quarantine ?? "-"}, freshness ${fresh}`,
+      );
+    } catch { /* broker away: the next line will tell */ }
+  }, opts.progressIntervalMs || 5000);
+  if (!opts.progressIntervalMs) clearInterval(progressTimer);
+
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    // New assignment: commit what we hold (partitions may have moved), then rebuild dedup
+    // state and positions from the tables, which now include every other member's commits.
+    ingestor.exclusive(async () => {
+      if (stopping) return;
+      await flush();
+      await ingestor.resync();
+      verified.clear();
+    }).catch(fail);
+  });
+  consumer.on(consumer.events.CRASH, (e) => {
+    const err = e.payload.error;
+    if (!e.payload.restart) fail(err);
+    else log(`kafka consumer restarting after: ${err.message}`);
+  });
+
+  const eachBatch = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+    await ingestor.exclusive(async () => {
+      if (stopping || !isRunning() || isStale() || batch.messages.length === 0) return;
+      const partition = batch.partition;
+      const appId = partitionAppId(opts.appName, opts.topic, partition);
+      const first = Number(batch.messages[0].offset);
+      let check = verified.get(partition);
+      if (!check) {
+        check = { expected: ingestor.resumePosition(appId), sought: false };
+        verified.set(partition, check);
+      }
+      // Kafka's committed offset disagrees with the tables by more than one batch: seek.
+      // Once sought, a later first offset means the log start moved past us (retention).
+      if (!check.sought && (first > check.expected || first + 10_000 < check.expected)) {
+        check.sought = true;
+        log(
+          `partition ${partition}: seeking to offset ${check.expected} (tables) from ${first} (Kafka)`,
+        );
+        consumer.seek({ topic: opts.topic, partition, offset: String(check.expected) });
+        return;
+      }
+      if (first > check.expected) {
+        log(
+          `partition ${partition}: offsets ${check.expected}..${first - 1} are no longer in Kafka`,
+        );
+      }
+      check.sought = true;
+      const records: SourceRecord[] = [];
+      for (const m of batch.messages) {
+        records.push({
+          appId,
+          position: Number(m.offset),
+          source: "kafka",
+          topic: opts.topic,
+          partition,
+          key: m.key ? m.key.toString("utf8") : null,
+          kafkaTimestampMs: m.timestamp ? Number(m.timestamp) : null,
+          file: null,
+          payload: m.value ?? new Uint8Array(0),
+        });
+      }
+      check.expected = Number(batch.messages[batch.messages.length - 1].offset) + 1;
+      ingestor.add(records);
+      if (ingestor.shouldFlush()) await flush();
+    });
+    if (!stopping) await heartbeat().catch(() => {});
+  };
+
+  await consumer.connect();
+  await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
+  await consumer.run({ autoCommit: false, eachBatch, partitionsConsumedConcurrently: 1 });
+
+  return {
+    done,
+    stop: async () => {
+      stopping = true;
+      await finish();
+      return await done;
+    },
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Flags shared by the two ingestion CLIs (`consume`, `ingest-files`): flush policy and dedup.
+ */
+import { numberOption, type OptionSpecs } from "../config.ts";
+import type { IngestorOptions } from "./ingestor.ts";
+
+export const INGEST_OPTIONS = {
+  "max-rows": {
+    type: "string",
+    env: "INGEST_MAX_ROWS",
+    default: "100000",
+    description: "Flush after this many buffered messages",
+  },
+  "max-bytes": {
+    type: "string",
+    env: "INGEST_MAX_BYTES",
+    default: String(64 * 1024 * 1024),
+    description: "Flush after this many buffered bytes",
+  },
+  "max-latency-ms": {
+    type: "string",
+    env: "INGEST_MAX_LATENCY_MS",
+    default: "1000",
+    description: "Flush when the oldest buffered message is this old (freshness bound)",
+  },
+  "dedup-horizon": {
+    type: "string",
+    env: "INGEST_DEDUP_HORIZON_S",
+    default: "3600",
+    description: "Deduplication horizon in seconds of event time",
+  },
+  "max-payload-bytes": {
+    type: "string",
+    env: "INGEST_MAX_PAYLOAD_BYTES",
+    default: String(1024 * 1024),
+    description: "Larger payloads are quarantined as too_large (bronze still keeps them)",
+  },
+} as const satisfies OptionSpecs;
+
+/** Builds the Ingestor options from parsed INGEST_OPTIONS (plus the lakehouse and query id). */
+export function ingestorOptions(
+  o: Record<keyof typeof INGEST_OPTIONS, string>,
+  lakehouse: string,
+  queryId: string,
+): IngestorOptions {
+  return {
+    lakehouse,
+    queryId,
+    policy: {
+      maxRows: numberOption("max-rows", o["max-rows"], { integer: true, min: 1 }),
+      maxBytes: numberOption("max-bytes", o["max-bytes"], { integer: true, min: 1024 }),
+      maxLatencyMs: numberOption("max-latency-ms", o["max-latency-ms"], { min: 10 }),
+    },
+    dedupHorizonMs: numberOption("dedup-horizon", o["dedup-horizon"], { min: 1 }) * 1000,
+    maxPayloadBytes: numberOption("max-payload-bytes", o["max-payload-bytes"], {
+      integer: true,
+      min: 1024,
+    }),
+  };
+}

@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { DedupState } from "./dedup.ts";
+
+const H = 3_600_000;
+
+Deno.test("dedup: same key and timestamp is a duplicate, other keys are not", () => {
+  const d = new DedupState(H);
+  assert.equal(d.check("s1", "co2", 1000), "new");
+  assert.equal(d.check("s1", "co2", 1000), "duplicate");
+  assert.equal(d.check("s1", "temperature", 1000), "new");
+  assert.equal(d.check("s2", "co2", 1000), "new");
+});
+
+Deno.test("dedup: out-of-order within the horizon is new; beyond it is too_late", () => {
+  const d = new DedupState(H);
+  assert.equal(d.check("s1", "co2", 10 * H), "new");
+  assert.equal(d.check("s1", "co2", 10 * H - 60_000), "new");
+  assert.equal(d.check("s1", "co2", 10 * H - 60_000), "duplicate");
+  assert.equal(d.check("s1", "co2", 9 * H), "too_late");
+});
+
+Deno.test("dedup: memory stays bounded by the horizon", () => {
+  const d = new DedupState(60_000);
+  for (let t = 0; t < 3_600_000; t += 1000) d.check("s1", "co2", t);
+  assert.ok(d.size <= 61 + 15, `held ${d.size} entries`);
+});
+
+Deno.test("dedup: seeded state from silver catches replays", () => {
+  const d = new DedupState(H);
+  d.seed("s1", "co2", 5000);
+  assert.equal(d.check("s1", "co2", 5000), "duplicate");
+  assert.equal(d.check("s1", "co2", 6000), "new");
+});

@@ -1,0 +1,163 @@
+/**
+ * Flushes a batch into bronze, silver and quarantine, exactly once.
+ *
+ * Invariant: a table holds every position of an appId up to its stored txn version and none
+ * above. Each table's commit carries, atomically with its files, one txn per appId of the
+ * batch (version = last position). Rows are filtered against the txn versions of a snapshot
+ * read just before writing — so positions another process committed meanwhile are dropped —
+ * and the Delta commit fails with ConcurrentTransactionError if a txn for the same appId lands
+ * after that snapshot; we then re-read and write again. Tables are committed in the order
+ * bronze, silver, quarantine, so after a crash bronze ≥ silver ≥ quarantine and the source
+ * resumes from the smallest.
+ */
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { ConcurrentTransactionError } from "../delta/errors.ts";
+import { commit } from "../delta/commit.ts";
+import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
+import { writeDataFiles } from "../delta/table.ts";
+import { decodeAddPath } from "../delta/partition.ts";
+import { join } from "node:path";
+import type { Batch, Thresholds } from "./batch.ts";
+import { INGEST_TABLES, type IngestTable, tablePath } from "./tables.ts";
+
+/** Per-table SELECT from the staging tables into the table schema (ingest time bound per flush). */
+const PROJECTIONS: Record<IngestTable, string> = {
+  bronze: `source, topic, kafka_partition, kafka_offset, kafka_key,
+    make_timestamp(kafka_ts_ms * 1000)::TIMESTAMPTZ AS kafka_timestamp, file, payload,
+    payload_base64, status, $ingest AS ingest_time, building, type`,
+  silver: `make_timestamp(ts_ms * 1000)::TIMESTAMPTZ AS timestamp, device_id, floor, value, unit,
+    source, $ingest AS ingest_time, building, type`,
+  quarantine: `reason, detail, source, topic, kafka_partition, kafka_offset, kafka_key,
+    make_timestamp(kafka_ts_ms * 1000)::TIMESTAMPTZ AS kafka_timestamp, file, payload,
+    payload_base64, $ingest AS ingest_time, building, type`,
+};
+
+export interface FlushResult {
+  /** Committed version per table (absent when the table had nothing new). */
+  versions: Partial<Record<IngestTable, number>>;
+  /** Rows committed per table. */
+  rows: Record<IngestTable, number>;
+  /** Retries caused by another writer committing the same appId. */
+  retries: number;
+}
+
+export interface WriterOptions {
+  lakehouse: string;
+  /** Label in commitInfo (e.g. "kafka" or "files") and the streaming query id. */
+  queryId: string;
+  /** Rewrites after ConcurrentTransactionError before giving up (default 5). */
+  maxConflictRetries?: number;
+}
+
+/** Owns the table snapshots between flushes and writes batches. */
+export class IngestWriter {
+  readonly snapshots = new Map<IngestTable, Snapshot>();
+  #epoch = 0;
+
+  constructor(readonly conn: DuckDBConnection, readonly opts: WriterOptions) {}
+
+  path(table: IngestTable): string {
+    return tablePath(this.opts.lakehouse, table);
+  }
+
+  /** Re-reads every table's latest snapshot. */
+  async refresh(): Promise<void> {
+    for (const t of INGEST_TABLES) this.snapshots.set(t, await loadSnapshot(this.path(t)));
+  }
+
+  /** Txn versions of `appIds` in each table, from the current snapshots. */
+  thresholds(appIds: Iterable<string>): Thresholds {
+    const out = { bronze: new Map(), silver: new Map(), quarantine: new Map() } as Thresholds;
+    for (const appId of appIds) {
+      for (const t of INGEST_TABLES) {
+        const v = this.snapshots.get(t)?.txnVersion(appId);
+        if (v !== undefined) out[t].set(appId, v);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Resume position of an appId: one past the smallest version stored over the three tables
+   * (0 when a table never saw it).
+   */
+  resumePosition(appId: string): number {
+    let min = Infinity;
+    for (const t of INGEST_TABLES) {
+      min = Math.min(min, this.snapshots.get(t)?.txnVersion(appId) ?? -1);
+    }
+    return min + 1;
+  }
+
+  /** Writes and commits the batch to the three tables, in order. */
+  async flush(batch: Batch): Promise<FlushResult> {
+    const result: FlushResult = {
+      versions: {},
+      rows: { bronze: 0, silver: 0, quarantine: 0 },
+      retries: 0,
+    };
+    if (batch.lastPosition.size === 0) return result;
+    await batch.stage(this.conn);
+    const epoch = this.#epoch++;
+    const ingest = new Date().toISOString();
+    for (const table of INGEST_TABLES) {
+      const maxRetries = this.opts.maxConflictRetries ?? 5;
+      for (let attempt = 0;; attempt++) {
+        const snap = await loadSnapshot(this.path(table));
+        this.snapshots.set(table, snap);
+        const txns = [...batch.lastPosition]
+          .filter(([appId, pos]) => pos > (snap.txnVersion(appId) ?? -1))
+          .map(([appId, version]) => ({ appId, version }));
+        if (txns.length === 0) break;
+        await this.#stageThresholds(snap, txns.map((t) => t.appId));
+        const sql = `SELECT ${PROJECTIONS[table].replaceAll("$ingest", `TIMESTAMPTZ '${ingest}'`)}
+          FROM staging_${table} s JOIN thresholds t ON s._app = t.app_id
+          WHERE s._pos > t.version`;
+        const adds = await writeDataFiles(this.conn, snap, sql);
+        const rows = adds.reduce(
+          (n, a) => n + (a.stats ? JSON.parse(a.stats).numRecords ?? 0 : 0),
+          0,
+        );
+        try {
+          const { version } = await commit(this.path(table), adds.map((add) => ({ add })), {
+            readVersion: snap.version,
+            operation: "STREAMING UPDATE",
+            operationParameters: {
+              outputMode: "Append",
+              queryId: this.opts.queryId,
+              epochId: epoch,
+            },
+            txns,
+            isBlindAppend: true,
+          });
+          result.versions[table] = version;
+          result.rows[table] = rows;
+          break;
+        } catch (err) {
+          // Our files were never referenced: remove them now rather than wait for vacuum.
+          await Promise.all(
+            adds.map((a) => Deno.remove(join(snap.path, decodeAddPath(a.path))).catch(() => {})),
+          );
+          if (!(err instanceof ConcurrentTransactionError) || attempt >= maxRetries) throw err;
+          result.retries++;
+        }
+      }
+    }
+    return result;
+  }
+
+  async #stageThresholds(snap: Snapshot, appIds: string[]): Promise<void> {
+    await this.conn.run("CREATE OR REPLACE TEMP TABLE thresholds (app_id VARCHAR, version BIGINT)");
+    const appender = await this.conn.createAppender("thresholds");
+    try {
+      for (const appId of appIds) {
+        appender.appendVarchar(appId);
+        appender.appendBigInt(BigInt(snap.txnVersion(appId) ?? -1));
+        appender.endRow();
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+  }
+}
