@@ -14,11 +14,7 @@ import { resolve } from "node:path";
 import type { Action, AddAction } from "./actions.ts";
 import { rememberCheckpointInterval } from "./checkpoint.ts";
 import { commit, type CommitOptions, engineInfo } from "./commit.ts";
-import {
-  CommitConflictError,
-  DeltaError,
-  TableExistsMismatchError,
-} from "./errors.ts";
+import { CommitConflictError, DeltaError, TableExistsMismatchError } from "./errors.ts";
 import { listLog } from "./log.ts";
 import { writeDataFiles, type WriteDataFilesOptions } from "./parquet_writer.ts";
 import {
@@ -167,3 +163,9 @@ export async function appendQuery(
 
 /** Re-exported so callers can label their own commits consistently. */
 export { engineInfo };
+export { optimize } from "./optimize.ts";
+export type { OptimizeOptions, OptimizeResult } from "./optimize.ts";
+export { vacuum } from "./vacuum.ts";
+export type { VacuumOptions, VacuumResult } from "./vacuum.ts";
+export { history } from "./history.ts";
+export type { HistoryEntry } from "./history.ts";

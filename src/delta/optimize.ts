@@ -1,0 +1,157 @@
+/**
+ * Compaction: per partition, small files are bin-packed and rewritten as files of about the
+ * target size, in one commit of `remove`(dataChange=false) + `add`(dataChange=false).
+ *
+ * Safe while appends continue: new appends only add files, which commit() treats as harmless,
+ * so the compaction is retried at the next version. The only conflict is a file we remove that
+ * a concurrent commit (another optimize) already removed; then commit() throws
+ * CommitConflictError and the files written here are left for vacuum.
+ */
+import { join } from "node:path";
+import type { Action, AddAction } from "./actions.ts";
+import { parseStats } from "./actions.ts";
+import { commit } from "./commit.ts";
+import { openDuckDB, sqlString } from "../query/duckdb.ts";
+import { decodeAddPath } from "./partition.ts";
+import { writeDataFiles } from "./parquet_writer.ts";
+import { loadSnapshot } from "./snapshot.ts";
+import { sqlIdent } from "../query/duckdb.ts";
+
+/** Default target file size: 128 MiB (delta.targetFileSize overrides, then the option). */
+export const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
+
+/** Options of optimize. */
+export interface OptimizeOptions {
+  /** Target size of output files in bytes. */
+  targetSize?: number;
+  /** Plan only: report what would be compacted, write nothing. */
+  dryRun?: boolean;
+  /** Lost races tolerated by the commit. */
+  maxRetries?: number;
+  /** Called with progress lines (the CLI prints them on stderr). */
+  onProgress?: (message: string) => void;
+}
+
+/** Outcome of optimize. */
+export interface OptimizeResult {
+  /** Version committed, or undefined when nothing needed compaction (or dryRun). */
+  version?: number;
+  readVersion: number;
+  partitionsOptimized: number;
+  filesRemoved: number;
+  filesAdded: number;
+  bytesRemoved: number;
+  bytesAdded: number;
+}
+
+function partitionKey(cols: string[], add: AddAction): string {
+  return JSON.stringify(cols.map((c) => add.partitionValues[c] ?? null));
+}
+
+/** Bins of >= 2 files, each bin's total at most `target` (a lone file is left as it is). */
+export function planBins(files: AddAction[], target: number): AddAction[][] {
+  const small = files.filter((f) => f.size < target).sort((a, b) => a.size - b.size);
+  const bins: AddAction[][] = [];
+  let bin: AddAction[] = [];
+  let total = 0;
+  for (const f of small) {
+    if (bin.length > 0 && total + f.size > target) {
+      bins.push(bin);
+      bin = [];
+      total = 0;
+    }
+    bin.push(f);
+    total += f.size;
+  }
+  if (bin.length > 0) bins.push(bin);
+  return bins.filter((b) => b.length >= 2);
+}
+
+/** Compacts small files of the latest snapshot. */
+export async function optimize(path: string, opts: OptimizeOptions = {}): Promise<OptimizeResult> {
+  const snap = await loadSnapshot(path);
+  const propTarget = Number(snap.properties["delta.targetFileSize"]);
+  const target = opts.targetSize ??
+    (Number.isFinite(propTarget) && propTarget > 0 ? propTarget : DEFAULT_TARGET_FILE_SIZE);
+  if (!(target > 0)) throw new RangeError(`optimize target size must be > 0, got ${target}`);
+  const groups = new Map<string, AddAction[]>();
+  for (const f of snap.files) {
+    const k = partitionKey(snap.partitionColumns, f);
+    groups.set(k, [...(groups.get(k) ?? []), f]);
+  }
+  const plan = [...groups.values()].map((files) => planBins(files, target)).filter((b) =>
+    b.length > 0
+  );
+  const result: OptimizeResult = {
+    readVersion: snap.version,
+    partitionsOptimized: plan.length,
+    filesRemoved: 0,
+    filesAdded: 0,
+    bytesRemoved: 0,
+    bytesAdded: 0,
+  };
+  for (const bins of plan) {
+    for (const bin of bins) {
+      result.filesRemoved += bin.length;
+      result.bytesRemoved += bin.reduce((s, f) => s + f.size, 0);
+    }
+  }
+  if (plan.length === 0 || opts.dryRun) return result;
+
+  const db = await openDuckDB({ delta: false });
+  const actions: Action[] = [];
+  const now = Date.now();
+  try {
+    const dataCols = snap.schema.fields.filter((f) => !snap.partitionColumns.includes(f.name))
+      .map((f) => sqlIdent(f.name)).join(", ");
+    let done = 0;
+    for (const bins of plan) {
+      for (const bin of bins) {
+        const files = bin.map((f) => sqlString(join(snap.path, decodeAddPath(f.path))));
+        const bytes = bin.reduce((s, f) => s + f.size, 0);
+        const rows = bin.reduce((s, f) => s + (parseStats(f)?.numRecords ?? 0), 0);
+        const targetFileRows = rows > 0
+          ? Math.max(1, Math.floor(target / (bytes / rows)))
+          : undefined;
+        const adds = await writeDataFiles(
+          db.conn,
+          snap,
+          `SELECT ${dataCols} FROM read_parquet([${files.join(", ")}], union_by_name = true)`,
+          { fixedPartition: { ...bin[0].partitionValues }, dataChange: false, targetFileRows },
+        );
+        for (const f of bin) {
+          actions.push({
+            remove: {
+              path: f.path,
+              deletionTimestamp: now,
+              dataChange: false,
+              extendedFileMetadata: true,
+              partitionValues: f.partitionValues,
+              size: f.size,
+            },
+          });
+        }
+        for (const add of adds) {
+          actions.push({ add });
+          result.filesAdded++;
+          result.bytesAdded += add.size;
+        }
+        opts.onProgress?.(
+          `compacted ${bin.length} files (${bytes} B) into ${adds.length} ` +
+            `[${++done} bins, partition ${JSON.stringify(bin[0].partitionValues)}]`,
+        );
+      }
+    }
+  } finally {
+    db.close();
+  }
+  const { version } = await commit(snap.path, actions, {
+    readVersion: snap.version,
+    operation: "OPTIMIZE",
+    operationParameters: { targetSize: target, predicate: "[]" },
+    isBlindAppend: false,
+    maxRetries: opts.maxRetries,
+  });
+  result.version = version;
+  return result;
+}

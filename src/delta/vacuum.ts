@@ -1,0 +1,120 @@
+/**
+ * Vacuum: deletes data files no longer referenced by the table, once they are older than the
+ * retention, and stale temp files of interrupted commits/checkpoints.
+ *
+ * Retention protects two things: time travel (a removed file stays while its tombstone is
+ * younger than the retention) and writers in flight (a file written but not yet committed is
+ * young). Hence retentions under an hour are refused unless forced. `_delta_log` is never
+ * touched except for our own `.tmp-*` files; nothing outside the table root is ever visited
+ * (symlinks are not followed).
+ */
+import { join, relative } from "node:path";
+import { RetentionTooShortError } from "./errors.ts";
+import { logDir } from "./log.ts";
+import { decodeAddPath } from "./partition.ts";
+import { loadSnapshot } from "./snapshot.ts";
+
+/** Default retention: 7 days. */
+export const DEFAULT_RETENTION_HOURS = 168;
+/** Shortest retention accepted without `force`. */
+export const MIN_RETENTION_HOURS = 1;
+
+/** Options of vacuum. */
+export interface VacuumOptions {
+  retentionHours?: number;
+  /** Allow a retention under MIN_RETENTION_HOURS (e.g. 0 in tests). */
+  force?: boolean;
+  /** List what would be deleted, delete nothing. */
+  dryRun?: boolean;
+  /** Called with progress lines. */
+  onProgress?: (message: string) => void;
+}
+
+/** Outcome of vacuum; paths relative to the table root. */
+export interface VacuumResult {
+  version: number;
+  dryRun: boolean;
+  files: string[];
+  bytes: number;
+}
+
+async function* walk(dir: string): AsyncGenerator<{ path: string; info: Deno.FileInfo }> {
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    const info = await Deno.lstat(p).catch(() => undefined);
+    if (!info) continue;
+    if (info.isDirectory) yield* walk(p);
+    else if (info.isFile) yield { path: p, info };
+  }
+}
+
+async function removeEmptyDirs(dir: string, root: string): Promise<void> {
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isDirectory) await removeEmptyDirs(join(dir, e.name), root);
+  }
+  if (dir !== root) await Deno.remove(dir).catch(() => {}); // fails unless empty: intended
+}
+
+/** Deletes unreferenced files older than the retention (see module doc). */
+export async function vacuum(path: string, opts: VacuumOptions = {}): Promise<VacuumResult> {
+  const retentionHours = opts.retentionHours ?? DEFAULT_RETENTION_HOURS;
+  if (!(retentionHours >= 0)) {
+    throw new RangeError(`retention must be >= 0 h, got ${retentionHours}`);
+  }
+  if (retentionHours < MIN_RETENTION_HOURS && !opts.force) {
+    throw new RetentionTooShortError(retentionHours, MIN_RETENTION_HOURS);
+  }
+  const snap = await loadSnapshot(path);
+  const horizon = Date.now() - retentionHours * 3_600_000;
+  const keep = new Set(snap.files.map((f) => decodeAddPath(f.path)));
+  for (const t of snap.tombstones) {
+    if ((t.deletionTimestamp ?? 0) >= horizon) keep.add(decodeAddPath(t.path));
+  }
+  const root = snap.path;
+  const log = logDir(root);
+  const files: string[] = [];
+  let bytes = 0;
+  const candidates: { abs: string; rel: string; size: number }[] = [];
+  for await (const e of Deno.readDir(root)) {
+    const abs = join(root, e.name);
+    if (abs === log) {
+      for await (const l of Deno.readDir(log)) {
+        if (!l.isFile || !l.name.startsWith(".tmp-")) continue;
+        const p = join(log, l.name);
+        const st = await Deno.lstat(p).catch(() => undefined);
+        if (st && (st.mtime?.getTime() ?? 0) < horizon) {
+          candidates.push({ abs: p, rel: relative(root, p), size: st.size });
+        }
+      }
+      continue;
+    }
+    const st = await Deno.lstat(abs);
+    const entries = st.isDirectory ? walk(abs) : (async function* () {
+      if (st.isFile) yield { path: abs, info: st };
+    })();
+    for await (const { path: p, info } of entries) {
+      const rel = relative(root, p);
+      if (keep.has(rel)) continue;
+      if ((info.mtime?.getTime() ?? 0) >= horizon) continue;
+      candidates.push({ abs: p, rel, size: info.size });
+    }
+  }
+  for (const c of candidates) {
+    if (!opts.dryRun) {
+      await Deno.remove(c.abs).catch((err) => {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      });
+    }
+    files.push(c.rel);
+    bytes += c.size;
+  }
+  if (!opts.dryRun && candidates.length > 0) {
+    for await (const e of Deno.readDir(root)) {
+      if (e.isDirectory && e.name !== "_delta_log") await removeEmptyDirs(join(root, e.name), root);
+    }
+  }
+  opts.onProgress?.(
+    `${opts.dryRun ? "would delete" : "deleted"} ${files.length} files (${bytes} B)`,
+  );
+  return { version: snap.version, dryRun: opts.dryRun ?? false, files, bytes };
+}
