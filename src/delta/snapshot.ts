@@ -101,6 +101,11 @@ function applyActions(state: ReplayState, actions: Action[]): CommitInfoAction |
 const checkpointCache = new Map<string, CheckpointState>();
 const CHECKPOINT_CACHE_SIZE = 8;
 
+/** Empties the checkpoint cache (benchmarks measuring cold loads). */
+export function clearSnapshotCaches(): void {
+  checkpointCache.clear();
+}
+
 async function loadCheckpoint(tablePath: string, version: number): Promise<CheckpointState> {
   const file = checkpointPath(tablePath, version);
   const hit = checkpointCache.get(file);

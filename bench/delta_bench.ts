@@ -1,0 +1,123 @@
+/**
+ * Delta layer benchmarks (figures for issue 3; not tests). Each function builds its own table
+ * in a temp dir, removes it afterwards and returns one number. The harness that records them
+ * lives elsewhere; `deno run ... bench/delta_bench.ts` prints all three.
+ */
+import { join } from "node:path";
+import { openDuckDB } from "../src/query/duckdb.ts";
+import {
+  appendQuery,
+  commit,
+  createTable,
+  loadSnapshot,
+  type TableSchema,
+  writeCheckpoint,
+} from "../src/delta/table.ts";
+import { clearSnapshotCaches } from "../src/delta/snapshot.ts";
+
+const SCHEMA: TableSchema = {
+  fields: [
+    { name: "timestamp", type: "timestamp", nullable: false },
+    { name: "device_id", type: "string", nullable: false },
+    { name: "floor", type: "integer", nullable: true },
+    { name: "value", type: "double", nullable: true },
+    { name: "building", type: "string", nullable: true },
+    { name: "type", type: "string", nullable: true },
+  ],
+};
+const PARTS = ["building", "type"];
+
+async function withTable<T>(fn: (path: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "delta_bench_" });
+  try {
+    const path = join(dir, "t");
+    await createTable(path, { schema: SCHEMA, partitionColumns: PARTS });
+    return await fn(path);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Append throughput in rows/s: one append of `rows` rows (8 buildings x 4 types). */
+export async function benchAppend(rows: number): Promise<number> {
+  return await withTable(async (path) => {
+    const db = await openDuckDB({ delta: false });
+    try {
+      await db.conn.run(`CREATE TEMP TABLE src AS SELECT
+        TIMESTAMP '2025-12-15' + to_microseconds(i * 997) AS timestamp, 'dev-' || (i % 500) AS device_id,
+        i % 12 AS floor, (i % 10000) / 7.0 AS value, 'B' || (i % 8) AS building,
+        ['temp', 'humidity', 'co2', 'energy'][1 + (i // 8) % 4] AS type FROM range(${rows}) r(i)`);
+      const t0 = performance.now();
+      await appendQuery(db.conn, path, "SELECT * FROM src");
+      return rows / ((performance.now() - t0) / 1000);
+    } finally {
+      db.close();
+    }
+  });
+}
+
+/** Mean latency in ms of `n` sequential commits of one add each (checkpoints included). */
+export async function benchCommitLatency(n: number): Promise<number> {
+  return await withTable(async (path) => {
+    const t0 = performance.now();
+    for (let v = 1; v <= n; v++) {
+      await commit(path, [{ add: fakeAdd(v) }], {
+        readVersion: v - 1,
+        operation: "WRITE",
+        txns: [{ appId: "bench-0", version: v }],
+        isBlindAppend: true,
+      });
+    }
+    return (performance.now() - t0) / n;
+  });
+}
+
+function fakeAdd(v: number) {
+  return {
+    path: `building=B${v % 8}/type=temp/part-${crypto.randomUUID()}.zstd.parquet`,
+    partitionValues: { building: `B${v % 8}`, type: "temp" },
+    size: 1000 + v,
+    modificationTime: Date.now(),
+    dataChange: true,
+    stats: JSON.stringify({ numRecords: 10, minValues: {}, maxValues: {}, nullCount: {} }),
+  };
+}
+
+/**
+ * Cold snapshot load time in ms (median of 3) of a table with `commits` versions, each adding
+ * one file, checkpointed every 10 (the last checkpoint <= latest, then up to 9 JSON commits).
+ */
+export async function benchSnapshotLoad(commits: number): Promise<number> {
+  return await withTable(async (path) => {
+    for (let v = 1; v < commits; v++) {
+      await commit(path, [{ add: fakeAdd(v) }], {
+        readVersion: v - 1,
+        operation: "WRITE",
+        txns: [{ appId: `bench-${v % 16}`, version: v }],
+        skipCheckpoint: true,
+      });
+    }
+    const latest = commits - 1;
+    await writeCheckpoint(await loadSnapshot(path, { version: latest - (latest % 10) }));
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      clearSnapshotCaches();
+      const t0 = performance.now();
+      const snap = await loadSnapshot(path);
+      times.push(performance.now() - t0);
+      if (snap.version !== latest || snap.files.length !== latest) {
+        throw new Error(
+          `bench table is wrong: version ${snap.version}, ${snap.files.length} files`,
+        );
+      }
+    }
+    return times.sort((a, b) => a - b)[1];
+  });
+}
+
+if (import.meta.main) {
+  const rows = Number(Deno.args[0] ?? 1_000_000);
+  console.log(`append ${rows} rows: ${Math.round(await benchAppend(rows))} rows/s`);
+  console.log(`commit latency: ${(await benchCommitLatency(200)).toFixed(2)} ms/commit`);
+  console.log(`snapshot load at 10000 commits: ${(await benchSnapshotLoad(10_000)).toFixed(1)} ms`);
+}

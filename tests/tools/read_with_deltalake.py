@@ -1,0 +1,41 @@
+"""Reads a Delta table with delta-rs (the `deltalake` package) and prints a JSON summary.
+
+Usage: read_with_deltalake.py <table> [version] [appId ...]
+Output: {"version", "files", "partitions": {json([partition values]): {"rows", "sum"}},
+         "txns": {appId: version}} -- the same reduction the Deno tests compute, so the
+         comparison is independent of both DuckDB and the layer's own reader.
+"""
+import json
+import sys
+
+from deltalake import DeltaTable, QueryBuilder
+
+
+def main() -> None:
+    path = sys.argv[1]
+    version = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] != "latest" else None
+    app_ids = sys.argv[3:]
+    dt = DeltaTable(path, version=version) if version is not None else DeltaTable(path)
+    parts = dt.metadata().partition_columns
+    cols = ", ".join(f'"{c}"' for c in parts)
+    select = f"{cols + ', ' if cols else ''}count(*) AS n, coalesce(sum(value), 0) AS s"
+    group = f" GROUP BY {cols}" if cols else ""
+    table = QueryBuilder().register("t", dt).execute(f"SELECT {select} FROM t{group}").read_all()
+    columns = [c.to_pylist() for c in table.columns]
+    partitions = {}
+    for i in range(len(columns[0]) if columns else 0):
+        key = json.dumps([columns[j][i] for j in range(len(parts))], ensure_ascii=False,
+                         separators=(",", ":"))
+        n = int(columns[len(parts)][i])
+        if n:
+            partitions[key] = {"rows": n, "sum": float(columns[len(parts) + 1][i])}
+    print(json.dumps({
+        "version": dt.version(),
+        "files": len(dt.file_uris()),
+        "partitions": partitions,
+        "txns": {a: dt.transaction_version(a) for a in app_ids},
+    }))
+
+
+if __name__ == "__main__":
+    main()
