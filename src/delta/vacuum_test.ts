@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { commit } from "./commit.ts";
+import { listLog } from "./log.ts";
+import { createTable, loadSnapshot, vacuum } from "./table.ts";
+import { SENSOR_SCHEMA } from "../../tests/delta_helpers/common.ts";
+
+Deno.test("vacuum: referenced and recently removed files stay, old orphans go, symlinks and the log are untouched", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "t");
+  await createTable(path, { schema: SENSOR_SCHEMA, partitionColumns: ["building", "type"] });
+  const old = new Date(Date.now() - 10 * 24 * 3600 * 1000);
+  const mk = async (rel: string) => {
+    await Deno.mkdir(join(path, rel, ".."), { recursive: true });
+    await Deno.writeTextFile(join(path, rel), "x");
+    await Deno.utime(join(path, rel), old, old);
+  };
+  for (
+    const f of [
+      "building=a/type=t/live.parquet",
+      "building=a/type=t/removed.parquet",
+      "building=b/type=t/orphan.parquet",
+      "top-orphan.parquet",
+    ]
+  ) {
+    await mk(f);
+  }
+  const pv = { building: "a", type: "t" };
+  await commit(path, [
+    {
+      add: {
+        path: "building%3Da/type%3Dt/live.parquet",
+        partitionValues: pv,
+        size: 1,
+        modificationTime: 1,
+        dataChange: true,
+      },
+    },
+    {
+      add: {
+        path: "building%3Da/type%3Dt/removed.parquet",
+        partitionValues: pv,
+        size: 1,
+        modificationTime: 1,
+        dataChange: true,
+      },
+    },
+  ], { readVersion: 0, operation: "WRITE" });
+  await commit(path, [{
+    remove: {
+      path: "building%3Da/type%3Dt/removed.parquet",
+      dataChange: true,
+      deletionTimestamp: Date.now(),
+    },
+  }], {
+    readVersion: 1,
+    operation: "DELETE",
+  });
+  // A symlink to a file outside the table must not be followed or its target deleted.
+  const outside = join(dir, "outside.txt");
+  await Deno.writeTextFile(outside, "keep");
+  await Deno.symlink(outside, join(path, "link.parquet"));
+  const dry = await vacuum(path, { dryRun: true });
+  assert.deepEqual(dry.files.sort(), ["building=b/type=t/orphan.parquet", "top-orphan.parquet"]);
+  const res = await vacuum(path);
+  assert.deepEqual(res.files.sort(), dry.files.sort());
+  assert.equal(await Deno.readTextFile(outside), "keep");
+  await Deno.stat(join(path, "building=a/type=t/removed.parquet")); // tombstone within retention
+  await assert.rejects(() => Deno.stat(join(path, "building=b")), Deno.errors.NotFound);
+  assert.deepEqual((await listLog(path)).commits, [0, 1, 2]);
+  assert.equal((await loadSnapshot(path)).files.length, 1);
+  // Once the tombstone is older than the retention, the removed file goes too.
+  const forced = await vacuum(path, { retentionHours: 0, force: true });
+  assert.deepEqual(forced.files, ["building=a/type=t/removed.parquet"]);
+  await Deno.remove(dir, { recursive: true });
+});
