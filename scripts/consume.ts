@@ -1,7 +1,14 @@
 /**
  * `deno task consume`: Kafka → bronze, silver, quarantine (Delta), exactly once.
  */
-import { brokerList, COMMON_OPTIONS, type OptionSpecs, parseCli, runMain } from "../src/config.ts";
+import {
+  brokerList,
+  COMMON_OPTIONS,
+  numberOption,
+  type OptionSpecs,
+  parseCli,
+  runMain,
+} from "../src/config.ts";
 import { createKafka, KAFKA_SECURITY_OPTIONS, securityFromOptions } from "../src/kafka/client.ts";
 import { startConsumer } from "../src/kafka/consumer.ts";
 import { INGEST_OPTIONS, ingestorOptions } from "../src/pipeline/cli_options.ts";
@@ -32,6 +39,12 @@ const OPTIONS = {
     default: "5",
     description: "Seconds between progress lines on stderr (0: none)",
   },
+  "session-timeout": {
+    type: "string",
+    env: "CONSUME_SESSION_TIMEOUT_MS",
+    default: "10000",
+    description: "Group session timeout in ms: how soon a dead member's partitions move (min 6000)",
+  },
   ...INGEST_OPTIONS,
   ...KAFKA_SECURITY_OPTIONS,
 } as const satisfies OptionSpecs;
@@ -53,7 +66,12 @@ await runMain(async () => {
       groupId: o.group,
       appName: o["app-id"],
       untilCaughtUp: o["until-caught-up"],
-      progressIntervalMs: Number(o["progress-interval"]) * 1000,
+      progressIntervalMs: numberOption("progress-interval", o["progress-interval"], { min: 0 }) *
+        1000,
+      sessionTimeoutMs: numberOption("session-timeout", o["session-timeout"], {
+        integer: true,
+        min: 6000,
+      }),
     });
   } catch (err) {
     ingestor.abort();

@@ -23,6 +23,11 @@ export interface ConsumerOptions {
   /** Progress line interval, ms (0 = none). */
   progressIntervalMs?: number;
   log?: (line: string) => void;
+  /**
+   * Group session timeout, ms (default 10 s): how long a crashed member holds its partitions
+   * before the group reassigns them. Kafka's floor is 6 s.
+   */
+  sessionTimeoutMs?: number;
   /** Largest message kafkajs fetches per partition; must exceed the largest message. */
   maxBytesPerPartition?: number;
 }
@@ -61,8 +66,8 @@ export async function startConsumer(
     maxBytesPerPartition: opts.maxBytesPerPartition ?? 8 * 1024 * 1024,
     maxBytes: 64 * 1024 * 1024,
     maxWaitTimeInMs: 100,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
+    heartbeatInterval: Math.max(500, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 5)),
     retry: { retries: 30, initialRetryTime: 300, maxRetryTime: 5_000 },
   });
   const admin = kafka.admin();
@@ -111,10 +116,8 @@ export async function startConsumer(
     if (offsets.length) consumer.commitOffsets(offsets).catch(() => {/* informational only */});
   };
 
-  const flush = async () => {
-    const out = await ingestor.flushNow();
-    if (out) commitKafkaOffsets(out.lastPositions);
-  };
+  ingestor.onCommitted = commitKafkaOffsets;
+  const flush = () => ingestor.flushNow();
 
   const caughtUp = async (): Promise<boolean> => {
     if (!opts.untilCaughtUp || ingestor.buffered > 0) return false;
@@ -156,7 +159,7 @@ export async function startConsumer(
     checking = true;
     ingestor.exclusive(async () => {
       if (stopping) return;
-      if (ingestor.shouldFlush()) await flush();
+      if (ingestor.shouldFlush()) await ingestor.startFlush();
       if (await caughtUp()) {
         log("caught up with the end offsets seen at start; stopping");
         stopping = true;
@@ -257,8 +260,7 @@ export async function startConsumer(
         });
       }
       check.expected = Number(batch.messages[batch.messages.length - 1].offset) + 1;
-      ingestor.add(records);
-      if (ingestor.shouldFlush()) await flush();
+      await ingestor.addAll(records);
     });
     if (!stopping) await heartbeat().catch(() => {});
   };

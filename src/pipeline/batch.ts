@@ -1,10 +1,15 @@
 /**
  * The in-memory batch between a source (Kafka or files) and the Delta writer.
  *
- * Records are decoded and deduplicated as they arrive and kept column by column for the three
- * tables, so a flush is one bulk append per table into DuckDB. Every row remembers its source
- * coordinate (`appId`, `position`): the writer filters on it against the txn versions stored in
- * each table, which is what makes a replay after a crash or a rebalance harmless.
+ * Records are decoded and deduplicated as they arrive and kept as one row per record with the
+ * decoded fields beside the raw payload; a flush bulk-loads them into ONE DuckDB staging table,
+ * from which bronze, silver and quarantine are projections (status 0 valid → silver, 2 rejected
+ * → quarantine, every row → bronze). Constant per-stream fields (source, topic, partition, file)
+ * live in a small `staging_apps` table joined in SQL instead of being repeated per row.
+ *
+ * Every row remembers its source coordinate (appId, position): the writer filters on it against
+ * the txn versions stored in each table, which makes a replay after a crash or a rebalance
+ * harmless.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { decodeReading } from "../sensors/decode.ts";
@@ -29,47 +34,44 @@ export interface SourceRecord {
 /** Thresholds per table and appId: positions at or below are already committed there. */
 export type Thresholds = Record<IngestTable, Map<string, number>>;
 
-type Cell = string | number | null;
+/** Status codes of the staging table (bronze shows them as words). */
+export const STATUS = { valid: 0, duplicate: 1, rejected: 2 } as const;
 
-/** Column layout of each staging table: name and DuckDB type, in append order. */
-const SOURCE_COLS: [string, string][] = [
-  ["source", "VARCHAR"],
-  ["topic", "VARCHAR"],
-  ["kafka_partition", "INTEGER"],
-  ["kafka_offset", "BIGINT"],
-  ["kafka_key", "VARCHAR"],
-  ["kafka_ts_ms", "BIGINT"],
-  ["file", "VARCHAR"],
+/** Staging columns in append order; numbers travel as DOUBLE (exact below 2^53, no BigInt). */
+const STAGING_COLUMNS: [string, "INTEGER" | "DOUBLE" | "VARCHAR" | "UTINYINT"][] = [
+  ["app", "INTEGER"],
+  ["pos", "DOUBLE"],
+  ["key", "VARCHAR"],
+  ["kts", "DOUBLE"],
   ["payload", "VARCHAR"],
-  ["payload_base64", "VARCHAR"],
-];
-const TAIL_COLS: [string, string][] = [
+  ["b64", "VARCHAR"],
+  ["status", "UTINYINT"],
   ["building", "VARCHAR"],
   ["type", "VARCHAR"],
-  ["_app", "VARCHAR"],
-  ["_pos", "BIGINT"],
+  ["reason", "VARCHAR"],
+  ["detail", "VARCHAR"],
+  ["ts", "DOUBLE"],
+  ["device_id", "VARCHAR"],
+  ["floor", "INTEGER"],
+  ["value", "DOUBLE"],
+  ["unit", "VARCHAR"],
 ];
-
-export const STAGING_COLUMNS: Record<IngestTable, [string, string][]> = {
-  bronze: [...SOURCE_COLS, ["status", "VARCHAR"], ...TAIL_COLS],
-  silver: [
-    ["ts_ms", "BIGINT"],
-    ["device_id", "VARCHAR"],
-    ["floor", "INTEGER"],
-    ["value", "DOUBLE"],
-    ["unit", "VARCHAR"],
-    ["source", "VARCHAR"],
-    ...TAIL_COLS,
-  ],
-  quarantine: [["reason", "VARCHAR"], ["detail", "VARCHAR"], ...SOURCE_COLS, ...TAIL_COLS],
-};
 
 /** Counters a batch adds up, for progress lines and the accounting invariant. */
 export interface BatchCounts {
-  bronze: number;
-  silver: number;
-  quarantine: number;
+  records: number;
+  valid: number;
+  rejected: number;
   duplicates: number;
+}
+
+interface AppInfo {
+  index: number;
+  appId: string;
+  source: "kafka" | "file";
+  topic: string | null;
+  partition: number | null;
+  file: string | null;
 }
 
 const lossyUtf8 = new TextDecoder("utf-8");
@@ -88,19 +90,22 @@ export interface BatchOptions {
   maxPayloadBytes?: number;
 }
 
+type Cell = string | number | null;
+
 export class Batch {
-  readonly rows: Record<IngestTable, Cell[][]> = { bronze: [], silver: [], quarantine: [] };
+  readonly #rows: Cell[][] = [];
+  readonly #apps = new Map<string, AppInfo>();
   /** Highest position seen per appId in this batch (the txn version to commit). */
   readonly lastPosition = new Map<string, number>();
-  readonly counts: BatchCounts = { bronze: 0, silver: 0, quarantine: 0, duplicates: 0 };
+  readonly counts: BatchCounts = { records: 0, valid: 0, rejected: 0, duplicates: 0 };
   /** Approximate bytes held (payloads dominate), for the max-bytes flush trigger. */
   bytes = 0;
   /** performance.now() of the first record, for the max-latency flush trigger. */
   startedAt = 0;
-  /** appIds whose thresholds have been looked up for this batch. */
-  readonly knownApps = new Set<string>();
   /** Newest event time of a valid reading in the batch (for freshness). */
   newestEventMs = 0;
+  /** appIds whose thresholds have been looked up for this batch. */
+  readonly knownApps = new Set<string>();
 
   constructor(
     readonly dedup: DedupState,
@@ -108,23 +113,45 @@ export class Batch {
     readonly opts: BatchOptions = {},
   ) {}
 
+  /** Records staged (each becomes at most one bronze row). */
   get size(): number {
-    return this.counts.bronze;
+    return this.#rows.length;
+  }
+
+  /** appIds staged in this batch. */
+  get appIds(): string[] {
+    return [...this.#apps.keys()];
+  }
+
+  #app(rec: SourceRecord): AppInfo {
+    let app = this.#apps.get(rec.appId);
+    if (!app) {
+      app = {
+        index: this.#apps.size,
+        appId: rec.appId,
+        source: rec.source,
+        topic: rec.topic,
+        partition: rec.partition,
+        file: rec.file,
+      };
+      this.#apps.set(rec.appId, app);
+    }
+    return app;
   }
 
   /**
-   * Decodes, classifies and stages one record. Records at or below a table's stored txn
-   * version are not staged for that table (it already has them), and do not touch dedup state,
-   * which was seeded from what silver holds.
+   * Decodes, classifies and stages one record. A record all three tables hold is dropped; one
+   * silver already holds is not re-checked for duplicates (dedup state was seeded from silver).
    */
   add(rec: SourceRecord): void {
-    const inBronze = rec.position <= (this.thresholds.bronze.get(rec.appId) ?? -1);
-    const inSilver = rec.position <= (this.thresholds.silver.get(rec.appId) ?? -1);
-    const inQuarantine = rec.position <= (this.thresholds.quarantine.get(rec.appId) ?? -1);
-    if (inBronze && inSilver && inQuarantine) return;
-    if (this.counts.bronze === 0 && this.lastPosition.size === 0) {
-      this.startedAt = performance.now();
-    }
+    const t = this.thresholds;
+    const inSilver = rec.position <= (t.silver.get(rec.appId) ?? -1);
+    if (
+      inSilver && rec.position <= (t.bronze.get(rec.appId) ?? -1) &&
+      rec.position <= (t.quarantine.get(rec.appId) ?? -1)
+    ) return;
+    if (this.#rows.length === 0) this.startedAt = performance.now();
+    const app = this.#app(rec);
     const prev = this.lastPosition.get(rec.appId);
     if (prev === undefined || rec.position > prev) this.lastPosition.set(rec.appId, rec.position);
 
@@ -144,120 +171,117 @@ export class Batch {
         decoded = decodeReading(rec.payload, { maxBytes: this.opts.maxPayloadBytes });
       }
     }
-    this.bytes += text.length + 200;
-
-    let status: "valid" | "duplicate" | "rejected";
-    let reason = "";
-    let detail = "";
+    this.bytes += text.length + 160;
+    this.counts.records++;
+    const hints = decoded.hints;
+    const head: Cell[] = [app.index, rec.position, rec.key, rec.kafkaTimestampMs, text, raw64];
     if (decoded.ok) {
       const r = decoded.reading;
-      // Records silver already holds were seeded into dedup state; do not re-check them.
       const verdict = inSilver ? "new" : this.dedup.check(r.deviceId, r.type, r.timestamp);
-      if (verdict === "new") {
-        status = "valid";
-        if (!inSilver) {
-          this.rows.silver.push([
-            r.timestamp,
-            r.deviceId,
-            r.floor,
-            r.value,
-            r.unit,
-            sourceLabel(rec),
-            r.building,
-            r.type,
-            rec.appId,
-            rec.position,
-          ]);
-          this.counts.silver++;
+      if (verdict !== "too_late") {
+        const status = verdict === "new" ? STATUS.valid : STATUS.duplicate;
+        if (status === STATUS.valid) {
+          this.counts.valid++;
           if (r.timestamp > this.newestEventMs) this.newestEventMs = r.timestamp;
-        }
-      } else if (verdict === "duplicate") {
-        status = "duplicate";
-        if (!inBronze) this.counts.duplicates++;
-      } else {
-        status = "rejected";
-        reason = "too_late";
-        detail =
-          `event time ${new Date(r.timestamp).toISOString()} is older than the dedup horizon ` +
-          `(${this.dedup.horizonMs / 1000} s behind this device's newest reading)`;
+        } else this.counts.duplicates++;
+        this.#rows.push([
+          ...head,
+          status,
+          r.building,
+          r.type,
+          null,
+          null,
+          r.timestamp,
+          r.deviceId,
+          r.floor,
+          r.value,
+          r.unit,
+        ]);
+        return;
       }
-    } else {
-      status = "rejected";
-      reason = decoded.reason;
-      detail = decoded.detail;
-    }
-    const hints = decoded.hints;
-    const source: Cell[] = [
-      rec.source,
-      rec.topic,
-      rec.partition,
-      rec.position,
-      rec.key,
-      rec.kafkaTimestampMs,
-      rec.file,
-      text,
-      raw64,
-    ];
-    if (!inBronze) {
-      this.rows.bronze.push([
-        ...source,
-        status,
-        hints.building,
-        hints.type,
-        rec.appId,
-        rec.position,
-      ]);
-      this.counts.bronze++;
-    }
-    if (status === "rejected" && !inQuarantine) {
-      this.rows.quarantine.push([
-        reason,
-        detail,
-        ...source,
-        hints.building,
-        hints.type,
-        rec.appId,
-        rec.position,
-      ]);
-      this.counts.quarantine++;
-    }
-  }
-
-  /** Bulk-loads the staged rows into `staging_<table>` temp tables on `conn`. */
-  async stage(conn: DuckDBConnection): Promise<void> {
-    for (const table of ["bronze", "silver", "quarantine"] as const) {
-      const cols = STAGING_COLUMNS[table];
-      await conn.run(
-        `CREATE OR REPLACE TEMP TABLE staging_${table} (${
-          cols.map(([n, t]) => `"${n}" ${t}`).join(", ")
-        })`,
+      this.#reject(
+        head,
+        hints,
+        "too_late",
+        `event time ${new Date(r.timestamp).toISOString()} is more than the dedup horizon ` +
+          `(${this.dedup.horizonMs / 1000} s) behind this device's newest reading`,
       );
-      const rows = this.rows[table];
-      if (rows.length === 0) continue;
-      const appender = await conn.createAppender(`staging_${table}`);
-      try {
-        const types = cols.map(([, t]) => t);
-        for (const row of rows) {
-          for (let i = 0; i < row.length; i++) {
-            const v = row[i];
-            if (v === null) appender.appendNull();
-            else if (types[i] === "VARCHAR") appender.appendVarchar(v as string);
-            else if (types[i] === "INTEGER") appender.appendInteger(v as number);
-            else if (types[i] === "BIGINT") appender.appendBigInt(BigInt(v as number));
-            else appender.appendDouble(v as number);
-          }
-          appender.endRow();
+      return;
+    }
+    this.#reject(head, hints, decoded.reason, decoded.detail);
+  }
+
+  #reject(
+    head: Cell[],
+    hints: { building: string | null; type: string | null },
+    reason: string,
+    detail: string,
+  ) {
+    this.counts.rejected++;
+    this.#rows.push([
+      ...head,
+      STATUS.rejected,
+      hints.building,
+      hints.type,
+      reason,
+      detail,
+      null,
+      null,
+      null,
+      null,
+      null,
+    ]);
+  }
+
+  /** Bulk-loads the batch into `staging` and `staging_apps` temp tables on `conn`. */
+  async stage(conn: DuckDBConnection): Promise<void> {
+    await conn.run(
+      `CREATE OR REPLACE TEMP TABLE staging (${
+        STAGING_COLUMNS.map(([n, t]) => `"${n}" ${t}`).join(", ")
+      })`,
+    );
+    await conn.run(
+      `CREATE OR REPLACE TEMP TABLE staging_apps (app INTEGER, app_id VARCHAR, source VARCHAR,
+        topic VARCHAR, kafka_partition INTEGER, file VARCHAR, label VARCHAR)`,
+    );
+    const apps = await conn.createAppender("staging_apps");
+    try {
+      for (const a of this.#apps.values()) {
+        apps.appendInteger(a.index);
+        apps.appendVarchar(a.appId);
+        apps.appendVarchar(a.source);
+        for (const v of [a.topic, a.partition, a.file]) {
+          if (v === null) apps.appendNull();
+          else if (typeof v === "number") apps.appendInteger(v);
+          else apps.appendVarchar(v);
         }
-        appender.flushSync();
-      } finally {
-        appender.closeSync();
+        apps.appendVarchar(
+          a.source === "kafka" ? `kafka:${a.topic}:${a.partition}:` : `file:${a.file}:`,
+        );
+        apps.endRow();
       }
+      apps.flushSync();
+    } finally {
+      apps.closeSync();
+    }
+    const appender = await conn.createAppender("staging");
+    try {
+      const types = STAGING_COLUMNS.map(([, t]) => t);
+      const n = types.length;
+      for (const row of this.#rows) {
+        for (let i = 0; i < n; i++) {
+          const v = row[i];
+          if (v === null) appender.appendNull();
+          else if (types[i] === "VARCHAR") appender.appendVarchar(v as string);
+          else if (types[i] === "DOUBLE") appender.appendDouble(v as number);
+          else if (types[i] === "INTEGER") appender.appendInteger(v as number);
+          else appender.appendUTinyInt(v as number);
+        }
+        appender.endRow();
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
     }
   }
-}
-
-function sourceLabel(rec: SourceRecord): string {
-  return rec.source === "kafka"
-    ? `kafka:${rec.topic}:${rec.partition}:${rec.position}`
-    : `file:${rec.file}:${rec.position}`;
 }

@@ -157,13 +157,7 @@ export class FileSource {
         file: f.rel,
         payload,
       }));
-      await this.ingestor.exclusive(async () => {
-        // Large files are split across flushes at the policy's row limit.
-        for (let i = 0; i < records.length; i += this.ingestor.policy.maxRows) {
-          this.ingestor.add(records.slice(i, i + this.ingestor.policy.maxRows));
-          if (this.ingestor.shouldFlush()) await this.ingestor.flushNow();
-        }
-      });
+      await this.ingestor.exclusive(() => this.ingestor.addAll(records));
       s.filesIngested++;
       s.records += records.length;
       log(`ingested ${f.rel}: ${records.length} record(s)`);

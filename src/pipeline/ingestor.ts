@@ -70,6 +70,10 @@ export class Ingestor {
     lastCommitAt: 0,
   };
   #batch: Batch;
+  #inflight: Promise<void> | null = null;
+  #inflightRows = 0;
+  /** Called after each successful flush with the last position committed per appId. */
+  onCommitted?: (lastPositions: Map<string, number>, result: FlushResult) => void;
   #lock: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -109,6 +113,7 @@ export class Ingestor {
    * (after a flush): the state then equals exactly what silver holds.
    */
   async resync(): Promise<void> {
+    await this.#awaitInflight();
     await this.writer.refresh();
     this.dedup.clear();
     const silver = sqlString(this.writer.path("silver"));
@@ -164,25 +169,69 @@ export class Ingestor {
     }
   }
 
+  /**
+   * Stages records, starting a flush whenever a trigger fires, so batches keep to `maxRows`
+   * however many records a source hands over at once. Call inside `exclusive`.
+   */
+  async addAll(records: SourceRecord[]): Promise<void> {
+    for (let i = 0; i < records.length;) {
+      const room = Math.max(1, this.policy.maxRows - this.#batch.size);
+      this.add(records.slice(i, i + room));
+      i += room;
+      if (this.shouldFlush()) await this.startFlush();
+    }
+  }
+
   /** True when a flush trigger has fired. */
   shouldFlush(now = performance.now()): boolean {
     const b = this.#batch;
-    if (b.lastPosition.size === 0) return false;
+    if (b.size === 0 && b.lastPosition.size === 0) return false;
     return b.size >= this.policy.maxRows || b.bytes >= this.policy.maxBytes ||
       now - b.startedAt >= this.policy.maxLatencyMs;
   }
 
+  /** Records buffered and not yet committed (including a flush in flight). */
   get buffered(): number {
-    return this.#batch.size;
+    return this.#batch.size + this.#inflightRows;
   }
 
-  /** Commits the open batch (call inside `exclusive`). Returns null when it was empty. */
-  async flushNow(): Promise<{ result: FlushResult; lastPositions: Map<string, number> } | null> {
+  /**
+   * Starts committing the open batch in the background and opens a new one, so decoding the
+   * next records overlaps with DuckDB writing Parquet (double buffering). At most one flush is
+   * in flight: a second call waits for the first (backpressure). Call inside `exclusive`.
+   */
+  async startFlush(): Promise<void> {
+    await this.#awaitInflight();
     const b = this.#batch;
-    if (b.lastPosition.size === 0) return null;
-    const result = await this.writer.flush(b);
-    // The batch's thresholds now lag the tables; the next batch reads fresh ones.
+    if (b.lastPosition.size === 0) return;
     this.#batch = this.#newBatch();
+    this.#inflightRows = b.size;
+    this.#inflight = this.writer.flush(b).then((result) => this.#committed(b, result)).finally(
+      () => {
+        this.#inflightRows = 0;
+      },
+    );
+    // Surface a failure through the next await, never as an unhandled rejection.
+    this.#inflight.catch(() => {});
+  }
+
+  /** Commits everything buffered and waits for it (call inside `exclusive`). */
+  async flushNow(): Promise<void> {
+    await this.startFlush();
+    await this.#awaitInflight();
+  }
+
+  async #awaitInflight(): Promise<void> {
+    const inflight = this.#inflight;
+    if (!inflight) return;
+    try {
+      await inflight;
+    } finally {
+      if (this.#inflight === inflight) this.#inflight = null;
+    }
+  }
+
+  #committed(b: Batch, result: FlushResult): void {
     this.totals.flushes++;
     this.totals.conflictRetries += result.retries;
     this.totals.duplicates += b.counts.duplicates;
@@ -192,7 +241,7 @@ export class Ingestor {
     }
     if (b.newestEventMs > this.totals.newestEventMs) this.totals.newestEventMs = b.newestEventMs;
     this.totals.lastCommitAt = Date.now();
-    return { result, lastPositions: b.lastPosition };
+    this.onCommitted?.(b.lastPosition, result);
   }
 
   /** Flushes what is buffered and releases DuckDB. */

@@ -17,19 +17,34 @@ import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { join } from "node:path";
-import type { Batch, Thresholds } from "./batch.ts";
+import { type Batch, STATUS, type Thresholds } from "./batch.ts";
 import { INGEST_TABLES, type IngestTable, tablePath } from "./tables.ts";
 
-/** Per-table SELECT from the staging tables into the table schema (ingest time bound per flush). */
-const PROJECTIONS: Record<IngestTable, string> = {
-  bronze: `source, topic, kafka_partition, kafka_offset, kafka_key,
-    make_timestamp(kafka_ts_ms * 1000)::TIMESTAMPTZ AS kafka_timestamp, file, payload,
-    payload_base64, status, $ingest AS ingest_time, building, type`,
-  silver: `make_timestamp(ts_ms * 1000)::TIMESTAMPTZ AS timestamp, device_id, floor, value, unit,
-    source, $ingest AS ingest_time, building, type`,
-  quarantine: `reason, detail, source, topic, kafka_partition, kafka_offset, kafka_key,
-    make_timestamp(kafka_ts_ms * 1000)::TIMESTAMPTZ AS kafka_timestamp, file, payload,
-    payload_base64, $ingest AS ingest_time, building, type`,
+const KAFKA_TS = "make_timestamp((s.kts * 1000)::BIGINT)::TIMESTAMPTZ AS kafka_timestamp";
+const SOURCE_COLS =
+  `a.source, a.topic, a.kafka_partition, s.pos::BIGINT AS kafka_offset, s.key AS kafka_key, ${KAFKA_TS}, a.file, s.payload, s.b64 AS payload_base64`;
+
+/**
+ * Per-table projection of the staging table (see batch.ts) into the table schema, and the rows
+ * it takes. `$ingest` is the flush's ingest time.
+ */
+const PROJECTIONS: Record<IngestTable, { select: string; where: string }> = {
+  bronze: {
+    select: `${SOURCE_COLS},
+      CASE s.status WHEN ${STATUS.valid} THEN 'valid' WHEN ${STATUS.duplicate} THEN 'duplicate' ELSE 'rejected' END AS status,
+      $ingest AS ingest_time, s.building, s.type`,
+    where: "TRUE",
+  },
+  silver: {
+    select: `make_timestamp((s.ts * 1000)::BIGINT)::TIMESTAMPTZ AS timestamp, s.device_id, s.floor,
+      s.value, s.unit, a.label || CAST(s.pos::BIGINT AS VARCHAR) AS source, $ingest AS ingest_time,
+      s.building, s.type`,
+    where: `s.status = ${STATUS.valid}`,
+  },
+  quarantine: {
+    select: `s.reason, s.detail, ${SOURCE_COLS}, $ingest AS ingest_time, s.building, s.type`,
+    where: `s.status = ${STATUS.rejected}`,
+  },
 };
 
 export interface FlushResult {
@@ -110,9 +125,10 @@ export class IngestWriter {
           .map(([appId, version]) => ({ appId, version }));
         if (txns.length === 0) break;
         await this.#stageThresholds(snap, txns.map((t) => t.appId));
-        const sql = `SELECT ${PROJECTIONS[table].replaceAll("$ingest", `TIMESTAMPTZ '${ingest}'`)}
-          FROM staging_${table} s JOIN thresholds t ON s._app = t.app_id
-          WHERE s._pos > t.version`;
+        const p = PROJECTIONS[table];
+        const sql = `SELECT ${p.select.replaceAll("$ingest", `TIMESTAMPTZ '${ingest}'`)}
+          FROM staging s JOIN staging_apps a ON s.app = a.app JOIN thresholds t ON a.app_id = t.app_id
+          WHERE s.pos > t.version AND ${p.where}`;
         const adds = await writeDataFiles(this.conn, snap, sql);
         const rows = adds.reduce(
           (n, a) => n + (a.stats ? JSON.parse(a.stats).numRecords ?? 0 : 0),

@@ -2,9 +2,9 @@
  * Runs the project's tasks as a user would, with the exact permissions deno.json grants them,
  * but as a direct child process (not through `deno task`) so a test can SIGKILL it for real.
  */
-import { fromFileUrl } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const ROOT = fromFileUrl(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const tasks: Record<string, string> = JSON.parse(
   Deno.readTextFileSync(`${ROOT}/deno.json`),
 ).tasks;
@@ -12,7 +12,9 @@ const tasks: Record<string, string> = JSON.parse(
 /** `deno run` arguments of a task (flags and script), from deno.json. */
 export function taskArgs(name: string): string[] {
   const line = tasks[name];
-  if (!line?.startsWith("deno run ")) throw new Error(`task ${name} is not a deno run task: ${line}`);
+  if (!line?.startsWith("deno run ")) {
+    throw new Error(`task ${name} is not a deno run task: ${line}`);
+  }
   return line.slice("deno run ".length).split(/\s+/).filter(Boolean);
 }
 

@@ -1,0 +1,131 @@
+/**
+ * Kafka → bronze/silver/quarantine through the real broker and the real `consume` task:
+ * exact counts, reruns, SIGKILL mid-stream, and two consumers in one group.
+ */
+import assert from "node:assert/strict";
+import { brokerList, readEnv } from "../src/config.ts";
+import {
+  makeMix,
+  type Mix,
+  produceMix,
+  type TableCounts,
+  tableCounts,
+  totalRejects,
+} from "./helpers/fixtures.ts";
+import { runTask, spawnTask } from "./helpers/tasks.ts";
+
+const BROKERS = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
+
+function assertExact(c: TableCounts, mix: Mix) {
+  const total = mix.messages.length;
+  assert.equal(c.bronze, total, "bronze holds every message");
+  assert.equal(c.bronzeDistinctCoords, total, "bronze holds each (topic, partition, offset) once");
+  assert.equal(c.silver, mix.valid, "silver holds each valid reading");
+  assert.equal(c.silverDistinctKeys, mix.valid, "silver holds each reading once");
+  assert.equal(c.quarantine, totalRejects(mix), "quarantine holds each reject");
+  assert.equal(c.quarantineDistinctCoords, totalRejects(mix), "quarantine holds each reject once");
+  assert.deepEqual(c.reasons, mix.rejects);
+  assert.equal(c.bronzeDuplicates, mix.duplicates);
+  // The accounting invariant.
+  assert.equal(c.bronze, c.silver + c.quarantine + c.bronzeDuplicates);
+}
+
+async function consume(topic: string, lakehouse: string, group: string, extra: string[] = []) {
+  const r = await runTask("consume", [
+    "--brokers",
+    BROKERS,
+    "--topic",
+    topic,
+    "--lakehouse",
+    lakehouse,
+    "--group",
+    group,
+    "--until-caught-up",
+    "--progress-interval",
+    "0",
+    ...extra,
+  ]);
+  assert.equal(r.code, 0, `consume failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+async function bronzeVersion(lakehouse: string): Promise<number> {
+  let v = -1;
+  try {
+    for await (const e of Deno.readDir(`${lakehouse}/bronze/_delta_log`)) {
+      const m = e.name.match(/^(\d{20})\.json$/);
+      if (m) v = Math.max(v, Number(m[1]));
+    }
+  } catch { /* not created yet */ }
+  return v;
+}
+
+Deno.test("consume: exact counts per table, and a rerun (even under a new group) adds nothing", async () => {
+  const topic = `ingest-exact-${crypto.randomUUID().slice(0, 8)}`;
+  const lakehouse = await Deno.makeTempDir({ prefix: "lh-exact-" });
+  const mix = makeMix(20_000);
+  await produceMix(brokerList(BROKERS), topic, mix);
+  const first = await consume(topic, lakehouse, `g-${topic}`);
+  assert.equal(first.records, mix.messages.length);
+  assertExact(await tableCounts(lakehouse), mix);
+
+  const again = await consume(topic, lakehouse, `g2-${topic}`);
+  assert.equal(again.rows.bronze + again.rows.silver + again.rows.quarantine, 0);
+  assertExact(await tableCounts(lakehouse), mix);
+  await Deno.remove(lakehouse, { recursive: true });
+});
+
+Deno.test("consume: SIGKILL mid-stream three times, then catch up: still exact", async () => {
+  const topic = `ingest-kill-${crypto.randomUUID().slice(0, 8)}`;
+  const lakehouse = await Deno.makeTempDir({ prefix: "lh-kill-" });
+  const mix = makeMix(120_000, 60);
+  await produceMix(brokerList(BROKERS), topic, mix);
+  const group = `g-${topic}`;
+  for (let kill = 0; kill < 3; kill++) {
+    const before = await bronzeVersion(lakehouse);
+    const child = spawnTask("consume", [
+      "--brokers",
+      BROKERS,
+      "--topic",
+      topic,
+      "--lakehouse",
+      lakehouse,
+      "--group",
+      group,
+      "--max-rows",
+      "7000",
+      "--session-timeout",
+      "6000",
+      "--progress-interval",
+      "0",
+    ]);
+    // Kill once it has committed something new, at a varying moment after.
+    const deadline = Date.now() + 60_000;
+    while (await bronzeVersion(lakehouse) < before + 1 + kill && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 37 * kill));
+    child.kill("SIGKILL");
+    await child.output();
+  }
+  const partial = await tableCounts(lakehouse);
+  assert.ok(partial.bronze < mix.messages.length, "the kills happened mid-stream");
+  await consume(topic, lakehouse, group, ["--session-timeout", "6000"]);
+  assertExact(await tableCounts(lakehouse), mix);
+  await Deno.remove(lakehouse, { recursive: true });
+});
+
+Deno.test("consume: two consumers in one group share partitions; still exact", async () => {
+  const topic = `ingest-group-${crypto.randomUUID().slice(0, 8)}`;
+  const lakehouse = await Deno.makeTempDir({ prefix: "lh-group-" });
+  const mix = makeMix(60_000, 60);
+  await produceMix(brokerList(BROKERS), topic, mix, 4);
+  const group = `g-${topic}`;
+  const [a, b] = await Promise.all([
+    consume(topic, lakehouse, group, ["--max-rows", "5000"]),
+    consume(topic, lakehouse, group, ["--max-rows", "5000"]),
+  ]);
+  assert.equal(a.records + b.records >= mix.messages.length, true);
+  assertExact(await tableCounts(lakehouse), mix);
+  await Deno.remove(lakehouse, { recursive: true });
+});
