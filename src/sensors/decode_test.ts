@@ -7,6 +7,7 @@ import {
   PLAUSIBLE_RANGES,
 } from "./decode.ts";
 import type { DecodeResult } from "./reading.ts";
+import { HOSTILE_CASES } from "./hostile_cases.ts";
 
 const BASE = {
   timestamp: "2025-12-15T10:00:00Z",
@@ -304,3 +305,12 @@ Deno.test("parseIsoTimestamp matches Date.parse on well-formed input", () => {
   }
   assert.ok(Number.isNaN(parseIsoTimestamp("2023-02-29T00:00:00Z")));
 });
+
+for (const c of HOSTILE_CASES) {
+  Deno.test(`hostile: ${c.name} → ${c.expect}`, () => {
+    const r = decodeReading(c.payload);
+    assert.equal(r.ok ? "valid" : r.reason, c.expect, r.ok ? "" : r.detail);
+    if (c.hints) assert.deepEqual(r.hints, c.hints);
+    if (!r.ok) assert.ok(r.detail.length < 300, r.detail);
+  });
+}
