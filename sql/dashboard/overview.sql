@@ -1,0 +1,57 @@
+-- Dashboard overview: the current condition of every floor, per sensor type, with its comfort band.
+--
+-- Parameters: $now (TIMESTAMPTZ as text) = the newest event time in silver. The dashboard uses
+-- data time, not wall time, so a replayed or simulated lakehouse still shows "current" values.
+--
+-- Value per floor and type:
+--   temperature, humidity, co2: each device's newest reading in the 15 minutes up to $now, then
+--     the mean over the floor's devices of that type (a device silent for longer drops out);
+--   energy: kWh consumed on the floor in the hour up to $now (sum of the meters' readings, see
+--     the energy assumption in sql/gold: a reading is the kWh since the meter's previous one).
+--
+-- Comfort bands (edit the `bands` rows to change them; bounds are inclusive):
+--   temperature °C  good 20–24    fair 18–26     otherwise poor   (office comfort, EN 16798-1 II/III)
+--   humidity %      good 30–60    fair 25–70     otherwise poor
+--   co2 ppm         good ≤ 800    fair ≤ 1200    otherwise poor   (≈ 400 ppm outdoor + 400 / + 800)
+--   energy          no band ('none')
+WITH bands(type, good_lo, good_hi, fair_lo, fair_hi) AS (
+  VALUES ('temperature', 20.0, 24.0, 18.0, 26.0),
+         ('humidity', 30.0, 60.0, 25.0, 70.0),
+         ('co2', 0.0, 800.0, 0.0, 1200.0)
+),
+recent AS (
+  SELECT building, floor, type, device_id, value, unit, timestamp
+  FROM silver
+  WHERE timestamp > $now::TIMESTAMPTZ - INTERVAL 1 HOUR AND timestamp <= $now::TIMESTAMPTZ
+),
+latest_per_device AS (
+  SELECT building, floor, type, device_id, any_value(unit) AS unit,
+         arg_max(value, timestamp) AS value, max(timestamp) AS last_seen
+  FROM recent
+  WHERE type <> 'energy' AND timestamp > $now::TIMESTAMPTZ - INTERVAL 15 MINUTE
+  GROUP BY ALL
+),
+per_floor AS (
+  SELECT building, floor, type, any_value(unit) AS unit, avg(value) AS value,
+         max(last_seen) AS last_seen, count(*) AS devices
+  FROM latest_per_device
+  GROUP BY ALL
+  UNION ALL
+  SELECT building, floor, type, any_value(unit) AS unit, sum(value) AS value,
+         max(timestamp) AS last_seen, count(DISTINCT device_id) AS devices
+  FROM recent
+  WHERE type = 'energy'
+  GROUP BY ALL
+)
+SELECT p.building, p.floor, p.type, p.unit,
+       round(p.value, 2)::DOUBLE AS value,
+       epoch_ms(p.last_seen)::DOUBLE AS last_seen_ms,
+       p.devices::INTEGER AS devices,
+       CASE
+         WHEN b.type IS NULL THEN 'none'
+         WHEN p.value BETWEEN b.good_lo AND b.good_hi THEN 'good'
+         WHEN p.value BETWEEN b.fair_lo AND b.fair_hi THEN 'fair'
+         ELSE 'poor'
+       END AS band
+FROM per_floor p LEFT JOIN bands b USING (type)
+ORDER BY p.building, p.floor, p.type;

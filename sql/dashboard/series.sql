@@ -1,0 +1,20 @@
+-- Dashboard time series: one line per floor for a building and sensor type.
+--
+-- Parameters: $now (TIMESTAMPTZ as text, the newest event time in silver), $building,
+-- $range_minutes (60 for "last hour", 1440 for "last 24 h") and $bucket_minutes (1 and 15).
+-- Window: ($now − range, $now], bucketed on whole minutes in UTC.
+--
+-- Value per bucket: the mean reading for temperature (°C), humidity (%) and CO2 (ppm); for
+-- energy the mean power in kW = kWh consumed in the bucket × 60 / bucket minutes, so the two
+-- ranges are on the same scale (a partial last bucket reads low).
+SELECT floor, type,
+       epoch_ms(time_bucket(to_minutes($bucket_minutes::INTEGER), timestamp))::DOUBLE AS t_ms,
+       round(CASE WHEN type = 'energy'
+                  THEN sum(value) * 60.0 / $bucket_minutes::DOUBLE
+                  ELSE avg(value) END, 3)::DOUBLE AS value
+FROM silver
+WHERE building = $building
+  AND timestamp > $now::TIMESTAMPTZ - to_minutes($range_minutes::INTEGER)
+  AND timestamp <= $now::TIMESTAMPTZ
+GROUP BY ALL
+ORDER BY type, floor, t_ms;

@@ -1,0 +1,20 @@
+-- gold/floor_1m: one row per building, floor and sensor type per UTC minute of event time.
+--
+-- Meaning: the conditions on a floor during [window_start, window_start + 1 min), over every
+-- reading of that floor's devices of the type: mean, extremes, count, exact 95th percentile,
+-- and how many distinct devices reported. Canonical units (C, %, ppm, kWh). Partitioned by
+-- `day`; {{silver}} holds whole days. No thresholds here.
+SELECT
+  CAST(date_trunc('minute', timestamp) AS DATE) AS day,
+  date_trunc('minute', timestamp) AS window_start,
+  building,
+  floor,
+  type,
+  avg(value) AS avg,
+  min(value) AS min,
+  max(value) AS max,
+  count(*) AS count,
+  quantile_cont(value, 0.95) AS p95,
+  count(DISTINCT device_id) AS devices
+FROM {{silver}}
+GROUP BY ALL

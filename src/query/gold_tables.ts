@@ -1,0 +1,189 @@
+/**
+ * The gold tables' definitions: name, Delta schema, partitioning and how each is refreshed.
+ * The SQL that computes them lives in sql/gold/ and sql/alarms/; the schemas here are the
+ * contract documented in docs/architecture.md ("Gold tables").
+ */
+import { join } from "node:path";
+import type { DeltaField, TableSchema } from "../delta/schema.ts";
+
+/**
+ * How a table is refreshed:
+ * - `daily`: partitioned by `day`; only the days touched by new silver files are recomputed;
+ * - `health`: one row per device, rewritten from recent silver + the previous rows;
+ * - `alarms`: episodes, recomputed from a bounded lookback before the first touched reading.
+ */
+export type GoldKind = "daily" | "health" | "alarms";
+
+/** One gold table. */
+export interface GoldTableDef {
+  name: string;
+  kind: GoldKind;
+  schema: TableSchema;
+  partitionColumns: string[];
+  /** SQL file under sql/ computing it. */
+  sqlFile: string;
+  description: string;
+}
+
+const f = (name: string, type: DeltaField["type"], nullable = true): DeltaField => ({
+  name,
+  type,
+  nullable,
+});
+
+const STATS: DeltaField[] = [
+  f("avg", "double"),
+  f("min", "double"),
+  f("max", "double"),
+  f("count", "long"),
+  f("p95", "double"),
+];
+
+const readings: TableSchema = {
+  fields: [
+    f("day", "date", false),
+    f("window_start", "timestamp", false),
+    f("building", "string"),
+    f("floor", "integer"),
+    f("type", "string"),
+    f("device_id", "string"),
+    ...STATS,
+  ],
+};
+
+const floors: TableSchema = {
+  fields: [
+    f("day", "date", false),
+    f("window_start", "timestamp", false),
+    f("building", "string"),
+    f("floor", "integer"),
+    f("type", "string"),
+    ...STATS,
+    f("devices", "long"),
+  ],
+};
+
+/** Gold tables in refresh order (alarms last: the energy rule reads energy_hourly). */
+export const GOLD_TABLES: readonly GoldTableDef[] = [
+  {
+    name: "readings_1m",
+    kind: "daily",
+    schema: readings,
+    partitionColumns: ["day"],
+    sqlFile: "gold/readings_1m.sql",
+    description: "Per device per minute: avg, min, max, count, p95",
+  },
+  {
+    name: "readings_1h",
+    kind: "daily",
+    schema: readings,
+    partitionColumns: ["day"],
+    sqlFile: "gold/readings_1h.sql",
+    description: "Per device per hour: avg, min, max, count, p95",
+  },
+  {
+    name: "floor_1m",
+    kind: "daily",
+    schema: floors,
+    partitionColumns: ["day"],
+    sqlFile: "gold/floor_1m.sql",
+    description: "Per building/floor/type per minute: avg, min, max, count, p95, devices",
+  },
+  {
+    name: "floor_1h",
+    kind: "daily",
+    schema: floors,
+    partitionColumns: ["day"],
+    sqlFile: "gold/floor_1h.sql",
+    description: "Per building/floor/type per hour: avg, min, max, count, p95, devices",
+  },
+  {
+    name: "energy_hourly",
+    kind: "daily",
+    schema: {
+      fields: [
+        f("day", "date", false),
+        f("hour_start", "timestamp", false),
+        f("building", "string"),
+        f("kwh", "double"),
+        f("readings", "long"),
+        f("meters", "long"),
+      ],
+    },
+    partitionColumns: ["day"],
+    sqlFile: "gold/energy_hourly.sql",
+    description: "kWh per building per hour",
+  },
+  {
+    name: "energy_daily",
+    kind: "daily",
+    schema: {
+      fields: [
+        f("day", "date", false),
+        f("building", "string"),
+        f("kwh", "double"),
+        f("readings", "long"),
+        f("meters", "long"),
+      ],
+    },
+    partitionColumns: ["day"],
+    sqlFile: "gold/energy_daily.sql",
+    description: "kWh per building per day",
+  },
+  {
+    name: "device_health",
+    kind: "health",
+    schema: {
+      fields: [
+        f("device_id", "string", false),
+        f("building", "string"),
+        f("floor", "integer"),
+        f("type", "string"),
+        f("last_seen", "timestamp"),
+        f("as_of", "timestamp"),
+        f("readings_last_hour", "long"),
+        f("readings_per_minute", "double"),
+        f("expected_interval_s", "double"),
+        f("silent", "boolean"),
+        f("status", "string"),
+      ],
+    },
+    partitionColumns: [],
+    sqlFile: "gold/device_health.sql",
+    description: "Per device: last seen, readings per minute, expected interval, silent, status",
+  },
+  {
+    name: "alarms",
+    kind: "alarms",
+    schema: {
+      fields: [
+        f("alarm_id", "string", false),
+        f("rule", "string", false),
+        f("severity", "string", false),
+        f("device_id", "string"),
+        f("building", "string"),
+        f("floor", "integer"),
+        f("type", "string"),
+        f("started_at", "timestamp", false),
+        f("ended_at", "timestamp"),
+        f("peak_value", "double"),
+        f("readings", "long"),
+        f("threshold", "double"),
+      ],
+    },
+    partitionColumns: [],
+    sqlFile: "alarms/_episodes.sql",
+    description:
+      "Anomaly alarm episodes (sql/alarms/*.sql, thresholds in sql/alarms/thresholds.sql)",
+  },
+];
+
+/** Where a gold table lives: `<lakehouse>/gold/<name>`. */
+export function goldTablePath(lakehouse: string, name: string): string {
+  return join(lakehouse, "gold", name);
+}
+
+/** The txn appId under which a gold table records the silver version it was built from. */
+export function goldTxnAppId(name: string): string {
+  return `gold-${name}-silver`;
+}

@@ -1,0 +1,172 @@
+/**
+ * Views over the lakehouse's Delta tables: `bronze`, `silver`, `quarantine` and `gold_<name>`.
+ *
+ * Two readers, both pinned to one committed snapshot so a query never sees a half-finished
+ * write of a concurrent consumer or gold refresh:
+ * - `deltaScanSql`: DuckDB's delta_scan (delta-kernel-rs) at an explicit version — what the query
+ *   CLI and the dashboard use, so every table is read by an independent, strict Delta reader;
+ * - `snapshotScanSql`: read_parquet over a chosen subset of the snapshot's files with the
+ *   partition values added as typed constants — what the gold refresh uses, because it prunes
+ *   files by their `add.stats` (time ranges) before DuckDB opens any of them.
+ */
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { join } from "node:path";
+import type { AddAction } from "../delta/actions.ts";
+import { listLog } from "../delta/log.ts";
+import { decodeAddPath } from "../delta/partition.ts";
+import { duckdbType } from "../delta/schema.ts";
+import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
+import { versionAtTimestamp } from "../delta/snapshot.ts";
+import { sqlIdent, sqlString } from "./duckdb.ts";
+
+/** The ingestion tables, each read as a view of the same name. */
+export const INGEST_VIEW_TABLES = ["bronze", "silver", "quarantine"] as const;
+
+/** A table of the lakehouse and the view name it gets. */
+export interface LakehouseTable {
+  /** View name: `silver`, `gold_readings_1m`, … */
+  view: string;
+  /** Absolute or lakehouse-relative path of the Delta table. */
+  path: string;
+}
+
+/** Point in time for time travel: a version (per table) or an instant (each table's version then). */
+export type AsOf = { version: number } | { timestamp: Date };
+
+async function isDeltaTable(path: string): Promise<boolean> {
+  try {
+    const listing = await listLog(path);
+    return listing.commits.length > 0 || listing.checkpoints.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Lists the Delta tables under a lakehouse: the ingestion tables, then gold tables by name. */
+export async function listLakehouseTables(lakehouse: string): Promise<LakehouseTable[]> {
+  const out: LakehouseTable[] = [];
+  for (const name of INGEST_VIEW_TABLES) {
+    const path = join(lakehouse, name);
+    if (await isDeltaTable(path)) out.push({ view: name, path });
+  }
+  const goldDir = join(lakehouse, "gold");
+  const gold: LakehouseTable[] = [];
+  try {
+    for await (const e of Deno.readDir(goldDir)) {
+      if (!e.isDirectory || !/^[a-z0-9_]+$/.test(e.name)) continue;
+      const path = join(goldDir, e.name);
+      if (await isDeltaTable(path)) gold.push({ view: `gold_${e.name}`, path });
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  gold.sort((a, b) => a.view.localeCompare(b.view));
+  return [...out, ...gold];
+}
+
+/** `delta_scan(path, version => v)`: delta-kernel-rs reading exactly version `v`. */
+export function deltaScanSql(path: string, version: number): string {
+  return `delta_scan(${sqlString(path)}, version => ${Math.trunc(version)})`;
+}
+
+/** Typed SQL literal of a Delta partition value (its string form, or null). */
+function partitionLiteral(
+  value: string | null | undefined,
+  deltaType: Parameters<typeof duckdbType>[0],
+): string {
+  const t = duckdbType(deltaType);
+  return value === null || value === undefined
+    ? `CAST(NULL AS ${t})`
+    : `CAST(${sqlString(value)} AS ${t})`;
+}
+
+/**
+ * SQL reading `files` (default: all active files) of a snapshot, columns in schema order.
+ * Files are grouped by partition tuple: one read_parquet per group with the partition values
+ * as constants, so partition columns never depend on directory names. No files gives an
+ * empty relation of the right types.
+ */
+export function snapshotScanSql(snapshot: Snapshot, files: AddAction[] = snapshot.files): string {
+  const fields = snapshot.schema.fields;
+  const parts = new Set(snapshot.partitionColumns);
+  if (files.length === 0) {
+    return `SELECT ${
+      fields.map((f) => `CAST(NULL AS ${duckdbType(f.type)}) AS ${sqlIdent(f.name)}`).join(", ")
+    } WHERE false`;
+  }
+  const groups = new Map<string, { values: Record<string, string | null>; paths: string[] }>();
+  for (const f of files) {
+    const key = JSON.stringify(snapshot.partitionColumns.map((c) => f.partitionValues[c] ?? null));
+    let g = groups.get(key);
+    if (!g) {
+      g = { values: f.partitionValues, paths: [] };
+      groups.set(key, g);
+    }
+    g.paths.push(join(snapshot.path, decodeAddPath(f.path)));
+  }
+  const selects = [...groups.values()].map((g) => {
+    const cols = fields.map((f) =>
+      parts.has(f.name)
+        ? `${partitionLiteral(g.values[f.name], f.type)} AS ${sqlIdent(f.name)}`
+        : sqlIdent(f.name)
+    );
+    return `SELECT ${cols.join(", ")} FROM read_parquet([${g.paths.map(sqlString).join(", ")}])`;
+  });
+  return selects.join("\nUNION ALL\n");
+}
+
+/** What createLakehouseViews made: per view, the table version it reads and when that was committed. */
+export interface ViewInfo extends LakehouseTable {
+  version: number;
+  commitTimestamp: number;
+  snapshot: Snapshot;
+}
+
+/** Options of createLakehouseViews. */
+export interface CreateViewsOptions {
+  /** Time travel; tables that did not exist yet at that point are skipped (and reported). */
+  asOf?: AsOf;
+  /** Called for each table skipped because of asOf. */
+  onSkip?: (table: LakehouseTable, reason: string) => void;
+}
+
+/**
+ * Creates (or replaces) one temp view per lakehouse table, each pinned to a committed version
+ * read through delta_scan: the latest, or the one `asOf` names.
+ */
+export async function createLakehouseViews(
+  conn: DuckDBConnection,
+  lakehouse: string,
+  opts: CreateViewsOptions = {},
+): Promise<ViewInfo[]> {
+  const out: ViewInfo[] = [];
+  for (const table of await listLakehouseTables(lakehouse)) {
+    let snapshot: Snapshot;
+    try {
+      if (opts.asOf && "version" in opts.asOf) {
+        snapshot = await loadSnapshot(table.path, { version: opts.asOf.version });
+      } else if (opts.asOf) {
+        const v = await versionAtTimestamp(table.path, opts.asOf.timestamp);
+        snapshot = await loadSnapshot(table.path, { version: v });
+      } else {
+        snapshot = await loadSnapshot(table.path);
+      }
+    } catch (err) {
+      if (!opts.asOf) throw err;
+      opts.onSkip?.(table, (err as Error).message);
+      continue;
+    }
+    await conn.run(
+      `CREATE OR REPLACE TEMP VIEW ${sqlIdent(table.view)} AS SELECT * FROM ${
+        deltaScanSql(snapshot.path, snapshot.version)
+      }`,
+    );
+    out.push({
+      ...table,
+      version: snapshot.version,
+      commitTimestamp: snapshot.commitTimestamp,
+      snapshot,
+    });
+  }
+  return out;
+}
