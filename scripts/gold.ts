@@ -1,0 +1,97 @@
+/**
+ * `deno task gold [--once | --watch --interval S] [--full]` — materialise the gold tables
+ * (sql/gold, sql/alarms) from silver, incrementally. Prints one line per table on stdout: mode,
+ * rows, version, seconds. With --watch it refreshes every S seconds until Ctrl+C, printing only
+ * when silver changed. All logic lives in src/query/gold.ts.
+ */
+import { LAKEHOUSE_OPTION, numberOption, parseCli, runMain, UsageError } from "../src/config.ts";
+import { type GoldTableResult, refreshGold } from "../src/query/gold.ts";
+
+const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
+
+const SPECS = {
+  ...LAKEHOUSE_OPTION,
+  once: { type: "boolean", description: "Refresh once and exit (the default)" },
+  watch: { type: "boolean", description: "Refresh every --interval seconds until Ctrl+C" },
+  interval: {
+    type: "string",
+    env: "GOLD_INTERVAL",
+    default: "5",
+    description: "Seconds between refreshes with --watch",
+  },
+  full: { type: "boolean", description: "Recompute every table from all of silver" },
+  threads: { type: "string", env: "DUCKDB_THREADS", description: "DuckDB threads" },
+  table: {
+    type: "string",
+    multiple: true,
+    description: "Only this gold table (repeatable; default all)",
+  },
+} as const;
+
+function report(results: GoldTableResult[]): void {
+  const w = Math.max(...results.map((r) => r.table.length), 5);
+  console.log(
+    `${"table".padEnd(w)}  ${"mode".padEnd(11)}  ${"rows".padStart(10)}  ${
+      "version".padStart(7)
+    }  ${"seconds".padStart(7)}`,
+  );
+  for (const r of results) {
+    console.log(
+      `${r.table.padEnd(w)}  ${r.mode.padEnd(11)}  ${String(r.rows).padStart(10)}  ${
+        String(r.version).padStart(7)
+      }  ${r.seconds.toFixed(2).padStart(7)}`,
+    );
+  }
+  const total = results.reduce((s, r) => s + r.seconds, 0);
+  console.log(`silver v${results[0]?.silverVersion ?? "?"}, ${total.toFixed(2)} s in all`);
+}
+
+async function main(): Promise<void> {
+  const { options, positionals } = parseCli(Deno.args, SPECS, USAGE);
+  if (positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${positionals[0]}"\n\n${USAGE}`);
+  }
+  if (options.once && options.watch) throw new UsageError("--once and --watch exclude each other");
+  const interval = numberOption("interval", options.interval, { min: 0.1 });
+  const threads = options.threads
+    ? numberOption("threads", options.threads, { integer: true, min: 1 })
+    : undefined;
+  const tables = options.table ? options.table.split(",").filter(Boolean) : undefined;
+  const run = (full: boolean) =>
+    refreshGold(options.lakehouse, { full, threads, tables, log: (l) => console.error(l) });
+
+  if (!options.watch) {
+    report(await run(options.full));
+    return;
+  }
+  let stop = false;
+  let wake: () => void = () => {};
+  const onSignal = () => {
+    stop = true;
+    wake();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    let first = true;
+    while (!stop) {
+      const results = await run(first && options.full);
+      first = false;
+      if (results.some((r) => r.mode !== "unchanged")) report(results);
+      if (stop) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, interval * 1000);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    console.error("gold: stopped");
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+if (import.meta.main) await runMain(main);
