@@ -30,9 +30,9 @@ export function isoFromMicros(micros: bigint): string {
   const sub = Number(((micros % 1000n) + 1000n) % 1000n);
   const base = new Date(Number(ms)).toISOString(); // …ss.mmmZ
   if (Number.isNaN(Date.parse(base))) return String(micros);
-  const frac = base.slice(20, 23) + (sub ? String(sub).padStart(3, "0") : "");
-  const trimmed = frac.replace(/0+$/, "");
-  return `${base.slice(0, 19)}${trimmed ? "." + trimmed : ""}Z`;
+  // Whole seconds print bare; otherwise milliseconds, or microseconds when there are any.
+  const frac = sub ? base.slice(20, 23) + String(sub).padStart(3, "0") : base.slice(20, 23);
+  return `${base.slice(0, 19)}${/^0+$/.test(frac) ? "" : "." + frac}Z`;
 }
 
 function isInt64Type(type: string): boolean {
