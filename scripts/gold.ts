@@ -57,8 +57,11 @@ async function main(): Promise<void> {
     ? numberOption("threads", options.threads, { integer: true, min: 1 })
     : undefined;
   const tables = options.table ? options.table.split(",").filter(Boolean) : undefined;
-  const run = (full: boolean) =>
-    refreshGold(options.lakehouse, { full, threads, tables, log: (l) => console.error(l) });
+  // In --watch mode an idle tick stays silent: only tables that changed are logged.
+  const log = (l: string) => {
+    if (!options.watch || !l.includes(": unchanged")) console.error(l);
+  };
+  const run = (full: boolean) => refreshGold(options.lakehouse, { full, threads, tables, log });
 
   if (!options.watch) {
     report(await run(options.full));
