@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { appendQuery } from "../src/delta/table.ts";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { ensureIngestTables } from "../src/pipeline/tables.ts";
-import { openDuckDB, sqlString } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/query/duckdb.ts";
 import { type GoldTableResult, refreshGold } from "../src/query/gold.ts";
 
 /** Devices of the synthetic site. */
