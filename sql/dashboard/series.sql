@@ -16,5 +16,5 @@ FROM silver
 WHERE building = $building
   AND timestamp > $now::TIMESTAMPTZ - to_minutes($range_minutes::INTEGER)
   AND timestamp <= $now::TIMESTAMPTZ
-GROUP BY ALL
+GROUP BY floor, type, t_ms
 ORDER BY type, floor, t_ms;

@@ -1,0 +1,63 @@
+/**
+ * `deno task dashboard [--host 127.0.0.1] [--port 8080] [--lakehouse ./lakehouse]` — serves the
+ * live dashboard until Ctrl+C. Prints the URL on stdout; everything else is in
+ * src/dashboard/server.ts.
+ */
+import { LAKEHOUSE_OPTION, numberOption, parseCli, runMain, UsageError } from "../src/config.ts";
+import { startDashboard } from "../src/dashboard/server.ts";
+
+const USAGE = "Usage: deno task dashboard [--host <addr>] [--port <n>] [--lakehouse <dir>]";
+
+const SPECS = {
+  ...LAKEHOUSE_OPTION,
+  host: {
+    type: "string",
+    env: "DASHBOARD_HOST",
+    default: "127.0.0.1",
+    description: "Interface to bind; anything but loopback exposes the data to the network",
+  },
+  port: {
+    type: "string",
+    env: "DASHBOARD_PORT",
+    default: "8080",
+    description: "TCP port (0 picks a free one)",
+  },
+  interval: {
+    type: "string",
+    env: "DASHBOARD_INTERVAL_MS",
+    default: "2000",
+    description: "Refresh and push period in ms",
+  },
+} as const;
+
+await runMain(async () => {
+  const { options, positionals } = parseCli(Deno.args, SPECS, USAGE);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const port = numberOption("port", options.port, { min: 0, integer: true });
+  if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+  const intervalMs = numberOption("interval", options.interval, { min: 100, integer: true });
+  if (options.host.trim() === "") throw new UsageError("--host must not be empty");
+  const dash = await startDashboard({
+    lakehouse: options.lakehouse,
+    host: options.host,
+    port,
+    intervalMs,
+  });
+  if (options.host !== "127.0.0.1" && options.host !== "localhost" && options.host !== "::1") {
+    console.error(
+      `warning: listening on ${options.host}: anyone who can reach it can read the data`,
+    );
+  }
+  console.error(
+    `dashboard of ${options.lakehouse}, refreshing every ${intervalMs} ms (Ctrl+C stops)`,
+  );
+  console.log(dash.url);
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const stop = () => resolve();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await promise;
+  Deno.removeSignalListener("SIGINT", stop);
+  Deno.removeSignalListener("SIGTERM", stop);
+  await dash.close();
+});

@@ -1,0 +1,443 @@
+/**
+ * What the dashboard shows, computed from the lakehouse in one refresh shared by every viewer.
+ *
+ * A refresh first lists each table's `_delta_log` (a directory read) and loads a snapshot only
+ * for tables whose version moved; every query result is cached under the versions it depends
+ * on, so an idle lakehouse costs a few directory listings per refresh and no query at all.
+ * "Now" is data time: the newest event time in silver, read from the file stats of the silver
+ * snapshot, so a backfilled or simulated lakehouse still has a "last hour".
+ */
+import type { DuckDBValue } from "@duckdb/node-api";
+import { listLog } from "../delta/log.ts";
+import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
+import { type DuckDB, openDuckDB, sqlIdent } from "../query/duckdb.ts";
+import { deltaScanSql, type LakehouseTable, listLakehouseTables } from "../query/views.ts";
+import {
+  CommitMetrics,
+  newestEventMs,
+  partitionValues,
+  snapshotRows,
+  type TableHealth,
+  type Watermark,
+  watermarks,
+} from "./pipeline_health.ts";
+import { type DashboardQuery, loadDashboardSql, type Row, runQuery } from "./queries.ts";
+
+/** The chart ranges a viewer may ask for; anything else is rejected by the server. */
+export const SERIES_RANGES = {
+  hour: { rangeMinutes: 60, bucketMinutes: 1, minRecomputeMs: 0 },
+  /**
+   * 24 h of silver is the most expensive query: while ingestion commits every second it is
+   * recomputed at most every 30 s (its 15-minute buckets barely move in that time).
+   */
+  day: { rangeMinutes: 1440, bucketMinutes: 15, minRecomputeMs: 30_000 },
+} as const;
+
+export type SeriesRange = keyof typeof SERIES_RANGES;
+
+/** True for a valid chart range name. */
+export function isSeriesRange(value: string): value is SeriesRange {
+  return Object.hasOwn(SERIES_RANGES, value);
+}
+
+/** What viewers see in the "nothing here yet" panel. */
+export const EMPTY_HINT =
+  "No readings in silver yet. Run `deno task demo`, or `deno task produce` and " +
+  "`deno task consume` (or `deno task ingest-files`) against this lakehouse; the page updates " +
+  "by itself when data arrives.";
+
+/** Pipeline health panel. */
+export interface PipelineHealth {
+  tables: TableHealth[];
+  /** Bronze rows per minute (every input, valid or not). */
+  ingestRowsPerMin1: number;
+  ingestRowsPerMin5: number;
+  /** Share of inputs quarantined over the last 5 minutes (null when nothing was ingested). */
+  quarantineRate5: number | null;
+  /** Share of all inputs ever quarantined (from file stats). */
+  quarantineRateAll: number | null;
+  quarantineReasons: Row[];
+  /** Bronze's last committed offset per source stream. */
+  watermarks: Watermark[];
+  /** Consumer lag needs the broker's end offsets; the dashboard does not talk to Kafka. */
+  consumerLag: null;
+}
+
+/** Everything but the charts: identical for every viewer. */
+export interface DashboardState {
+  lakehouse: string;
+  /** Newest event time in silver (ms), the reference "now" of every window; null when empty. */
+  nowMs: number | null;
+  empty: boolean;
+  hint: string | null;
+  buildings: string[];
+  overview: Row[];
+  alarms: {
+    /** False until gold/alarms exists. */
+    available: boolean;
+    open: Row[];
+    /** More than the 200 shown are open. */
+    openTruncated: boolean;
+    cleared: Row[];
+  };
+  silent: { source: "gold" | "silver" | "none"; rows: Row[] };
+  health: PipelineHealth;
+  /** Query failures of this refresh (the other panels still show). */
+  errors: string[];
+}
+
+/** One chart: a line per floor over aligned time buckets. */
+export interface SeriesChart {
+  type: string;
+  unit: string;
+  floors: number[];
+  /** Bucket starts, ms. */
+  t: number[];
+  /** values[i][j]: floor floors[i] at t[j] (null where the floor had no reading). */
+  values: (number | null)[][];
+}
+
+/** Charts of one building and range. */
+export interface SeriesState {
+  building: string;
+  range: SeriesRange;
+  bucketMinutes: number;
+  nowMs: number | null;
+  charts: SeriesChart[];
+}
+
+/** A viewer's chart selection; the server validates both fields before they get here. */
+export interface SeriesKey {
+  building: string;
+  range: SeriesRange;
+}
+
+/** Serialises a key the same way everywhere (the hub groups viewers by it). */
+export function seriesKeyString(k: SeriesKey): string {
+  return `${k.building}|${k.range}`;
+}
+
+/** Chart order and units; energy is shown as mean power (see sql/dashboard/series.sql). */
+const CHART_TYPES: [string, string][] = [
+  ["temperature", "°C"],
+  ["humidity", "%"],
+  ["co2", "ppm"],
+  ["energy", "kW"],
+];
+
+const ALARMS_SHOWN = 200;
+
+interface Tracked {
+  name: string;
+  path: string;
+  view: string;
+  version: number;
+  snap: Snapshot;
+}
+
+interface Cached<T> {
+  key: string;
+  value: T;
+  at: number;
+}
+
+/** Published output of a refresh: JSON text plus a sequence number that moves on change. */
+export interface Published {
+  json: string;
+  seq: number;
+}
+
+/** The dashboard's reader of the lakehouse; one DuckDB connection, refreshes never overlap. */
+export class DashboardModel {
+  #tables = new Map<string, Tracked>();
+  #cache = new Map<string, Cached<Row[]>>();
+  #series = new Map<string, Cached<Published>>();
+  #metrics = new CommitMetrics();
+  #state: Published = { json: "", seq: 0 };
+  #buildings = new Set<string>();
+  #loggedErrors = new Set<string>();
+  /** Queries run since start (for the CPU figures and tests of the caching). */
+  queriesRun = 0;
+
+  private constructor(
+    readonly lakehouse: string,
+    readonly db: DuckDB,
+    readonly sql: Record<DashboardQuery, string>,
+  ) {}
+
+  /** Opens DuckDB (delta loaded, 1 thread: a dashboard must not starve the pipeline). */
+  static async open(lakehouse: string): Promise<DashboardModel> {
+    const sql = await loadDashboardSql();
+    const db = await openDuckDB({ threads: 1, memoryLimit: "512MB" });
+    return new DashboardModel(lakehouse, db, sql);
+  }
+
+  /** The shared state of the last refresh. */
+  get state(): Published {
+    return this.#state;
+  }
+
+  /** The charts of `key` as of the last refresh that computed them. */
+  series(key: SeriesKey): Published | undefined {
+    return this.#series.get(seriesKeyString(key))?.value;
+  }
+
+  /** True when silver holds readings of `name` (the whitelist for the building parameter). */
+  isBuilding(name: string): boolean {
+    return this.#buildings.has(name);
+  }
+
+  /** The first building in display order, the default chart selection. */
+  defaultBuilding(): string | undefined {
+    return this.#buildings.values().next().value;
+  }
+
+  /**
+   * Brings the state and the charts of `keys` up to date. Cheap when nothing changed:
+   * directory listings only. `keys` is called once the buildings are known (so a viewer
+   * without a choice can be given the first one). Returns whether the shared state changed.
+   */
+  async refresh(keys: () => Iterable<SeriesKey> = () => []): Promise<boolean> {
+    const errors: string[] = [];
+    await this.#scanTables(errors);
+    const state = await this.#computeState(errors);
+    // Keys are asked for after the state: the buildings they are checked against are fresh.
+    for (const key of keys()) {
+      if (this.#buildings.has(key.building)) await this.#computeSeries(key, state.nowMs, errors);
+    }
+    state.errors = errors;
+    for (const e of errors) {
+      if (!this.#loggedErrors.has(e)) {
+        this.#loggedErrors.add(e);
+        console.error(`dashboard: ${e}`);
+      }
+    }
+    const json = JSON.stringify(state);
+    if (json === this.#state.json) return false;
+    this.#state = { json, seq: this.#state.seq + 1 };
+    return true;
+  }
+
+  /** Releases DuckDB. */
+  close(): void {
+    this.db.close();
+  }
+
+  /**
+   * Finds the tables (bronze, silver, quarantine, gold/*) and reloads those that moved. Each
+   * view is pinned to the version its snapshot was loaded at (src/query/views.ts), so a cached
+   * result is exactly the result of the version it is cached under.
+   */
+  async #scanTables(errors: string[]): Promise<void> {
+    let tables: LakehouseTable[];
+    try {
+      tables = await listLakehouseTables(this.lakehouse);
+    } catch (err) {
+      errors.push(`listing ${this.lakehouse}: ${message(err)}`);
+      return;
+    }
+    for (const { view, path } of tables) {
+      const name = view.startsWith("gold_") ? `gold/${view.slice(5)}` : view;
+      try {
+        const { commits, checkpoints } = await listLog(path);
+        const latest = Math.max(commits.at(-1) ?? -1, checkpoints.at(-1) ?? -1);
+        const known = this.#tables.get(name);
+        if (latest < 0 || (known && known.version === latest)) continue;
+        const snap = await loadSnapshot(path);
+        await this.db.conn.run(
+          `CREATE OR REPLACE TEMP VIEW ${sqlIdent(view)} AS SELECT * FROM ${
+            deltaScanSql(snap.path, snap.version)
+          }`,
+        );
+        this.#tables.set(name, { name, path, view, version: snap.version, snap });
+      } catch (err) {
+        errors.push(`reading ${name}: ${message(err)}`);
+      }
+    }
+  }
+
+  /** Runs `query` unless its result for `key` is cached. */
+  async #cached(
+    slot: string,
+    key: string,
+    query: DashboardQuery,
+    params: Record<string, DuckDBValue>,
+    errors: string[],
+  ): Promise<Row[]> {
+    const hit = this.#cache.get(slot);
+    if (hit && hit.key === key) return hit.value;
+    try {
+      this.queriesRun++;
+      const rows = await runQuery(this.db.conn, this.sql[query], params);
+      this.#cache.set(slot, { key, value: rows, at: Date.now() });
+      return rows;
+    } catch (err) {
+      errors.push(`${query}.sql: ${message(err)}`);
+      return hit?.value ?? [];
+    }
+  }
+
+  async #computeState(errors: string[]): Promise<DashboardState> {
+    const silver = this.#tables.get("silver");
+    const nowMs = silver ? newestEventMs(silver.snap) : null;
+    this.#buildings = new Set(silver ? partitionValues(silver.snap, "building") : []);
+    const health = await this.#health(errors);
+    const state: DashboardState = {
+      lakehouse: this.lakehouse,
+      nowMs,
+      empty: nowMs === null,
+      hint: nowMs === null ? EMPTY_HINT : null,
+      buildings: [...this.#buildings],
+      overview: [],
+      alarms: {
+        available: this.#tables.has("gold/alarms"),
+        open: [],
+        openTruncated: false,
+        cleared: [],
+      },
+      silent: { source: "none", rows: [] },
+      health,
+      errors: [],
+    };
+    if (!silver || nowMs === null) return state;
+    const now = new Date(nowMs).toISOString();
+    const sv = `${silver.version}|${nowMs}`;
+    state.overview = await this.#cached("overview", sv, "overview", { now }, errors);
+
+    const alarms = this.#tables.get("gold/alarms");
+    if (alarms) {
+      const key = `${alarms.version}|${nowMs}`;
+      const open = await this.#cached("alarms_open", key, "alarms_open", { now }, errors);
+      state.alarms.open = open.slice(0, ALARMS_SHOWN);
+      state.alarms.openTruncated = open.length > ALARMS_SHOWN;
+      state.alarms.cleared = await this.#cached(
+        "alarms_cleared",
+        key,
+        "alarms_cleared",
+        { now },
+        errors,
+      );
+    }
+    const health_ = this.#tables.get("gold/device_health");
+    if (health_) {
+      state.silent = {
+        source: "gold",
+        rows: await this.#cached("silent", `g${health_.version}`, "silent_devices", {}, errors),
+      };
+    } else {
+      state.silent = {
+        source: "silver",
+        rows: await this.#cached("silent", `s${sv}`, "silent_devices_silver", { now }, errors),
+      };
+    }
+    return state;
+  }
+
+  async #health(errors: string[]): Promise<PipelineHealth> {
+    const wall = Date.now();
+    const tables: TableHealth[] = [];
+    const silverVersion = this.#tables.get("silver")?.version;
+    for (const t of this.#tables.values()) {
+      const { rows, files } = snapshotRows(t.snap);
+      let rates = { rowsPerMin1: 0, rowsPerMin5: 0 };
+      try {
+        rates = await this.#metrics.rates(t.snap, wall);
+      } catch (err) {
+        errors.push(`commit metrics of ${t.name}: ${message(err)}`);
+      }
+      const h: TableHealth = {
+        name: t.name,
+        version: t.version,
+        commitMs: t.snap.commitTimestamp,
+        rows,
+        files,
+        ...rates,
+      };
+      if (t.name.startsWith("gold/") && silverVersion !== undefined) {
+        const v = t.snap.txnVersion(`gold-${t.name.slice(5)}-silver`);
+        if (v !== undefined) h.silverVersion = v;
+      }
+      tables.push(h);
+    }
+    const bronze = tables.find((t) => t.name === "bronze");
+    const quarantine = tables.find((t) => t.name === "quarantine");
+    const q = this.#tables.get("quarantine");
+    const reasons = q
+      ? await this.#cached("quarantine_reasons", `${q.version}`, "quarantine_reasons", {}, errors)
+      : [];
+    const bronzeSnap = this.#tables.get("bronze")?.snap;
+    return {
+      tables,
+      ingestRowsPerMin1: bronze?.rowsPerMin1 ?? 0,
+      ingestRowsPerMin5: bronze?.rowsPerMin5 ?? 0,
+      quarantineRate5: bronze && bronze.rowsPerMin5 > 0
+        ? (quarantine?.rowsPerMin5 ?? 0) / bronze.rowsPerMin5
+        : null,
+      quarantineRateAll: bronze && bronze.rows > 0 ? (quarantine?.rows ?? 0) / bronze.rows : null,
+      quarantineReasons: reasons,
+      watermarks: bronzeSnap ? watermarks(bronzeSnap) : [],
+      consumerLag: null,
+    };
+  }
+
+  async #computeSeries(key: SeriesKey, nowMs: number | null, errors: string[]): Promise<void> {
+    const silver = this.#tables.get("silver");
+    const id = seriesKeyString(key);
+    const spec = SERIES_RANGES[key.range];
+    const cacheKey = `${silver?.version}|${nowMs}`;
+    const hit = this.#series.get(id);
+    if (hit && (hit.key === cacheKey || Date.now() - hit.at < spec.minRecomputeMs)) return;
+    let rows: Row[] = [];
+    if (silver && nowMs !== null) {
+      try {
+        this.queriesRun++;
+        rows = await runQuery(this.db.conn, this.sql.series, {
+          now: new Date(nowMs).toISOString(),
+          building: key.building,
+          range_minutes: spec.rangeMinutes,
+          bucket_minutes: spec.bucketMinutes,
+        });
+      } catch (err) {
+        errors.push(`series.sql: ${message(err)}`);
+        return;
+      }
+    }
+    const series: SeriesState = {
+      building: key.building,
+      range: key.range,
+      bucketMinutes: spec.bucketMinutes,
+      nowMs,
+      charts: CHART_TYPES.map(([type, unit]) => chartOf(rows, type, unit)),
+    };
+    this.#series.set(id, {
+      key: cacheKey,
+      at: Date.now(),
+      value: { json: JSON.stringify(series), seq: (hit?.value.seq ?? 0) + 1 },
+    });
+  }
+
+  /** Drops cached charts nobody watches any more. */
+  forgetSeries(keep: Set<string>): void {
+    for (const id of this.#series.keys()) if (!keep.has(id)) this.#series.delete(id);
+  }
+}
+
+/** Pivots series rows of one type into uPlot's aligned arrays (x, then one array per floor). */
+function chartOf(rows: Row[], type: string, unit: string): SeriesChart {
+  const mine = rows.filter((r) => r.type === type);
+  const t = [...new Set(mine.map((r) => Number(r.t_ms)))].sort((a, b) => a - b);
+  const floors = [...new Set(mine.map((r) => Number(r.floor)))].sort((a, b) => a - b);
+  const col = new Map(t.map((x, i) => [x, i]));
+  const values = floors.map(() => new Array<number | null>(t.length).fill(null));
+  const row = new Map(floors.map((f, i) => [f, i]));
+  for (const r of mine) {
+    values[row.get(Number(r.floor))!][col.get(Number(r.t_ms))!] = r.value === null
+      ? null
+      : Number(r.value);
+  }
+  return { type, unit, floors, t, values };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message.split("\n")[0] : String(err);
+}
