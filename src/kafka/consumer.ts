@@ -219,6 +219,8 @@ export async function startConsumer(
   });
 
   const eachBatch = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+    // An ingestor error (a flush that could not write) is fatal: stop with it. Thrown into
+    // kafkajs it would be retried forever, re-adding the batch to an ingestor that lost one.
     await ingestor.exclusive(async () => {
       if (stopping || !isRunning() || isStale() || batch.messages.length === 0) return;
       const partition = batch.partition;
@@ -261,7 +263,7 @@ export async function startConsumer(
       }
       check.expected = Number(batch.messages[batch.messages.length - 1].offset) + 1;
       await ingestor.addAll(records);
-    });
+    }).catch(fail);
     if (!stopping) await heartbeat().catch(() => {});
   };
 

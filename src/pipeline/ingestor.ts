@@ -76,6 +76,13 @@ export class Ingestor {
   onCommitted?: (lastPositions: Map<string, number>, result: FlushResult) => void;
   #lock: Promise<void> = Promise.resolve();
   #closed = false;
+  /**
+   * The error of a failed flush, once there was one. A failed flush is fatal: its records
+   * already went through the dedup state and the source has moved past them, so committing
+   * anything after it would skip them (or mark their redelivery as duplicates). Every later
+   * add or flush rethrows it; the process must restart, rebuilding its state from the tables.
+   */
+  #failure: unknown = null;
 
   private constructor(
     readonly db: DuckDB,
@@ -154,6 +161,7 @@ export class Ingestor {
    * records the tables already hold are skipped.
    */
   add(records: Iterable<SourceRecord>): void {
+    if (this.#failure) throw this.#failure;
     const b = this.#batch;
     for (const rec of records) {
       if (!b.knownApps.has(rec.appId)) {
@@ -222,10 +230,14 @@ export class Ingestor {
   }
 
   async #awaitInflight(): Promise<void> {
+    if (this.#failure) throw this.#failure;
     const inflight = this.#inflight;
     if (!inflight) return;
     try {
       await inflight;
+    } catch (err) {
+      this.#failure = err;
+      throw err;
     } finally {
       if (this.#inflight === inflight) this.#inflight = null;
     }
