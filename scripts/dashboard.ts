@@ -59,5 +59,10 @@ await runMain(async () => {
   await promise;
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
+  const stats = dash.stats();
   await dash.close();
+  console.error(
+    `dashboard stopped: ${stats.refreshes} refreshes, ${stats.queries} queries, ` +
+      `${stats.refreshMs} ms refreshing`,
+  );
 });

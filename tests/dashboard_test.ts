@@ -163,6 +163,16 @@ Deno.test({
         );
         assert.deepEqual(errors, []);
         await page.close();
+
+        // A second viewer finds everything cached: the render time of a warm server.
+        const again = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+        await again.goto(dash.url);
+        await again.locator("#charts canvas").first().waitFor({ timeout: 10_000 });
+        const warm = await again.evaluate<number>(
+          "Number(document.documentElement.dataset.chartsAt)",
+        );
+        console.log(`warm server: charts drawn ${warm} ms after navigation`);
+        await again.close();
       });
 
       await t.step("an empty lakehouse says what to run", async () => {

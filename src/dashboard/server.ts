@@ -46,8 +46,11 @@ export interface DashboardHandle {
   url: string;
   /** Connected SSE viewers. */
   clients(): number;
-  /** Refreshes run and queries executed since start (shows the sharing and caching at work). */
-  stats(): { refreshes: number; queries: number };
+  /**
+   * Refreshes run, queries executed and time spent refreshing since start (shows the sharing
+   * and the caching at work).
+   */
+  stats(): { refreshes: number; queries: number; refreshMs: number };
   /** Stops the loop, ends every stream, closes the server and DuckDB. */
   close(): Promise<void>;
 }
@@ -88,6 +91,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const model = await DashboardModel.open(opts.lakehouse);
   const clients = new Set<Client>();
   let refreshes = 0;
+  let refreshMs = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | null = null;
   let again = false;
@@ -121,7 +125,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const cycle = async () => {
     if (clients.size === 0) return;
     refreshes++;
+    const t0 = performance.now();
     await withModel(() => model.refresh(viewerKeys));
+    refreshMs += performance.now() - t0;
     push();
   };
 
@@ -259,6 +265,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       });
     }
     const url = new URL(req.url);
+    if (req.method === "HEAD" && (url.pathname === "/events" || url.pathname === "/api/state")) {
+      return new Response(null, { status: 405, headers: { ...SECURITY_HEADERS, allow: "GET" } });
+    }
     if (LOOPBACK.has(host) || host === "::1") {
       const hostname = (req.headers.get("host") ?? "").replace(/:\d+$/, "");
       if (!LOOPBACK.has(hostname)) {
@@ -269,14 +278,20 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     if (url.pathname === "/api/state") return await onState(url);
     const asset = assets.get(url.pathname);
     if (!asset) return new Response("not found\n", { status: 404, headers: SECURITY_HEADERS });
-    return new Response(req.method === "HEAD" ? null : asset.body, {
-      headers: {
-        ...SECURITY_HEADERS,
-        "content-type": asset.contentType,
-        "cache-control": "no-cache",
-        etag: asset.etag,
-      },
-    });
+    const headers: Record<string, string> = {
+      ...SECURITY_HEADERS,
+      "content-type": asset.contentType,
+      "cache-control": "no-cache",
+      etag: asset.etag,
+      vary: "accept-encoding",
+    };
+    if (req.headers.get("if-none-match") === asset.etag) {
+      return new Response(null, { status: 304, headers });
+    }
+    const gzip = /\bgzip\b/.test(req.headers.get("accept-encoding") ?? "");
+    if (gzip) headers["content-encoding"] = "gzip";
+    const body = gzip ? asset.gzip : asset.body;
+    return new Response(req.method === "HEAD" ? null : body, { headers });
   };
 
   const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.NetAddr>();
@@ -307,7 +322,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   return {
     url: base,
     clients: () => clients.size,
-    stats: () => ({ refreshes, queries: model.queriesRun }),
+    stats: () => ({ refreshes, queries: model.queriesRun, refreshMs: Math.round(refreshMs) }),
     async close() {
       if (closed) return;
       closed = true;

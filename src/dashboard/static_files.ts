@@ -7,6 +7,8 @@
 /** One file the server may send. */
 export interface StaticAsset {
   body: Uint8Array<ArrayBuffer>;
+  /** The same bytes gzip-compressed once at start (uPlot: 51 KB → ~22 KB on the wire). */
+  gzip: Uint8Array<ArrayBuffer>;
   contentType: string;
   /** Strong validator (content hash), so a reload can revalidate cheaply. */
   etag: string;
@@ -36,7 +38,12 @@ export async function loadStaticAssets(dir: URL = STATIC_DIR): Promise<Map<strin
       const body = await Deno.readFile(new URL(file, dir));
       const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", body));
       const hex = [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
-      asset = { body, contentType, etag: `"${hex}"` };
+      const gzip = new Uint8Array(
+        await new Response(
+          new Blob([body]).stream().pipeThrough(new CompressionStream("gzip")),
+        ).arrayBuffer(),
+      );
+      asset = { body, gzip, contentType, etag: `"${hex}"` };
       byFile.set(file, asset);
     }
     out.set(urlPath, asset);
