@@ -51,7 +51,7 @@ async function launchChromium(): Promise<Browser> {
   } catch {
     throw new Error(
       `Chromium is not installed at ${CHROMIUM}: the dashboard test needs it. ` +
-        "Run `apt-get install -y chromium` (CI does it in .ci/extra_setup.sh).",
+        "Run `apt-get install chromium` (CI does it in .ci/extra_setup.sh).",
     );
   }
   const { chromium } = await loadPlaywright();

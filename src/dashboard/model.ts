@@ -208,6 +208,8 @@ export class DashboardModel {
     state.errors = errors;
     for (const e of errors) {
       if (!this.#loggedErrors.has(e)) {
+        // Each distinct failure is logged once; the set is bounded for a long-running server.
+        if (this.#loggedErrors.size > 200) this.#loggedErrors.clear();
         this.#loggedErrors.add(e);
         console.error(`dashboard: ${e}`);
       }

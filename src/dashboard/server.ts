@@ -295,15 +295,21 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   };
 
   const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.NetAddr>();
-  const server = Deno.serve({
-    hostname: host,
-    port: opts.port ?? 8080,
-    onListen: (addr) => onListen(addr as Deno.NetAddr),
-    onError: (err) => {
-      console.error(`dashboard: ${(err as Error).message}`);
-      return new Response("internal error\n", { status: 500, headers: SECURITY_HEADERS });
-    },
-  }, handler);
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: host,
+      port: opts.port ?? 8080,
+      onListen: (addr) => onListen(addr),
+      onError: (err) => {
+        console.error(`dashboard: ${(err as Error).message}`);
+        return new Response("internal error\n", { status: 500, headers: SECURITY_HEADERS });
+      },
+    }, handler);
+  } catch (err) {
+    model.close();
+    throw new Error(`cannot listen on ${host}:${opts.port ?? 8080}: ${(err as Error).message}`);
+  }
   let addr: Deno.NetAddr;
   try {
     addr = await Promise.race([
