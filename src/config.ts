@@ -80,7 +80,8 @@ export function usageText(usage: string, specs: OptionSpecs): string {
     const flag = spec.type === "boolean" ? `--${name}` : `--${name} <value>`;
     const extra = [
       "env" in spec && spec.env ? `env ${spec.env}` : "",
-      "default" in spec && spec.default !== undefined && spec.default !== false
+      "default" in spec && spec.default !== undefined && spec.default !== false &&
+        spec.default !== ""
         ? `default ${spec.default}`
         : "",
     ].filter(Boolean).join(", ");

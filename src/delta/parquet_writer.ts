@@ -111,6 +111,13 @@ export async function writeDataFiles(
   const casts = fields.map((f) =>
     castExpr(f, sourceOf.get(f.name)?.name, sourceOf.get(f.name)?.type)
   );
+  if (!fixed) {
+    const fast = await writeSinglePass(conn, snapshot, root, src, casts, partFields, dataFields, {
+      targetRows,
+      dataChange: opts.dataChange ?? true,
+    });
+    if (fast) return fast;
+  }
   const pIdents = partFields.map((f) => sqlIdent(f.name));
   const pidExpr = pIdents.length > 0
     ? `dense_rank() OVER (ORDER BY ${pIdents.map((p) => `${p} NULLS FIRST`).join(", ")})`
@@ -186,5 +193,118 @@ export async function writeDataFiles(
     return adds;
   } finally {
     await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(tmp)}`).catch(() => {});
+  }
+}
+
+/**
+ * The common streaming case — every partition fits in one file — in one pass per step: one
+ * GROUP BY for the stats of every partition, then ONE `COPY … PARTITION_BY` that writes all
+ * partition files in parallel into a private staging directory, from which each file is
+ * renamed to its Delta partition directory. Returns null (nothing written) when a partition
+ * exceeds `targetRows`, leaving the general path to split it.
+ */
+async function writeSinglePass(
+  conn: DuckDBConnection,
+  snapshot: Snapshot,
+  root: string,
+  src: string,
+  casts: string[],
+  partFields: DeltaField[],
+  dataFields: DeltaField[],
+  opts: { targetRows: number; dataChange: boolean },
+): Promise<AddAction[] | null> {
+  const typed = `(SELECT ${casts.join(", ")} FROM (${src}))`;
+  const pValues = partFields.map(partitionValueSql);
+  const groupBy = partFields.length ? `GROUP BY ${pValues.join(", ")}` : "";
+  const groups = (await conn.runAndReadAll(
+    `SELECT count(*)::BIGINT, ${[...pValues, ...statsSelectList(dataFields)].join(", ")} ` +
+      `FROM ${typed} ${groupBy}`,
+  )).getRows().filter((row) => Number(row[0]) > 0);
+  if (groups.length === 0) return [];
+  if (groups.some((row) => Number(row[0]) > opts.targetRows)) return null;
+
+  const planned = groups.map((row, i) => {
+    const partitionValues: Record<string, string | null> = {};
+    partFields.forEach((f, j) => {
+      const v = row[1 + j];
+      partitionValues[f.name] = v === null || v === undefined ? null : String(v);
+    });
+    const numRecords = Number(row[0]);
+    const { json, nullCount } = statsJson(dataFields, numRecords, row.slice(1 + partFields.length));
+    for (const f of snapshot.schema.fields) {
+      const isNull = snapshot.partitionColumns.includes(f.name)
+        ? partitionValues[f.name] === null
+        : (nullCount[f.name] ?? 0) > 0;
+      if (!f.nullable && isNull) {
+        throw new DataSchemaError(`NULL in non-nullable column "${f.name}" of table ${root}`);
+      }
+    }
+    return { pid: i + 1, partitionValues, json };
+  });
+
+  const pids = `__delta_pids_${crypto.randomUUID().replaceAll("-", "")}`;
+  const staging = join(root, `_staging-${crypto.randomUUID()}`);
+  const pidCols = partFields.map((_, j) => `v${j} VARCHAR`);
+  await conn.run(
+    `CREATE TEMP TABLE ${sqlIdent(pids)} (pid INTEGER${pidCols.map((c) => `, ${c}`).join("")})`,
+  );
+  try {
+    const appender = await conn.createAppender(pids);
+    try {
+      for (const p of planned) {
+        appender.appendInteger(p.pid);
+        for (const f of partFields) {
+          const v = p.partitionValues[f.name];
+          if (v === null) appender.appendNull();
+          else appender.appendVarchar(v);
+        }
+        appender.endRow();
+      }
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
+    const on = partFields.length
+      ? pValues.map((expr, j) => `${expr} IS NOT DISTINCT FROM p.v${j}`).join(" AND ")
+      : "TRUE";
+    const dataCols = dataFields.map((f) => sqlIdent(f.name)).join(", ");
+    await Deno.mkdir(staging, { recursive: true });
+    await conn.run(
+      `COPY (SELECT ${dataCols}, p.pid AS __pid FROM ${typed} JOIN ${sqlIdent(pids)} p ON ${on}) ` +
+        `TO ${sqlString(staging)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__pid), ` +
+        `FILENAME_PATTERN 'data_{i}')`,
+    );
+    const adds: AddAction[] = [];
+    for (const p of planned) {
+      const written: string[] = [];
+      for await (const e of Deno.readDir(join(staging, `__pid=${p.pid}`))) written.push(e.name);
+      if (written.length !== 1) {
+        throw new DeltaError(
+          `expected one file for partition ${p.pid}, DuckDB wrote ${written.length}`,
+        );
+      }
+      const dir = partitionDirectory(snapshot.partitionColumns, p.partitionValues);
+      const name = `part-${crypto.randomUUID()}.zstd.parquet`;
+      const rel = dir ? `${dir}/${name}` : name;
+      const abs = join(root, rel);
+      if (!abs.startsWith(root + sep)) {
+        throw new DeltaError(`refusing to write ${abs}: outside table ${root}`);
+      }
+      await Deno.mkdir(dirname(abs), { recursive: true });
+      await Deno.rename(join(staging, `__pid=${p.pid}`, written[0]), abs);
+      const st = await Deno.stat(abs);
+      adds.push({
+        path: encodeAddPath(rel),
+        partitionValues: p.partitionValues,
+        size: st.size,
+        modificationTime: st.mtime?.getTime() ?? Date.now(),
+        dataChange: opts.dataChange,
+        stats: p.json,
+      });
+    }
+    return adds;
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(pids)}`).catch(() => {});
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
 }

@@ -232,11 +232,20 @@ export async function loadSnapshot(
     ? commitInfo.timestamp
     : await commitTimestampOf(root, target).catch(() => 0);
 
-  const metadata = state.metadata;
+  return toSnapshot(root, target, state, commitTimestamp);
+}
+
+function toSnapshot(
+  root: string,
+  version: number,
+  state: ReplayState,
+  commitTimestamp: number,
+): Snapshot {
+  const metadata = state.metadata!;
   const txns = state.txns;
   return {
     path: root,
-    version: target,
+    version,
     schema: parseSchemaString(metadata.schemaString),
     partitionColumns: [...metadata.partitionColumns],
     properties: { ...metadata.configuration },
@@ -245,7 +254,39 @@ export async function loadSnapshot(
     txns,
     txnVersion: (appId: string) => txns.get(appId)?.version,
     metadata,
-    protocol: state.protocol,
+    protocol: state.protocol!,
     commitTimestamp,
   };
+}
+
+/**
+ * Brings a snapshot up to the table's latest version by reading only the commits after it —
+ * no log listing, no checkpoint read — so a long-running writer's per-commit cost does not
+ * grow with the table's history. Returns `prev` itself when nothing is newer.
+ */
+export async function refreshSnapshot(prev: Snapshot): Promise<Snapshot> {
+  const newer: Action[][] = [];
+  for (let v = prev.version + 1;; v++) {
+    try {
+      newer.push(await readCommit(prev.path, v));
+    } catch (err) {
+      if (err instanceof VersionNotFoundError) break;
+      throw err;
+    }
+  }
+  if (newer.length === 0) return prev;
+  const state: ReplayState = {
+    protocol: prev.protocol,
+    metadata: prev.metadata,
+    adds: new Map(prev.files.map((a) => [decodeAddPath(a.path), a])),
+    removes: new Map(prev.tombstones.map((r) => [decodeAddPath(r.path), r])),
+    txns: new Map(prev.txns),
+  };
+  let commitInfo: CommitInfoAction | undefined;
+  for (const actions of newer) commitInfo = applyActions(state, actions);
+  const version = prev.version + newer.length;
+  const commitTimestamp = typeof commitInfo?.timestamp === "number"
+    ? commitInfo.timestamp
+    : await commitTimestampOf(prev.path, version).catch(() => 0);
+  return toSnapshot(prev.path, version, state, commitTimestamp);
 }

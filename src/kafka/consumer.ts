@@ -41,6 +41,14 @@ export interface ConsumeSummary {
   lastVersions: Partial<Record<"bronze" | "silver" | "quarantine", number>>;
 }
 
+function memoryLine(): string {
+  const m = Deno.memoryUsage();
+  const mb = (n: number) => Math.round(n / 1048576);
+  return `${mb(m.rss)}MB (js heap ${mb(m.heapUsed)}/${mb(m.heapTotal)}MB, external ${
+    mb(m.external)
+  }MB)`;
+}
+
 /** appId of a topic-partition in the Delta txn actions. */
 export function partitionAppId(appName: string, topic: string, partition: number): string {
   return `${appName}-${topic}-${partition}`;
@@ -63,8 +71,10 @@ export async function startConsumer(
   const started = performance.now();
   const consumer: Consumer = kafka.consumer({
     groupId: opts.groupId,
-    maxBytesPerPartition: opts.maxBytesPerPartition ?? 8 * 1024 * 1024,
-    maxBytes: 64 * 1024 * 1024,
+    // Kafka returns at least one message even when it exceeds these, so they bound memory
+    // without ever blocking on a large message.
+    maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
+    maxBytes: 4 * 1024 * 1024,
     maxWaitTimeInMs: 100,
     sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
     heartbeatInterval: Math.max(500, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 5)),
@@ -196,7 +206,7 @@ export async function startConsumer(
         } msg/s, lag ${lag}, rows bronze ${t.rows.bronze} silver ${t.rows.silver} ` +
           `quarantine ${t.rows.quarantine} dup ${t.duplicates}, versions b${v.bronze ?? "-"}/s${
             v.silver ?? "-"
-          }/q${v.quarantine ?? "-"}, freshness ${fresh}`,
+          }/q${v.quarantine ?? "-"}, freshness ${fresh}, rss ${memoryLine()}`,
       );
     } catch { /* broker away: the next line will tell */ }
   }, opts.progressIntervalMs || 5000);

@@ -90,10 +90,62 @@ export interface BatchOptions {
   maxPayloadBytes?: number;
 }
 
-type Cell = string | number | null;
+/**
+ * Interns the few distinct values of low-cardinality fields (building, type, unit, device id,
+ * reason): JSON.parse makes a fresh string per message, and a batch holds 100k of them.
+ */
+class Interner {
+  readonly #map = new Map<string, string>();
+  get(s: string): string {
+    const hit = this.#map.get(s);
+    if (hit !== undefined) return hit;
+    if (this.#map.size > 100_000) this.#map.clear();
+    this.#map.set(s, s);
+    return s;
+  }
+}
+
+/** The staging columns of a batch; numbers use NaN for "null" so arrays stay unboxed. */
+interface StagedColumns {
+  app: number[];
+  pos: number[];
+  key: (string | null)[];
+  kts: number[];
+  payload: string[];
+  b64: (string | null)[];
+  status: number[];
+  building: (string | null)[];
+  type: (string | null)[];
+  reason: (string | null)[];
+  detail: (string | null)[];
+  ts: number[];
+  deviceId: (string | null)[];
+  floor: number[];
+  value: number[];
+  unit: (string | null)[];
+}
+
+const interner = new Interner();
 
 export class Batch {
-  readonly #rows: Cell[][] = [];
+  readonly #c: StagedColumns = {
+    app: [],
+    pos: [],
+    key: [],
+    kts: [],
+    payload: [],
+    b64: [],
+    status: [],
+    building: [],
+    type: [],
+    reason: [],
+    detail: [],
+    ts: [],
+    deviceId: [],
+    floor: [],
+    value: [],
+    unit: [],
+  };
   readonly #apps = new Map<string, AppInfo>();
   /** Highest position seen per appId in this batch (the txn version to commit). */
   readonly lastPosition = new Map<string, number>();
@@ -115,12 +167,7 @@ export class Batch {
 
   /** Records staged (each becomes at most one bronze row). */
   get size(): number {
-    return this.#rows.length;
-  }
-
-  /** appIds staged in this batch. */
-  get appIds(): string[] {
-    return [...this.#apps.keys()];
+    return this.#c.pos.length;
   }
 
   #app(rec: SourceRecord): AppInfo {
@@ -150,7 +197,7 @@ export class Batch {
       inSilver && rec.position <= (t.bronze.get(rec.appId) ?? -1) &&
       rec.position <= (t.quarantine.get(rec.appId) ?? -1)
     ) return;
-    if (this.#rows.length === 0) this.startedAt = performance.now();
+    if (this.size === 0) this.startedAt = performance.now();
     const app = this.#app(rec);
     const prev = this.lastPosition.get(rec.appId);
     if (prev === undefined || rec.position > prev) this.lastPosition.set(rec.appId, rec.position);
@@ -171,66 +218,59 @@ export class Batch {
         decoded = decodeReading(rec.payload, { maxBytes: this.opts.maxPayloadBytes });
       }
     }
-    this.bytes += text.length + 160;
+    this.bytes += text.length + 120;
     this.counts.records++;
-    const hints = decoded.hints;
-    const head: Cell[] = [app.index, rec.position, rec.key, rec.kafkaTimestampMs, text, raw64];
+    const c = this.#c;
+    c.app.push(app.index);
+    c.pos.push(rec.position);
+    c.key.push(rec.key === null ? null : interner.get(rec.key));
+    c.kts.push(rec.kafkaTimestampMs ?? NaN);
+    c.payload.push(text);
+    c.b64.push(raw64);
     if (decoded.ok) {
       const r = decoded.reading;
       const verdict = inSilver ? "new" : this.dedup.check(r.deviceId, r.type, r.timestamp);
       if (verdict !== "too_late") {
-        const status = verdict === "new" ? STATUS.valid : STATUS.duplicate;
-        if (status === STATUS.valid) {
+        if (verdict === "new") {
           this.counts.valid++;
           if (r.timestamp > this.newestEventMs) this.newestEventMs = r.timestamp;
         } else this.counts.duplicates++;
-        this.#rows.push([
-          ...head,
-          status,
-          r.building,
-          r.type,
-          null,
-          null,
-          r.timestamp,
-          r.deviceId,
-          r.floor,
-          r.value,
-          r.unit,
-        ]);
+        c.status.push(verdict === "new" ? STATUS.valid : STATUS.duplicate);
+        c.building.push(interner.get(r.building));
+        c.type.push(r.type);
+        c.reason.push(null);
+        c.detail.push(null);
+        c.ts.push(r.timestamp);
+        c.deviceId.push(interner.get(r.deviceId));
+        c.floor.push(r.floor);
+        c.value.push(r.value);
+        c.unit.push(r.unit);
         return;
       }
       this.#reject(
-        head,
-        hints,
+        decoded.hints,
         "too_late",
         `event time ${new Date(r.timestamp).toISOString()} is more than the dedup horizon ` +
           `(${this.dedup.horizonMs / 1000} s) behind this device's newest reading`,
       );
       return;
     }
-    this.#reject(head, hints, decoded.reason, decoded.detail);
+    this.#reject(decoded.hints, decoded.reason, decoded.detail);
   }
 
-  #reject(
-    head: Cell[],
-    hints: { building: string | null; type: string | null },
-    reason: string,
-    detail: string,
-  ) {
+  #reject(hints: { building: string | null; type: string | null }, reason: string, detail: string) {
     this.counts.rejected++;
-    this.#rows.push([
-      ...head,
-      STATUS.rejected,
-      hints.building,
-      hints.type,
-      reason,
-      detail,
-      null,
-      null,
-      null,
-      null,
-      null,
-    ]);
+    const c = this.#c;
+    c.status.push(STATUS.rejected);
+    c.building.push(hints.building === null ? null : interner.get(hints.building));
+    c.type.push(hints.type === null ? null : interner.get(hints.type));
+    c.reason.push(interner.get(reason));
+    c.detail.push(detail);
+    c.ts.push(NaN);
+    c.deviceId.push(null);
+    c.floor.push(NaN);
+    c.value.push(NaN);
+    c.unit.push(null);
   }
 
   /** Bulk-loads the batch into `staging` and `staging_apps` temp tables on `conn`. */
@@ -264,17 +304,37 @@ export class Batch {
     } finally {
       apps.closeSync();
     }
+    const c = this.#c;
+    // Same order as STAGING_COLUMNS.
+    const cols: (number[] | (string | null)[])[] = [
+      c.app,
+      c.pos,
+      c.key,
+      c.kts,
+      c.payload,
+      c.b64,
+      c.status,
+      c.building,
+      c.type,
+      c.reason,
+      c.detail,
+      c.ts,
+      c.deviceId,
+      c.floor,
+      c.value,
+      c.unit,
+    ];
+    const kinds = STAGING_COLUMNS.map(([, t]) => t);
     const appender = await conn.createAppender("staging");
     try {
-      const types = STAGING_COLUMNS.map(([, t]) => t);
-      const n = types.length;
-      for (const row of this.#rows) {
-        for (let i = 0; i < n; i++) {
-          const v = row[i];
-          if (v === null) appender.appendNull();
-          else if (types[i] === "VARCHAR") appender.appendVarchar(v as string);
-          else if (types[i] === "DOUBLE") appender.appendDouble(v as number);
-          else if (types[i] === "INTEGER") appender.appendInteger(v as number);
+      const n = this.size;
+      for (let row = 0; row < n; row++) {
+        for (let i = 0; i < cols.length; i++) {
+          const v = cols[i][row];
+          if (v === null || (typeof v === "number" && Number.isNaN(v))) appender.appendNull();
+          else if (kinds[i] === "VARCHAR") appender.appendVarchar(v as string);
+          else if (kinds[i] === "DOUBLE") appender.appendDouble(v as number);
+          else if (kinds[i] === "INTEGER") appender.appendInteger(v as number);
           else appender.appendUTinyInt(v as number);
         }
         appender.endRow();

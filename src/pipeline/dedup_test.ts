@@ -31,3 +31,26 @@ Deno.test("dedup: seeded state from silver catches replays", () => {
   assert.equal(d.check("s1", "co2", 5000), "duplicate");
   assert.equal(d.check("s1", "co2", 6000), "new");
 });
+
+Deno.test("dedup: agrees with a naive reference on shuffled, late and repeated readings", () => {
+  const horizon = 50_000;
+  const d = new DedupState(horizon);
+  const seen = new Map<string, { max: number; set: Set<number> }>();
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let i = 0; i < 20_000; i++) {
+    const dev = `d${Math.floor(rand() * 5)}`;
+    const t = Math.floor(i / 5) * 1000 - Math.floor(rand() * 8) * 10_000;
+    const ref = seen.get(dev) ?? { max: -Infinity, set: new Set<number>() };
+    seen.set(dev, ref);
+    let expected: string;
+    if (ref.max !== -Infinity && t <= ref.max - horizon) expected = "too_late";
+    else if (ref.set.has(t)) expected = "duplicate";
+    else {
+      expected = "new";
+      ref.set.add(t);
+      ref.max = Math.max(ref.max, t);
+    }
+    assert.equal(d.check(dev, "co2", t), expected, `reading ${i} (${dev} @ ${t})`);
+  }
+});

@@ -40,6 +40,8 @@ export interface IngestorOptions {
   maxPayloadBytes?: number;
   /** DuckDB threads for writing Parquet (default: DuckDB's choice). */
   threads?: number;
+  /** DuckDB memory limit (default 256MB). */
+  memoryLimit?: string;
 }
 
 /** Running totals since start, for progress lines and summaries. */
@@ -97,7 +99,12 @@ export class Ingestor {
   /** Creates the tables if needed, reads their snapshots and seeds dedup state from silver. */
   static async open(opts: IngestorOptions): Promise<Ingestor> {
     await ensureIngestTables(opts.lakehouse);
-    const db = await openDuckDB({ threads: opts.threads });
+    // DuckDB's default memory limit is 80 % of RAM; a flush needs far less, and the consumer's
+    // footprint is a published figure.
+    const db = await openDuckDB({
+      threads: opts.threads,
+      memoryLimit: opts.memoryLimit ?? "128MB",
+    });
     try {
       const ingestor = new Ingestor(db, new IngestWriter(db.conn, opts), opts);
       await ingestor.resync();
@@ -130,7 +137,8 @@ export class Ingestor {
          SELECT device_id, type, epoch_ms(timestamp) AS ts FROM delta_scan(${silver})
          WHERE timestamp >= (SELECT max(timestamp) FROM delta_scan(${silver})) - to_milliseconds(${h}))
        SELECT device_id, type, ts FROM s
-       QUALIFY ts > max(ts) OVER (PARTITION BY device_id, type) - ${h}`,
+       QUALIFY ts > max(ts) OVER (PARTITION BY device_id, type) - ${h}
+       ORDER BY device_id, type, ts`,
     );
     // Chunk by chunk: an hour of a large site is millions of keys.
     for (

@@ -13,7 +13,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { ConcurrentTransactionError } from "../delta/errors.ts";
 import { commit } from "../delta/commit.ts";
-import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
+import { loadSnapshot, refreshSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { join } from "node:path";
@@ -118,7 +118,8 @@ export class IngestWriter {
     for (const table of INGEST_TABLES) {
       const maxRetries = this.opts.maxConflictRetries ?? 5;
       for (let attempt = 0;; attempt++) {
-        const snap = await loadSnapshot(this.path(table));
+        const prev = this.snapshots.get(table);
+        const snap = prev ? await refreshSnapshot(prev) : await loadSnapshot(this.path(table));
         this.snapshots.set(table, snap);
         const txns = [...batch.lastPosition]
           .filter(([appId, pos]) => pos > (snap.txnVersion(appId) ?? -1))

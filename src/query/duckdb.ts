@@ -6,6 +6,7 @@
  * explicit: whoever opens closes.
  */
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { readEnv } from "../config.ts";
 import { deltaExtensionPath, extensionDirectory } from "./extension.ts";
 
 export interface DuckDB {
@@ -41,8 +42,12 @@ export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
     extension_directory: extensionDirectory(),
     autoinstall_known_extensions: "false",
   };
-  if (opts.threads) config.threads = String(opts.threads);
-  if (opts.memoryLimit) config.memory_limit = opts.memoryLimit;
+  // Env twins let an operator cap DuckDB for any task without a flag per task.
+  const threads = opts.threads ??
+    (readEnv("DUCKDB_THREADS") ? Number(readEnv("DUCKDB_THREADS")) : undefined);
+  const memoryLimit = readEnv("DUCKDB_MEMORY_LIMIT") ?? opts.memoryLimit;
+  if (threads) config.threads = String(threads);
+  if (memoryLimit) config.memory_limit = memoryLimit;
   const instance = await DuckDBInstance.create(":memory:", config);
   const conn = await instance.connect();
   let closed = false;
