@@ -74,8 +74,14 @@ interface AppInfo {
   file: string | null;
 }
 
-const lossyUtf8 = new TextDecoder("utf-8");
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/*
+ * `ignoreBOM: true` keeps a leading byte order mark in the text, so bronze holds the payload
+ * exactly (TextDecoder drops it by default). The reading is decoded without it: RFC 8259 lets
+ * a parser ignore a BOM, and Windows tools write them.
+ */
+const lossyUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const withoutBom = (s: string) => s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
 
 function base64(bytes: Uint8Array): string {
   let s = "";
@@ -211,7 +217,7 @@ export class Batch {
     } else {
       try {
         text = strictUtf8.decode(rec.payload);
-        decoded = decodeReading(text, { maxBytes: this.opts.maxPayloadBytes });
+        decoded = decodeReading(withoutBom(text), { maxBytes: this.opts.maxPayloadBytes });
       } catch {
         text = lossyUtf8.decode(rec.payload);
         raw64 = base64(rec.payload);
