@@ -8,13 +8,13 @@ export const INGEST_OPTIONS = {
   "max-rows": {
     type: "string",
     env: "INGEST_MAX_ROWS",
-    default: "100000",
+    default: "50000",
     description: "Flush after this many buffered messages",
   },
   "max-bytes": {
     type: "string",
     env: "INGEST_MAX_BYTES",
-    default: String(64 * 1024 * 1024),
+    default: String(32 * 1024 * 1024),
     description: "Flush after this many buffered bytes",
   },
   "max-latency-ms": {

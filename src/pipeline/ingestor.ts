@@ -15,17 +15,17 @@ import { ensureIngestTables, type IngestTable } from "./tables.ts";
 import { type FlushResult, IngestWriter } from "./writer.ts";
 
 export interface FlushPolicy {
-  /** Rows (bronze) per flush at most (default 100,000). */
+  /** Rows (bronze) per flush at most (default 50,000). */
   maxRows: number;
-  /** Approximate bytes buffered at most (default 64 MiB). */
+  /** Approximate bytes buffered at most (default 32 MiB). */
   maxBytes: number;
   /** Age of the oldest buffered record at most, ms (default 1000). */
   maxLatencyMs: number;
 }
 
 export const DEFAULT_FLUSH_POLICY: FlushPolicy = {
-  maxRows: 100_000,
-  maxBytes: 64 * 1024 * 1024,
+  maxRows: 50_000,
+  maxBytes: 32 * 1024 * 1024,
   maxLatencyMs: 1000,
 };
 
