@@ -139,56 +139,23 @@ export async function writeDataFiles(
     const groups = (await conn.runAndReadAll(statsSql)).getRows();
 
     // Validate everything before writing any file.
-    const planned = groups.map((row) => {
-      const partitionValues: Record<string, string | null> = { ...(fixed ?? {}) };
-      partFields.forEach((f, i) => {
-        const v = row[3 + i];
-        partitionValues[f.name] = v === null || v === undefined ? null : String(v);
-      });
-      const numRecords = Number(row[2]);
-      const { json, nullCount } = statsJson(
-        dataFields,
-        numRecords,
-        row.slice(3 + partFields.length),
-      );
-      for (const f of snapshot.schema.fields) {
-        const isNull = snapshot.partitionColumns.includes(f.name)
-          ? partitionValues[f.name] === null
-          : (nullCount[f.name] ?? 0) > 0;
-        if (!f.nullable && isNull) {
-          throw new DataSchemaError(`NULL in non-nullable column "${f.name}" of table ${root}`);
-        }
-      }
-      return { pid: Number(row[0]), chunk: Number(row[1]), partitionValues, numRecords, json };
-    });
+    const planned = groups.map((row) => ({
+      pid: Number(row[0]),
+      chunk: Number(row[1]),
+      ...planFile(snapshot, root, partFields, dataFields, row.slice(2), fixed),
+    }));
 
     const dataCols = dataFields.map((f) => sqlIdent(f.name)).join(", ");
     const adds: AddAction[] = [];
     for (const p of planned) {
-      const dir = partitionDirectory(snapshot.partitionColumns, p.partitionValues);
-      const name = `part-${crypto.randomUUID()}.zstd.parquet`;
-      const rel = dir ? `${dir}/${name}` : name;
-      const abs = join(root, rel);
-      // Defence in depth: escaping already guarantees this.
-      if (!abs.startsWith(root + sep)) {
-        throw new DeltaError(`refusing to write ${abs}: outside table ${root}`);
-      }
-      await Deno.mkdir(dirname(abs), { recursive: true });
+      const target = await dataFilePath(snapshot, root, p.partitionValues);
       await conn.run(
         `COPY (SELECT ${dataCols} FROM ${
           sqlIdent(tmp)
         } WHERE __pid = ${p.pid} AND __chunk = ${p.chunk}) ` +
-          `TO ${sqlString(abs)} (FORMAT parquet, COMPRESSION zstd)`,
+          `TO ${sqlString(target.abs)} (FORMAT parquet, COMPRESSION zstd)`,
       );
-      const st = await Deno.stat(abs);
-      adds.push({
-        path: encodeAddPath(rel),
-        partitionValues: p.partitionValues,
-        size: st.size,
-        modificationTime: st.mtime?.getTime() ?? Date.now(),
-        dataChange: opts.dataChange ?? true,
-        stats: p.json,
-      });
+      adds.push(await addFor(target, p, opts.dataChange ?? true));
     }
     return adds;
   } finally {
@@ -223,24 +190,10 @@ async function writeSinglePass(
   if (groups.length === 0) return [];
   if (groups.some((row) => Number(row[0]) > opts.targetRows)) return null;
 
-  const planned = groups.map((row, i) => {
-    const partitionValues: Record<string, string | null> = {};
-    partFields.forEach((f, j) => {
-      const v = row[1 + j];
-      partitionValues[f.name] = v === null || v === undefined ? null : String(v);
-    });
-    const numRecords = Number(row[0]);
-    const { json, nullCount } = statsJson(dataFields, numRecords, row.slice(1 + partFields.length));
-    for (const f of snapshot.schema.fields) {
-      const isNull = snapshot.partitionColumns.includes(f.name)
-        ? partitionValues[f.name] === null
-        : (nullCount[f.name] ?? 0) > 0;
-      if (!f.nullable && isNull) {
-        throw new DataSchemaError(`NULL in non-nullable column "${f.name}" of table ${root}`);
-      }
-    }
-    return { pid: i + 1, partitionValues, json };
-  });
+  const planned = groups.map((row, i) => ({
+    pid: i + 1,
+    ...planFile(snapshot, root, partFields, dataFields, row),
+  }));
 
   const pids = `__delta_pids_${crypto.randomUUID().replaceAll("-", "")}`;
   const staging = join(root, `_staging-${crypto.randomUUID()}`);
@@ -283,28 +236,81 @@ async function writeSinglePass(
           `expected one file for partition ${p.pid}, DuckDB wrote ${written.length}`,
         );
       }
-      const dir = partitionDirectory(snapshot.partitionColumns, p.partitionValues);
-      const name = `part-${crypto.randomUUID()}.zstd.parquet`;
-      const rel = dir ? `${dir}/${name}` : name;
-      const abs = join(root, rel);
-      if (!abs.startsWith(root + sep)) {
-        throw new DeltaError(`refusing to write ${abs}: outside table ${root}`);
-      }
-      await Deno.mkdir(dirname(abs), { recursive: true });
-      await Deno.rename(join(staging, `__pid=${p.pid}`, written[0]), abs);
-      const st = await Deno.stat(abs);
-      adds.push({
-        path: encodeAddPath(rel),
-        partitionValues: p.partitionValues,
-        size: st.size,
-        modificationTime: st.mtime?.getTime() ?? Date.now(),
-        dataChange: opts.dataChange,
-        stats: p.json,
-      });
+      const target = await dataFilePath(snapshot, root, p.partitionValues);
+      await Deno.rename(join(staging, `__pid=${p.pid}`, written[0]), target.abs);
+      adds.push(await addFor(target, p, opts.dataChange));
     }
     return adds;
   } finally {
     await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(pids)}`).catch(() => {});
     await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
+}
+
+/**
+ * Partition values and stats of one planned file, from a stats row laid out as
+ * `count, <partition values…>, <stats list…>`; rejects NULLs in non-nullable columns before
+ * any file is written.
+ */
+function planFile(
+  snapshot: Snapshot,
+  root: string,
+  partFields: DeltaField[],
+  dataFields: DeltaField[],
+  row: unknown[],
+  fixed?: Record<string, string | null>,
+): { partitionValues: Record<string, string | null>; json: string } {
+  const partitionValues: Record<string, string | null> = { ...(fixed ?? {}) };
+  partFields.forEach((f, j) => {
+    const v = row[1 + j];
+    partitionValues[f.name] = v === null || v === undefined ? null : String(v);
+  });
+  const { json, nullCount } = statsJson(
+    dataFields,
+    Number(row[0]),
+    row.slice(1 + partFields.length),
+  );
+  for (const f of snapshot.schema.fields) {
+    const isNull = snapshot.partitionColumns.includes(f.name)
+      ? partitionValues[f.name] === null
+      : (nullCount[f.name] ?? 0) > 0;
+    if (!f.nullable && isNull) {
+      throw new DataSchemaError(`NULL in non-nullable column "${f.name}" of table ${root}`);
+    }
+  }
+  return { partitionValues, json };
+}
+
+/** A fresh data file path in the partition's directory (created), checked to stay inside. */
+async function dataFilePath(
+  snapshot: Snapshot,
+  root: string,
+  partitionValues: Record<string, string | null>,
+): Promise<{ rel: string; abs: string }> {
+  const dir = partitionDirectory(snapshot.partitionColumns, partitionValues);
+  const name = `part-${crypto.randomUUID()}.zstd.parquet`;
+  const rel = dir ? `${dir}/${name}` : name;
+  const abs = join(root, rel);
+  // Defence in depth: escaping already guarantees this.
+  if (!abs.startsWith(root + sep)) {
+    throw new DeltaError(`refusing to write ${abs}: outside table ${root}`);
+  }
+  await Deno.mkdir(dirname(abs), { recursive: true });
+  return { rel, abs };
+}
+
+async function addFor(
+  target: { rel: string; abs: string },
+  p: { partitionValues: Record<string, string | null>; json: string },
+  dataChange: boolean,
+): Promise<AddAction> {
+  const st = await Deno.stat(target.abs);
+  return {
+    path: encodeAddPath(target.rel),
+    partitionValues: p.partitionValues,
+    size: st.size,
+    modificationTime: st.mtime?.getTime() ?? Date.now(),
+    dataChange,
+    stats: p.json,
+  };
 }
