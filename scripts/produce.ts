@@ -119,10 +119,19 @@ const OPTIONS = {
   "batch-size": {
     type: "string",
     env: "PRODUCE_BATCH_SIZE",
-    default: "5000",
+    // kafkajs groups a request's messages per partition with a copy per message (quadratic):
+    // CPU per message measured 8.6 µs up to 2000, 11.7 µs at 5000, 15 µs at 10000.
+    default: "1000",
     description: "Messages per Kafka send request",
   },
   acks: { type: "string", env: "PRODUCE_ACKS", default: "-1", description: "-1 (all), 1 or 0" },
+  workers: {
+    type: "string",
+    env: "PRODUCE_WORKERS",
+    default: "1",
+    description: "Producer threads (Web Workers, each with its own kafkajs producer, over " +
+      "disjoint key slices of the same stream); >1 raises burst throughput on multi-core machines",
+  },
   compression: {
     type: "string",
     env: "PRODUCE_COMPRESSION",
@@ -172,16 +181,21 @@ await runMain(async () => {
   const explicitRate = optional("rate", 0);
   const rate = explicitRate ?? (o.out ? 0 : (speedup * devices) / interval);
 
+  const workers = num("workers", 1, true);
+  if (workers > 1 && o.out) throw new UsageError("--workers applies to Kafka, not to --out");
+
   let sink: SimSink;
   if (o.out) sink = { kind: "file", path: o.out };
   else {
+    const client = {
+      brokers: brokerList(o.brokers),
+      clientId: "smarttech-produce",
+      security: securityFromOptions(o),
+    };
     sink = {
       kind: "kafka",
-      kafka: createKafka({
-        brokers: brokerList(o.brokers),
-        clientId: "smarttech-produce",
-        security: securityFromOptions(o),
-      }),
+      kafka: createKafka(client),
+      client,
       topic: o.topic,
       partitions: num("partitions", 1, true),
       replicationFactor: num("replication-factor", 1, true),
@@ -203,7 +217,9 @@ await runMain(async () => {
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal);
 
   console.error(
-    `produce: ${devices} devices, ${rate > 0 ? `${Math.round(rate)} msg/s` : "burst"}, faults ` +
+    `produce: ${devices} devices, ${rate > 0 ? `${Math.round(rate)} msg/s` : "burst"}${
+      workers > 1 ? ` over ${workers} workers` : ""
+    }, faults ` +
       `${o.faults}, to ${o.out ? o.out : `${o.topic} at ${o.brokers}`}`,
   );
   const summary = await runSimulation({
@@ -218,6 +234,7 @@ await runMain(async () => {
     },
     sink,
     rate,
+    workers,
     truthPath: o.truth || undefined,
     signal: ac.signal,
     onProgress: (line) => console.error(line),
@@ -226,7 +243,7 @@ await runMain(async () => {
   if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGTERM", onSignal);
   console.error(
     `produce: done, ${summary.sent} messages in ${summary.elapsedSeconds} s ` +
-      `(${summary.msgsPerSec} msg/s), ${summary.errors} errors${
+      `(${summary.msgsPerSec} msg/s, ${summary.mbPerSec} MB/s), ${summary.errors} errors${
         summary.aborted ? ", stopped early" : ""
       }`,
   );

@@ -8,15 +8,23 @@
  * @module
  */
 import type { Kafka } from "kafkajs";
+import type { KafkaClientOptions } from "../kafka/client.ts";
 import {
   ensureTopic,
   produce,
   type ProduceOptions,
+  type ProduceProgress,
   type ProduceResult,
   TokenBucket,
 } from "../kafka/producer.ts";
-import { createSimulator, type SimStats, type SimulatorOptions } from "./simulator.ts";
+import {
+  createSimulator,
+  type SimMessage,
+  type SimStats,
+  type SimulatorOptions,
+} from "./simulator.ts";
 import type { Episode } from "./faults.ts";
+import { produceWithWorkers } from "./sim_workers.ts";
 
 /** Where the messages go. */
 export type SimSink =
@@ -27,7 +35,9 @@ export type SimSink =
     /** Partitions to create the topic with if missing. */
     partitions: number;
     replicationFactor?: number;
-    produce?: Omit<ProduceOptions, "signal" | "onProgress" | "onBatch" | "rate">;
+    produce?: Omit<ProduceOptions<SimMessage>, "signal" | "onProgress" | "onBatch" | "rate">;
+    /** How `kafka` was built, as plain data: each producer worker builds its own client. */
+    client?: KafkaClientOptions;
   }
   | { kind: "file"; path: string };
 
@@ -37,6 +47,12 @@ export interface SimRunConfig {
   sink: SimSink;
   /** Messages per second; 0 = as fast as possible. */
   rate: number;
+  /**
+   * Producer workers (Kafka sink only; default 1 = this thread). N > 1 runs N Web Workers with
+   * their own kafkajs producers over disjoint key slices of the same stream (sim_workers.ts);
+   * needs `sink.client`.
+   */
+  workers?: number;
   /** NDJSON file of injected anomaly episodes. */
   truthPath?: string;
   signal?: AbortSignal;
@@ -53,11 +69,17 @@ export interface SimRunSummary {
   topicCreated?: boolean;
   /** Messages delivered (acknowledged by Kafka, or written to the file). */
   sent: number;
+  /** UTF-8 bytes of keys and values delivered. */
+  bytes: number;
   /** Failed send attempts, all retried. */
   errors: number;
   unsent: number;
   elapsedSeconds: number;
   msgsPerSec: number;
+  /** Payload megabytes (10^6 bytes) per second. */
+  mbPerSec: number;
+  /** Producer threads used (1 unless `workers` > 1). */
+  workers: number;
   aborted: boolean;
   /** What the simulator emitted: the exact expectations for silver/quarantine/dedup. */
   simulated: SimStats & { start: string; end: string | null };
@@ -115,8 +137,11 @@ export async function runSimulation(cfg: SimRunConfig): Promise<SimRunSummary> {
     const eps = sim.takeEpisodes();
     if (eps.length > 0) truthWrite = truthWrite.then(() => truth.write(eps));
   };
+  // With producer workers the messages are simulated in the workers: their figures win.
+  let workerStats: SimStats | null = null;
+  let workerFinish: Episode[] | null = null;
   const eventClock = () => {
-    const last = sim.stats().lastEventTime;
+    const last = (workerStats ?? sim.stats()).lastEventTime;
     return last === null ? "-" : new Date(last).toISOString().slice(0, 19) + "Z";
   };
   try {
@@ -132,26 +157,50 @@ export async function runSimulation(cfg: SimRunConfig): Promise<SimRunSummary> {
       } finally {
         await admin.disconnect().catch(() => {});
       }
-      result = await produce(kafka, topic, sim, {
-        ...cfg.sink.produce,
-        rate: cfg.rate,
-        signal: cfg.signal,
-        progressIntervalMs: cfg.progressIntervalMs,
-        onBatch: flushTruth,
-        onProgress: cfg.onProgress
-          ? (p) => {
-            const state = p.retrying
-              ? `, broker unreachable, retrying (attempt ${p.retrying.attempt}): ${
-                p.retrying.error.slice(0, 80)
-              }`
-              : "";
-            cfg.onProgress!(
-              `produce: sent ${p.sent} (${p.rate} msg/s), errors ${p.errors}, ` +
-                `event time ${eventClock()}${state}`,
-            );
-          }
-          : undefined,
-      });
+      const workers = Math.max(1, Math.floor(cfg.workers ?? 1));
+      const onProgress = cfg.onProgress
+        ? (p: ProduceProgress) => {
+          const state = p.retrying
+            ? `, broker unreachable, retrying (attempt ${p.retrying.attempt}): ${
+              p.retrying.error.slice(0, 80)
+            }`
+            : "";
+          cfg.onProgress!(
+            `produce: sent ${p.sent} (${p.rate} msg/s), errors ${p.errors}, ` +
+              `event time ${eventClock()}${state}`,
+          );
+        }
+        : undefined;
+      if (workers > 1) {
+        if (!cfg.sink.client) throw new TypeError("runSimulation: workers > 1 needs sink.client");
+        const { onSend: _onSend, producerConfig: _pc, ...plain } = cfg.sink.produce ?? {};
+        const w = await produceWithWorkers({
+          workers,
+          sim: { ...cfg.sim, start: sim.start },
+          client: cfg.sink.client,
+          topic,
+          produce: plain,
+          rate: cfg.rate,
+          signal: cfg.signal,
+          progressIntervalMs: cfg.progressIntervalMs,
+          onProgress,
+          onEpisodes: (eps) => {
+            if (truth) truthWrite = truthWrite.then(() => truth.write(eps));
+          },
+        });
+        result = w.result;
+        workerStats = w.stats;
+        workerFinish = w.finish;
+      } else {
+        result = await produce(kafka, topic, sim, {
+          ...cfg.sink.produce,
+          rate: cfg.rate,
+          signal: cfg.signal,
+          progressIntervalMs: cfg.progressIntervalMs,
+          onBatch: flushTruth,
+          onProgress,
+        });
+      }
       summaryExtra = {
         sink: "kafka",
         target: topic,
@@ -162,17 +211,20 @@ export async function runSimulation(cfg: SimRunConfig): Promise<SimRunSummary> {
       result = await writeFile(cfg, sim, flushTruth, eventClock);
       summaryExtra = { sink: "file", target: cfg.sink.path };
     }
-    flushTruth();
+    if (!workerStats) flushTruth();
     await truthWrite;
-    if (truth) await truth.write(sim.finish());
-    const stats = sim.stats();
+    if (truth) await truth.write(workerFinish ?? sim.finish());
+    const stats = workerStats ?? sim.stats();
     return {
       ...summaryExtra,
       sent: result.sent,
+      bytes: result.bytes,
       errors: result.errors,
       unsent: result.unsent,
       elapsedSeconds: Math.round(result.elapsedMs) / 1000,
       msgsPerSec: result.msgsPerSec,
+      mbPerSec: Math.round(result.bytes / Math.max(1, result.elapsedMs) / 10) / 100,
+      workers: workerStats ? Math.max(1, Math.floor(cfg.workers ?? 1)) : 1,
       aborted: result.aborted,
       simulated: { ...stats, start: iso(sim.start)!, end: iso(stats.lastEventTime) },
       ...(truth ? { truth: { path: cfg.truthPath!, episodes: truth.count } } : {}),
@@ -195,7 +247,7 @@ async function writeFile(
   const started = performance.now();
   const bucket = cfg.rate > 0 ? new TokenBucket(cfg.rate) : null;
   const batchSize = cfg.rate > 0 ? Math.max(1, Math.min(5000, Math.ceil(cfg.rate / 10))) : 5000;
-  let sent = 0;
+  let sent = 0, bytes = 0;
   let lastSent = 0, lastAt = started;
   const timer = cfg.onProgress
     ? setInterval(() => {
@@ -212,8 +264,10 @@ async function writeFile(
       if (batch.length === 0) break;
       if (bucket) await bucket.take(batch.length, cfg.signal);
       // Values never contain a raw newline (JSON escapes it; corruptions keep it out).
-      await writeAll(file, enc.encode(batch.map((m) => m.value + "\n").join("")));
+      const chunk = enc.encode(batch.map((m) => m.value + "\n").join(""));
+      await writeAll(file, chunk);
       sent += batch.length;
+      bytes += chunk.byteLength - batch.length;
       afterBatch();
     }
   } finally {
@@ -223,6 +277,7 @@ async function writeFile(
   const elapsedMs = performance.now() - started;
   return {
     sent,
+    bytes,
     batches: 0,
     errors: 0,
     unsent: 0,

@@ -42,12 +42,20 @@ Deno.test("runSimulation: NDJSON file + truth file, byte-identical across runs",
       assert.ok(Date.parse(e.start) <= Date.parse(e.end), JSON.stringify(e));
       assert.match(e.start, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     }
-    assert.deepEqual({ ...b, target: "", truth: undefined, elapsedSeconds: 0, msgsPerSec: 0 }, {
+    assert.deepEqual({
+      ...b,
+      target: "",
+      truth: undefined,
+      elapsedSeconds: 0,
+      msgsPerSec: 0,
+      mbPerSec: 0,
+    }, {
       ...a,
       target: "",
       truth: undefined,
       elapsedSeconds: 0,
       msgsPerSec: 0,
+      mbPerSec: 0,
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
