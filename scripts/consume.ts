@@ -91,4 +91,8 @@ await runMain(async () => {
     ingestor.abort();
     throw err;
   }
+  // Everything is committed and the group left. Exit now: after a broker restart kafkajs can
+  // keep a replaced connection open, which would hold the process until the broker's idle
+  // timeout (connections.max.idle.ms, 10 min) closes it.
+  Deno.exit(0);
 });

@@ -49,6 +49,26 @@ function memoryLine(): string {
   }MB)`;
 }
 
+/** kafkajs errors a broker outage produces (checked down the `cause` chain). */
+const CONNECTION_ERRORS = new Set([
+  "KafkaJSConnectionError",
+  "KafkaJSConnectionClosedError",
+  "KafkaJSRequestTimeoutError",
+  "KafkaJSBrokerNotFound",
+  "KafkaJSNoBrokerAvailableError",
+  "KafkaJSGroupCoordinatorNotFound",
+  "KafkaJSNumberOfRetriesExceeded",
+]);
+
+/** True when `err` (or a cause) is a connection-level Kafka error, i.e. worth rejoining. */
+export function isConnectionError(err: unknown): boolean {
+  for (let e = err as { name?: string; cause?: unknown } | undefined, i = 0; e && i < 10; i++) {
+    if (typeof e.name === "string" && CONNECTION_ERRORS.has(e.name)) return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 /** appId of a topic-partition in the Delta txn actions. */
 export function partitionAppId(appName: string, topic: string, partition: number): string {
   return `${appName}-${topic}-${partition}`;
@@ -144,6 +164,7 @@ export async function startConsumer(
     stopping = true;
     clearInterval(timer);
     clearInterval(progressTimer);
+    clearTimeout(rejoinTimer);
     try {
       if (!err) await ingestor.exclusive(flush);
     } catch (e) {
@@ -222,11 +243,39 @@ export async function startConsumer(
       verified.clear();
     }).catch(fail);
   });
+  /*
+   * kafkajs restarts itself only after errors it deems retriable; a broker outage can end in
+   * one it does not (KafkaJSGroupCoordinatorNotFound when every broker refused the
+   * connection), and the consumer would then stop for good. Connection-level errors are
+   * never a reason to stop: rejoin with backoff until the broker is back. The GROUP_JOIN
+   * that follows re-reads positions from the tables, so nothing is lost or repeated.
+   */
+  let rejoinTimer: ReturnType<typeof setTimeout> | undefined;
+  let rejoins = 0;
+  const rejoin = () => {
+    const delay = Math.min(10_000, 500 * 2 ** Math.min(rejoins++, 5));
+    rejoinTimer = setTimeout(async () => {
+      if (stopping) return;
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
+        await consumer.run(runConfig);
+      } catch (err) {
+        log(`kafka consumer rejoin failed: ${(err as Error)?.message ?? err}; retrying`);
+        rejoin();
+      }
+    }, delay);
+  };
   consumer.on(consumer.events.CRASH, (e) => {
     const err = e.payload.error;
-    if (!e.payload.restart) fail(err);
-    else log(`kafka consumer restarting after: ${err.message}`);
+    if (e.payload.restart) log(`kafka consumer restarting after: ${err.message}`);
+    else if (stopping || failure || !isConnectionError(err)) fail(err);
+    else {
+      log(`kafka consumer lost the broker (${err.message}); rejoining`);
+      rejoin();
+    }
   });
+  consumer.on(consumer.events.GROUP_JOIN, () => (rejoins = 0));
 
   const eachBatch = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
     // An ingestor error (a flush that could not write) is fatal: stop with it. Thrown into
@@ -279,7 +328,8 @@ export async function startConsumer(
 
   await consumer.connect();
   await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
-  await consumer.run({ autoCommit: false, eachBatch, partitionsConsumedConcurrently: 1 });
+  const runConfig = { autoCommit: false, eachBatch, partitionsConsumedConcurrently: 1 };
+  await consumer.run(runConfig);
 
   return {
     done,
