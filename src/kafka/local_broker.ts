@@ -28,6 +28,11 @@ export interface LocalBrokerOptions {
   partitions?: number;
   /** Progress lines go here (stderr by default). */
   log?: (line: string) => void;
+  /**
+   * server.properties entries added or overriding the defaults, e.g. an extra SASL listener
+   * for security tests (`listeners`, `listener.security.protocol.map`, JAAS config).
+   */
+  serverProperties?: Record<string, string>;
 }
 
 type Resolved = Required<LocalBrokerOptions>;
@@ -44,6 +49,7 @@ function resolveOptions(o: LocalBrokerOptions): Resolved {
     heap: o.heap ?? "512m",
     partitions: o.partitions ?? 3,
     log: o.log ?? ((line) => console.error(line)),
+    serverProperties: o.serverProperties ?? {},
   };
 }
 
@@ -148,7 +154,7 @@ export async function ensureJars(opts: LocalBrokerOptions = {}): Promise<string>
 
 function serverProperties(o: Resolved): string {
   const data = join(o.stateDir, "data");
-  return [
+  const lines = [
     "process.roles=broker,controller",
     "node.id=1",
     `controller.quorum.voters=1@${o.host}:${o.controllerPort}`,
@@ -171,8 +177,17 @@ function serverProperties(o: Resolved): string {
     "replica.fetch.max.bytes=8388608",
     "log.retention.hours=168",
     "log.segment.bytes=268435456",
-    "",
-  ].join("\n");
+  ];
+  const extra = { ...o.serverProperties };
+  const merged = lines.map((line) => {
+    const key = line.slice(0, line.indexOf("="));
+    if (!(key in extra)) return line;
+    const value = extra[key];
+    delete extra[key];
+    return `${key}=${value}`;
+  });
+  for (const [key, value] of Object.entries(extra)) merged.push(`${key}=${value}`);
+  return [...merged, ""].join("\n");
 }
 
 function log4jProperties(o: Resolved): string {
