@@ -1,0 +1,229 @@
+/**
+ * `deno task chaos`: the long form of the fault tests (the short form runs in the suite,
+ * tests/chaos_test.ts). Same scenarios, at full size:
+ *
+ * - kill: SIGKILL `consume` at seeded random moments (default 12 times over 500k messages),
+ *   then catch up and check every version of the three tables;
+ * - group: three consumers in one group with optimize running on bronze and silver, one
+ *   SIGKILLed mid-way;
+ * - outage: our own broker (another port; the shared one is never touched) stopped for 20 s
+ *   mid-stream while the producer and the consumer keep running;
+ * - readonly: the lakehouse made read-only mid-stream (a read-only bind mount or chattr +i,
+ *   whichever denies writes to root here), then writable again.
+ *
+ * Progress and a per-scenario report go to stderr; a JSON summary with the closing-note
+ * figures (kills survived, messages lost, duplicates, versions read) to stdout. Exits 1 when
+ * any guarantee broke.
+ */
+import {
+  brokerList,
+  numberOption,
+  type OptionSpecs,
+  parseCli,
+  runMain,
+  UsageError,
+} from "../src/config.ts";
+import {
+  detectReadOnlyMethod,
+  formatReport,
+  groupScenario,
+  killScenario,
+  outageScenario,
+  type ReadOnlyMethod,
+  readOnlyScenario,
+  type ScenarioReport,
+} from "../tests/helpers/chaos.ts";
+
+const SCENARIOS = ["kill", "group", "outage", "readonly"] as const;
+
+const OPTIONS = {
+  brokers: {
+    type: "string",
+    env: "KAFKA_BROKERS",
+    default: "127.0.0.1:9092",
+    description: "Broker for the kill, group and readonly scenarios (a local test broker)",
+  },
+  scenarios: {
+    type: "string",
+    env: "CHAOS_SCENARIOS",
+    default: SCENARIOS.join(","),
+    description: `Comma-separated subset of ${SCENARIOS.join(", ")}`,
+  },
+  messages: {
+    type: "string",
+    env: "CHAOS_MESSAGES",
+    default: "500000",
+    description: "Messages of the kill scenario (seeded mix with faults)",
+  },
+  kills: {
+    type: "string",
+    env: "CHAOS_KILLS",
+    default: "12",
+    description: "SIGKILLs in the kill scenario (at least 10 for the issue's figure)",
+  },
+  "max-rows": {
+    type: "string",
+    env: "CHAOS_MAX_ROWS",
+    default: "5000",
+    description: "--max-rows of the killed consumers: smaller means more commits to land in",
+  },
+  "group-messages": {
+    type: "string",
+    env: "CHAOS_GROUP_MESSAGES",
+    default: "200000",
+    description: "Messages of the group + optimize scenario",
+  },
+  "outage-messages": {
+    type: "string",
+    env: "CHAOS_OUTAGE_MESSAGES",
+    default: "150000",
+    description: "Messages of the broker-outage scenario",
+  },
+  "outage-s": {
+    type: "string",
+    env: "CHAOS_OUTAGE_S",
+    default: "20",
+    description: "Seconds the broker stays down",
+  },
+  "outage-rate": {
+    type: "string",
+    env: "CHAOS_OUTAGE_RATE",
+    default: "5000",
+    description: "Producer rate (msgs/s) in the outage scenario, so production spans it",
+  },
+  "outage-port": {
+    type: "string",
+    env: "CHAOS_OUTAGE_PORT",
+    default: "19092",
+    description: "Port of the scenario's own broker (controller on port + 1); never 9092",
+  },
+  "broker-signal": {
+    type: "string",
+    env: "CHAOS_BROKER_SIGNAL",
+    default: "SIGTERM",
+    description: "How the broker is stopped: SIGTERM (clean shutdown) or SIGKILL (crash)",
+  },
+  "ro-messages": {
+    type: "string",
+    env: "CHAOS_RO_MESSAGES",
+    default: "100000",
+    description: "Messages of the read-only scenario",
+  },
+  "ro-method": {
+    type: "string",
+    env: "CHAOS_RO_METHOD",
+    default: "auto",
+    description: "auto, bind-mount or chattr: how the lakehouse is made read-only",
+  },
+  "version-sample": {
+    type: "string",
+    env: "CHAOS_VERSION_SAMPLE",
+    default: "0",
+    description: "Table versions read back per table (0: every version)",
+  },
+  seed: { type: "string", env: "CHAOS_SEED", default: "8", description: "Seed of kill moments" },
+  keep: { type: "boolean", description: "Keep the scenario lakehouses (paths are printed)" },
+  verbose: { type: "boolean", short: "v", description: "Show the consumers' stderr live" },
+} as const satisfies OptionSpecs;
+
+await runMain(async () => {
+  const { options: o } = parseCli(Deno.args, OPTIONS, "Usage: deno task chaos [options]");
+  const int = (name: keyof typeof OPTIONS, min: number) =>
+    numberOption(name, o[name] as string, { integer: true, min });
+  const chosen = o.scenarios.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const s of chosen) {
+    if (!(SCENARIOS as readonly string[]).includes(s)) {
+      throw new UsageError(`--scenarios: unknown "${s}" (choose from ${SCENARIOS.join(", ")})`);
+    }
+  }
+  const [brokers] = brokerList(o.brokers);
+  const port = int("outage-port", 1024);
+  if (`127.0.0.1:${port}` === brokers || port === 9092 || port + 1 === 9092) {
+    throw new UsageError(`--outage-port ${port} would stop a broker others use; pick another`);
+  }
+  if (o["broker-signal"] !== "SIGTERM" && o["broker-signal"] !== "SIGKILL") {
+    throw new UsageError(`--broker-signal must be SIGTERM or SIGKILL, got ${o["broker-signal"]}`);
+  }
+  if (!["auto", "bind-mount", "chattr"].includes(o["ro-method"])) {
+    throw new UsageError(`--ro-method must be auto, bind-mount or chattr`);
+  }
+  const seed = int("seed", 0);
+  const sample = int("version-sample", 0) || undefined;
+  const log = (l: string) => console.error(l);
+  const common = { seed, versionSample: sample, log, keep: o.keep };
+  const reports: ScenarioReport[] = [];
+  const skipped: Record<string, string> = {};
+  const t0 = performance.now();
+
+  for (const s of chosen) {
+    log(`— ${s} —`);
+    let r: ScenarioReport;
+    if (s === "kill") {
+      r = await killScenario({
+        ...common,
+        brokers,
+        messages: int("messages", 1000),
+        kills: int("kills", 1),
+        maxRows: int("max-rows", 100),
+        groupMode: "same",
+      });
+    } else if (s === "group") {
+      r = await groupScenario({
+        ...common,
+        brokers,
+        messages: int("group-messages", 1000),
+        consumers: 3,
+        maxRows: int("max-rows", 100),
+        killAfterCommits: 8,
+      });
+    } else if (s === "outage") {
+      r = await outageScenario({
+        ...common,
+        port,
+        messages: int("outage-messages", 1000),
+        outageMs: numberOption("outage-s", o["outage-s"], { min: 1 }) * 1000,
+        rate: int("outage-rate", 100),
+        maxRows: int("max-rows", 100),
+        signal: o["broker-signal"] as "SIGTERM" | "SIGKILL",
+        echo: o.verbose,
+      });
+    } else {
+      let method = o["ro-method"] as ReadOnlyMethod | "auto";
+      if (method === "auto") {
+        const found = detectReadOnlyMethod();
+        if (!found.method) {
+          skipped.readonly = `no way to deny writes to root here: ${found.reasons.join("; ")}`;
+          log(`readonly: SKIPPED (${skipped.readonly})`);
+          continue;
+        }
+        method = found.method;
+      }
+      r = await readOnlyScenario({
+        ...common,
+        brokers,
+        messages: int("ro-messages", 1000),
+        maxRows: int("max-rows", 100),
+        method,
+      });
+    }
+    log(formatReport(r));
+    reports.push(r);
+  }
+
+  const totals = {
+    scenarios: reports.length,
+    killsSurvived: reports.reduce((n, r) => n + r.kills, 0),
+    messages: reports.reduce((n, r) => n + r.messages, 0),
+    lost: reports.reduce((n, r) => n + r.lost, 0),
+    duplicates: reports.reduce((n, r) => n + r.duplicates, 0),
+    versionsChecked: reports.reduce((n, r) => n + r.versionsChecked, 0),
+    problems: reports.reduce((n, r) => n + r.problems.length, 0),
+    seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+  };
+  console.log(JSON.stringify({ totals, skipped, reports }));
+  log(
+    `chaos: ${totals.killsSurvived} kills survived, ${totals.lost} lost, ${totals.duplicates} ` +
+      `duplicates, ${totals.versionsChecked} versions read, ${totals.problems} problems`,
+  );
+  return totals.problems > 0 ? 1 : 0;
+});
