@@ -68,8 +68,8 @@ function silverSql(from: number, to: number): string {
     FROM r JOIN dev USING (d)`;
 }
 
-/** Appends readings [from, to) in one commit per UTC day; returns seconds spent. */
-async function appendSilver(lakehouse: string, from: number, to: number): Promise<number> {
+/** Appends synthetic readings [from, to) to `<lakehouse>/silver`, one commit per UTC day; returns seconds spent. */
+export async function appendSilver(lakehouse: string, from: number, to: number): Promise<number> {
   const t0 = performance.now();
   await ensureIngestTables(lakehouse);
   const perDay = Math.floor(86_400 / INTERVAL_S) * BENCH_DEVICES;

@@ -20,4 +20,4 @@ UNION ALL
 SELECT 'building:' || building, max(ts) FROM alarm_readings GROUP BY building;
 
 CREATE OR REPLACE TEMP TABLE alarm_building_minutes AS
-SELECT DISTINCT building, date_trunc('minute', ts) AS minute FROM alarm_readings;
+SELECT DISTINCT building, utc_minute(ts) AS minute FROM alarm_readings;

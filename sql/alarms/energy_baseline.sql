@@ -13,7 +13,7 @@ WITH settings AS (
     (SELECT value FROM alarm_settings WHERE rule = 'energy_baseline' AND setting = 'baseline_weeks') AS weeks
 ),
 buckets AS (
-  SELECT building, time_bucket(INTERVAL 15 MINUTE, ts) AS bucket, avg(value) AS kwh_per_reading
+  SELECT building, utc_bucket(ts, 900) AS bucket, avg(value) AS kwh_per_reading
   FROM alarm_readings
   WHERE type = 'energy'
   GROUP BY ALL
@@ -25,7 +25,7 @@ baseline AS (
   JOIN range(1, 53) AS w(k) ON w.k <= s.weeks
   JOIN {{energy_hourly}} e
     ON e.building = b.building
-    AND e.hour_start = date_trunc('hour', b.bucket) - to_days(CAST(7 * w.k AS INTEGER))
+    AND e.hour_start = utc_hour(b.bucket) - to_days(CAST(7 * w.k AS INTEGER))
     AND e.readings > 0
   GROUP BY b.building, b.bucket
 ),

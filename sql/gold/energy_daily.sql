@@ -4,7 +4,7 @@
 -- since the previous reading, so a day's energy is the sum of the readings stamped in it.
 -- Partitioned by `day`; {{silver}} holds whole days.
 SELECT
-  CAST(timestamp AS DATE) AS day,
+  utc_day(timestamp) AS day,
   building,
   sum(value) AS kwh,
   count(*) AS readings,

@@ -6,8 +6,8 @@
 -- stamped inside it; a missing reading makes the hour read low (see `readings`/`meters` to
 -- judge completeness). Partitioned by `day`; {{silver}} holds whole days.
 SELECT
-  CAST(date_trunc('hour', timestamp) AS DATE) AS day,
-  date_trunc('hour', timestamp) AS hour_start,
+  utc_day(timestamp) AS day,
+  utc_hour(timestamp) AS hour_start,
   building,
   sum(value) AS kwh,
   count(*) AS readings,

@@ -5,8 +5,8 @@
 -- and how many distinct devices reported. Canonical units (C, %, ppm, kWh). Partitioned by
 -- `day`; {{silver}} holds whole days. No thresholds here.
 SELECT
-  CAST(date_trunc('minute', timestamp) AS DATE) AS day,
-  date_trunc('minute', timestamp) AS window_start,
+  utc_day(timestamp) AS day,
+  utc_minute(timestamp) AS window_start,
   building,
   floor,
   type,

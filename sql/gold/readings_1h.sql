@@ -6,8 +6,8 @@
 -- a refresh recomputes whole days, so {{silver}} holds every silver reading of the days it
 -- rebuilds (and only whole days). No thresholds here.
 SELECT
-  CAST(date_trunc('hour', timestamp) AS DATE) AS day,
-  date_trunc('hour', timestamp) AS window_start,
+  utc_day(timestamp) AS day,
+  utc_hour(timestamp) AS window_start,
   building,
   floor,
   type,

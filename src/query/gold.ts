@@ -46,6 +46,12 @@ const ALARM_AFFECTED_MS = 2 * HOUR_MS;
  */
 const ALARM_CONTEXT_MS = 2 * HOUR_MS;
 
+/**
+ * The silver columns gold SQL reads. Scopes carry only these: `source`, `unit` and
+ * `ingest_time` (a unique string per reading) would cost more to copy than all of gold.
+ */
+const SCOPE_COLUMNS = "timestamp, device_id, building, floor, type, value";
+
 /** Raised when there is no silver table to build gold from. */
 export class NoSilverError extends Error {
   constructor(path: string) {
@@ -235,12 +241,12 @@ class Refresh {
         }
         return false;
       });
-      where = ` WHERE CAST(timestamp AS DATE) IN (${
+      where = ` WHERE utc_day(timestamp) IN (${
         sorted.map((d) => `DATE ${sqlString(d)}`).join(", ")
       })`;
     }
     await this.conn.run(
-      `CREATE OR REPLACE TEMP TABLE ${name} AS SELECT * FROM (${
+      `CREATE OR REPLACE TEMP TABLE ${name} AS SELECT ${SCOPE_COLUMNS} FROM (${
         snapshotScanSql(this.silver, files)
       })${where}`,
     );
@@ -299,7 +305,9 @@ async function refreshHealth(
   const recent = `(SELECT * FROM (${snapshotScanSql(silver, recentFiles)})${
     Number.isFinite(from) ? ` WHERE timestamp >= ${tsLiteral(from)}` : ""
   })`;
-  const newRows = `(${snapshotScanSql(silver, full ? silver.files : change!.added)})`;
+  const newRows = full
+    ? `(SELECT * FROM ${await r.dailyScope(null)})`
+    : `(${snapshotScanSql(silver, change!.added)})`;
   const previous = full ? `(${snapshotScanSql(gold, [])})` : `(${snapshotScanSql(gold)})`;
   const out = `gold_out_${def.name}`;
   await r.conn.run(`CREATE OR REPLACE TEMP TABLE gold_prev_health AS SELECT * FROM ${previous}`);
@@ -388,9 +396,11 @@ async function refreshAlarms(
   }
   const scanFrom = recomputeFrom - ALARM_CONTEXT_MS;
   const files = full ? silver.files : filesOverlapping(silver, scanFrom, Infinity);
-  const silverSql = `SELECT * FROM (${snapshotScanSql(silver, files)})${
-    full ? "" : ` WHERE timestamp >= ${tsLiteral(scanFrom)}`
-  }`;
+  const silverSql = full
+    ? `SELECT * FROM ${await r.dailyScope(null)}`
+    : `SELECT ${SCOPE_COLUMNS} FROM (${snapshotScanSql(silver, files)}) WHERE timestamp >= ${
+      tsLiteral(scanFrom)
+    }`;
   await computeAlarms(r.conn, silverSql, snapshotScanSql(energyHourly), "gold_alarms_new");
   const out = `gold_out_${def.name}`;
   const cols = def.schema.fields.map((f) => sqlIdent(f.name)).join(", ");
@@ -470,6 +480,7 @@ export async function refreshGold(
   const results: GoldTableResult[] = [];
   try {
     await db.conn.run("SET preserve_insertion_order = false");
+    await runScript(db.conn, await loadSql("gold/_time.sql"));
     await runScript(db.conn, await loadSql("alarms/thresholds.sql"));
     const r = new Refresh(db.conn, lakehouse, silver, opts.full ?? false);
     for (const def of defs) {

@@ -1,0 +1,18 @@
+-- UTC time buckets used by the gold tables and the alarm rules (helpers, not a table).
+--   utc_minute(ts), utc_hour(ts)   start of the UTC minute / hour of a timestamp
+--   utc_bucket(ts, seconds)        start of the UTC bucket of that many seconds (e.g. 900 for
+--                                  15 minutes), aligned on 1970-01-01 00:00 UTC
+--   utc_day(ts)                    UTC day (DATE) of a timestamp
+-- They give exactly what date_trunc / time_bucket / CAST(... AS DATE) give in the UTC session,
+-- but as plain arithmetic on epoch microseconds: DuckDB sends date_trunc on a TIMESTAMPTZ
+-- through the ICU calendar, which costs about 0.4 microseconds per reading (4 s over 10M
+-- readings) against a few nanoseconds here. Every event time in the lakehouse is UTC.
+CREATE OR REPLACE TEMP MACRO utc_bucket(ts, seconds) AS
+  to_timestamp(floor(epoch_us(ts) / (seconds * 1000000.0)) * seconds);
+
+CREATE OR REPLACE TEMP MACRO utc_minute(ts) AS utc_bucket(ts, 60);
+
+CREATE OR REPLACE TEMP MACRO utc_hour(ts) AS utc_bucket(ts, 3600);
+
+CREATE OR REPLACE TEMP MACRO utc_day(ts) AS
+  DATE '1970-01-01' + CAST(floor(epoch_us(ts) / 86400000000) AS INTEGER);
