@@ -9,6 +9,7 @@ import { readEnv } from "../src/config.ts";
 import {
   detectReadOnlyMethod,
   formatReport,
+  freePorts,
   groupScenario,
   killScenario,
   outageScenario,
@@ -20,7 +21,7 @@ const BROKERS = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
 /** CHAOS_VERBOSE=1 prints each scenario's progress lines. */
 const log = readEnv("CHAOS_VERBOSE") ? (l: string) => console.error(l) : undefined;
 /** Our own broker for the outage (never the shared one, whose users must not see it stop). */
-const OUTAGE_PORT = Number(readEnv("CHAOS_TEST_PORT") ?? 19192);
+const OUTAGE_PORT = Number(readEnv("CHAOS_TEST_PORT") ?? freePorts(2));
 
 function assertHeld(r: ScenarioReport): void {
   console.error(formatReport(r));

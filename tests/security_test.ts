@@ -9,11 +9,11 @@ import { join } from "node:path";
 import { readEnv } from "../src/config.ts";
 import { createKafka } from "../src/kafka/client.ts";
 import { startLocalBroker, stopLocalBroker } from "../src/kafka/local_broker.ts";
-import { exactness, expectedOf } from "./helpers/chaos.ts";
+import { exactness, expectedOf, freePorts } from "./helpers/chaos.ts";
 import { makeMix, produceMix, tableCounts } from "./helpers/fixtures.ts";
 import { ROOT, runTask, spawnTask } from "./helpers/tasks.ts";
 
-const SASL_PORT = Number(readEnv("SECURITY_TEST_PORT") ?? 19492);
+const SASL_PORT = Number(readEnv("SECURITY_TEST_PORT") ?? freePorts(3));
 
 Deno.test("security: no task in deno.json runs with -A / --allow-all", () => {
   const tasks: Record<string, string> = JSON.parse(

@@ -244,6 +244,28 @@ export async function sigkill(r: Running): Promise<boolean> {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A port whose next `count - 1` ports are free too (broker, controller, extra listener), so
+ * parallel runs of the suites never start two brokers on one port — nor near 9092.
+ */
+export function freePorts(count = 2): number {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 9_000) * 4;
+    const held: Deno.Listener[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        held.push(Deno.listen({ hostname: "127.0.0.1", port: base + i }));
+      }
+      return base;
+    } catch {
+      // taken: try another
+    } finally {
+      for (const l of held) l.close();
+    }
+  }
+  throw new Error("no free port range found");
+}
+
 /** Polls `cond` every `everyMs` until true or the deadline; returns whether it became true. */
 export async function waitFor(
   cond: () => Promise<boolean> | boolean,
