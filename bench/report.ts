@@ -1,0 +1,240 @@
+/**
+ * Renders bench results as Markdown: the machine, the versions, one table of figures with the
+ * issue's targets beside them, the dashboard queries, and notes. The same table is printed by
+ * `deno task bench`.
+ *
+ * @module
+ */
+import type { BenchResults } from "./run.ts";
+import type { Figure } from "./stats.ts";
+
+/** One row of the figures table. */
+interface Row {
+  scenario: string;
+  figure: string;
+  value: Figure | string | null;
+  target?: string;
+}
+
+function get(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const k of path.split(".")) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+function isFigure(v: unknown): v is Figure {
+  return v !== null && typeof v === "object" && "median" in v && "runs" in v;
+}
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return "–";
+  if (Math.abs(n) >= 1000) return Math.round(n).toLocaleString("en-US");
+  if (Math.abs(n) >= 100) return n.toFixed(0);
+  if (Math.abs(n) >= 10) return n.toFixed(1);
+  return n.toFixed(Math.abs(n) >= 1 ? 2 : 3);
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(bytes < 10 * 1048576 ? 2 : 0)} MiB`;
+}
+
+/** The rows of the figures table, from whatever scenarios ran. */
+export function figureRows(r: BenchResults): Row[] {
+  const f = r.figures;
+  const rows: Row[] = [];
+  const add = (scenario: string, figure: string, path: string, target?: string) => {
+    const err = get(f, `${path.split(".")[0]}.error`);
+    const v = get(f, path);
+    if (err !== undefined) {
+      if (!rows.some((x) => x.scenario === scenario && x.figure === "error")) {
+        rows.push({ scenario, figure: "error", value: String(err).slice(0, 120) });
+      }
+      return;
+    }
+    if (v === undefined) return;
+    rows.push({ scenario, figure, value: isFigure(v) ? v : String(v), target });
+  };
+  const n = (path: string) => Number(get(f, path) ?? NaN);
+  const count = (path: string) => fmt(n(path));
+  add(
+    `producer (${count("producer.messages")} msgs, burst)`,
+    "before: 1 thread, acks=all, batch 5000 — msg/s",
+    "producer.before.msgsPerSec",
+  );
+  add(
+    `producer (${count("producer.messages")} msgs, burst)`,
+    "before — MB/s",
+    "producer.before.mbPerSec",
+  );
+  add(
+    `producer (${count("producer.messages")} msgs, burst)`,
+    "after: 2 workers, acks=1, batch 1000 — msg/s",
+    "producer.after.msgsPerSec",
+    "≥ 200,000",
+  );
+  add(
+    `producer (${count("producer.messages")} msgs, burst)`,
+    "after — MB/s",
+    "producer.after.mbPerSec",
+  );
+  add(
+    `producer (${count("producer.messages")} msgs, burst)`,
+    "speedup after/before (pairwise)",
+    "producer.speedup",
+  );
+  add(
+    `ceiling vs pipeline (${count("pipeline.messages")} msgs)`,
+    "bare kafkajs consumer (JSON.parse) — msg/s",
+    "pipeline.bareMsgsPerSec",
+  );
+  add(
+    `ceiling vs pipeline (${count("pipeline.messages")} msgs)`,
+    "consume → committed bronze+silver — msg/s",
+    "pipeline.pipelineMsgsPerSec",
+    "≥ 100,000",
+  );
+  add(
+    `ceiling vs pipeline (${count("pipeline.messages")} msgs)`,
+    "ratio pipeline/bare (pairwise)",
+    "pipeline.ratio",
+    "≥ 0.70",
+  );
+  const fr = `freshness (${count("freshness.rate")} msg/s × ${count("freshness.seconds")} s)`;
+  add(fr, "produce → visible via delta_scan p50 — ms", "freshness.p50Ms");
+  add(fr, "p95 — ms", "freshness.p95Ms");
+  add(fr, "p99 — ms", "freshness.p99Ms", "≤ 1,500");
+  add(fr, "max — ms", "freshness.maxMs");
+  add(fr, "probes (not visible within 30 s)", "freshness.probes");
+  add(fr, "missing probes", "freshness.missing", "0");
+  add(
+    `gold (${count("gold.silverRows")} silver rows)`,
+    "full refresh — s",
+    "gold.fullRefreshSeconds",
+    "≤ 5 (at 10M)",
+  );
+  add(
+    `gold (${count("gold.silverRows")} silver rows)`,
+    `incremental refresh after ${count("gold.incrementalRows")} new rows — s`,
+    "gold.incrementalRefreshSeconds",
+    "≤ 1 (after 100k)",
+  );
+  add(
+    `gold (${count("gold.silverRows")} silver rows)`,
+    "dashboard cold start + first refresh — ms",
+    "gold.dashboard.coldRefreshMs",
+  );
+  add(
+    `memory (${count("memory.backlog")}-msg backlog)`,
+    "consume peak RSS (VmHWM) — MiB",
+    "memory.peakRssMiB",
+    "≤ 286 MiB (300 MB)",
+  );
+  add(
+    `memory (${count("memory.backlog")}-msg backlog)`,
+    "drain rate — msg/s",
+    "memory.drainMsgsPerSec",
+  );
+  for (const t of ["bronze", "silver"]) {
+    const h = get(f, `tableHealth.${t}`) as
+      | { before: Record<string, number>; after: Record<string, number>; optimizeSeconds: number }
+      | undefined;
+    if (!h) continue;
+    rows.push({
+      scenario: `table health (${t}, after the drain)`,
+      figure: "files per partition (mean / max), before → after optimize",
+      value:
+        `${h.before.meanFilesPerPartition} / ${h.before.maxFilesPerPartition} → ${h.after.meanFilesPerPartition} / ${h.after.maxFilesPerPartition}`,
+    });
+    rows.push({
+      scenario: `table health (${t}, after the drain)`,
+      figure: "mean file size, before → after (optimize time)",
+      value: `${mib(h.before.meanFileBytes)} → ${
+        mib(h.after.meanFileBytes)
+      } (${h.optimizeSeconds} s)`,
+    });
+  }
+  add("delta", `append ${count("delta.appendRows")} rows — rows/s`, "delta.appendRowsPerSec");
+  add("delta", "commit latency — ms", "delta.commitLatencyMs");
+  add(
+    "delta",
+    `snapshot load at ${count("delta.snapshotCommits")} commits — ms`,
+    "delta.snapshotLoadMs",
+    "< 1,000 (at 10,000)",
+  );
+  add(
+    "decode",
+    `decodeReading, ${count("decode.messages")} payloads — msg/s`,
+    "decode.msgsPerSec",
+    "> 150,000",
+  );
+  return rows;
+}
+
+function cell(v: Row["value"]): [string, string, string] {
+  if (v === null) return ["–", "", ""];
+  if (typeof v === "string") return [v, "", ""];
+  const unit = v.unit === "msg/s" || v.unit === "rows/s" || v.unit === "ms" || v.unit === "s" ||
+      v.unit === "MB/s" || v.unit === "MiB"
+    ? ""
+    : ` ${v.unit}`;
+  return [`${fmt(v.median)}${unit}`, fmt(v.min), fmt(v.max)];
+}
+
+/** The figures as a Markdown table. */
+export function figuresTable(r: BenchResults): string {
+  const lines = [
+    "| Scenario | Figure | Median | Min | Max | Target |",
+    "| --- | --- | ---: | ---: | ---: | --- |",
+  ];
+  for (const row of figureRows(r)) {
+    const [med, min, max] = cell(row.value);
+    lines.push(
+      `| ${row.scenario} | ${row.figure} | ${med} | ${min} | ${max} | ${row.target ?? ""} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Dashboard query latencies as a Markdown table (empty string when not measured). */
+export function dashboardTable(r: BenchResults): string {
+  const q = get(r.figures, "gold.dashboard.queries") as
+    | { query: string; runs: number; rows: number; p50Ms: number; p95Ms: number }[]
+    | undefined;
+  if (!q?.length) return "";
+  return [
+    "| Dashboard query (1 DuckDB thread) | Rows | p50 ms | p95 ms | Runs |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...q.map((x) => `| ${x.query} | ${x.rows} | ${fmt(x.p50Ms)} | ${fmt(x.p95Ms)} | ${x.runs} |`),
+  ].join("\n");
+}
+
+/** The whole latest.md. */
+export function renderMarkdown(r: BenchResults): string {
+  const m = r.machine;
+  const v = r.versions;
+  return [
+    `# Benchmark results (${r.mode})`,
+    "",
+    `Run ${r.startedAt} → ${r.finishedAt} (${r.durationSeconds} s) with \`deno task bench${
+      r.mode === "quick" ? " --quick" : ""
+    }\`.`,
+    "",
+    `- Machine: ${m.cpuModel}, ${m.cores} cores, ${
+      (m.memoryBytes / 2 ** 30).toFixed(1)
+    } GiB RAM, ${m.os}`,
+    `- Load average (1/5/15 min): ${m.loadAverageAtStart.join(" / ")} at start, ${
+      m.loadAverageAtEnd.join(" / ")
+    } at end`,
+    `- Deno ${v.deno} (V8 ${v.v8}), Kafka ${v.kafka} (${v.kafkaSource}), kafkajs ${v.kafkajs}, DuckDB ${v.duckdb}`,
+    "- Each figure: median of the runs, with min and max; ratios are taken pair by pair in one run.",
+    "",
+    figuresTable(r),
+    "",
+    dashboardTable(r),
+    "",
+    ...(r.notes.length ? ["Notes:", "", ...r.notes.map((n) => `- ${n}`), ""] : []),
+  ].join("\n");
+}

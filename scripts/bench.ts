@@ -1,0 +1,65 @@
+/**
+ * `deno task bench [--quick] [--out DIR]`: the performance figures of issue 7, from one
+ * harness anyone can rerun (bench/run.ts). Progress on stderr, the figures table on stdout,
+ * results in `<out>/latest.json` and `<out>/latest.md`.
+ */
+import { COMMON_OPTIONS, type OptionSpecs, parseCli, runMain, UsageError } from "../src/config.ts";
+import { runBench, SCENARIOS } from "../bench/run.ts";
+import { dashboardTable, figuresTable } from "../bench/report.ts";
+
+const OPTIONS = {
+  brokers: COMMON_OPTIONS.brokers,
+  quick: {
+    type: "boolean",
+    env: "BENCH_QUICK",
+    description: "Small sizes, one run each (a smoke test, under 2 minutes)",
+  },
+  out: {
+    type: "string",
+    env: "BENCH_OUT",
+    default: "bench/results",
+    description: "Directory for latest.json and latest.md",
+  },
+  only: {
+    type: "string",
+    env: "BENCH_ONLY",
+    default: "",
+    description: `Comma-separated scenarios to run (default all): ${SCENARIOS.join(", ")}`,
+  },
+} as const satisfies OptionSpecs;
+
+await runMain(async () => {
+  const { options: o, positionals } = parseCli(
+    Deno.args,
+    OPTIONS,
+    "Usage: deno task bench [--quick] [--out DIR]",
+  );
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const only = o.only ? o.only.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
+  for (const s of only ?? []) {
+    if (!(SCENARIOS as readonly string[]).includes(s)) {
+      throw new UsageError(`--only: unknown scenario "${s}" (${SCENARIOS.join(", ")})`);
+    }
+  }
+  const results = await runBench({
+    quick: o.quick,
+    brokers: o.brokers,
+    outDir: o.out,
+    // Children are spawned as "deno": the task's --allow-run names it so (see deno.json).
+    deno: "deno",
+    only,
+  });
+  console.log(figuresTable(results));
+  const dash = dashboardTable(results);
+  if (dash) console.log("\n" + dash);
+  console.error(
+    `bench: wrote ${o.out}/latest.json and ${o.out}/latest.md in ${results.durationSeconds} s`,
+  );
+  const failed = Object.entries(results.figures).filter(([, v]) =>
+    v !== null && typeof v === "object" && "error" in v
+  );
+  if (failed.length) {
+    console.error(`bench: failed scenarios: ${failed.map(([k]) => k).join(", ")}`);
+    return 1;
+  }
+});
