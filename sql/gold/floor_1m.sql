@@ -1,20 +1,22 @@
 -- gold/floor_1m: one row per building, floor and sensor type per UTC minute of event time.
 --
 -- Meaning: the conditions on a floor during [window_start, window_start + 1 min), over every
--- reading of that floor's devices of the type: mean, extremes, count, exact 95th percentile,
--- and how many distinct devices reported. Canonical units (C, %, ppm, kWh). Partitioned by
--- `day`; {{silver}} holds whole days. No thresholds here.
+-- reading of that floor's devices of the type: mean, extremes, count, exact 95th percentile
+-- (as quantile_cont over all those readings), and how many distinct devices reported.
+-- Canonical units (C, %, ppm, kWh). Partitioned by `day`. No thresholds here.
+-- Input: {{device_minutes}} (sql/gold/_device_minutes.sql) of the days it rebuilds: one row per
+-- device that reported in the minute, with its readings' sum, count, extremes and values.
 SELECT
-  utc_day(timestamp) AS day,
-  utc_minute(timestamp) AS window_start,
+  day,
+  window_start,
   building,
   floor,
   type,
-  avg(value) AS avg,
-  min(value) AS min,
-  max(value) AS max,
-  count(*) AS count,
-  quantile_cont(value, 0.95) AS p95,
-  count(DISTINCT device_id) AS devices
-FROM {{silver}}
-GROUP BY ALL
+  sum(sum) / sum(count) AS avg,
+  min(min) AS min,
+  max(max) AS max,
+  sum(count) AS count,
+  quantile_sorted(list_sort(flatten(list(sorted_values))), 0.95) AS p95,
+  count(*) AS devices
+FROM {{device_minutes}}
+GROUP BY day, window_start, building, floor, type

@@ -1,21 +1,20 @@
 -- gold/readings_1m: one row per device per UTC minute of event time.
 --
 -- Meaning: what each sensor reported during the minute [window_start, window_start + 1 min):
--- mean, extremes, number of readings and the exact 95th percentile (quantile_cont), in the
+-- mean, extremes, number of readings and the exact 95th percentile (as quantile_cont), in the
 -- canonical unit of its type (C, %, ppm, kWh). Partitioned by `day` (UTC day of window_start);
--- a refresh recomputes whole days, so {{silver}} holds every silver reading of the days it
--- rebuilds (and only whole days). No thresholds here.
+-- a refresh recomputes whole days. No thresholds here.
+-- Input: {{device_minutes}} (sql/gold/_device_minutes.sql) of the days it rebuilds.
 SELECT
-  utc_day(timestamp) AS day,
-  utc_minute(timestamp) AS window_start,
+  day,
+  window_start,
   building,
   floor,
   type,
   device_id,
-  avg(value) AS avg,
-  min(value) AS min,
-  max(value) AS max,
-  count(*) AS count,
-  quantile_cont(value, 0.95) AS p95
-FROM {{silver}}
-GROUP BY ALL
+  sum / count AS avg,
+  min,
+  max,
+  count,
+  quantile_sorted(sorted_values, 0.95) AS p95
+FROM {{device_minutes}}

@@ -204,6 +204,7 @@ export async function alarmRuleFiles(): Promise<string[]> {
 class Refresh {
   #changes = new Map<number, Promise<SilverChange>>();
   #scopes = new Map<string, string>();
+  #helpers = new Set<string>();
   constructor(
     readonly conn: DuckDBConnection,
     readonly lakehouse: string,
@@ -253,6 +254,24 @@ class Refresh {
     this.#scopes.set(key, name);
     return name;
   }
+
+  /**
+   * sql/gold/_device_minutes.sql over dailyScope(days): per device and minute, what
+   * readings_1m and floor_1m aggregate from. Materialised once per scope, shared by both.
+   */
+  async deviceMinutes(days: Set<string> | null): Promise<string> {
+    const scope = await this.dailyScope(days);
+    const name = `${scope}_device_minutes`;
+    if (!this.#helpers.has(name)) {
+      await this.conn.run(
+        `CREATE OR REPLACE TEMP TABLE ${name} AS ${await loadSql("gold/_device_minutes.sql", {
+          silver: scope,
+        })}`,
+      );
+      this.#helpers.add(name);
+    }
+    return name;
+  }
 }
 
 async function refreshDaily(
@@ -266,8 +285,12 @@ async function refreshDaily(
   if (days !== null && days.size === 0) return { actions: [], written: 0, scope: "no new rows" };
   const scope = await r.dailyScope(days);
   const out = `gold_out_${def.name}`;
+  const inputs = placeholders(await readSqlFile(def.sqlFile));
+  const values: Record<string, string> = {};
+  if (inputs.has("silver")) values.silver = scope;
+  if (inputs.has("device_minutes")) values.device_minutes = await r.deviceMinutes(days);
   await r.conn.run(
-    `CREATE OR REPLACE TEMP TABLE ${out} AS ${await loadSql(def.sqlFile, { silver: scope })}`,
+    `CREATE OR REPLACE TEMP TABLE ${out} AS ${await loadSql(def.sqlFile, values)}`,
   );
   const written = Number(await one(r.conn, `SELECT count(*) FROM ${out}`));
   const removes = days === null
@@ -480,7 +503,7 @@ export async function refreshGold(
   const results: GoldTableResult[] = [];
   try {
     await db.conn.run("SET preserve_insertion_order = false");
-    await runScript(db.conn, await loadSql("gold/_time.sql"));
+    await runScript(db.conn, await loadSql("gold/_macros.sql"));
     await runScript(db.conn, await loadSql("alarms/thresholds.sql"));
     const r = new Refresh(db.conn, lakehouse, silver, opts.full ?? false);
     for (const def of defs) {
