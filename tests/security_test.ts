@@ -145,3 +145,29 @@ Deno.test("security: consume over a real SASL/PLAIN listener; a wrong password f
     await Deno.remove(lakehouse, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("security: bad security flags stop consume with a usage error (exit 2) before connecting", async () => {
+  const lakehouse = await Deno.makeTempDir({ prefix: "lh-sec-usage-" });
+  try {
+    for (
+      const [args, message] of [
+        [["--sasl-mechanism", "gssapi", "--sasl-username", "u"], /--sasl-mechanism must be/],
+        [["--sasl-mechanism", "plain"], /--sasl-username/],
+        [["--tls", "--tls-cert", "/nonexistent/c.pem"], /--tls-cert and --tls-key go together/],
+      ] as const
+    ) {
+      // Brokers that nothing listens on: a usage error must come before any connection.
+      const r = await runTask("consume", [
+        "--brokers",
+        "127.0.0.1:1",
+        "--lakehouse",
+        lakehouse,
+        ...args,
+      ], { KAFKA_SASL_PASSWORD: "pw" });
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  } finally {
+    await Deno.remove(lakehouse, { recursive: true });
+  }
+});
