@@ -452,12 +452,16 @@ async function collect(
   });
 }
 
+/** Temp dirs of the two runs, removed by the last test. */
+const tempDirs: string[] = [];
+
 /** The Kafka run: all cases on a one-partition topic (offset = case index), one consume. */
 const kafkaCases = CASES;
 let kafkaRun: Promise<RunOutcome> | null = null;
 function kafkaOutcome(): Promise<RunOutcome> {
   kafkaRun ??= (async () => {
     const parent = await Deno.makeTempDir({ prefix: "hostile-kafka-" });
+    tempDirs.push(parent);
     const lakehouse = join(parent, "lakehouse");
     const topic = `hostile-${crypto.randomUUID().slice(0, 8)}`;
     const kafka = createKafka({ brokers: [BROKERS], clientId: "hostile-test" });
@@ -506,6 +510,7 @@ let fileRun: Promise<RunOutcome> | null = null;
 function fileOutcome(): Promise<RunOutcome> {
   fileRun ??= (async () => {
     const parent = await Deno.makeTempDir({ prefix: "hostile-files-" });
+    tempDirs.push(parent);
     const lakehouse = join(parent, "lakehouse");
     const input = join(parent, "input");
     await Deno.mkdir(input);
@@ -589,4 +594,8 @@ fileCases.forEach(({ c, i }) => {
   Deno.test(`hostile files #${i}: ${c.name} → ${c.expect}`, async () => {
     assertLanded(c, (await fileOutcome()).landed(i));
   });
+});
+
+Deno.test("hostile: remove the runs' temp dirs", async () => {
+  for (const dir of tempDirs) await Deno.remove(dir, { recursive: true });
 });

@@ -811,14 +811,16 @@ export function makeReadOnly(dir: string, method: ReadOnlyMethod): { ok: boolean
   for (let i = 0; !r.ok && /busy/i.test(r.err) && i < 2000; i++) {
     r = run("mount", ["-o", "remount,ro,bind", dir]);
   }
-  if (!r.ok) run("umount", [dir]);
+  if (!r.ok) makeWritable(dir, "bind-mount");
   return r;
 }
 
 /** Undoes makeReadOnly. */
 export function makeWritable(dir: string, method: ReadOnlyMethod): { ok: boolean; err: string } {
   if (method === "chattr") return run("chattr", ["-R", "-i", dir]);
-  const u = run("umount", [dir]);
+  // A writer may still hold a file open through the mount for a moment: retry, then detach.
+  let u = run("umount", [dir]);
+  for (let i = 0; !u.ok && /busy/i.test(u.err) && i < 200; i++) u = run("umount", [dir]);
   return u.ok ? u : run("umount", ["-l", dir]);
 }
 
