@@ -107,8 +107,8 @@ export function figureRows(r: BenchResults): Row[] {
   add(fr, "p95 — ms", "freshness.p95Ms");
   add(fr, "p99 — ms", "freshness.p99Ms", "≤ 1,500");
   add(fr, "max — ms", "freshness.maxMs");
-  add(fr, "probes (not visible within 30 s)", "freshness.probes");
-  add(fr, "missing probes", "freshness.missing", "0");
+  add(fr, "probes (first + last reading of every send)", "freshness.probes");
+  add(fr, "probes never visible (30 s grace)", "freshness.missing", "0");
   add(
     `gold (${count("gold.silverRows")} silver rows)`,
     "full refresh — s",
