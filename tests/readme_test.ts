@@ -29,6 +29,7 @@ for (
     "dashboard",
     "demo",
     "kafka:up",
+    "chaos",
   ]
 ) {
   Deno.test(`README documents every flag of ${name}`, async () => {
