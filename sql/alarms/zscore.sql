@@ -17,6 +17,9 @@
 --    an outlier (a 0.1 % margin covers rounding);
 -- 2. only the readings of the other (suspect) buckets get the median and MAD above, computed
 --    over the readings of the two hours before them — everything their two windows reach.
+-- The trailing hour is written `1 HOUR PRECEDING AND CURRENT ROW EXCLUDE GROUP` (the reading
+-- and any other at the same instant left out): the same frame as ending 1 microsecond before
+-- the reading, which DuckDB evaluates several times slower.
 WITH settings AS (
   SELECT
     (SELECT value FROM alarm_settings WHERE rule = 'zscore' AND setting = 'limit') AS z_limit,
