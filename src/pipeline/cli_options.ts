@@ -20,7 +20,7 @@ export const INGEST_OPTIONS = {
   "max-latency-ms": {
     type: "string",
     env: "INGEST_MAX_LATENCY_MS",
-    default: "1000",
+    default: "800",
     description: "Flush when the oldest buffered message is this old (freshness bound)",
   },
   "dedup-horizon": {

@@ -19,14 +19,14 @@ export interface FlushPolicy {
   maxRows: number;
   /** Approximate bytes buffered at most (default 32 MiB). */
   maxBytes: number;
-  /** Age of the oldest buffered record at most, ms (default 1000). */
+  /** Age of the oldest buffered record at most, ms (default 800: freshness p99 stays under 1.5 s with commit time on top). */
   maxLatencyMs: number;
 }
 
 export const DEFAULT_FLUSH_POLICY: FlushPolicy = {
   maxRows: 50_000,
   maxBytes: 32 * 1024 * 1024,
-  maxLatencyMs: 1000,
+  maxLatencyMs: 800,
 };
 
 export interface IngestorOptions {
