@@ -272,6 +272,12 @@ class Refresh {
     }
     return name;
   }
+
+  /** Drops the helper tables (once the windowed tables are done, to free their memory). */
+  async dropHelpers(): Promise<void> {
+    for (const name of this.#helpers) await this.conn.run(`DROP TABLE IF EXISTS ${name}`);
+    this.#helpers.clear();
+  }
 }
 
 async function refreshDaily(
@@ -362,6 +368,7 @@ export async function computeAlarms(
   energyHourlySql: string,
   out: string,
 ): Promise<void> {
+  await runScript(conn, await loadSql("gold/_macros.sql"));
   await runScript(conn, await loadSql("alarms/_readings.sql", { silver: `(${silverSql})` }));
   const rules = await alarmRuleFiles();
   const parts: string[] = [];
@@ -531,6 +538,7 @@ export async function refreshGold(
       const change = opts.full || seen === undefined || seen > silver.version
         ? null
         : await r.change(seen);
+      if (def.kind !== "daily") await r.dropHelpers();
       const refresh = def.kind === "daily"
         ? refreshDaily
         : def.kind === "health"
