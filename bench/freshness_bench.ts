@@ -19,9 +19,10 @@ import { createKafka } from "../src/kafka/client.ts";
 import { ensureTopic, produce } from "../src/kafka/producer.ts";
 import { createSimulator, type SimMessage } from "../src/sensors/simulator.ts";
 import { openDuckDB, sqlString } from "../src/query/duckdb.ts";
-import { spawnTask } from "../src/tasks.ts";
+import { consumeArgs, spawnTask } from "../src/tasks.ts";
 import type { KafkaBenchEnv } from "./kafka_bench.ts";
 import { percentile } from "./stats.ts";
+import { exists } from "../src/files.ts";
 
 /** One freshness run. */
 export interface FreshnessRun {
@@ -51,15 +52,6 @@ const POLL_MS = 5;
 
 function versionFile(table: string, v: number): string {
   return join(table, "_delta_log", `${String(v).padStart(20, "0")}.json`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function waitForStableGroup(env: KafkaBenchEnv, group: string, child: Deno.ChildProcess) {
@@ -99,18 +91,7 @@ export async function benchFreshness(
   const group = `bench-fresh-${crypto.randomUUID()}`;
   const consume = spawnTask(
     "consume",
-    [
-      "--brokers",
-      env.brokers,
-      "--topic",
-      topic,
-      "--lakehouse",
-      lakehouse,
-      "--group",
-      group,
-      "--progress-interval",
-      "0",
-    ],
+    consumeArgs({ brokers: env.brokers, topic, lakehouse, group }),
     {},
     { deno: env.deno, stdout: "piped", stderr: "piped" },
   );

@@ -81,3 +81,33 @@ export async function runTask(
     stderr: new TextDecoder().decode(out.stderr),
   };
 }
+
+/** Where and how a `consume` run reads and writes; the flags every scripted run repeats. */
+export interface ConsumeRun {
+  brokers: string;
+  topic: string;
+  lakehouse: string;
+  group: string;
+  untilCaughtUp?: boolean;
+  /** Group session timeout, ms (Kafka's floor, 6000, makes restarts after a kill quick). */
+  sessionTimeoutMs?: number;
+}
+
+/** Arguments of a scripted `consume` run, progress lines off. */
+export function consumeArgs(run: ConsumeRun, extra: string[] = []): string[] {
+  return [
+    "--brokers",
+    run.brokers,
+    "--topic",
+    run.topic,
+    "--lakehouse",
+    run.lakehouse,
+    "--group",
+    run.group,
+    "--progress-interval",
+    "0",
+    ...(run.untilCaughtUp ? ["--until-caught-up"] : []),
+    ...(run.sessionTimeoutMs ? ["--session-timeout", String(run.sessionTimeoutMs)] : []),
+    ...extra,
+  ];
+}

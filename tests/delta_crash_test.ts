@@ -14,14 +14,11 @@ import {
   SENSOR_SCHEMA,
   sensorRowsSql,
 } from "./delta_helpers/common.ts";
+import { exists } from "../src/files.ts";
 
 const WORKER = new URL("./delta_helpers/append_worker.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 const PARTS = ["building", "type"];
-
-async function exists(p: string): Promise<boolean> {
-  return await Deno.stat(p).then(() => true, () => false);
-}
 
 Deno.test("SIGKILL before commit leaves the table unchanged; forced vacuum removes orphans", async () => {
   const dir = await Deno.makeTempDir();

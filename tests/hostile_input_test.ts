@@ -14,7 +14,7 @@ import { readEnv } from "../src/config.ts";
 import { createKafka } from "../src/kafka/client.ts";
 import { ensureTopic } from "../src/kafka/producer.ts";
 import { openDuckDB, sqlString } from "../src/query/duckdb.ts";
-import { runTask, type TaskResult } from "./helpers/tasks.ts";
+import { consumeArgs, runTask, type TaskResult } from "./helpers/tasks.ts";
 
 const BROKERS = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
 
@@ -483,19 +483,10 @@ function kafkaOutcome(): Promise<RunOutcome> {
       })),
     });
     await producer.disconnect();
-    const task = await runTask("consume", [
-      "--brokers",
-      BROKERS,
-      "--topic",
-      topic,
-      "--lakehouse",
-      lakehouse,
-      "--group",
-      `g-${topic}`,
-      "--until-caught-up",
-      "--progress-interval",
-      "0",
-    ]);
+    const task = await runTask(
+      "consume",
+      consumeArgs({ brokers: BROKERS, topic, lakehouse, group: `g-${topic}`, untilCaughtUp: true }),
+    );
     const landed = await collect(lakehouse, KAFKA_COLUMNS, (i) => String(i));
     const { strays, badDirs } = await audit(parent, lakehouse, [resolve(lakehouse)]);
     return { task, landed, strays, badDirs };

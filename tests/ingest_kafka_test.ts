@@ -12,7 +12,7 @@ import {
   tableCounts,
   totalRejects,
 } from "./helpers/fixtures.ts";
-import { runTask, spawnTask } from "./helpers/tasks.ts";
+import { consumeArgs, runTask, spawnTask } from "./helpers/tasks.ts";
 
 const BROKERS = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
 
@@ -31,20 +31,10 @@ function assertExact(c: TableCounts, mix: Mix) {
 }
 
 async function consume(topic: string, lakehouse: string, group: string, extra: string[] = []) {
-  const r = await runTask("consume", [
-    "--brokers",
-    BROKERS,
-    "--topic",
-    topic,
-    "--lakehouse",
-    lakehouse,
-    "--group",
-    group,
-    "--until-caught-up",
-    "--progress-interval",
-    "0",
-    ...extra,
-  ]);
+  const r = await runTask(
+    "consume",
+    consumeArgs({ brokers: BROKERS, topic, lakehouse, group, untilCaughtUp: true }, extra),
+  );
   assert.equal(r.code, 0, `consume failed:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
@@ -83,22 +73,13 @@ Deno.test("consume: SIGKILL mid-stream three times, then catch up: still exact",
   const group = `g-${topic}`;
   for (let kill = 0; kill < 3; kill++) {
     const before = await bronzeVersion(lakehouse);
-    const child = spawnTask("consume", [
-      "--brokers",
-      BROKERS,
-      "--topic",
-      topic,
-      "--lakehouse",
-      lakehouse,
-      "--group",
-      group,
-      "--max-rows",
-      "7000",
-      "--session-timeout",
-      "6000",
-      "--progress-interval",
-      "0",
-    ]);
+    const child = spawnTask(
+      "consume",
+      consumeArgs({ brokers: BROKERS, topic, lakehouse, group, sessionTimeoutMs: 6000 }, [
+        "--max-rows",
+        "7000",
+      ]),
+    );
     // Kill once it has committed something new, at a varying moment after.
     const deadline = Date.now() + 60_000;
     while (await bronzeVersion(lakehouse) < before + 1 + kill && Date.now() < deadline) {

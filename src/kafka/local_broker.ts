@@ -9,6 +9,7 @@
  */
 import { join, resolve } from "node:path";
 import { brokerAnswers } from "./client.ts";
+import { exists } from "../files.ts";
 
 export const DEFAULT_KAFKA_VERSION = "3.9.1";
 
@@ -73,15 +74,6 @@ async function commandWorks(cmd: string, args: string[]): Promise<boolean> {
   try {
     const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
     return out.success;
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
   } catch {
     return false;
   }

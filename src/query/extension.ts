@@ -11,6 +11,7 @@
 import { join, resolve } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { readEnv } from "../config.ts";
+import { exists } from "../files.ts";
 
 /** Where extensions are cached; `DUCKDB_EXTENSION_DIR` overrides. */
 export function extensionDirectory(): string {
@@ -22,15 +23,6 @@ export class DeltaExtensionUnavailable extends Error {
   constructor(message: string) {
     super(message);
     this.name = "DeltaExtensionUnavailable";
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -21,7 +21,7 @@ import { loadSnapshot } from "../../src/delta/snapshot.ts";
 import { openDuckDB, sqlString } from "../../src/query/duckdb.ts";
 import { Prng } from "../../src/sensors/prng.ts";
 import { makeMix, type Mix, produceMix, type TableCounts, tableCounts } from "./fixtures.ts";
-import { ROOT, spawnTask, type TaskResult } from "./tasks.ts";
+import { consumeArgs, ROOT, spawnTask, type TaskResult } from "./tasks.ts";
 
 /** The three tables every check covers. */
 export const TABLES = ["bronze", "silver", "quarantine"] as const;
@@ -175,21 +175,13 @@ export async function checkVersions(
 }
 
 /** Arguments every consume run of a scenario shares. */
-function consumeArgs(brokers: string, topic: string, lakehouse: string, group: string): string[] {
-  return [
-    "--brokers",
-    brokers,
-    "--topic",
-    topic,
-    "--lakehouse",
-    lakehouse,
-    "--group",
-    group,
-    "--progress-interval",
-    "0",
-    "--session-timeout",
-    "6000",
-  ];
+function chaosConsumeArgs(
+  brokers: string,
+  topic: string,
+  lakehouse: string,
+  group: string,
+): string[] {
+  return consumeArgs({ brokers, topic, lakehouse, group, sessionTimeoutMs: 6000 });
 }
 
 /** A spawned task whose output is drained from the start (a full pipe would stall it). */
@@ -473,7 +465,7 @@ export async function killScenario(o: KillOptions): Promise<ScenarioReport> {
       const fresh = mode === "fresh" || (mode === "alternate" && k % 2 === 1);
       const before = await latestVersion(bronze);
       const run = start("consume", [
-        ...consumeArgs(o.brokers, topic, lakehouse, fresh ? `${group}-r${k}` : group),
+        ...chaosConsumeArgs(o.brokers, topic, lakehouse, fresh ? `${group}-r${k}` : group),
         "--max-rows",
         String(o.maxRows),
       ]);
@@ -512,7 +504,7 @@ export async function killScenario(o: KillOptions): Promise<ScenarioReport> {
       );
     }
     const last = start("consume", [
-      ...consumeArgs(o.brokers, topic, lakehouse, group),
+      ...chaosConsumeArgs(o.brokers, topic, lakehouse, group),
       "--until-caught-up",
       "--max-rows",
       String(Math.max(o.maxRows, 20_000)),
@@ -566,7 +558,7 @@ export async function groupScenario(o: GroupOptions): Promise<ScenarioReport> {
     { length: n },
     () =>
       start("consume", [
-        ...consumeArgs(o.brokers, topic, lakehouse, group),
+        ...chaosConsumeArgs(o.brokers, topic, lakehouse, group),
         "--until-caught-up",
         "--max-rows",
         String(o.maxRows),
@@ -670,7 +662,7 @@ export async function outageScenario(o: OutageOptions): Promise<ScenarioReport> 
     await admin.disconnect();
     const mix = makeMix(o.messages, 60);
     consumer = start("consume", [
-      ...consumeArgs(brokers, topic, lakehouse, `g-${topic}`),
+      ...chaosConsumeArgs(brokers, topic, lakehouse, `g-${topic}`),
       "--max-rows",
       String(o.maxRows),
     ], o.echo ? (l) => log(`  consume: ${l}`) : undefined);
@@ -855,7 +847,7 @@ export async function readOnlyScenario(o: ReadOnlyOptions): Promise<ScenarioRepo
   let readOnly = false;
   try {
     const consumer = start("consume", [
-      ...consumeArgs(o.brokers, topic, lakehouse, group),
+      ...chaosConsumeArgs(o.brokers, topic, lakehouse, group),
       "--max-rows",
       String(o.maxRows),
     ]);
@@ -895,7 +887,7 @@ export async function readOnlyScenario(o: ReadOnlyOptions): Promise<ScenarioRepo
     if (!w.ok) throw new Error(`could not make ${lakehouse} writable again: ${w.err}`);
     readOnly = false;
     const again = start("consume", [
-      ...consumeArgs(o.brokers, topic, lakehouse, group),
+      ...chaosConsumeArgs(o.brokers, topic, lakehouse, group),
       "--until-caught-up",
     ]);
     const r2 = await again.result;

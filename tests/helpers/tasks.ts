@@ -2,4 +2,12 @@
  * Runs the project's tasks as a user would, with the exact permissions deno.json grants them.
  * The implementation moved to src/tasks.ts so the benchmark harness shares it.
  */
-export { ROOT, runTask, spawnTask, taskArgs, type TaskResult } from "../../src/tasks.ts";
+export {
+  consumeArgs,
+  type ConsumeRun,
+  ROOT,
+  runTask,
+  spawnTask,
+  taskArgs,
+  type TaskResult,
+} from "../../src/tasks.ts";
