@@ -3,7 +3,15 @@
  * live dashboard until Ctrl+C. Prints the URL on stdout; everything else is in
  * src/dashboard/server.ts.
  */
-import { LAKEHOUSE_OPTION, numberOption, parseCli, runMain, UsageError } from "../src/config.ts";
+import {
+  brokerList,
+  COMMON_OPTIONS,
+  LAKEHOUSE_OPTION,
+  numberOption,
+  parseCli,
+  runMain,
+  UsageError,
+} from "../src/config.ts";
 import { startDashboard } from "../src/dashboard/server.ts";
 
 const USAGE = "Usage: deno task dashboard [--host <addr>] [--port <n>] [--lakehouse <dir>]";
@@ -28,6 +36,17 @@ const SPECS = {
     default: "2000",
     description: "Refresh and push period in ms",
   },
+  brokers: {
+    ...COMMON_OPTIONS.brokers,
+    description: "Kafka brokers, for the consumer-lag figure only (empty: no lag shown)",
+  },
+  topic: COMMON_OPTIONS.topic,
+  "app-id": {
+    type: "string",
+    env: "INGEST_APP_ID",
+    default: "smarttech",
+    description: "The consumers' --app-id (txn id prefix), to match tables to partitions",
+  },
 } as const;
 
 await runMain(async () => {
@@ -42,6 +61,9 @@ await runMain(async () => {
     host: options.host,
     port,
     intervalMs,
+    kafka: options.brokers.trim()
+      ? { brokers: brokerList(options.brokers), topic: options.topic, appName: options["app-id"] }
+      : undefined,
   });
   if (options.host !== "127.0.0.1" && options.host !== "localhost" && options.host !== "::1") {
     console.error(

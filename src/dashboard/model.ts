@@ -22,6 +22,12 @@ import {
   watermarks,
 } from "./pipeline_health.ts";
 import { type DashboardQuery, loadDashboardSql, type Row, runQuery } from "./queries.ts";
+import {
+  type LagSource,
+  partitionAppId,
+  resumeFromSnapshots,
+  type TopicLag,
+} from "../kafka/lag.ts";
 
 /** The chart ranges a viewer may ask for; anything else is rejected by the server. */
 export const SERIES_RANGES = {
@@ -59,8 +65,10 @@ export interface PipelineHealth {
   quarantineReasons: Row[];
   /** Bronze's last committed offset per source stream. */
   watermarks: Watermark[];
-  /** Consumer lag needs the broker's end offsets; the dashboard does not talk to Kafka. */
-  consumerLag: null;
+  /** Lag of the ingestion tables behind the Kafka topic (null without a broker). */
+  consumerLag: TopicLag | null;
+  /** Why there is no lag figure (no --brokers, broker unreachable), else null. */
+  consumerLagNote: string | null;
 }
 
 /** Everything but the charts: identical for every viewer. */
@@ -163,13 +171,14 @@ export class DashboardModel {
     readonly lakehouse: string,
     readonly db: DuckDB,
     readonly sql: Record<DashboardQuery, string>,
+    readonly lagSource?: LagSource,
   ) {}
 
   /** Opens DuckDB (delta loaded, 1 thread: a dashboard must not starve the pipeline). */
-  static async open(lakehouse: string): Promise<DashboardModel> {
+  static async open(lakehouse: string, lagSource?: LagSource): Promise<DashboardModel> {
     const sql = await loadDashboardSql();
     const db = await openDuckDB({ threads: 1, memoryLimit: "512MB" });
-    return new DashboardModel(lakehouse, db, sql);
+    return new DashboardModel(lakehouse, db, sql, lagSource);
   }
 
   /** The shared state of the last refresh. */
@@ -220,9 +229,10 @@ export class DashboardModel {
     return true;
   }
 
-  /** Releases DuckDB. */
+  /** Releases DuckDB and the broker connection. */
   close(): void {
     this.db.close();
+    this.lagSource?.close();
   }
 
   /**
@@ -378,8 +388,25 @@ export class DashboardModel {
       quarantineRateAll: bronze && bronze.rows > 0 ? (quarantine?.rows ?? 0) / bronze.rows : null,
       quarantineReasons: reasons,
       watermarks: bronzeSnap ? watermarks(bronzeSnap) : [],
-      consumerLag: null,
+      ...await this.#lag(),
     };
+  }
+
+  async #lag(): Promise<Pick<PipelineHealth, "consumerLag" | "consumerLagNote">> {
+    const src = this.lagSource;
+    if (!src) return { consumerLag: null, consumerLagNote: "start the dashboard with --brokers" };
+    const snaps = ["bronze", "silver", "quarantine"].flatMap((n) => {
+      const t = this.#tables.get(n);
+      return t ? [t.snap] : [];
+    });
+    try {
+      const lag = await src.fetch((p) =>
+        resumeFromSnapshots(snaps, partitionAppId(src.appName, src.topic, p))
+      );
+      return { consumerLag: lag, consumerLagNote: null };
+    } catch (err) {
+      return { consumerLag: null, consumerLagNote: `broker unreachable: ${message(err)}` };
+    }
   }
 
   async #computeSeries(key: SeriesKey, nowMs: number | null, errors: string[]): Promise<void> {

@@ -25,6 +25,8 @@ import {
   type SeriesRange,
 } from "./model.ts";
 import { loadStaticAssets } from "./static_files.ts";
+import { createKafka } from "../kafka/client.ts";
+import { cachedLagSource } from "../kafka/lag.ts";
 
 /** Options of {@link startDashboard}. */
 export interface DashboardOptions {
@@ -38,6 +40,11 @@ export interface DashboardOptions {
   intervalMs?: number;
   /** Viewers served at once at most (default 64); more get 503. */
   maxClients?: number;
+  /**
+   * Where to read the topic's end offsets for the consumer-lag figure; without it the page
+   * says lag needs a broker. Only end offsets are read: the dashboard never consumes.
+   */
+  kafka?: { brokers: string[]; topic: string; appName: string };
 }
 
 /** A running dashboard. */
@@ -88,7 +95,17 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
   const intervalMs = Math.max(100, opts.intervalMs ?? 2000);
   const maxClients = opts.maxClients ?? 64;
   const assets = await loadStaticAssets();
-  const model = await DashboardModel.open(opts.lakehouse);
+  const model = await DashboardModel.open(
+    opts.lakehouse,
+    opts.kafka
+      ? cachedLagSource(
+        createKafka({ brokers: opts.kafka.brokers, clientId: "smarttech-dashboard", retries: 0 })
+          .admin(),
+        opts.kafka.topic,
+        opts.kafka.appName,
+      )
+      : undefined,
+  );
   const clients = new Set<Client>();
   let refreshes = 0;
   let refreshMs = 0;

@@ -12,6 +12,9 @@
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { SourceRecord } from "../pipeline/batch.ts";
 import type { Ingestor } from "../pipeline/ingestor.ts";
+import { partitionAppId, topicLag } from "./lag.ts";
+
+export { partitionAppId };
 
 export interface ConsumerOptions {
   topic: string;
@@ -67,11 +70,6 @@ export function isConnectionError(err: unknown): boolean {
     e = e.cause as typeof e;
   }
   return false;
-}
-
-/** appId of a topic-partition in the Delta txn actions. */
-export function partitionAppId(appName: string, topic: string, partition: number): string {
-  return `${appName}-${topic}-${partition}`;
 }
 
 /** A running consumer; `stop()` flushes, commits and leaves the group. */
@@ -204,14 +202,11 @@ export async function startConsumer(
   const progressTimer = setInterval(async () => {
     if (stopping) return;
     try {
-      const ends = await fetchEnds();
-      let lag = 0;
-      for (const [p, high] of ends) {
-        lag += Math.max(
-          0,
-          high - ingestor.resumePosition(partitionAppId(opts.appName, opts.topic, p)),
-        );
-      }
+      const { total: lag } = await topicLag(
+        admin,
+        opts.topic,
+        (p) => ingestor.resumePosition(partitionAppId(opts.appName, opts.topic, p)),
+      );
       const now = performance.now();
       const rate = (ingestor.totals.records - lastProgress.records) /
         ((now - lastProgress.at) / 1000);

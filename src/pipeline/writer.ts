@@ -16,6 +16,7 @@ import { commit } from "../delta/commit.ts";
 import { loadSnapshot, refreshSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
 import { decodeAddPath } from "../delta/partition.ts";
+import { resumeFromSnapshots } from "../kafka/lag.ts";
 import { join } from "node:path";
 import { type Batch, STATUS, type Thresholds } from "./batch.ts";
 import { INGEST_TABLES, type IngestTable, tablePath } from "./tables.ts";
@@ -97,11 +98,7 @@ export class IngestWriter {
    * (0 when a table never saw it).
    */
   resumePosition(appId: string): number {
-    let min = Infinity;
-    for (const t of INGEST_TABLES) {
-      min = Math.min(min, this.snapshots.get(t)?.txnVersion(appId) ?? -1);
-    }
-    return min + 1;
+    return resumeFromSnapshots(this.snapshots.values(), appId);
   }
 
   /** Writes and commits the batch to the three tables, in order. */

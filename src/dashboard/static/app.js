@@ -223,6 +223,10 @@
     $("ingest-rate5").textContent = `${num(h.ingestRowsPerMin5, 0)} rows/min over 5 min`;
     $("q-rate").textContent = h.quarantineRate5 === null ? "–" : pct(h.quarantineRate5);
     $("q-rate-all").textContent = `all time ${pct(h.quarantineRateAll)}`;
+    $("lag").textContent = h.consumerLag ? `${num(h.consumerLag.total, 0)} msgs` : "n/a";
+    $("lag-note").textContent = h.consumerLag
+      ? `topic ${h.consumerLag.topic}, across ${h.consumerLag.partitions.length} partitions`
+      : h.consumerLagNote ?? "";
     const silver = h.tables.find((t) => t.name === "silver");
     fillTable(
       $("tables"),
