@@ -7,10 +7,14 @@ import { join } from "node:path";
 import { openDuckDB } from "../src/query/duckdb.ts";
 import { createTable, loadSnapshot } from "../src/delta/table.ts";
 import { listLog, readCommit } from "../src/delta/log.ts";
-import { layerView, normalise, scanView, SENSOR_SCHEMA } from "./delta_helpers/common.ts";
+import {
+  appendWorker,
+  layerView,
+  normalise,
+  scanView,
+  SENSOR_SCHEMA,
+} from "./delta_helpers/common.ts";
 
-const WORKER = new URL("./delta_helpers/append_worker.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 const PROCESSES = 4;
 const COMMITS = 50;
 
@@ -22,21 +26,7 @@ Deno.test("4 processes x 50 commits: contiguous versions, no add lost or duplica
     const children = Array.from(
       { length: PROCESSES },
       (_, id) =>
-        new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "--config",
-            CONFIG,
-            "--allow-read",
-            "--allow-write",
-            "--allow-ffi",
-            "--allow-env",
-            WORKER,
-            path,
-            String(id),
-            String(COMMITS),
-            "append",
-          ],
+        appendWorker([path, String(id), String(COMMITS), "append"], {
           stdout: "piped",
           stderr: "piped",
         }).output(),

@@ -8,6 +8,7 @@ import { openDuckDB } from "../src/query/duckdb.ts";
 import { appendQuery, createTable, loadSnapshot, vacuum } from "../src/delta/table.ts";
 import { RetentionTooShortError } from "../src/delta/errors.ts";
 import {
+  appendWorker,
   layerView,
   normalise,
   scanView,
@@ -16,8 +17,6 @@ import {
 } from "./delta_helpers/common.ts";
 import { exists } from "../src/files.ts";
 
-const WORKER = new URL("./delta_helpers/append_worker.ts", import.meta.url).pathname;
-const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 const PARTS = ["building", "type"];
 
 Deno.test("SIGKILL before commit leaves the table unchanged; forced vacuum removes orphans", async () => {
@@ -30,24 +29,8 @@ Deno.test("SIGKILL before commit leaves the table unchanged; forced vacuum remov
     const before = await loadSnapshot(path);
     const beforeView = normalise(await scanView(db.conn, path, PARTS));
 
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--config",
-        CONFIG,
-        "--allow-read",
-        "--allow-write",
-        "--allow-ffi",
-        "--allow-env",
-        WORKER,
-        path,
-        "9",
-        "1",
-        "crash",
-      ],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
+    const child = appendWorker([path, "9", "1", "crash"], { stdout: "piped", stderr: "inherit" })
+      .spawn();
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
     while (!buf.includes("\n")) {

@@ -12,7 +12,7 @@
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { SourceRecord } from "../pipeline/batch.ts";
 import type { Ingestor } from "../pipeline/ingestor.ts";
-import { partitionAppId, topicLag } from "./lag.ts";
+import { endOffsets, partitionAppId, topicLag } from "./lag.ts";
 
 export { partitionAppId };
 
@@ -103,13 +103,9 @@ export async function startConsumer(
 
   // End offsets at start, for --until-caught-up and lag.
   const endAtStart = new Map<number, number>();
-  const fetchEnds = async (): Promise<Map<number, number>> => {
-    const m = new Map<number, number>();
-    for (const p of await admin.fetchTopicOffsets(opts.topic)) m.set(p.partition, Number(p.high));
-    return m;
-  };
+
   if (opts.untilCaughtUp) {
-    for (const [p, high] of await fetchEnds()) endAtStart.set(p, high);
+    for (const [p, high] of await endOffsets(admin, opts.topic)) endAtStart.set(p, high);
   }
 
   /** Partitions whose position has been checked against the tables since the last join. */

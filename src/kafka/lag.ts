@@ -43,7 +43,8 @@ export async function topicLag(
   return lagFromEnds(topic, await endOffsets(admin, topic), resume);
 }
 
-async function endOffsets(admin: Admin, topic: string): Promise<Map<number, number>> {
+/** End offset (next offset to be written) per partition of `topic`. */
+export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, number>> {
   const ends = new Map<number, number>();
   for (const p of await admin.fetchTopicOffsets(topic)) ends.set(p.partition, Number(p.high));
   return ends;

@@ -76,9 +76,20 @@ export class IngestWriter {
     return tablePath(this.opts.lakehouse, table);
   }
 
-  /** Re-reads every table's latest snapshot. */
+  /**
+   * Brings every table's snapshot to its latest version. Known snapshots only read the commits
+   * after them, so the caught-up check (every 100 ms) and each flush stay cheap however long
+   * the table's history is.
+   */
   async refresh(): Promise<void> {
-    for (const t of INGEST_TABLES) this.snapshots.set(t, await loadSnapshot(this.path(t)));
+    for (const t of INGEST_TABLES) await this.#latest(t);
+  }
+
+  async #latest(table: IngestTable): Promise<Snapshot> {
+    const prev = this.snapshots.get(table);
+    const snap = prev ? await refreshSnapshot(prev) : await loadSnapshot(this.path(table));
+    this.snapshots.set(table, snap);
+    return snap;
   }
 
   /** Txn versions of `appIds` in each table, from the current snapshots. */
@@ -115,9 +126,7 @@ export class IngestWriter {
     for (const table of INGEST_TABLES) {
       const maxRetries = this.opts.maxConflictRetries ?? 5;
       for (let attempt = 0;; attempt++) {
-        const prev = this.snapshots.get(table);
-        const snap = prev ? await refreshSnapshot(prev) : await loadSnapshot(this.path(table));
-        this.snapshots.set(table, snap);
+        const snap = await this.#latest(table);
         const txns = [...batch.lastPosition]
           .filter(([appId, pos]) => pos > (snap.txnVersion(appId) ?? -1))
           .map(([appId, version]) => ({ appId, version }));

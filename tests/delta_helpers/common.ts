@@ -117,3 +117,27 @@ export function normalise(view: View): Record<string, { rows: number; sum: strin
 export function totalRows(view: View): number {
   return Object.values(view).reduce((s, v) => s + v.rows, 0);
 }
+
+const WORKER = new URL("./append_worker.ts", import.meta.url).pathname;
+const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+
+/** A child process running append_worker.ts: `<table> <id> <commits> <append|crash>`. */
+export function appendWorker(
+  args: string[],
+  stdio: { stdout: "piped"; stderr: "piped" | "inherit" },
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--config",
+      CONFIG,
+      "--allow-read",
+      "--allow-write",
+      "--allow-ffi",
+      "--allow-env",
+      WORKER,
+      ...args,
+    ],
+    ...stdio,
+  });
+}
