@@ -7,12 +7,14 @@
  *   the newest one (what a consumer does), then an incremental refresh, timed per table.
  *
  * Synthetic silver is generated inside DuckDB (no simulator, no Kafka): 120 devices (3
- * buildings x 5 floors x 4 types x 2) at a 30 s interval, values with a daily cycle and hashed
- * noise, and written through the Delta writer one commit per UTC day, so each silver file covers
- * one day — the time locality streaming ingestion gives (its files are smaller and more
- * numerous). 10M rows is ~29 days.
+ * buildings x 5 floors x 4 types x 2) reporting every `intervalS` seconds — by default 1 s, the
+ * simulator's default rate (1 reading per device per second, as in the seed); 30 s gives the
+ * sparse shape where every device-minute holds 2 readings (10M rows = 5M device-minutes) —
+ * values with a daily cycle and hashed noise, written through the Delta writer one commit per
+ * UTC day, so each silver file covers one day: the time locality streaming ingestion gives (its
+ * files are smaller and more numerous). 10M rows is ~23 h at 1 s, ~29 days at 30 s.
  *
- * Run: `deno run -A bench/gold_bench.ts [rows] [newRows]`
+ * Run: `deno run -A bench/gold_bench.ts [rows] [newRows] [intervalS]`
  *
  * @module
  */
@@ -26,7 +28,8 @@ import { type GoldTableResult, refreshGold } from "../src/query/gold.ts";
 
 /** Devices of the synthetic site. */
 export const BENCH_DEVICES = 120;
-const INTERVAL_S = 30;
+/** Seconds between two readings of a device, by default (the simulator's default rate). */
+export const DEFAULT_INTERVAL_S = 1;
 const START = Date.UTC(2025, 0, 6);
 
 /** One benchmark run. */
@@ -34,6 +37,8 @@ export interface GoldBenchResult {
   lakehouse: string;
   /** Silver rows the refresh read from (the whole table). */
   silverRows: number;
+  /** Seconds between two readings of a device in the synthetic silver. */
+  intervalS: number;
   /** Rows appended before this refresh (all of them for the full benchmark). */
   newRows: number;
   seconds: number;
@@ -48,9 +53,11 @@ export interface GoldBenchResult {
 }
 
 let lastLakehouse: string | undefined;
+/** Reading interval of each bench lakehouse, so appends continue its series. */
+const intervals = new Map<string, number>();
 
 /** SQL for readings number [from, to) of the synthetic site (reading i → device i % 120). */
-function silverSql(from: number, to: number): string {
+function silverSql(from: number, to: number, intervalS: number): string {
   return `WITH r AS (
       SELECT i, i % ${BENCH_DEVICES} AS d, i // ${BENCH_DEVICES} AS tick FROM range(${from}, ${to}) t(i)
     ), dev AS (
@@ -58,14 +65,14 @@ function silverSql(from: number, to: number): string {
         ['temperature', 'humidity', 'co2', 'energy'][1 + (d // 2) % 4] AS type
       FROM range(${BENCH_DEVICES}) t(d)
     )
-    SELECT to_timestamp(${START / 1000} + tick * ${INTERVAL_S}) AS timestamp,
+    SELECT to_timestamp(${START / 1000} + tick * ${intervalS}) AS timestamp,
       dev.building || '-F' || dev.floor || '-' || dev.type || '-0' || (1 + d % 2) AS device_id,
       dev.floor AS floor,
       CASE dev.type
-        WHEN 'temperature' THEN 21 + 1.5 * sin(tick * ${INTERVAL_S} * 2 * pi() / 86400) + (hash(i) % 100) / 400.0
-        WHEN 'humidity' THEN 45 + 5 * sin(tick * ${INTERVAL_S} * 2 * pi() / 86400) + (hash(i) % 100) / 60.0
-        WHEN 'co2' THEN 600 + 200 * sin(tick * ${INTERVAL_S} * 2 * pi() / 86400) + (hash(i) % 30)
-        ELSE 0.05 + 0.02 * sin(tick * ${INTERVAL_S} * 2 * pi() / 86400) + (hash(i) % 100) / 100000.0
+        WHEN 'temperature' THEN 21 + 1.5 * sin(tick * ${intervalS} * 2 * pi() / 86400) + (hash(i) % 100) / 400.0
+        WHEN 'humidity' THEN 45 + 5 * sin(tick * ${intervalS} * 2 * pi() / 86400) + (hash(i) % 100) / 60.0
+        WHEN 'co2' THEN 600 + 200 * sin(tick * ${intervalS} * 2 * pi() / 86400) + (hash(i) % 30)
+        ELSE 0.05 + 0.02 * sin(tick * ${intervalS} * 2 * pi() / 86400) + (hash(i) % 100) / 100000.0
       END AS value,
       CASE dev.type WHEN 'temperature' THEN 'C' WHEN 'humidity' THEN '%' WHEN 'co2' THEN 'ppm' ELSE 'kWh' END AS unit,
       'bench:' || i AS source,
@@ -75,15 +82,21 @@ function silverSql(from: number, to: number): string {
 }
 
 /** Appends synthetic readings [from, to) to `<lakehouse>/silver`, one commit per UTC day; returns seconds spent. */
-export async function appendSilver(lakehouse: string, from: number, to: number): Promise<number> {
+export async function appendSilver(
+  lakehouse: string,
+  from: number,
+  to: number,
+  intervalS = intervals.get(lakehouse) ?? DEFAULT_INTERVAL_S,
+): Promise<number> {
   const t0 = performance.now();
+  intervals.set(lakehouse, intervalS);
   await ensureIngestTables(lakehouse);
-  const perDay = Math.floor(86_400 / INTERVAL_S) * BENCH_DEVICES;
+  const perDay = Math.floor(86_400 / intervalS) * BENCH_DEVICES;
   const db = await openDuckDB({ delta: false });
   try {
     for (let lo = from; lo < to;) {
       const hi = Math.min(to, (Math.floor(lo / perDay) + 1) * perDay);
-      await appendQuery(db.conn, join(lakehouse, "silver"), silverSql(lo, hi));
+      await appendQuery(db.conn, join(lakehouse, "silver"), silverSql(lo, hi, intervalS));
       lo = hi;
     }
   } finally {
@@ -118,16 +131,17 @@ function summarise(results: GoldTableResult[]): GoldBenchResult["tables"] {
  */
 export async function benchGoldFull(
   rows = 10_000_000,
-  opts: { threads?: number } = {},
+  opts: { threads?: number; intervalS?: number } = {},
 ): Promise<GoldBenchResult> {
   const lakehouse = await Deno.makeTempDir({ prefix: "gold-bench-" });
   lastLakehouse = lakehouse;
-  const setupSeconds = await appendSilver(lakehouse, 0, rows);
+  const setupSeconds = await appendSilver(lakehouse, 0, rows, opts.intervalS);
   const t0 = performance.now(), cpu0 = process.cpuUsage();
   const results = await refreshGold(lakehouse, { full: true, threads: opts.threads });
   return {
     lakehouse,
     silverRows: rows,
+    intervalS: opts.intervalS ?? DEFAULT_INTERVAL_S,
     newRows: rows,
     seconds: (performance.now() - t0) / 1000,
     cpuSeconds: cpuSince(cpu0),
@@ -159,6 +173,7 @@ export async function benchGoldIncremental(
   return {
     lakehouse,
     silverRows: have + newRows,
+    intervalS: intervals.get(lakehouse) ?? DEFAULT_INTERVAL_S,
     newRows,
     seconds: (performance.now() - t0) / 1000,
     cpuSeconds: cpuSince(cpu0),
@@ -170,12 +185,14 @@ export async function benchGoldIncremental(
 /** Removes the lakehouse the benchmarks left behind. */
 export async function cleanupGoldBench(lakehouse = lastLakehouse): Promise<void> {
   if (lakehouse) await Deno.remove(lakehouse, { recursive: true }).catch(() => {});
+  if (lakehouse) intervals.delete(lakehouse);
   if (lakehouse === lastLakehouse) lastLakehouse = undefined;
 }
 
 if (import.meta.main) {
   const rows = Number(Deno.args[0] ?? 10_000_000);
   const newRows = Number(Deno.args[1] ?? 100_000);
+  const intervalS = Number(Deno.args[2] ?? DEFAULT_INTERVAL_S);
   const show = (label: string, r: GoldBenchResult) => {
     console.log(
       `${label}: ${r.seconds.toFixed(2)} s (${
@@ -189,7 +206,7 @@ if (import.meta.main) {
     }
   };
   try {
-    show("full", await benchGoldFull(rows));
+    show("full", await benchGoldFull(rows, { intervalS }));
     show("incremental", await benchGoldIncremental(newRows));
     show("incremental", await benchGoldIncremental(newRows));
   } finally {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { openDuckDB } from "../src/query/duckdb.ts";
+import { createAlarmReadings } from "../src/query/gold.ts";
 import { loadSql, splitStatements } from "../src/query/sql_files.ts";
 import { snapshotScanSql } from "../src/query/views.ts";
 import { resolveFaults } from "../src/sensors/faults.ts";
@@ -79,7 +80,7 @@ Deno.test("alarms: zscore's bucket screen gives exactly the rule's definition", 
       };
       await run(await loadSql("gold/_macros.sql"));
       await run(await loadSql("alarms/thresholds.sql"));
-      await run(await loadSql("alarms/_readings.sql", { silver: `(${snapshotScanSql(silver)})` }));
+      await createAlarmReadings(db.conn, { silverSql: snapshotScanSql(silver) });
       await db.conn.run(`CREATE TEMP TABLE screened AS ${await loadSql("alarms/zscore.sql")}`);
       await db.conn.run(`CREATE TEMP TABLE reference AS ${REFERENCE}`);
       const [[total, onlyScreened, onlyReference, steadyHits]] = (await db.conn.runAndReadAll(

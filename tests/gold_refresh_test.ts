@@ -140,12 +140,21 @@ Deno.test("gold: incremental refresh equals a full rebuild, and a second refresh
     await writeSilver(lh, [...late, ...rows.filter((r) => t(r) >= cut1 && t(r) < cut2)]);
     const inc1 = await refreshGold(lh);
     assert.ok(inc1.every((r) => r.mode === "incremental"), JSON.stringify(inc1.map((r) => r.mode)));
+    const day1Files = async () =>
+      (await loadSnapshot(goldTablePath(lh, "readings_1m"))).files
+        .filter((f) => f.partitionValues.day === "2025-01-06").map((f) => f.path).sort();
+    const day1Before = await day1Files();
     await writeSilver(lh, rows.filter((r) => t(r) >= cut2));
     const inc2 = await refreshGold(lh);
+    assert.ok(day1Before.length > 0);
+    assert.deepEqual(await day1Files(), day1Before);
     assert.ok(inc2.every((r) => r.mode === "incremental"));
-    // Day 1 (before midnight) untouched by the last batch: its daily files stay.
-    const r1m = inc2.find((r) => r.table === "readings_1m")!;
-    assert.match(r1m.scope, /^1 day\(s\) 2025-01-07$/);
+    // The last batch touches 01:00-04:00 on day 2 only: windowed tables recompute those hours
+    // (keeping the day's other rows), energy_daily the whole day; day 1's files stay.
+    const scope = (table: string) => inc2.find((r) => r.table === table)!.scope;
+    assert.equal(scope("readings_1m"), "3 hour(s) in [2025-01-07T01:00, 2025-01-07T04:00)");
+    assert.equal(scope("energy_hourly"), "3 hour(s) in [2025-01-07T01:00, 2025-01-07T04:00)");
+    assert.equal(scope("energy_daily"), "1 day(s) in [2025-01-07, 2025-01-08)");
 
     const again = await refreshGold(lh);
     assert.ok(again.every((r) => r.mode === "unchanged"));

@@ -15,6 +15,9 @@ WITH steps AS (
   FROM alarm_readings r
   JOIN alarm_thresholds t USING (type)
   WHERE r.prev_value IS NOT NULL
+    -- a cheap screen, exact: no step within the smallest max_step can exceed its type's
+    AND (abs(r.value - r.prev_value) > (SELECT min(max_step) FROM alarm_thresholds)
+      OR r.type IN (SELECT type FROM alarm_thresholds WHERE max_step_ratio IS NOT NULL))
     AND epoch(r.ts) - epoch(r.prev_ts)
       <= (SELECT value FROM alarm_settings WHERE rule = 'spike' AND setting = 'max_gap_s')
 )

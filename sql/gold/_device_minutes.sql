@@ -1,20 +1,36 @@
 -- Device-minutes (a helper, not a table): per device and UTC minute of event time, the sum,
--- count, lowest and highest of its readings, and their values in ascending order.
--- readings_1m is a projection of it and floor_1m adds its devices up per floor, both exactly:
--- sums, counts and extremes add up, a floor's p95 is taken from all its devices' values (not
--- from their p95s), and its distinct devices are its device-minutes. Computed once per refresh
--- from {{silver}}, which holds whole days.
+-- count, lowest and highest of its readings, the list of their values (in no order) and the
+-- time of its last reading.
+-- Every windowed gold table is a roll-up of it, exactly: sums, counts and extremes add up, a
+-- coarser window's p95 is list_quantile over all the values of its device-minutes (never a
+-- percentile of percentiles), and its distinct devices are its distinct device_ids. Silver is
+-- read once per refresh (from {{silver}}, which holds whole hours) instead of once per table.
 SELECT
-  utc_day(timestamp) AS day,
-  utc_minute(timestamp) AS window_start,
+  minute_day(minute) AS day,
+  minute_start(minute) AS window_start,
   building,
   floor,
   type,
   device_id,
-  sum(value) AS sum,
-  count(*) AS count,
-  min(value) AS min,
-  max(value) AS max,
-  list_sort(list(value)) AS sorted_values
-FROM {{silver}}
-GROUP BY ALL
+  sum,
+  count,
+  min,
+  max,
+  value_list,
+  last_ts
+FROM (
+  SELECT
+    epoch_minute(timestamp) AS minute,
+    building,
+    floor,
+    type,
+    device_id,
+    sum(value) AS sum,
+    count(*) AS count,
+    min(value) AS min,
+    max(value) AS max,
+    list(value) AS value_list,
+    max(timestamp) AS last_ts
+  FROM {{silver}}
+  GROUP BY ALL
+)

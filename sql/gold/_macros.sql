@@ -19,14 +19,22 @@ CREATE OR REPLACE TEMP MACRO utc_hour(ts) AS utc_bucket(ts, 3600);
 CREATE OR REPLACE TEMP MACRO utc_day(ts) AS
   DATE '1970-01-01' + CAST(floor(epoch_us(ts) / 86400000000) AS INTEGER);
 
--- Exact continuous quantile of an ascending list (what quantile_cont gives over the same values,
--- bit for bit): at 0-based position p = (n - 1) x q of the n values, with i = floor(p) and
--- f = p - i, it is value[i] x (1 - f) + value[i + 1] x f. Device-minutes keep their values sorted (sql/gold/_device_minutes.sql)
--- so that floor-minutes are computed from them exactly, without reading silver again.
-CREATE OR REPLACE TEMP MACRO quantile_position(n, q) AS (n - 1) * CAST(q AS DOUBLE);
+-- Minute numbers: grouping on the integer minute since the epoch, and turning it into a
+-- timestamp and a day once per group instead of once per reading, is what keeps 10M-reading
+-- aggregations cheap (a hash on a BIGINT, not on a computed TIMESTAMPTZ).
+--   epoch_minute(ts)       UTC minute number of a timestamp (epoch seconds // 60; silver holds
+--                          no time before 1970, so integer division is the floor)
+--   minute_start(n)        start of minute number n, as a TIMESTAMPTZ
+--   minute_day(n)          UTC day (DATE) of minute number n
+CREATE OR REPLACE TEMP MACRO epoch_minute(ts) AS epoch_us(ts) // 60000000;
 
-CREATE OR REPLACE TEMP MACRO quantile_sorted(sorted_values, q) AS
-  sorted_values[1 + CAST(floor(quantile_position(len(sorted_values), q)) AS BIGINT)]
-    * (1 - (quantile_position(len(sorted_values), q) - floor(quantile_position(len(sorted_values), q))))
-  + sorted_values[1 + CAST(ceil(quantile_position(len(sorted_values), q)) AS BIGINT)]
-    * (quantile_position(len(sorted_values), q) - floor(quantile_position(len(sorted_values), q)));
+CREATE OR REPLACE TEMP MACRO minute_start(n) AS to_timestamp(n * 60);
+
+CREATE OR REPLACE TEMP MACRO minute_day(n) AS DATE '1970-01-01' + CAST(n // 1440 AS INTEGER);
+
+-- Exact continuous quantile of a list of values: what quantile_cont gives over the same values,
+-- bit for bit, in any order. Device-minutes keep their readings' values as a list
+-- (sql/gold/_device_minutes.sql), so that coarser windows (floor-minutes, hours) take their
+-- percentiles over all the readings they cover without reading silver again.
+CREATE OR REPLACE TEMP MACRO list_quantile(values_list, q) AS
+  list_aggregate(values_list, 'quantile_cont', q);

@@ -12,8 +12,9 @@
 --                        expected interval implies over the building's data in that hour;
 --                        else 'ok'
 -- Inputs: {{recent}} silver rows at least covering each building's last hour, {{new_rows}}
--- silver rows added since the previous refresh (all silver on a full rebuild) and {{previous}}
--- the previous device_health rows (empty on a full rebuild).
+-- silver rows added since the previous refresh (on a full rebuild: all silver, or its
+-- device-minutes each stamped with their last reading — the same newest reading per device)
+-- and {{previous}} the previous device_health rows (empty on a full rebuild).
 WITH seen AS (
   SELECT device_id, arg_max(building, timestamp) AS building, arg_max(floor, timestamp) AS floor,
     arg_max(type, timestamp) AS type, max(timestamp) AS last_seen

@@ -4,14 +4,15 @@
 -- the interval since that meter's previous reading — an interval meter, not a cumulative
 -- counter. So the energy of the hour [hour_start, hour_start + 1 h) is the sum of the readings
 -- stamped inside it; a missing reading makes the hour read low (see `readings`/`meters` to
--- judge completeness). Partitioned by `day`; {{silver}} holds whole days.
+-- judge completeness). Partitioned by `day`.
+-- Input: {{device_minutes}} (sql/gold/_device_minutes.sql) of the hours it rebuilds.
 SELECT
-  utc_day(timestamp) AS day,
-  utc_hour(timestamp) AS hour_start,
+  day,
+  utc_hour(window_start) AS hour_start,
   building,
-  sum(value) AS kwh,
-  count(*) AS readings,
+  sum(sum) AS kwh,
+  sum(count) AS readings,
   count(DISTINCT device_id) AS meters
-FROM {{silver}}
+FROM {{device_minutes}}
 WHERE type = 'energy'
-GROUP BY ALL
+GROUP BY day, utc_hour(window_start), building

@@ -4,7 +4,7 @@
 -- reading of that floor's devices of the type: mean, extremes, count, exact 95th percentile
 -- (as quantile_cont over all those readings), and how many distinct devices reported.
 -- Canonical units (C, %, ppm, kWh). Partitioned by `day`. No thresholds here.
--- Input: {{device_minutes}} (sql/gold/_device_minutes.sql) of the days it rebuilds: one row per
+-- Input: {{device_minutes}} (sql/gold/_device_minutes.sql) of the hours it rebuilds: one row per
 -- device that reported in the minute, with its readings' sum, count, extremes and values.
 SELECT
   day,
@@ -16,7 +16,7 @@ SELECT
   min(min) AS min,
   max(max) AS max,
   sum(count) AS count,
-  quantile_sorted(list_sort(flatten(list(sorted_values))), 0.95) AS p95,
+  list_quantile(flatten(list(value_list)), 0.95) AS p95,
   count(*) AS devices
 FROM {{device_minutes}}
 GROUP BY day, window_start, building, floor, type

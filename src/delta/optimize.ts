@@ -18,6 +18,9 @@ import { loadSnapshot } from "./snapshot.ts";
 import { sqlIdent } from "../query/duckdb.ts";
 
 /** Default target file size: 128 MiB (delta.targetFileSize overrides, then the option). */
+/** Compacted files are written once and read many times: DuckDB's default zstd level. */
+const COMPACTION_ZSTD_LEVEL = 3;
+
 export const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
 
 /** Options of optimize. */
@@ -117,7 +120,12 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
           db.conn,
           snap,
           `SELECT ${dataCols} FROM read_parquet([${files.join(", ")}], union_by_name = true)`,
-          { fixedPartition: { ...bin[0].partitionValues }, dataChange: false, targetFileRows },
+          {
+            fixedPartition: { ...bin[0].partitionValues },
+            dataChange: false,
+            targetFileRows,
+            zstdLevel: COMPACTION_ZSTD_LEVEL,
+          },
         );
         for (const f of bin) {
           actions.push({

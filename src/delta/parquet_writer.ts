@@ -32,6 +32,19 @@ export interface WriteDataFilesOptions {
    * (optimize rewrites; values never pass through SQL text, so any string is safe).
    */
   fixedPartition?: Record<string, string | null>;
+  /**
+   * zstd level (default {@link DEFAULT_ZSTD_LEVEL}). Level 1 writes about 25 % faster than
+   * DuckDB's default 3 for files about 6 % larger: the right trade for the many small files of
+   * streaming and gold writes; compaction, which writes once for many reads, asks for more.
+   */
+  zstdLevel?: number;
+}
+
+/** zstd level of streaming and gold writes (see WriteDataFilesOptions.zstdLevel). */
+export const DEFAULT_ZSTD_LEVEL = 1;
+
+function parquetOptions(level: number): string {
+  return `FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${Math.floor(level)}`;
 }
 
 function stripSql(sql: string): string {
@@ -80,6 +93,7 @@ export async function writeDataFiles(
   );
   const partFields = partCols.map((c) => snapshot.schema.fields.find((f) => f.name === c)!);
   const src = stripSql(sourceSql);
+  const zstdLevel = opts.zstdLevel ?? DEFAULT_ZSTD_LEVEL;
 
   // Map schema fields to source columns (exact name, else case-insensitive like DuckDB).
   const described = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM (${src})`))
@@ -115,6 +129,7 @@ export async function writeDataFiles(
     const fast = await writeSinglePass(conn, snapshot, root, src, casts, partFields, dataFields, {
       targetRows,
       dataChange: opts.dataChange ?? true,
+      zstdLevel,
     });
     if (fast) return fast;
   }
@@ -153,7 +168,7 @@ export async function writeDataFiles(
         `COPY (SELECT ${dataCols} FROM ${
           sqlIdent(tmp)
         } WHERE __pid = ${p.pid} AND __chunk = ${p.chunk}) ` +
-          `TO ${sqlString(target.abs)} (FORMAT parquet, COMPRESSION zstd)`,
+          `TO ${sqlString(target.abs)} (${parquetOptions(zstdLevel)})`,
       );
       adds.push(await addFor(target, p, opts.dataChange ?? true));
     }
@@ -178,11 +193,14 @@ async function writeSinglePass(
   casts: string[],
   partFields: DeltaField[],
   dataFields: DeltaField[],
-  opts: { targetRows: number; dataChange: boolean },
+  opts: { targetRows: number; dataChange: boolean; zstdLevel: number },
 ): Promise<AddAction[] | null> {
   const typed = `(SELECT ${casts.join(", ")} FROM (${src}))`;
   const pValues = partFields.map(partitionValueSql);
-  const groupBy = partFields.length ? `GROUP BY ${pValues.join(", ")}` : "";
+  // Grouped and joined on the typed partition columns: their string form is computed once
+  // per partition, not once per row.
+  const pIdents = partFields.map((f) => sqlIdent(f.name));
+  const groupBy = partFields.length ? `GROUP BY ${pIdents.join(", ")}` : "";
   const groups = (await conn.runAndReadAll(
     `SELECT count(*)::BIGINT, ${[...pValues, ...statsSelectList(dataFields)].join(", ")} ` +
       `FROM ${typed} ${groupBy}`,
@@ -217,14 +235,17 @@ async function writeSinglePass(
     } finally {
       appender.closeSync();
     }
+    const keys = `(SELECT pid${
+      partFields.map((f, j) => `, CAST(v${j} AS ${duckdbType(f.type)}) AS k${j}`).join("")
+    } FROM ${sqlIdent(pids)})`;
     const on = partFields.length
-      ? pValues.map((expr, j) => `${expr} IS NOT DISTINCT FROM p.v${j}`).join(" AND ")
+      ? pIdents.map((c, j) => `${c} IS NOT DISTINCT FROM p.k${j}`).join(" AND ")
       : "TRUE";
     const dataCols = dataFields.map((f) => sqlIdent(f.name)).join(", ");
     await Deno.mkdir(staging, { recursive: true });
     await conn.run(
-      `COPY (SELECT ${dataCols}, p.pid AS __pid FROM ${typed} JOIN ${sqlIdent(pids)} p ON ${on}) ` +
-        `TO ${sqlString(staging)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__pid), ` +
+      `COPY (SELECT ${dataCols}, p.pid AS __pid FROM ${typed} JOIN ${keys} p ON ${on}) ` +
+        `TO ${sqlString(staging)} (${parquetOptions(opts.zstdLevel)}, PARTITION_BY (__pid), ` +
         `FILENAME_PATTERN 'data_{i}')`,
     );
     const adds: AddAction[] = [];

@@ -25,7 +25,7 @@ import { TableNotFoundError } from "../delta/errors.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { createTable, writeDataFiles } from "../delta/table.ts";
-import { type DuckDB, openDuckDB, sqlIdent, sqlString } from "./duckdb.ts";
+import { type DuckDB, openDuckDB, sqlIdent } from "./duckdb.ts";
 import { GOLD_TABLES, type GoldTableDef, goldTablePath, goldTxnAppId } from "./gold_tables.ts";
 import { loadSql, placeholders, readSqlFile, splitStatements, SQL_DIR } from "./sql_files.ts";
 import { snapshotScanSql } from "./views.ts";
@@ -144,13 +144,55 @@ function dayString(ms: number): string {
   return new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
 }
 
-/** UTC days (YYYY-MM-DD) covered by the ranges. */
-function daysOf(ranges: [number, number][]): Set<string> {
+/** A half-open time interval [from, to), in ms. */
+type Interval = [number, number];
+
+/**
+ * The whole `unit`s (hours or days, aligned on 1970-01-01 UTC) that the ranges touch, as
+ * sorted, merged half-open intervals.
+ */
+function touchedUnits(ranges: [number, number][], unit: number): Interval[] {
+  const units: Interval[] = ranges
+    .map(([lo, hi]): Interval => [
+      Math.floor(lo / unit) * unit,
+      (Math.floor(hi / unit) + 1) * unit,
+    ])
+    .sort((a, b) => a[0] - b[0]);
+  const merged: Interval[] = [];
+  for (const u of units) {
+    const last = merged.at(-1);
+    if (last && u[0] <= last[1]) last[1] = Math.max(last[1], u[1]);
+    else merged.push([...u]);
+  }
+  return merged;
+}
+
+/** UTC days (YYYY-MM-DD) the intervals cover. */
+function daysOf(intervals: Interval[]): Set<string> {
   const days = new Set<string>();
-  for (const [lo, hi] of ranges) {
-    for (let d = Math.floor(lo / DAY_MS) * DAY_MS; d <= hi; d += DAY_MS) days.add(dayString(d));
+  for (const [from, to] of intervals) {
+    for (let d = Math.floor(from / DAY_MS) * DAY_MS; d < to; d += DAY_MS) days.add(dayString(d));
   }
   return days;
+}
+
+/** SQL: `column` falls in one of the intervals. */
+function inIntervalsSql(column: string, intervals: Interval[]): string {
+  return "(" +
+    intervals.map(([from, to]) =>
+      `(${column} >= ${tsLiteral(from)} AND ${column} < ${tsLiteral(to)})`
+    ).join(" OR ") + ")";
+}
+
+/** Human summary of recomputed intervals, for logs and results. */
+function describeIntervals(intervals: Interval[], unit: number): string {
+  const n = intervals.reduce((k, [from, to]) => k + (to - from) / unit, 0);
+  const first = new Date(intervals[0][0]).toISOString();
+  const last = new Date(intervals.at(-1)![1]).toISOString();
+  const what = unit === DAY_MS ? "day(s)" : "hour(s)";
+  return `${n} ${what} in [${first.slice(0, unit === DAY_MS ? 10 : 16)}, ${
+    last.slice(0, unit === DAY_MS ? 10 : 16)
+  })`;
 }
 
 /** Silver files that may hold rows in [from, to] (ms); files without stats always qualify. */
@@ -200,16 +242,27 @@ export async function alarmRuleFiles(): Promise<string[]> {
   return out.sort();
 }
 
+/** Which silver rows a scope holds: those in the intervals, of these types if given. */
+interface ScopeSelection {
+  intervals: Interval[];
+  /** Only these types' partitions: a narrow scope for one table, read in place (not copied). */
+  types?: string[];
+}
+
 /** A refresh in progress: the DuckDB session, silver's snapshot and per-version diffs. */
 class Refresh {
   #changes = new Map<number, Promise<SilverChange>>();
   #scopes = new Map<string, string>();
   #helpers = new Set<string>();
+  /** Scope relation → its temp table. */
+  #names = new Map<string, string>();
+  #allReadings = false;
   constructor(
     readonly conn: DuckDBConnection,
     readonly lakehouse: string,
     readonly silver: Snapshot,
-    readonly full: boolean,
+    /** The alarms are refreshed too: the all-of-silver scope carries their readings' neighbours. */
+    readonly withAlarmReadings: boolean,
   ) {}
 
   change(since: number): Promise<SilverChange> {
@@ -222,46 +275,72 @@ class Refresh {
   }
 
   /**
-   * A temp table with every silver row of the given days (all of silver when `days` is null),
-   * materialised once and shared by the daily tables that need the same days.
+   * The silver rows of a selection (all of silver when `sel` is null), materialised once as a
+   * temp table shared by the tables that need the same rows; returns a relation with the
+   * SCOPE_COLUMNS. All of silver is materialised as alarm_readings (sql/alarms/_readings.sql)
+   * when the alarms are refreshed too: one sort of silver serves both, and the windowed tables
+   * read the same rows through a projection.
    */
-  async dailyScope(days: Set<string> | null): Promise<string> {
-    const key = days === null ? "*" : [...days].sort().join(",");
+  async scope(sel: ScopeSelection | null): Promise<string> {
+    const key = JSON.stringify(sel);
     const hit = this.#scopes.get(key);
     if (hit) return hit;
-    const name = `gold_scope_${this.#scopes.size}`;
-    let files = this.silver.files;
-    let where = "";
-    if (days !== null) {
-      const sorted = [...days].sort();
-      files = files.filter((f) => {
-        const r = timeRange(f);
-        if (r === null) return true;
-        for (let d = Math.floor(r[0] / DAY_MS) * DAY_MS; d <= r[1]; d += DAY_MS) {
-          if (days.has(dayString(d))) return true;
-        }
-        return false;
-      });
-      where = ` WHERE utc_day(timestamp) IN (${
-        sorted.map((d) => `DATE ${sqlString(d)}`).join(", ")
-      })`;
+    let name = `gold_scope_${this.#scopes.size}`;
+    let relation = name;
+    if (sel === null && this.withAlarmReadings) {
+      // Named as the alarm rules expect: a view of that name makes DuckDB plan them worse.
+      name = "alarm_readings";
+      await this.conn.run(
+        `CREATE OR REPLACE TEMP TABLE ${name} AS ${await loadSql("alarms/_readings.sql", {
+          silver: `(${snapshotScanSql(this.silver)})`,
+        })}`,
+      );
+      this.#allReadings = true;
+      relation = `(SELECT ts AS timestamp, device_id, building, floor, type, value FROM ${name})`;
+    } else {
+      let files = this.silver.files;
+      let where = "";
+      if (sel !== null) {
+        const types = sel.types && new Set(sel.types);
+        files = files.filter((f) => {
+          if (types && !types.has(String(f.partitionValues.type))) return false;
+          const r = timeRange(f);
+          return r === null || sel.intervals.some(([from, to]) => r[1] >= from && r[0] < to);
+        });
+        where = ` WHERE ${inIntervalsSql("timestamp", sel.intervals)}`;
+      }
+      if (sel?.types) {
+        // A narrow scope serves one table: read in place, only the columns its SQL uses.
+        relation = `(SELECT ${SCOPE_COLUMNS} FROM (${
+          snapshotScanSql(this.silver, files)
+        })${where})`;
+        this.#scopes.set(key, relation);
+        return relation;
+      }
+      await this.conn.run(
+        `CREATE OR REPLACE TEMP TABLE ${name} AS SELECT ${SCOPE_COLUMNS} FROM (${
+          snapshotScanSql(this.silver, files)
+        })${where}`,
+      );
     }
-    await this.conn.run(
-      `CREATE OR REPLACE TEMP TABLE ${name} AS SELECT ${SCOPE_COLUMNS} FROM (${
-        snapshotScanSql(this.silver, files)
-      })${where}`,
-    );
-    this.#scopes.set(key, name);
-    return name;
+    this.#scopes.set(key, relation);
+    this.#names.set(relation, name);
+    return relation;
+  }
+
+  /** Makes sure temp table alarm_readings holds the alarm readings of all of silver. */
+  async allAlarmReadings(): Promise<void> {
+    await this.scope(null);
+    if (!this.#allReadings) throw new Error("Refresh: alarm readings were not materialised");
   }
 
   /**
-   * sql/gold/_device_minutes.sql over dailyScope(days): per device and minute, what
-   * readings_1m and floor_1m aggregate from. Materialised once per scope, shared by both.
+   * sql/gold/_device_minutes.sql over scope(sel): per device and minute, what every windowed
+   * table rolls up. Materialised once per scope, shared by all of them.
    */
-  async deviceMinutes(days: Set<string> | null): Promise<string> {
-    const scope = await this.dailyScope(days);
-    const name = `${scope}_device_minutes`;
+  async deviceMinutes(sel: ScopeSelection | null): Promise<string> {
+    const scope = await this.scope(sel);
+    const name = `${this.#names.get(scope)}_device_minutes`;
     if (!this.#helpers.has(name)) {
       await this.conn.run(
         `CREATE OR REPLACE TEMP TABLE ${name} AS ${await loadSql("gold/_device_minutes.sql", {
@@ -271,6 +350,13 @@ class Refresh {
       this.#helpers.add(name);
     }
     return name;
+  }
+
+  /** The device-minutes of all of silver if already materialised, else undefined. */
+  existingDeviceMinutes(): string | undefined {
+    const scope = this.#scopes.get(JSON.stringify(null));
+    const name = scope && `${this.#names.get(scope)}_device_minutes`;
+    return name && this.#helpers.has(name) ? name : undefined;
   }
 
   /** Drops the helper tables (once the windowed tables are done, to free their memory). */
@@ -287,28 +373,42 @@ async function refreshDaily(
   change: SilverChange | null,
 ): Promise<{ actions: Action[]; written: number; scope: string }> {
   const full = change === null || change.ranges === null;
-  const days = full ? null : daysOf(change!.ranges!);
-  if (days !== null && days.size === 0) return { actions: [], written: 0, scope: "no new rows" };
-  const scope = await r.dailyScope(days);
+  const unit = def.recompute === "hour" ? HOUR_MS : DAY_MS;
+  const intervals = full ? null : touchedUnits(change!.ranges!, unit);
+  if (intervals !== null && intervals.length === 0) {
+    return { actions: [], written: 0, scope: "no new rows" };
+  }
+  // Whole days read only the types they use; hours share one scope between all tables.
+  const sel = intervals && {
+    intervals,
+    ...(unit === DAY_MS && def.types ? { types: def.types } : {}),
+  };
   const out = `gold_out_${def.name}`;
   const inputs = placeholders(await readSqlFile(def.sqlFile));
   const values: Record<string, string> = {};
-  if (inputs.has("silver")) values.silver = scope;
-  if (inputs.has("device_minutes")) values.device_minutes = await r.deviceMinutes(days);
+  if (inputs.has("silver")) values.silver = await r.scope(sel);
+  if (inputs.has("device_minutes")) values.device_minutes = await r.deviceMinutes(sel);
   await r.conn.run(
     `CREATE OR REPLACE TEMP TABLE ${out} AS ${await loadSql(def.sqlFile, values)}`,
   );
   const written = Number(await one(r.conn, `SELECT count(*) FROM ${out}`));
+  const days = intervals && daysOf(intervals);
   const removes = days === null
     ? gold.files
     : gold.files.filter((f) => days.has(String(f.partitionValues.day)));
-  const adds = await writeDataFiles(r.conn, gold, `SELECT * FROM ${out}`);
+  // A day partly recomputed keeps its other hours' rows: its files are rewritten whole.
+  const kept = unit === HOUR_MS && intervals && removes.length > 0
+    ? `SELECT * FROM (${snapshotScanSql(gold, removes)}) WHERE NOT ${
+      inIntervalsSql(sqlIdent(def.windowColumn ?? "window_start"), intervals)
+    } UNION ALL BY NAME `
+    : "";
+  const adds = await writeDataFiles(r.conn, gold, `${kept}SELECT * FROM ${out}`);
   await r.conn.run(`DROP TABLE ${out}`);
   const now = Date.now();
   return {
     actions: [...removes.map((f) => removeAction(f, now)), ...adds.map((add) => ({ add }))],
     written,
-    scope: days === null ? "all days" : `${days.size} day(s) ${[...days].sort().join(",")}`,
+    scope: intervals === null ? "all days" : describeIntervals(intervals, unit),
   };
 }
 
@@ -334,8 +434,11 @@ async function refreshHealth(
   const recent = `(SELECT * FROM (${snapshotScanSql(silver, recentFiles)})${
     Number.isFinite(from) ? ` WHERE timestamp >= ${tsLiteral(from)}` : ""
   })`;
-  const newRows = full
-    ? `(SELECT * FROM ${await r.dailyScope(null)})`
+  const minutes = full ? r.existingDeviceMinutes() : undefined;
+  const newRows = minutes
+    ? `(SELECT last_ts AS timestamp, device_id, building, floor, type FROM ${minutes})`
+    : full
+    ? `(SELECT * FROM ${await r.scope(null)})`
     : `(${snapshotScanSql(silver, change!.added)})`;
   const previous = full ? `(${snapshotScanSql(gold, [])})` : `(${snapshotScanSql(gold)})`;
   const out = `gold_out_${def.name}`;
@@ -358,18 +461,26 @@ async function refreshHealth(
   };
 }
 
+/** Where computeAlarms reads readings from. */
+export type AlarmInput =
+  /** Silver rows (SCOPE_COLUMNS or more): their alarm readings are computed here. */
+  | { silverSql: string }
+  /** Temp table alarm_readings already holds sql/alarms/_readings.sql over the rows to use. */
+  | { existing: true };
+
 /**
- * Computes alarm episodes from the silver rows in `silverSql` into temp table `out`: shared
- * input tables, every rule's violations, then episodes (sql/alarms/_episodes.sql).
+ * Computes alarm episodes into temp table `out`: shared input tables (alarm_readings and
+ * sql/alarms/_context.sql), every rule's violations, then episodes (sql/alarms/_episodes.sql).
  */
 export async function computeAlarms(
   conn: DuckDBConnection,
-  silverSql: string,
+  input: AlarmInput,
   energyHourlySql: string,
   out: string,
 ): Promise<void> {
   await runScript(conn, await loadSql("gold/_macros.sql"));
-  await runScript(conn, await loadSql("alarms/_readings.sql", { silver: `(${silverSql})` }));
+  await createAlarmReadings(conn, input);
+  await runScript(conn, await loadSql("alarms/_context.sql"));
   const rules = await alarmRuleFiles();
   const parts: string[] = [];
   for (const file of rules) {
@@ -396,7 +507,20 @@ export async function computeAlarms(
     const name = `alarm_v_${file.replace(/^alarms\//, "").replace(/\.sql$/, "")}`;
     await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(name)}`);
   }
-  await conn.run("DROP TABLE IF EXISTS alarm_readings");
+  if ("silverSql" in input) await conn.run("DROP TABLE IF EXISTS alarm_readings");
+}
+
+/** Materialises temp table `alarm_readings` (sql/alarms/_readings.sql), unless it exists. */
+export async function createAlarmReadings(
+  conn: DuckDBConnection,
+  input: AlarmInput,
+): Promise<void> {
+  if (!("silverSql" in input)) return;
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE alarm_readings AS ${await loadSql("alarms/_readings.sql", {
+      silver: `(${input.silverSql})`,
+    })}`,
+  );
 }
 
 async function refreshAlarms(
@@ -426,12 +550,13 @@ async function refreshAlarms(
   }
   const scanFrom = recomputeFrom - ALARM_CONTEXT_MS;
   const files = full ? silver.files : filesOverlapping(silver, scanFrom, Infinity);
-  const silverSql = full
-    ? `SELECT * FROM ${await r.dailyScope(null)}`
-    : `SELECT ${SCOPE_COLUMNS} FROM (${snapshotScanSql(silver, files)}) WHERE timestamp >= ${
-      tsLiteral(scanFrom)
-    }`;
-  await computeAlarms(r.conn, silverSql, snapshotScanSql(energyHourly), "gold_alarms_new");
+  if (full) await r.allAlarmReadings();
+  const input: AlarmInput = full ? { existing: true } : {
+    silverSql: `SELECT ${SCOPE_COLUMNS} FROM (${
+      snapshotScanSql(silver, files)
+    }) WHERE timestamp >= ${tsLiteral(scanFrom)}`,
+  };
+  await computeAlarms(r.conn, input, snapshotScanSql(energyHourly), "gold_alarms_new");
   const out = `gold_out_${def.name}`;
   const cols = def.schema.fields.map((f) => sqlIdent(f.name)).join(", ");
   if (full) {
@@ -512,7 +637,7 @@ export async function refreshGold(
     await db.conn.run("SET preserve_insertion_order = false");
     await runScript(db.conn, await loadSql("gold/_macros.sql"));
     await runScript(db.conn, await loadSql("alarms/thresholds.sql"));
-    const r = new Refresh(db.conn, lakehouse, silver, opts.full ?? false);
+    const r = new Refresh(db.conn, lakehouse, silver, defs.some((d) => d.kind === "alarms"));
     for (const def of defs) {
       const t0 = performance.now();
       const gold = await ensureGoldTable(lakehouse, def);
@@ -538,7 +663,7 @@ export async function refreshGold(
       const change = opts.full || seen === undefined || seen > silver.version
         ? null
         : await r.change(seen);
-      if (def.kind !== "daily") await r.dropHelpers();
+      if (def.kind === "alarms") await r.dropHelpers();
       const refresh = def.kind === "daily"
         ? refreshDaily
         : def.kind === "health"

@@ -8,7 +8,8 @@ import type { DeltaField, TableSchema } from "../delta/schema.ts";
 
 /**
  * How a table is refreshed:
- * - `daily`: partitioned by `day`; only the days touched by new silver files are recomputed;
+ * - `daily`: partitioned by `day`; only the hours (or days, see `recompute`) touched by new
+ *   silver files are recomputed, and the days holding them rewritten;
  * - `health`: one row per device, rewritten from recent silver + the previous rows;
  * - `alarms`: episodes, recomputed from a bounded lookback before the first touched reading.
  */
@@ -22,6 +23,16 @@ export interface GoldTableDef {
   partitionColumns: string[];
   /** SQL file under sql/ computing it. */
   sqlFile: string;
+  /**
+   * `daily` tables: the unit an incremental refresh recomputes (default "day"). "hour" for
+   * tables whose windows fit in an hour: at 1 reading/s per device a day is millions of
+   * readings, and new data touches an hour or two of it.
+   */
+  recompute?: "hour" | "day";
+  /** `recompute: "hour"`: the column holding each row's window start (default window_start). */
+  windowColumn?: string;
+  /** `recompute: "day"`: the only sensor types the SQL reads (their partitions alone are read). */
+  types?: string[];
   description: string;
 }
 
@@ -68,6 +79,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   {
     name: "readings_1m",
     kind: "daily",
+    recompute: "hour",
     schema: readings,
     partitionColumns: ["day"],
     sqlFile: "gold/readings_1m.sql",
@@ -76,6 +88,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   {
     name: "readings_1h",
     kind: "daily",
+    recompute: "hour",
     schema: readings,
     partitionColumns: ["day"],
     sqlFile: "gold/readings_1h.sql",
@@ -84,6 +97,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   {
     name: "floor_1m",
     kind: "daily",
+    recompute: "hour",
     schema: floors,
     partitionColumns: ["day"],
     sqlFile: "gold/floor_1m.sql",
@@ -92,6 +106,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   {
     name: "floor_1h",
     kind: "daily",
+    recompute: "hour",
     schema: floors,
     partitionColumns: ["day"],
     sqlFile: "gold/floor_1h.sql",
@@ -100,6 +115,8 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   {
     name: "energy_hourly",
     kind: "daily",
+    recompute: "hour",
+    windowColumn: "hour_start",
     schema: {
       fields: [
         f("day", "date", false),
@@ -117,6 +134,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   {
     name: "energy_daily",
     kind: "daily",
+    types: ["energy"],
     schema: {
       fields: [
         f("day", "date", false),

@@ -1,0 +1,12 @@
+-- Context of the alarm rules, from alarm_readings (sql/alarms/_readings.sql; not a rule).
+-- alarm_horizon: the newest data time per device and per building — alarms close only once
+-- data has moved past their hold time, so "no newer data" leaves an alarm open.
+-- alarm_building_minutes: which minutes each building reported in (for the silent rule).
+CREATE OR REPLACE TEMP TABLE alarm_horizon AS
+SELECT device_id AS subject, max(ts) AS horizon_ts FROM alarm_readings GROUP BY device_id
+UNION ALL
+SELECT 'building:' || building, max(ts) FROM alarm_readings GROUP BY building;
+
+CREATE OR REPLACE TEMP TABLE alarm_building_minutes AS
+SELECT building, minute_start(minute) AS minute
+FROM (SELECT DISTINCT building, epoch_minute(ts) AS minute FROM alarm_readings);
