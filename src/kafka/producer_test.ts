@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { brokerList, readEnv } from "../config.ts";
 import { brokerAnswers, createKafka } from "./client.ts";
-import { ensureTopic, produce, type ProduceProgress, TokenBucket } from "./producer.ts";
+import { Buffer } from "node:buffer";
+import { Partitioners, type PartitionMetadata } from "kafkajs";
+import {
+  cachingPartitioner,
+  ensureTopic,
+  KeyBuffers,
+  produce,
+  type ProduceProgress,
+  TokenBucket,
+} from "./producer.ts";
 import { createSimulator } from "../sensors/simulator.ts";
 
 const BROKERS = brokerList(readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092");
@@ -16,6 +25,47 @@ Deno.test("TokenBucket: paces takes to the rate, keeps at most `capacity` saved"
   const t1 = performance.now();
   await b.take(900);
   assert.ok(performance.now() - t1 < 30, "900 ≤ saved tokens: no wait");
+});
+
+Deno.test("cachingPartitioner: the default partitioner's choice, remembered per key and count", () => {
+  const meta = (n: number): PartitionMetadata[] =>
+    Array.from({ length: n }, (_, i) => ({
+      partitionErrorCode: 0,
+      partitionId: i,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+    }));
+  const cached = cachingPartitioner();
+  const reference = Partitioners.DefaultPartitioner();
+  const keys = new KeyBuffers();
+  for (const n of [3, 7, 3]) { // a count change must not reuse the old choice
+    for (let i = 0; i < 2000; i++) {
+      const key = `B${i % 7}-F${i % 13}-co2-${i}`;
+      const args = {
+        topic: "t",
+        partitionMetadata: meta(n),
+        message: { key: keys.get(key), value: "v" },
+      };
+      const fresh = { ...args, message: { key: Buffer.from(key), value: "v" } };
+      assert.equal(cached(args), reference(fresh), `${key} over ${n} partitions`);
+      assert.equal(cached(args), reference(fresh), "second time, from the cache");
+    }
+  }
+  assert.equal(keys.get("A-F0-co2-01"), keys.get("A-F0-co2-01"), "one Buffer per key");
+  // Explicit partitions are honoured; keyless messages still spread over the partitions.
+  const m = meta(3);
+  assert.equal(
+    cached({ topic: "t", partitionMetadata: m, message: { key: null, value: "v", partition: 2 } }),
+    2,
+  );
+  const spread = new Set(
+    Array.from(
+      { length: 30 },
+      () => cached({ topic: "t", partitionMetadata: m, message: { key: null, value: "v" } }),
+    ),
+  );
+  assert.equal(spread.size, 3);
 });
 
 Deno.test({
