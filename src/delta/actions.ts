@@ -162,3 +162,16 @@ export function parseStats(add: AddAction): FileStats | undefined {
     return undefined;
   }
 }
+
+/**
+ * Milliseconds an add's stats say its timestamp `column` spans, or null without usable stats
+ * (then the file may hold any time). Bounds are conservative (stats.ts rounds outward).
+ */
+export function timeRange(add: AddAction, column = "timestamp"): [number, number] | null {
+  const s = parseStats(add);
+  const lo = s?.minValues?.[column];
+  const hi = s?.maxValues?.[column];
+  if (typeof lo !== "string" || typeof hi !== "string") return null;
+  const a = Date.parse(lo), b = Date.parse(hi);
+  return Number.isFinite(a) && Number.isFinite(b) ? [a, b] : null;
+}

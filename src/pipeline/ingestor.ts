@@ -7,7 +7,9 @@
  * record additions are serialised by `exclusive()`, so a timer-driven flush never interleaves
  * with a source adding records.
  */
-import { openDuckDB, sqlString } from "../query/duckdb.ts";
+import { timeRange } from "../delta/actions.ts";
+import { openDuckDB } from "../query/duckdb.ts";
+import { snapshotScanSql } from "../query/views.ts";
 import type { DuckDB } from "../query/duckdb.ts";
 import { Batch, type SourceRecord } from "./batch.ts";
 import { DedupState } from "./dedup.ts";
@@ -101,7 +103,10 @@ export class Ingestor {
     await ensureIngestTables(opts.lakehouse);
     // DuckDB's default memory limit is 80 % of RAM; a flush needs far less, and the consumer's
     // footprint is a published figure.
+    // Ingestion reads its tables through their snapshots, never delta_scan: no extension (its
+    // 20 MB would count in the consumer's footprint).
     const db = await openDuckDB({
+      delta: false,
       threads: opts.threads,
       memoryLimit: opts.memoryLimit ?? "128MB",
     });
@@ -130,12 +135,21 @@ export class Ingestor {
     await this.#awaitInflight();
     await this.writer.refresh();
     this.dedup.clear();
-    const silver = sqlString(this.writer.path("silver"));
     const h = this.dedup.horizonMs;
+    // Only files whose stats reach into the last horizon before silver's newest reading (and
+    // files without stats) can hold state: the snapshot just read says which.
+    const snap = this.writer.snapshots.get("silver")!;
+    const ranges = snap.files.map((f) => timeRange(f));
+    const newest = Math.max(...ranges.map((r) => r?.[1] ?? -Infinity));
+    const files = snap.files.filter((_, i) => {
+      const r = ranges[i];
+      return r === null || r[1] >= newest - h;
+    });
+    const silver = `(${snapshotScanSql(snap, files)})`;
     const result = await this.db.conn.stream(
       `WITH s AS (
-         SELECT device_id, type, epoch_ms(timestamp) AS ts FROM delta_scan(${silver})
-         WHERE timestamp >= (SELECT max(timestamp) FROM delta_scan(${silver})) - to_milliseconds(${h}))
+         SELECT device_id, type, epoch_ms(timestamp) AS ts FROM ${silver}
+         WHERE timestamp >= (SELECT max(timestamp) FROM ${silver}) - to_milliseconds(${h}))
        SELECT device_id, type, ts FROM s
        QUALIFY ts > max(ts) OVER (PARTITION BY device_id, type) - ${h}
        ORDER BY device_id, type, ts`,

@@ -19,7 +19,7 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { join } from "node:path";
-import { type Action, type AddAction, parseStats } from "../delta/actions.ts";
+import { type Action, type AddAction, parseStats, timeRange } from "../delta/actions.ts";
 import { commit } from "../delta/commit.ts";
 import { TableNotFoundError } from "../delta/errors.ts";
 import { decodeAddPath } from "../delta/partition.ts";
@@ -90,16 +90,6 @@ export interface GoldTableResult {
   /** UTC days recomputed (daily tables), or the recompute start (alarms), for logs. */
   scope: string;
   seconds: number;
-}
-
-/** Milliseconds covered by a silver file's timestamp stats, or null without usable stats. */
-function timeRange(add: AddAction): [number, number] | null {
-  const s = parseStats(add);
-  const lo = s?.minValues?.timestamp;
-  const hi = s?.maxValues?.timestamp;
-  if (typeof lo !== "string" || typeof hi !== "string") return null;
-  const a = Date.parse(lo), b = Date.parse(hi);
-  return Number.isFinite(a) && Number.isFinite(b) ? [a, b] : null;
 }
 
 /** Rows in a set of files by their stats. */
