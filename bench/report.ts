@@ -112,7 +112,7 @@ export function figureRows(r: BenchResults): Row[] {
   const gold = `gold (${count("gold.silverRows")} silver rows)`;
   add(
     gold,
-    `full refresh, 120 devices × 1 reading/${count("gold.intervalS")} s — s`,
+    `full refresh, 120 devices × 1 reading/${n("gold.intervalS")} s — s`,
     "gold.fullRefreshSeconds",
     "≤ 5 (at 10M)",
   );
