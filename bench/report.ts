@@ -118,9 +118,7 @@ export function figureRows(r: BenchResults): Row[] {
   );
   add(
     gold,
-    `full refresh, 120 devices × 1 reading/${
-      count("gold.sparseIntervalS")
-    } s (5M device-minutes) — s`,
+    `full refresh, 120 devices × 1 reading/${n("gold.sparseIntervalS")} s (sparse minutes) — s`,
     "gold.sparseFullRefreshSeconds",
   );
   add(

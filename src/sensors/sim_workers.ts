@@ -2,7 +2,7 @@
  * One simulation produced by N Web Workers, each with its own kafkajs producer (`--workers N`).
  *
  * Why: kafkajs encodes every record in JavaScript on the thread that sends it, so one producer
- * tops out around 100k msgs/s on this machine however large its batches. Each worker runs the
+ * tops out around 150k msgs/s on this machine however large its batches. Each worker runs the
  * same seeded simulator (cheap: millions of messages/s) and sends only the messages whose key it
  * owns ({@link workerOfKey}). Hence:
  * - the messages sent overall are exactly the single-producer stream (same seed, same messages);
