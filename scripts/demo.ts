@@ -11,6 +11,7 @@ import {
   runMain,
 } from "../src/config.ts";
 import { runDemo } from "../src/demo.ts";
+import { removeLakehouseTables } from "../src/pipeline/tables.ts";
 
 const OPTIONS = {
   brokers: COMMON_OPTIONS.brokers,
@@ -34,13 +35,14 @@ const OPTIONS = {
   reset: {
     type: "boolean",
     env: "DEMO_RESET",
-    description: "Delete the lakehouse directory first (otherwise the demo adds to it)",
+    description:
+      "Delete the lakehouse's tables first (bronze, silver, quarantine, gold/; otherwise the demo adds to them)",
   },
 } as const satisfies OptionSpecs;
 
 await runMain(async () => {
   const { options: o } = parseCli(Deno.args, OPTIONS, "Usage: deno task demo [options]");
-  if (o.reset) await Deno.remove(o.lakehouse, { recursive: true }).catch(() => {});
+  if (o.reset) await removeLakehouseTables(o.lakehouse);
   const report = await runDemo({
     brokers: brokerList(o.brokers),
     lakehouse: o.lakehouse,

@@ -79,6 +79,19 @@ export function tablePath(lakehouse: string, table: IngestTable): string {
   return join(lakehouse, table);
 }
 
+/**
+ * Deletes the lakehouse's tables — bronze, silver, quarantine and gold/ — and nothing else: a
+ * `--lakehouse` pointed at a directory that holds other files (its README, a user's notes, a
+ * mistyped `.`) keeps them.
+ */
+export async function removeLakehouseTables(lakehouse: string): Promise<void> {
+  for (const dir of [...INGEST_TABLES, "gold"]) {
+    await Deno.remove(join(lakehouse, dir), { recursive: true }).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+  }
+}
+
 /** Creates the three tables where missing (idempotent, safe between concurrent processes). */
 export async function ensureIngestTables(lakehouse: string): Promise<Record<IngestTable, string>> {
   await Deno.mkdir(lakehouse, { recursive: true });
