@@ -1,7 +1,8 @@
 /**
  * Gold refresh: exact aggregates on a hand-made silver, incremental = full after more silver
- * arrives (including late data for an already built day), idempotence, and that delta_scan
- * (an independent Delta reader) reads every gold table.
+ * arrives (including late data for an already built day, and seeded random batches whose late
+ * readings land in hours and days already built), idempotence, and that delta_scan (an
+ * independent Delta reader) reads every gold table.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -9,6 +10,7 @@ import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { openDuckDB, sqlIdent } from "../src/query/duckdb.ts";
 import { GOLD_TABLES, goldTablePath, refreshGold } from "../src/query/gold.ts";
 import { deltaScanSql } from "../src/query/views.ts";
+import { Prng } from "../src/sensors/prng.ts";
 import { type SilverRow, simulate, tempLakehouse, writeSilver } from "./gold_helpers.ts";
 
 const T = (hms: string) => `2025-01-06T${hms}Z`;
@@ -118,6 +120,43 @@ function canonicalSql(path: string, version: number, name: string): string {
   return `SELECT ${cols.join(", ")} FROM ${deltaScanSql(path, version)}`;
 }
 
+/**
+ * Rebuilds every gold table fully and asserts each equals its incremental version in
+ * `incremental` row for row; delta_scan (delta-kernel-rs, an independent reader) reads every
+ * table and agrees with the log's stats. Returns the alarm episodes.
+ */
+async function assertSameAsFullRebuild(
+  lh: string,
+  incremental: Awaited<ReturnType<typeof refreshGold>>,
+): Promise<number> {
+  const full = await refreshGold(lh, { full: true });
+  const db = await openDuckDB();
+  let alarms = 0;
+  try {
+    for (const def of GOLD_TABLES) {
+      const path = goldTablePath(lh, def.name);
+      const incV = incremental.find((r) => r.table === def.name)!.version;
+      const fullV = full.find((r) => r.table === def.name)!.version;
+      assert.equal(fullV, incV + 1);
+      const a = canonicalSql(path, incV, def.name), b = canonicalSql(path, fullV, def.name);
+      const diff = (await db.conn.runAndReadAll(
+        `SELECT (SELECT count(*) FROM (${a} EXCEPT ALL ${b})) + (SELECT count(*) FROM (${b} EXCEPT ALL ${a}))`,
+      )).getRows()[0][0];
+      assert.equal(Number(diff), 0, `${def.name}: incremental v${incV} != full v${fullV}`);
+      const n = Number(
+        (await db.conn.runAndReadAll(`SELECT count(*) FROM (${b})`)).getRows()[0][0],
+      );
+      const snap = await loadSnapshot(path);
+      assert.equal(n, full.find((r) => r.table === def.name)!.rows, def.name);
+      assert.ok(snap.txnVersion(`gold-${def.name}-silver`) !== undefined);
+      if (def.name === "alarms") alarms = n;
+    }
+  } finally {
+    db.close();
+  }
+  return alarms;
+}
+
 Deno.test("gold: incremental refresh equals a full rebuild, and a second refresh is a no-op", async () => {
   const lh = await tempLakehouse();
   try {
@@ -160,34 +199,43 @@ Deno.test("gold: incremental refresh equals a full rebuild, and a second refresh
     assert.ok(again.every((r) => r.mode === "unchanged"));
     assert.deepEqual(again.map((r) => r.version), inc2.map((r) => r.version));
 
-    const full = await refreshGold(lh, { full: true });
-    const db = await openDuckDB();
-    try {
-      for (const def of GOLD_TABLES) {
-        const path = goldTablePath(lh, def.name);
-        const incV = inc2.find((r) => r.table === def.name)!.version;
-        const fullV = full.find((r) => r.table === def.name)!.version;
-        assert.equal(fullV, incV + 1);
-        const a = canonicalSql(path, incV, def.name), b = canonicalSql(path, fullV, def.name);
-        const diff = (await db.conn.runAndReadAll(
-          `SELECT (SELECT count(*) FROM (${a} EXCEPT ALL ${b})) + (SELECT count(*) FROM (${b} EXCEPT ALL ${a}))`,
-        )).getRows()[0][0];
-        assert.equal(Number(diff), 0, `${def.name}: incremental v${incV} != full v${fullV}`);
-        // delta_scan (delta-kernel-rs) reads the table and agrees with the log's stats.
-        const n = Number(
-          (await db.conn.runAndReadAll(`SELECT count(*) FROM (${b})`)).getRows()[0][0],
-        );
-        const snap = await loadSnapshot(path);
-        assert.equal(n, full.find((r) => r.table === def.name)!.rows, def.name);
-        assert.ok(snap.txnVersion(`gold-${def.name}-silver`) !== undefined);
-        if (def.name === "alarms") {
-          assert.ok(n > 5, `expected alarms from the anomalies profile, got ${n}`);
-        }
-      }
-    } finally {
-      db.close();
-    }
+    const alarms = await assertSameAsFullRebuild(lh, inc2);
+    assert.ok(alarms > 5, `expected alarms from the anomalies profile, got ${alarms}`);
     assert.ok((await Deno.stat(join(lh, "gold", "alarms", "_delta_log"))).isDirectory);
+  } finally {
+    await Deno.remove(lh, { recursive: true });
+  }
+});
+
+Deno.test("gold: incremental = full after seeded random batches with late readings across days", async () => {
+  const lh = await tempLakehouse();
+  try {
+    const start = Date.UTC(2025, 0, 6, 18);
+    const { rows } = simulate({
+      seed: 11,
+      start,
+      intervalSeconds: 20,
+      durationSeconds: 12 * 3600, // 18:00 to 06:00: two days
+      topology: { buildings: 2, floors: 1 },
+      faults: "anomalies",
+    });
+    const rng = new Prng(11);
+    const t = (r: SilverRow) => Number(r.timestamp);
+    // Five time slices; each batch also carries some readings held back from earlier slices.
+    const cuts = [0, 1, 2, 3, 4, 5].map((k) => start + k * 2.4 * 3600_000);
+    let held: SilverRow[] = [];
+    let last: Awaited<ReturnType<typeof refreshGold>> = [];
+    for (let k = 0; k < 5; k++) {
+      const slice = rows.filter((r) => t(r) >= cuts[k] && (k === 4 || t(r) < cuts[k + 1]));
+      const late = held.filter(() => rng.next() < 0.5);
+      held = [...held.filter((r) => !late.includes(r)), ...slice.filter(() => rng.next() < 0.05)];
+      const now = [...slice.filter((r) => !held.includes(r)), ...late];
+      if (k === 4) now.push(...held);
+      await writeSilver(lh, now);
+      last = await refreshGold(lh);
+      assert.ok(last.every((r) => r.mode === (k === 0 ? "full" : "incremental")), `batch ${k}`);
+    }
+    await assertSameAsFullRebuild(lh, last);
   } finally {
     await Deno.remove(lh, { recursive: true });
   }
