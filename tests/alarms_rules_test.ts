@@ -39,6 +39,7 @@ interface AlarmOut {
   rule: string;
   severity: string;
   device_id: string | null;
+  type: string;
   started_at: string;
   ended_at: string | null;
   peak_value: number;
@@ -81,14 +82,24 @@ Deno.test("alarms: every rule on a crafted series", async () => {
         return (within(t, "09:00:00", "09:30:00") ? 0.25 : 0.1) + wobble(t, 0.001);
       }),
     ];
-    await writeSilver(lh, [...co2, ...temp, ...hum, ...flat, ...quiet, ...energy]);
+    // One device reporting two types (a combined sensor) must get exactly the alarms of two
+    // single-type sensors with the same readings: two series, never compared with each other.
+    const warmth = (t: number) => 21 + wobble(t, 0.05);
+    const damp = (t: number) => within(t, "10:00:00", "10:10:00") ? 65 : 45 + wobble(t, 0.5);
+    const multi = [
+      ...series("B-F2-multi-01", "temperature", 2, warmth),
+      ...series("B-F2-multi-01", "humidity", 2, damp),
+      ...series("B-F3-temperature-09", "temperature", 3, warmth),
+      ...series("B-F3-humidity-09", "humidity", 3, damp),
+    ];
+    await writeSilver(lh, [...co2, ...temp, ...hum, ...flat, ...quiet, ...energy, ...multi]);
     await refreshGold(lh);
 
     const db = await openDuckDB();
     let alarms: AlarmOut[];
     try {
       alarms = (await db.conn.runAndReadAll(
-        `SELECT rule, severity, device_id,
+        `SELECT rule, severity, device_id, type,
            strftime(started_at, '%Y-%m-%dT%H:%M:%SZ') AS started_at,
            strftime(ended_at, '%Y-%m-%dT%H:%M:%SZ') AS ended_at,
            round(peak_value, 3) AS peak_value, readings::INTEGER AS readings
@@ -175,6 +186,13 @@ Deno.test("alarms: every rule on a crafted series", async () => {
       alarms.filter((a) => a.rule === "silent" && a.device_id !== "B-F1-co2-01"),
       [],
     );
+    const episodes = (devices: string[]) =>
+      alarms.filter((a) => devices.includes(a.device_id ?? "")).map((a) =>
+        JSON.stringify({ ...a, device_id: null })
+      ).sort();
+    const combined = episodes(["B-F2-multi-01"]);
+    assert.ok(combined.some((e) => e.includes('"threshold"') && e.includes('"humidity"')));
+    assert.deepEqual(combined, episodes(["B-F3-temperature-09", "B-F3-humidity-09"]));
     // Energy: 2.5x last week's same hour for 30 min, building-level.
     assert.deepEqual(of("energy_baseline", null), [
       {

@@ -20,13 +20,13 @@ WITH med AS (
   SELECT ts, device_id, building, floor, type, value, next_ts,
     median(value) OVER hour_before AS median, count(*) OVER hour_before AS n
   FROM alarm_readings
-  WINDOW hour_before AS (PARTITION BY device_id ORDER BY ts
+  WINDOW hour_before AS (PARTITION BY device_id, type ORDER BY ts
     RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING)
 ),
 mad AS (
   SELECT *, median(abs(value - median)) OVER hour_before AS mad
   FROM med
-  WINDOW hour_before AS (PARTITION BY device_id ORDER BY ts
+  WINDOW hour_before AS (PARTITION BY device_id, type ORDER BY ts
     RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING)
 ),
 z AS (
@@ -35,7 +35,7 @@ z AS (
   FROM mad m JOIN alarm_thresholds t USING (type)
   WHERE m.n >= (SELECT value FROM alarm_settings WHERE rule = 'zscore' AND setting = 'min_readings')
 )
-SELECT 'zscore' AS rule, device_id AS subject, device_id, building, floor, type,
+SELECT 'zscore' AS rule, series_subject(device_id, type) AS subject, device_id, building, floor, type,
   ts, next_ts AS clear_ts,
   CASE WHEN z > (SELECT value FROM alarm_settings WHERE rule = 'zscore' AND setting = 'critical')
     THEN 2 ELSE 1 END AS level,

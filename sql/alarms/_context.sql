@@ -1,9 +1,10 @@
 -- Context of the alarm rules, from alarm_readings (sql/alarms/_readings.sql; not a rule).
--- alarm_horizon: the newest data time per device and per building — alarms close only once
+-- alarm_horizon: the newest data time per series (device and type) and per building — alarms close only once
 -- data has moved past their hold time, so "no newer data" leaves an alarm open.
 -- alarm_building_minutes: which minutes each building reported in (for the silent rule).
 CREATE OR REPLACE TEMP TABLE alarm_horizon AS
-SELECT device_id AS subject, max(ts) AS horizon_ts FROM alarm_readings GROUP BY device_id
+SELECT series_subject(device_id, type) AS subject, max(ts) AS horizon_ts
+FROM alarm_readings GROUP BY device_id, type
 UNION ALL
 SELECT 'building:' || building, max(ts) FROM alarm_readings GROUP BY building;
 

@@ -18,7 +18,7 @@ WITH v AS (
 numbered AS (
   SELECT *,
     sum(CASE
-      WHEN prev_clear_ts IS NOT NULL AND epoch(ts) - epoch(prev_clear_ts) <= hold_s THEN 0
+      WHEN prev_clear_ts IS NOT NULL AND seconds_between(prev_clear_ts, ts) <= hold_s THEN 0
       ELSE 1
     END) OVER (PARTITION BY rule, subject ORDER BY ts ROWS UNBOUNDED PRECEDING) AS episode
   FROM v
@@ -33,7 +33,8 @@ episodes AS (
     arg_max(threshold, score) AS threshold,
     count(*) AS readings,
     max(level) AS max_level,
-    epoch(max(ts) FILTER (WHERE level = 2)) - epoch(min(ts) FILTER (WHERE level = 2)) AS critical_span_s,
+    seconds_between(min(ts) FILTER (WHERE level = 2), max(ts) FILTER (WHERE level = 2))
+      AS critical_span_s,
     any_value(hold_s) AS hold_s,
     any_value(min_duration_s) AS min_duration_s
   FROM numbered
@@ -54,4 +55,4 @@ SELECT
   peak_value, readings, threshold
 FROM episodes e
 LEFT JOIN alarm_horizon h USING (subject)
-WHERE epoch(last_ts) - epoch(started_at) >= min_duration_s
+WHERE seconds_between(started_at, last_ts) >= min_duration_s

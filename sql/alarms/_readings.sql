@@ -1,5 +1,6 @@
 -- Shared input of every alarm rule (not a rule itself): the silver readings of {{silver}}, per
--- device in time order, with the previous and next reading of the same device (what spike,
+-- series (device and type) in time order, with the previous and next reading of the same series
+-- (what spike,
 -- flatline, silent and the episode end need). Materialised as `alarm_readings` (and, in a full
 -- gold refresh, as the one silver scope every gold table reads, so silver is sorted once).
 SELECT
@@ -9,4 +10,4 @@ SELECT
   lead(timestamp) OVER w AS next_ts,
   lead(value) OVER w AS next_value
 FROM {{silver}}
-WINDOW w AS (PARTITION BY device_id ORDER BY timestamp)
+WINDOW w AS (PARTITION BY device_id, type ORDER BY timestamp)

@@ -9,23 +9,23 @@ WITH candidates AS (
 runs AS (
   SELECT *,
     sum(CASE WHEN value = prev_value THEN 0 ELSE 1 END)
-      OVER (PARTITION BY device_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS run
+      OVER (PARTITION BY device_id, type ORDER BY ts ROWS UNBOUNDED PRECEDING) AS run
   FROM candidates
 ),
 spans AS (
   SELECT *,
-    min(ts) OVER (PARTITION BY device_id, run) AS run_start,
-    max(ts) OVER (PARTITION BY device_id, run) AS run_end
+    min(ts) OVER (PARTITION BY device_id, type, run) AS run_start,
+    max(ts) OVER (PARTITION BY device_id, type, run) AS run_end
   FROM runs
 )
 SELECT
   'flatline' AS rule,
-  device_id AS subject, device_id, building, floor, type,
+  series_subject(device_id, type) AS subject, device_id, building, floor, type,
   ts, next_ts AS clear_ts,
   1 AS level,
   value,
-  epoch(run_end) - epoch(run_start) AS score,
+  seconds_between(run_start, run_end) AS score,
   (SELECT value FROM alarm_settings WHERE rule = 'flatline' AND setting = 'min_duration_s') AS threshold
 FROM spans
-WHERE epoch(run_end) - epoch(run_start)
+WHERE seconds_between(run_start, run_end)
   >= (SELECT value FROM alarm_settings WHERE rule = 'flatline' AND setting = 'min_duration_s')

@@ -1,4 +1,4 @@
--- Rule `spike`: a change between two consecutive readings of a device (at most max_gap_s =
+-- Rule `spike`: a change between two consecutive readings of a series (a device, one type; at most max_gap_s =
 -- 10 min apart) beyond the type's max_step (absolute: temperature 3 C, humidity 10 %, CO2
 -- 500 ppm) or, for energy, beyond max_step_ratio (4x up or down). Critical beyond
 -- critical_factor (2) times the limit. Both the jump and the return flag; they merge into one
@@ -18,12 +18,12 @@ WITH steps AS (
     -- a cheap screen, exact: no step within the smallest max_step can exceed its type's
     AND (abs(r.value - r.prev_value) > (SELECT min(max_step) FROM alarm_thresholds)
       OR r.type IN (SELECT type FROM alarm_thresholds WHERE max_step_ratio IS NOT NULL))
-    AND epoch(r.ts) - epoch(r.prev_ts)
+    AND seconds_between(r.prev_ts, r.ts)
       <= (SELECT value FROM alarm_settings WHERE rule = 'spike' AND setting = 'max_gap_s')
 )
 SELECT
   'spike' AS rule,
-  device_id AS subject, device_id, building, floor, type,
+  series_subject(device_id, type) AS subject, device_id, building, floor, type,
   ts, next_ts AS clear_ts,
   CASE
     WHEN excess > (SELECT value FROM alarm_settings WHERE rule = 'spike' AND setting = 'critical_factor')

@@ -6,7 +6,7 @@
 -- back inside the warning band. peak_value: the reading farthest outside the band.
 SELECT
   'threshold' AS rule,
-  r.device_id AS subject, r.device_id, r.building, r.floor, r.type,
+  series_subject(r.device_id, r.type) AS subject, r.device_id, r.building, r.floor, r.type,
   r.ts, r.next_ts AS clear_ts,
   CASE WHEN r.value < t.crit_low OR r.value > t.crit_high THEN 2 ELSE 1 END AS level,
   r.value,

@@ -37,11 +37,11 @@ spans AS (
     min(low) OVER bucket_and_hour_before AS low,
     max(high) OVER bucket_and_hour_before AS high
   FROM buckets
-  WINDOW bucket_and_hour_before AS (PARTITION BY device_id ORDER BY bucket
+  WINDOW bucket_and_hour_before AS (PARTITION BY device_id, type ORDER BY bucket
     RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW)
 ),
 suspect_buckets AS (
-  SELECT s.device_id, s.bucket
+  SELECT s.device_id, s.type, s.bucket
   FROM spans s
   JOIN alarm_thresholds t USING (type)
   CROSS JOIN settings
@@ -55,22 +55,22 @@ context AS (
   SELECT r.*, utc_bucket(r.ts, 600) AS bucket
   FROM alarm_readings r
   SEMI JOIN (
-    SELECT DISTINCT device_id, bucket - to_minutes(10 * k) AS bucket
+    SELECT DISTINCT device_id, type, bucket - to_minutes(10 * k) AS bucket
     FROM suspect_buckets, range(13) AS back(k)
-  ) c ON c.device_id = r.device_id AND c.bucket = utc_bucket(r.ts, 600)
+  ) c ON c.device_id = r.device_id AND c.type = r.type AND c.bucket = utc_bucket(r.ts, 600)
 ),
 med AS (
   SELECT ts, bucket, device_id, building, floor, type, value, next_ts,
     median(value) OVER hour_before AS median,
     count(*) OVER hour_before AS n
   FROM context
-  WINDOW hour_before AS (PARTITION BY device_id ORDER BY ts
+  WINDOW hour_before AS (PARTITION BY device_id, type ORDER BY ts
     RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW EXCLUDE GROUP)
 ),
 mad AS (
   SELECT *, median(abs(value - median)) OVER hour_before AS mad
   FROM med
-  WINDOW hour_before AS (PARTITION BY device_id ORDER BY ts
+  WINDOW hour_before AS (PARTITION BY device_id, type ORDER BY ts
     RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW EXCLUDE GROUP)
 ),
 z AS (
@@ -78,14 +78,15 @@ z AS (
     abs(m.value - m.median)
       / greatest(1.4826 * m.mad, t.z_min_scale, t.z_min_scale_rel * abs(m.median), 1e-9) AS z
   FROM mad m
-  SEMI JOIN suspect_buckets s ON s.device_id = m.device_id AND s.bucket = m.bucket
+  SEMI JOIN suspect_buckets s
+    ON s.device_id = m.device_id AND s.type = m.type AND s.bucket = m.bucket
   JOIN alarm_thresholds t USING (type)
   CROSS JOIN settings
   WHERE m.n >= settings.min_readings
 )
 SELECT
   'zscore' AS rule,
-  device_id AS subject, device_id, building, floor, type,
+  series_subject(device_id, type) AS subject, device_id, building, floor, type,
   ts, next_ts AS clear_ts,
   CASE WHEN z > settings.z_critical THEN 2 ELSE 1 END AS level,
   value,

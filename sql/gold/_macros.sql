@@ -32,6 +32,16 @@ CREATE OR REPLACE TEMP MACRO minute_start(n) AS to_timestamp(n * 60);
 
 CREATE OR REPLACE TEMP MACRO minute_day(n) AS DATE '1970-01-01' + CAST(n // 1440 AS INTEGER);
 
+-- seconds_between(a, b): b - a in seconds (DOUBLE), from epoch microseconds. epoch() on a
+-- TIMESTAMPTZ goes through the ICU calendar (~0.1 microsecond a call, twice per reading in the
+-- alarm rules); this is integer arithmetic, and exact.
+CREATE OR REPLACE TEMP MACRO seconds_between(a, b) AS (epoch_us(b) - epoch_us(a)) / 1000000.0;
+
+-- The series an alarm follows: one device's readings of one type. A device may report several
+-- types (a combined temperature/humidity sensor); their readings are separate series (as for
+-- dedup), never compared with each other.
+CREATE OR REPLACE TEMP MACRO series_subject(device_id, type) AS device_id || '|' || type;
+
 -- Exact continuous quantile of a list of values: what quantile_cont gives over the same values,
 -- bit for bit, in any order. Device-minutes keep their readings' values as a list
 -- (sql/gold/_device_minutes.sql), so that coarser windows (floor-minutes, hours) take their

@@ -34,7 +34,8 @@ building_now AS (
 ),
 recent AS (
   SELECT r.device_id, r.building, r.timestamp,
-    epoch(r.timestamp) - epoch(lag(r.timestamp) OVER (PARTITION BY r.device_id ORDER BY r.timestamp)) AS gap_s
+    seconds_between(lag(r.timestamp) OVER (PARTITION BY r.device_id ORDER BY r.timestamp), r.timestamp)
+      AS gap_s
   FROM {{recent}} r
   JOIN building_now b ON b.building = r.building
   WHERE r.timestamp > b.as_of - INTERVAL 1 HOUR AND r.timestamp <= b.as_of
@@ -46,7 +47,7 @@ rates AS (
 ),
 -- How much of the last hour the building has data for (less at the very start of the data).
 building_span AS (
-  SELECT b.building, least(3600.0, epoch(b.as_of) - epoch(min(r.timestamp))) AS span_s
+  SELECT b.building, least(3600.0, seconds_between(min(r.timestamp), b.as_of)) AS span_s
   FROM recent r JOIN building_now b USING (building)
   GROUP BY b.building, b.as_of
 ),
@@ -60,7 +61,7 @@ evaluated AS (
     coalesce(r.readings_last_hour, 0) AS readings_last_hour,
     coalesce(r.readings_last_hour, 0) / 60.0 AS readings_per_minute,
     coalesce(r.expected_interval_s, p.expected_interval_s) AS expected_interval_s,
-    epoch(b.as_of) - epoch(l.last_seen) >
+    seconds_between(l.last_seen, b.as_of) >
       greatest(s.factor * coalesce(r.expected_interval_s, p.expected_interval_s, 0), s.min_gap_s)
       AS silent
   FROM latest l

@@ -25,7 +25,7 @@ import { TableNotFoundError } from "../delta/errors.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { createTable, writeDataFiles } from "../delta/table.ts";
-import { type DuckDB, openDuckDB, sqlIdent } from "./duckdb.ts";
+import { type DuckDB, openDuckDB, sqlIdent, sqlString } from "./duckdb.ts";
 import { GOLD_TABLES, type GoldTableDef, goldTablePath, goldTxnAppId } from "./gold_tables.ts";
 import { loadSql, placeholders, readSqlFile, splitStatements, SQL_DIR } from "./sql_files.ts";
 import { snapshotScanSql } from "./views.ts";
@@ -282,7 +282,7 @@ class Refresh {
       name = "alarm_readings";
       await this.conn.run(
         `CREATE OR REPLACE TEMP TABLE ${name} AS ${await loadSql("alarms/_readings.sql", {
-          silver: `(${snapshotScanSql(this.silver)})`,
+          silver: await this.#keyedAsEnums(snapshotScanSql(this.silver)),
         })}`,
       );
       this.#allReadings = true;
@@ -316,6 +316,32 @@ class Refresh {
     this.#scopes.set(key, relation);
     this.#names.set(relation, name);
     return relation;
+  }
+
+  /**
+   * `scan` (silver rows) with device_id, building and type as ENUMs, in the strings' order.
+   * Every full-refresh statement groups, sorts or joins on them: as 1-byte codes instead of
+   * strings that saves about a tenth of the refresh (outputs are cast back to strings by the
+   * writer, and an ENUM compares with strings as a string would). Building and type values come
+   * from the partition values; device ids take one pass over that column.
+   */
+  async #keyedAsEnums(scan: string): Promise<string> {
+    const parts = (column: string) =>
+      [...new Set(this.silver.files.map((f) => f.partitionValues[column]))]
+        .filter((v): v is string => typeof v === "string").sort();
+    const buildings = parts("building"), types = parts("type");
+    if (this.silver.files.length === 0 || buildings.length === 0 || types.length === 0) {
+      return `(${scan})`;
+    }
+    const list = (values: string[]) => values.map(sqlString).join(", ");
+    await this.conn.run(`CREATE OR REPLACE TYPE gold_building AS ENUM (${list(buildings)})`);
+    await this.conn.run(`CREATE OR REPLACE TYPE gold_type AS ENUM (${list(types)})`);
+    await this.conn.run(
+      `CREATE OR REPLACE TYPE gold_device AS ENUM (
+         SELECT DISTINCT device_id FROM (${scan}) WHERE device_id IS NOT NULL ORDER BY 1)`,
+    );
+    return `(SELECT timestamp, device_id::gold_device AS device_id,
+      building::gold_building AS building, floor, type::gold_type AS type, value FROM (${scan}))`;
   }
 
   /** Makes sure temp table alarm_readings holds the alarm readings of all of silver. */
