@@ -247,6 +247,7 @@ class Refresh {
   /** Scope relation → its temp table. */
   #names = new Map<string, string>();
   #allReadings = false;
+  #enums = 0;
   constructor(
     readonly conn: DuckDBConnection,
     readonly lakehouse: string,
@@ -282,7 +283,7 @@ class Refresh {
       name = "alarm_readings";
       await this.conn.run(
         `CREATE OR REPLACE TEMP TABLE ${name} AS ${await loadSql("alarms/_readings.sql", {
-          silver: await this.#keyedAsEnums(snapshotScanSql(this.silver)),
+          silver: await this.keyedAsEnums(snapshotScanSql(this.silver), this.silver.files),
         })}`,
       );
       this.#allReadings = true;
@@ -319,29 +320,30 @@ class Refresh {
   }
 
   /**
-   * `scan` (silver rows) with device_id, building and type as ENUMs, in the strings' order.
-   * Every full-refresh statement groups, sorts or joins on them: as 1-byte codes instead of
-   * strings that saves about a tenth of the refresh (outputs are cast back to strings by the
-   * writer, and an ENUM compares with strings as a string would). Building and type values come
-   * from the partition values; device ids take one pass over that column.
+   * `scan` (rows of silver `files`) with device_id, building and type as ENUMs, in the
+   * strings' order. Every statement over alarm readings groups, sorts or joins on them: as
+   * 1-byte codes instead of strings that saves a quarter of a full refresh (outputs are cast back
+   * to strings by the writer, and an ENUM compares with a string as a string would). Building
+   * and type values come from the files' partition values; device ids take one pass over that
+   * column.
    */
-  async #keyedAsEnums(scan: string): Promise<string> {
+  async keyedAsEnums(scan: string, files: AddAction[]): Promise<string> {
     const parts = (column: string) =>
-      [...new Set(this.silver.files.map((f) => f.partitionValues[column]))]
+      [...new Set(files.map((f) => f.partitionValues[column]))]
         .filter((v): v is string => typeof v === "string").sort();
     const buildings = parts("building"), types = parts("type");
-    if (this.silver.files.length === 0 || buildings.length === 0 || types.length === 0) {
-      return `(${scan})`;
-    }
+    if (files.length === 0 || buildings.length === 0 || types.length === 0) return `(${scan})`;
+    const n = this.#enums++;
     const list = (values: string[]) => values.map(sqlString).join(", ");
-    await this.conn.run(`CREATE OR REPLACE TYPE gold_building AS ENUM (${list(buildings)})`);
-    await this.conn.run(`CREATE OR REPLACE TYPE gold_type AS ENUM (${list(types)})`);
+    await this.conn.run(`CREATE TYPE gold_building_${n} AS ENUM (${list(buildings)})`);
+    await this.conn.run(`CREATE TYPE gold_type_${n} AS ENUM (${list(types)})`);
     await this.conn.run(
-      `CREATE OR REPLACE TYPE gold_device AS ENUM (
+      `CREATE TYPE gold_device_${n} AS ENUM (
          SELECT DISTINCT device_id FROM (${scan}) WHERE device_id IS NOT NULL ORDER BY 1)`,
     );
-    return `(SELECT timestamp, device_id::gold_device AS device_id,
-      building::gold_building AS building, floor, type::gold_type AS type, value FROM (${scan}))`;
+    return `(SELECT timestamp, device_id::gold_device_${n} AS device_id,
+      building::gold_building_${n} AS building, floor, type::gold_type_${n} AS type, value
+      FROM (${scan}))`;
   }
 
   /** Makes sure temp table alarm_readings holds the alarm readings of all of silver. */
@@ -568,9 +570,12 @@ async function refreshAlarms(
   const files = full ? silver.files : filesOverlapping(silver, scanFrom, Infinity);
   if (full) await r.allAlarmReadings();
   const input: AlarmInput = full ? { existing: true } : {
-    silverSql: `SELECT ${SCOPE_COLUMNS} FROM (${
-      snapshotScanSql(silver, files)
-    }) WHERE timestamp >= ${tsLiteral(scanFrom)}`,
+    silverSql: `SELECT * FROM ${await r.keyedAsEnums(
+      `SELECT ${SCOPE_COLUMNS} FROM (${snapshotScanSql(silver, files)}) WHERE timestamp >= ${
+        tsLiteral(scanFrom)
+      }`,
+      files,
+    )}`,
   };
   await computeAlarms(r.conn, input, snapshotScanSql(energyHourly), "gold_alarms_new");
   const out = `gold_out_${def.name}`;
