@@ -19,7 +19,12 @@ import { refreshGold } from "../src/query/gold.ts";
 import { benchDecode } from "./decode_bench.ts";
 import { benchAppend, benchCommitLatency, benchSnapshotLoad } from "./delta_bench.ts";
 import { benchFreshness, type FreshnessRun } from "./freshness_bench.ts";
-import { benchGoldFull, benchGoldIncremental, cleanupGoldBench } from "./gold_bench.ts";
+import {
+  benchGoldFull,
+  benchGoldIncremental,
+  cleanupGoldBench,
+  type GoldBenchResult,
+} from "./gold_bench.ts";
 
 /** Reading interval of the gold benchmark's sparse shape (the main one is 1 s). */
 const SPARSE_INTERVAL_S = 30;
@@ -398,58 +403,49 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     await deleteTopics(opts.brokers, topics).catch((e) => log(`deleting topics: ${e}`));
 
     await scenario("gold", async () => {
-      const full: number[] = [];
-      const incr: number[] = [];
-      try {
-        const first = await benchGoldFull(sizes.goldRows);
-        full.push(first.seconds);
-        log(
-          `  full refresh over ${first.silverRows} rows: ${first.seconds.toFixed(2)} s (setup ${
-            first.setupSeconds.toFixed(1)
-          } s)`,
-        );
+      /** A fresh lakehouse's first full refresh, then `runs - 1` more over the same silver. */
+      const fullRefreshes = async (intervalS?: number) => {
+        const first = await benchGoldFull(sizes.goldRows, { intervalS });
+        const seconds = [first.seconds];
         for (let i = 1; i < sizes.runs; i++) {
           const s0 = performance.now();
           await refreshGold(first.lakehouse, { full: true });
-          full.push((performance.now() - s0) / 1000);
-          log(`  full refresh again: ${full.at(-1)!.toFixed(2)} s`);
+          seconds.push((performance.now() - s0) / 1000);
         }
-        const tables: Record<string, number> = {};
+        log(
+          `  full refresh over ${first.silverRows} rows, 1 reading/${first.intervalS} s: ${
+            seconds.map((x) => x.toFixed(2)).join(", ")
+          } s (setup ${first.setupSeconds.toFixed(1)} s)`,
+        );
+        return { first, seconds };
+      };
+      const tableSeconds = (tables: GoldBenchResult["tables"]) =>
+        Object.fromEntries(tables.map((t) => [t.table, Number(t.seconds.toFixed(3))]));
+      const incr: number[] = [];
+      try {
+        const { first, seconds: full } = await fullRefreshes();
+        let tables: Record<string, number> = {};
         for (let i = 0; i < sizes.runs; i++) {
           const r = await benchGoldIncremental(sizes.goldIncrementalRows, {
             lakehouse: first.lakehouse,
           });
           incr.push(r.seconds);
-          for (const tb of r.tables) tables[tb.table] = Number(tb.seconds.toFixed(3));
+          tables = tableSeconds(r.tables);
           log(`  incremental after ${r.newRows} rows: ${r.seconds.toFixed(2)} s`);
         }
         const dashboard = await benchDashboard(first.lakehouse, sizes.dashboardRuns);
         await cleanupGoldBench();
         // The sparse shape: devices every 30 s, so minutes hold 2 readings and the per-minute
         // tables are half as long as silver (the same 10M rows, 30x the gold rows).
-        const sparse: number[] = [];
-        const s1 = await benchGoldFull(sizes.goldRows, { intervalS: SPARSE_INTERVAL_S });
-        sparse.push(s1.seconds);
-        for (let i = 1; i < sizes.runs; i++) {
-          const s0 = performance.now();
-          await refreshGold(s1.lakehouse, { full: true });
-          sparse.push((performance.now() - s0) / 1000);
-        }
-        log(
-          `  full refresh, 1 reading/${SPARSE_INTERVAL_S} s: ${sparse.map((x) => x.toFixed(2))} s`,
-        );
+        const { first: s1, seconds: sparse } = await fullRefreshes(SPARSE_INTERVAL_S);
         return {
           silverRows: sizes.goldRows,
           intervalS: first.intervalS,
           sparseIntervalS: SPARSE_INTERVAL_S,
           sparseFullRefreshSeconds: figure(sparse, "s"),
-          sparseFullRefreshTables: Object.fromEntries(
-            s1.tables.map((t) => [t.table, Number(t.seconds.toFixed(3))]),
-          ),
+          sparseFullRefreshTables: tableSeconds(s1.tables),
           fullRefreshSeconds: figure(full, "s"),
-          fullRefreshTables: Object.fromEntries(
-            first.tables.map((t) => [t.table, Number(t.seconds.toFixed(3))]),
-          ),
+          fullRefreshTables: tableSeconds(first.tables),
           incrementalRows: sizes.goldIncrementalRows,
           incrementalRefreshSeconds: figure(incr, "s"),
           incrementalTables: tables,

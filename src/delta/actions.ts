@@ -175,3 +175,14 @@ export function timeRange(add: AddAction, column = "timestamp"): [number, number
   const a = Date.parse(lo), b = Date.parse(hi);
   return Number.isFinite(a) && Number.isFinite(b) ? [a, b] : null;
 }
+
+/** Whether an add may hold timestamps in [from, to] (ms): by its stats, or always without them. */
+export function mayHoldTime(
+  add: AddAction,
+  from: number,
+  to = Infinity,
+  column = "timestamp",
+): boolean {
+  const r = timeRange(add, column);
+  return r === null || (r[1] >= from && r[0] <= to);
+}

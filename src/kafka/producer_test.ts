@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readMessages } from "../../tests/helpers/fixtures.ts";
 import { brokerList, readEnv } from "../config.ts";
 import { brokerAnswers, createKafka } from "./client.ts";
 import { Buffer } from "node:buffer";
@@ -120,30 +121,7 @@ Deno.test({
       const offsets = await admin.fetchTopicOffsets(topic);
       assert.equal(offsets.reduce((s, o) => s + Number(o.high), 0), 300);
 
-      const consumer = kafka.consumer({ groupId: `produce-test-${crypto.randomUUID()}` });
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      const got: { key: string; value: string; partition: number }[] = [];
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`read ${got.length}/300 in 30 s`)), 30_000);
-        consumer.run({
-          eachBatch: ({ batch }) => {
-            for (const m of batch.messages) {
-              got.push({
-                key: m.key?.toString() ?? "",
-                value: m.value?.toString() ?? "",
-                partition: batch.partition,
-              });
-            }
-            if (got.length >= 300) {
-              clearTimeout(timer);
-              resolve();
-            }
-            return Promise.resolve();
-          },
-        });
-      });
-      await consumer.disconnect();
+      const got = await readMessages(kafka, topic, 300);
       assert.deepEqual(
         got.map((m) => `${m.key}\n${m.value}`).sort(),
         expected.map((m) => `${m.key}\n${m.value}`).sort(),

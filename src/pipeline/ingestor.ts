@@ -7,7 +7,7 @@
  * record additions are serialised by `exclusive()`, so a timer-driven flush never interleaves
  * with a source adding records.
  */
-import { timeRange } from "../delta/actions.ts";
+import { mayHoldTime, timeRange } from "../delta/actions.ts";
 import { openDuckDB } from "../query/duckdb.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import type { DuckDB } from "../query/duckdb.ts";
@@ -139,12 +139,8 @@ export class Ingestor {
     // Only files whose stats reach into the last horizon before silver's newest reading (and
     // files without stats) can hold state: the snapshot just read says which.
     const snap = this.writer.snapshots.get("silver")!;
-    const ranges = snap.files.map((f) => timeRange(f));
-    const newest = Math.max(...ranges.map((r) => r?.[1] ?? -Infinity));
-    const files = snap.files.filter((_, i) => {
-      const r = ranges[i];
-      return r === null || r[1] >= newest - h;
-    });
+    const newest = Math.max(...snap.files.map((f) => timeRange(f)?.[1] ?? -Infinity));
+    const files = snap.files.filter((f) => mayHoldTime(f, newest - h));
     const silver = `(${snapshotScanSql(snap, files)})`;
     const result = await this.db.conn.stream(
       `WITH s AS (

@@ -19,7 +19,13 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { join } from "node:path";
-import { type Action, type AddAction, parseStats, timeRange } from "../delta/actions.ts";
+import {
+  type Action,
+  type AddAction,
+  mayHoldTime,
+  parseStats,
+  timeRange,
+} from "../delta/actions.ts";
 import { commit } from "../delta/commit.ts";
 import { TableNotFoundError } from "../delta/errors.ts";
 import { decodeAddPath } from "../delta/partition.ts";
@@ -185,14 +191,6 @@ function describeIntervals(intervals: Interval[], unit: number): string {
   })`;
 }
 
-/** Silver files that may hold rows in [from, to] (ms); files without stats always qualify. */
-function filesOverlapping(silver: Snapshot, from: number, to: number): AddAction[] {
-  return silver.files.filter((f) => {
-    const r = timeRange(f);
-    return r === null || (r[1] >= from && r[0] <= to);
-  });
-}
-
 function tsLiteral(ms: number): string {
   return `'${new Date(ms).toISOString()}'::TIMESTAMPTZ`;
 }
@@ -243,9 +241,8 @@ interface ScopeSelection {
 class Refresh {
   #changes = new Map<number, Promise<SilverChange>>();
   #scopes = new Map<string, string>();
-  #helpers = new Set<string>();
-  /** Scope relation → its temp table. */
-  #names = new Map<string, string>();
+  /** Scope key → its device-minutes temp table (helpers, dropped before the alarms). */
+  #minutes = new Map<string, string>();
   #allReadings = false;
   #enums = 0;
   constructor(
@@ -293,11 +290,10 @@ class Refresh {
       let where = "";
       if (sel !== null) {
         const types = sel.types && new Set(sel.types);
-        files = files.filter((f) => {
-          if (types && !types.has(String(f.partitionValues.type))) return false;
-          const r = timeRange(f);
-          return r === null || sel.intervals.some(([from, to]) => r[1] >= from && r[0] < to);
-        });
+        files = files.filter((f) =>
+          (!types || types.has(String(f.partitionValues.type))) &&
+          sel.intervals.some(([from, to]) => mayHoldTime(f, from, to))
+        );
         where = ` WHERE ${inIntervalsSql("timestamp", sel.intervals)}`;
       }
       if (sel?.types) {
@@ -315,7 +311,6 @@ class Refresh {
       );
     }
     this.#scopes.set(key, relation);
-    this.#names.set(relation, name);
     return relation;
   }
 
@@ -357,30 +352,32 @@ class Refresh {
    * table rolls up. Materialised once per scope, shared by all of them.
    */
   async deviceMinutes(sel: ScopeSelection | null): Promise<string> {
-    const scope = await this.scope(sel);
-    const name = `${this.#names.get(scope)}_device_minutes`;
-    if (!this.#helpers.has(name)) {
+    const key = JSON.stringify(sel);
+    let name = this.#minutes.get(key);
+    if (!name) {
+      const scope = await this.scope(sel);
+      name = `gold_device_minutes_${this.#minutes.size}`;
       await this.conn.run(
         `CREATE OR REPLACE TEMP TABLE ${name} AS ${await loadSql("gold/_device_minutes.sql", {
           silver: scope,
         })}`,
       );
-      this.#helpers.add(name);
+      this.#minutes.set(key, name);
     }
     return name;
   }
 
   /** The device-minutes of all of silver if already materialised, else undefined. */
   existingDeviceMinutes(): string | undefined {
-    const scope = this.#scopes.get(JSON.stringify(null));
-    const name = scope && `${this.#names.get(scope)}_device_minutes`;
-    return name && this.#helpers.has(name) ? name : undefined;
+    return this.#minutes.get(JSON.stringify(null));
   }
 
   /** Drops the helper tables (once the windowed tables are done, to free their memory). */
   async dropHelpers(): Promise<void> {
-    for (const name of this.#helpers) await this.conn.run(`DROP TABLE IF EXISTS ${name}`);
-    this.#helpers.clear();
+    for (const name of this.#minutes.values()) {
+      await this.conn.run(`DROP TABLE IF EXISTS ${name}`);
+    }
+    this.#minutes.clear();
   }
 }
 
@@ -447,7 +444,7 @@ async function refreshHealth(
   }
   const from = newest.size ? Math.min(...newest.values()) - HOUR_MS - 1000 : -Infinity;
   const recentFiles = Number.isFinite(from)
-    ? filesOverlapping(silver, from, Infinity)
+    ? silver.files.filter((f) => mayHoldTime(f, from))
     : silver.files;
   const recent = `(SELECT * FROM (${snapshotScanSql(silver, recentFiles)})${
     Number.isFinite(from) ? ` WHERE timestamp >= ${tsLiteral(from)}` : ""
@@ -567,7 +564,7 @@ async function refreshAlarms(
     }
   }
   const scanFrom = recomputeFrom - ALARM_CONTEXT_MS;
-  const files = full ? silver.files : filesOverlapping(silver, scanFrom, Infinity);
+  const files = full ? silver.files : silver.files.filter((f) => mayHoldTime(f, scanFrom));
   if (full) await r.allAlarmReadings();
   const input: AlarmInput = full ? { existing: true } : {
     silverSql: `SELECT * FROM ${await r.keyedAsEnums(

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readMessages } from "../../tests/helpers/fixtures.ts";
 import { join } from "node:path";
 import { Partitioners } from "kafkajs";
 import { brokerList, readEnv } from "../config.ts";
@@ -75,30 +76,7 @@ Deno.test({
       const wantTruth = [...expected.takeEpisodes(), ...expected.finish()];
       assert.equal(truth.filter(Boolean).length, wantTruth.length);
 
-      const consumer = kafka.consumer({ groupId: `sim-workers-test-${crypto.randomUUID()}` });
-      const got: { key: string; value: string; partition: number }[] = [];
-      await consumer.connect();
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`read ${got.length} in 30 s`)), 30_000);
-        consumer.run({
-          eachBatch: ({ batch }) => {
-            for (const m of batch.messages) {
-              got.push({
-                key: m.key?.toString() ?? "",
-                value: m.value?.toString() ?? "",
-                partition: batch.partition,
-              });
-            }
-            if (got.length >= stream.length) {
-              clearTimeout(timer);
-              resolve();
-            }
-            return Promise.resolve();
-          },
-        });
-      });
-      await consumer.disconnect();
+      const got = await readMessages(kafka, topic, stream.length);
       // Same messages overall (a multiset: the chaos profile resends duplicates).
       assert.deepEqual(
         got.map((m) => `${m.key}\n${m.value}`).sort(),

@@ -2,7 +2,7 @@
  * Seeded input mixes with independently known outcomes, for exact-count assertions: the
  * expected numbers come from how the mix was built, not from the code under test.
  */
-import { Partitioners } from "kafkajs";
+import { type Kafka, Partitioners } from "kafkajs";
 import { createKafka } from "../../src/kafka/client.ts";
 import { openDuckDB, sqlString } from "../../src/query/duckdb.ts";
 
@@ -152,4 +152,54 @@ export async function tableCounts(lakehouse: string): Promise<TableCounts> {
   } finally {
     db.close();
   }
+}
+
+/** A message read back from a topic, with the partition it sat in. */
+export interface ReadMessage {
+  key: string;
+  value: string;
+  partition: number;
+}
+
+/**
+ * Reads `count` messages of `topic` from the beginning with a fresh consumer group (rejects
+ * after `timeoutMs` with how many arrived), then disconnects.
+ */
+export async function readMessages(
+  kafka: Kafka,
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<ReadMessage[]> {
+  const consumer = kafka.consumer({ groupId: `read-${topic}-${crypto.randomUUID()}` });
+  const got: ReadMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`read ${got.length}/${count} in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      consumer.run({
+        eachBatch: ({ batch }) => {
+          for (const m of batch.messages) {
+            got.push({
+              key: m.key?.toString() ?? "",
+              value: m.value?.toString() ?? "",
+              partition: batch.partition,
+            });
+          }
+          if (got.length >= count) {
+            clearTimeout(timer);
+            resolve();
+          }
+          return Promise.resolve();
+        },
+      }).catch(reject);
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return got;
 }
