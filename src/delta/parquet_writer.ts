@@ -11,12 +11,12 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { dirname, join, resolve, sep } from "node:path";
 import type { AddAction } from "./actions.ts";
-import { sqlIdent, sqlString } from "../query/duckdb.ts";
+import { appendRows, sqlIdent, sqlString } from "../query/duckdb.ts";
 import { DataSchemaError, DeltaError } from "./errors.ts";
 import { encodeAddPath, partitionDirectory } from "./partition.ts";
 import { type DeltaField, duckdbType } from "./schema.ts";
 import type { Snapshot } from "./snapshot.ts";
-import { statsJson, statsSelectList } from "./stats.ts";
+import { cellsFromColumnStatistics, type ColumnStatistics, statsJson } from "./stats.ts";
 
 /** Default row cap per data file (a partition with more rows is split). */
 export const DEFAULT_TARGET_FILE_ROWS = 2_000_000;
@@ -148,31 +148,37 @@ export async function writeDataFiles(
   );
   try {
     const groupCols = ["__pid", "__chunk", ...pIdents];
-    const statsSql = `SELECT __pid, __chunk, count(*)::BIGINT, ` +
-      [...partFields.map(partitionValueSql), ...statsSelectList(dataFields)].join(", ") +
-      ` FROM ${sqlIdent(tmp)} GROUP BY ${groupCols.join(", ")} ORDER BY __pid, __chunk`;
-    const groups = (await conn.runAndReadAll(statsSql)).getRows();
-
-    // Validate everything before writing any file.
-    const planned = groups.map((row) => ({
-      pid: Number(row[0]),
-      chunk: Number(row[1]),
-      ...planFile(snapshot, root, partFields, dataFields, row.slice(2), fixed),
-    }));
-
+    const groups = (await conn.runAndReadAll(
+      `SELECT __pid, __chunk, ${partFields.map(partitionValueSql).join(", ") || "NULL"} FROM ${
+        sqlIdent(tmp)
+      } GROUP BY ${groupCols.join(", ")} ORDER BY __pid, __chunk`,
+    )).getRows();
     const dataCols = dataFields.map((f) => sqlIdent(f.name)).join(", ");
-    const adds: AddAction[] = [];
-    for (const p of planned) {
-      const target = await dataFilePath(snapshot, root, p.partitionValues);
-      await conn.run(
-        `COPY (SELECT ${dataCols} FROM ${
-          sqlIdent(tmp)
-        } WHERE __pid = ${p.pid} AND __chunk = ${p.chunk}) ` +
-          `TO ${sqlString(target.abs)} (${parquetOptions(zstdLevel)})`,
-      );
-      adds.push(await addFor(target, p, opts.dataChange ?? true));
+    const targets: { rel: string; abs: string }[] = [];
+    const planned: PlannedFile[] = [];
+    try {
+      for (const row of groups) {
+        const partitionValues = partitionValuesOf(partFields, row.slice(2), fixed);
+        const target = await dataFilePath(snapshot, root, partitionValues);
+        targets.push(target);
+        const files = await copyWithStats(
+          conn,
+          `SELECT ${dataCols} FROM ${sqlIdent(tmp)} WHERE __pid = ${Number(row[0])} AND __chunk = ${
+            Number(row[1])
+          }`,
+          target.abs,
+          parquetOptions(zstdLevel),
+        );
+        planned.push(planFile(snapshot, root, dataFields, partitionValues, files[0]));
+      }
+    } catch (err) {
+      // Nothing references these files yet: remove them rather than wait for vacuum.
+      await Promise.all(targets.map((t) => Deno.remove(t.abs).catch(() => {})));
+      throw err;
     }
-    return adds;
+    return await Promise.all(
+      targets.map((t, i) => addFor(t, planned[i], opts.dataChange ?? true)),
+    );
   } finally {
     await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(tmp)}`).catch(() => {});
   }
@@ -202,16 +208,11 @@ async function writeSinglePass(
   const pIdents = partFields.map((f) => sqlIdent(f.name));
   const groupBy = partFields.length ? `GROUP BY ${pIdents.join(", ")}` : "";
   const groups = (await conn.runAndReadAll(
-    `SELECT count(*)::BIGINT, ${[...pValues, ...statsSelectList(dataFields)].join(", ")} ` +
-      `FROM ${typed} ${groupBy}`,
+    `SELECT count(*)::BIGINT${pValues.map((v) => `, ${v}`).join("")} FROM ${typed} ${groupBy}`,
   )).getRows().filter((row) => Number(row[0]) > 0);
   if (groups.length === 0) return [];
   if (groups.some((row) => Number(row[0]) > opts.targetRows)) return null;
-
-  const planned = groups.map((row, i) => ({
-    pid: i + 1,
-    ...planFile(snapshot, root, partFields, dataFields, row),
-  }));
+  const partitions = groups.map((row) => partitionValuesOf(partFields, row.slice(1)));
 
   const pids = `__delta_pids_${crypto.randomUUID().replaceAll("-", "")}`;
   const staging = join(root, `_staging-${crypto.randomUUID()}`);
@@ -220,21 +221,11 @@ async function writeSinglePass(
     `CREATE TEMP TABLE ${sqlIdent(pids)} (pid INTEGER${pidCols.map((c) => `, ${c}`).join("")})`,
   );
   try {
-    const appender = await conn.createAppender(pids);
-    try {
-      for (const p of planned) {
-        appender.appendInteger(p.pid);
-        for (const f of partFields) {
-          const v = p.partitionValues[f.name];
-          if (v === null) appender.appendNull();
-          else appender.appendVarchar(v);
-        }
-        appender.endRow();
-      }
-      appender.flushSync();
-    } finally {
-      appender.closeSync();
-    }
+    await appendRows(
+      conn,
+      pids,
+      partitions.map((values, i) => [i + 1, ...partFields.map((f) => values[f.name])]),
+    );
     const keys = `(SELECT pid${
       partFields.map((f, j) => `, CAST(v${j} AS ${duckdbType(f.type)}) AS k${j}`).join("")
     } FROM ${sqlIdent(pids)})`;
@@ -243,23 +234,31 @@ async function writeSinglePass(
       : "TRUE";
     const dataCols = dataFields.map((f) => sqlIdent(f.name)).join(", ");
     await Deno.mkdir(staging, { recursive: true });
-    await conn.run(
-      `COPY (SELECT ${dataCols}, p.pid AS __pid FROM ${typed} JOIN ${keys} p ON ${on}) ` +
-        `TO ${sqlString(staging)} (${parquetOptions(opts.zstdLevel)}, PARTITION_BY (__pid), ` +
-        `FILENAME_PATTERN 'data_{i}')`,
+    const files = await copyWithStats(
+      conn,
+      `SELECT ${dataCols}, p.pid AS __pid FROM ${typed} JOIN ${keys} p ON ${on}`,
+      staging,
+      `${parquetOptions(opts.zstdLevel)}, PARTITION_BY (__pid), FILENAME_PATTERN 'data_{i}'`,
     );
-    const adds: AddAction[] = [];
-    for (const p of planned) {
-      const written: string[] = [];
-      for await (const e of Deno.readDir(join(staging, `__pid=${p.pid}`))) written.push(e.name);
-      if (written.length !== 1) {
+    // Validate every file before moving any into the table.
+    const planned = partitions.map((partitionValues, i) => {
+      const dir = join(staging, `__pid=${i + 1}`);
+      const mine = files.filter((f) => dirname(resolve(f.path)) === resolve(dir));
+      if (mine.length !== 1) {
         throw new DeltaError(
-          `expected one file for partition ${p.pid}, DuckDB wrote ${written.length}`,
+          `expected one file for partition ${i + 1}, DuckDB wrote ${mine.length}`,
         );
       }
-      const target = await dataFilePath(snapshot, root, p.partitionValues);
-      await Deno.rename(join(staging, `__pid=${p.pid}`, written[0]), target.abs);
-      adds.push(await addFor(target, p, opts.dataChange));
+      return {
+        file: mine[0],
+        plan: planFile(snapshot, root, dataFields, partitionValues, mine[0]),
+      };
+    });
+    const adds: AddAction[] = [];
+    for (const { file, plan } of planned) {
+      const target = await dataFilePath(snapshot, root, plan.partitionValues);
+      await Deno.rename(file.path, target.abs);
+      adds.push(await addFor(target, plan, opts.dataChange));
     }
     return adds;
   } finally {
@@ -268,28 +267,81 @@ async function writeSinglePass(
   }
 }
 
+/** One Parquet file a COPY wrote, with the statistics its writer kept. */
+interface WrittenFile {
+  path: string;
+  rows: number;
+  columns: Map<string, ColumnStatistics>;
+}
+
+/** `"name"` → name: RETURN_STATS names columns as quoted identifiers. */
+function unquoteIdent(key: string): string {
+  return key.length >= 2 && key.startsWith('"') && key.endsWith('"')
+    ? key.slice(1, -1).replaceAll('""', '"')
+    : key;
+}
+
 /**
- * Partition values and stats of one planned file, from a stats row laid out as
- * `count, <partition values…>, <stats list…>`; rejects NULLs in non-nullable columns before
- * any file is written.
+ * `COPY (select) TO target (options, RETURN_STATS)`: the files written, each with its row
+ * count and per-column min/max/null counts from the Parquet writer.
+ */
+async function copyWithStats(
+  conn: DuckDBConnection,
+  select: string,
+  target: string,
+  options: string,
+): Promise<WrittenFile[]> {
+  const result = await conn.runAndReadAll(
+    `COPY (${select}) TO ${sqlString(target)} (${options}, RETURN_STATS)`,
+  );
+  return result.getRowObjectsJson().map((row) => {
+    const columns = new Map<string, ColumnStatistics>();
+    for (const entry of row.column_statistics as { key: string; value: MapEntries }[]) {
+      columns.set(
+        unquoteIdent(entry.key),
+        Object.fromEntries(entry.value.map((e) => [e.key, e.value])),
+      );
+    }
+    return { path: String(row.filename), rows: Number(row.count), columns };
+  });
+}
+
+type MapEntries = { key: string; value: string | null }[];
+
+/** Delta partition values of a group from its cells (Delta's string form, computed in SQL). */
+function partitionValuesOf(
+  partFields: DeltaField[],
+  cells: unknown[],
+  fixed?: Record<string, string | null>,
+): Record<string, string | null> {
+  const partitionValues: Record<string, string | null> = { ...(fixed ?? {}) };
+  partFields.forEach((f, j) => {
+    const v = cells[j];
+    partitionValues[f.name] = v === null || v === undefined ? null : String(v);
+  });
+  return partitionValues;
+}
+
+interface PlannedFile {
+  partitionValues: Record<string, string | null>;
+  json: string;
+}
+
+/**
+ * The stats JSON of a written file; rejects NULLs in non-nullable columns, so a file breaking
+ * the schema is never added.
  */
 function planFile(
   snapshot: Snapshot,
   root: string,
-  partFields: DeltaField[],
   dataFields: DeltaField[],
-  row: unknown[],
-  fixed?: Record<string, string | null>,
-): { partitionValues: Record<string, string | null>; json: string } {
-  const partitionValues: Record<string, string | null> = { ...(fixed ?? {}) };
-  partFields.forEach((f, j) => {
-    const v = row[1 + j];
-    partitionValues[f.name] = v === null || v === undefined ? null : String(v);
-  });
+  partitionValues: Record<string, string | null>,
+  file: WrittenFile,
+): PlannedFile {
   const { json, nullCount } = statsJson(
     dataFields,
-    Number(row[0]),
-    row.slice(1 + partFields.length),
+    file.rows,
+    cellsFromColumnStatistics(dataFields, file.columns),
   );
   for (const f of snapshot.schema.fields) {
     const isNull = snapshot.partitionColumns.includes(f.name)
@@ -322,7 +374,7 @@ async function dataFilePath(
 
 async function addFor(
   target: { rel: string; abs: string },
-  p: { partitionValues: Record<string, string | null>; json: string },
+  p: PlannedFile,
   dataChange: boolean,
 ): Promise<AddAction> {
   const st = await Deno.stat(target.abs);

@@ -7,12 +7,26 @@
  * → quarantine, every row → bronze). Constant per-stream fields (source, topic, partition, file)
  * live in a small `staging_apps` table joined in SQL instead of being repeated per row.
  *
+ * The load is columnar: rows go over in data chunks of 2,048, numbers through typed arrays, and
+ * the low-cardinality strings (key, building, type, device, unit, reason) as codes into a
+ * per-batch dictionary that the `staging` view decodes. Crossing from JS into DuckDB costs per
+ * string, so a row costs one crossing (its payload) instead of one per field.
+ *
  * Every row remembers its source coordinate (appId, position): the writer filters on it against
  * the txn versions stored in each table, which makes a replay after a crash or a rebalance
  * harmless.
  */
-import type { DuckDBConnection } from "@duckdb/node-api";
+import {
+  DOUBLE,
+  type DuckDBConnection,
+  DuckDBDataChunk,
+  type DuckDBType,
+  INTEGER,
+  UTINYINT,
+  VARCHAR,
+} from "@duckdb/node-api";
 import { decodeReading } from "../sensors/decode.ts";
+import { appendRows } from "../query/duckdb.ts";
 import type { DedupState } from "./dedup.ts";
 import type { IngestTable } from "./tables.ts";
 
@@ -37,25 +51,41 @@ export type Thresholds = Record<IngestTable, Map<string, number>>;
 /** Status codes of the staging table (bronze shows them as words). */
 export const STATUS = { valid: 0, duplicate: 1, rejected: 2 } as const;
 
-/** Staging columns in append order; numbers travel as DOUBLE (exact below 2^53, no BigInt). */
-const STAGING_COLUMNS: [string, "INTEGER" | "DOUBLE" | "VARCHAR" | "UTINYINT"][] = [
+/**
+ * Columns of `staging_rows`, in chunk order. No value is NULL: the node-api's validity mask
+ * costs BigInt arithmetic per row once a chunk holds one NULL. Numbers travel as DOUBLE (exact
+ * below 2^53, no BigInt) with NaN for NULL; a `code` indexes the batch's dictionary from 1, and
+ * 0 (no such list element) reads as NULL. The rare optional strings (a reject's detail, the
+ * base64 of a non-UTF-8 payload) go to `staging_extras`, a row per record that has one.
+ */
+const ROW_COLUMNS = [
+  ["row", "INTEGER"],
   ["app", "INTEGER"],
   ["pos", "DOUBLE"],
-  ["key", "VARCHAR"],
+  ["key", "code"],
   ["kts", "DOUBLE"],
   ["payload", "VARCHAR"],
-  ["b64", "VARCHAR"],
   ["status", "UTINYINT"],
-  ["building", "VARCHAR"],
-  ["type", "VARCHAR"],
-  ["reason", "VARCHAR"],
-  ["detail", "VARCHAR"],
+  ["building", "code"],
+  ["type", "code"],
+  ["reason", "code"],
   ["ts", "DOUBLE"],
-  ["device_id", "VARCHAR"],
-  ["floor", "INTEGER"],
+  ["device_id", "code"],
+  ["floor", "DOUBLE"],
   ["value", "DOUBLE"],
-  ["unit", "VARCHAR"],
-];
+  ["unit", "code"],
+] as const;
+
+/** DuckDB's vector size: the most rows a data chunk holds (a larger count is refused). */
+const CHUNK_ROWS = 2048;
+
+const CHUNK_TYPES: Record<(typeof ROW_COLUMNS)[number][1], DuckDBType> = {
+  INTEGER: INTEGER,
+  DOUBLE: DOUBLE,
+  VARCHAR: VARCHAR,
+  UTINYINT: UTINYINT,
+  code: INTEGER,
+};
 
 /** Counters a batch adds up, for progress lines and the accounting invariant. */
 export interface BatchCounts {
@@ -97,61 +127,49 @@ export interface BatchOptions {
 }
 
 /**
- * Interns the few distinct values of low-cardinality fields (building, type, unit, device id,
- * reason): JSON.parse makes a fresh string per message, and a batch holds 100k of them.
+ * The staging columns of a batch, as ROW_COLUMNS lays them out (NaN and code 0 for NULL).
  */
-class Interner {
-  readonly #map = new Map<string, string>();
-  get(s: string): string {
-    const hit = this.#map.get(s);
-    if (hit !== undefined) return hit;
-    if (this.#map.size > 100_000) this.#map.clear();
-    this.#map.set(s, s);
-    return s;
-  }
-}
-
-/** The staging columns of a batch; numbers use NaN for "null" so arrays stay unboxed. */
 interface StagedColumns {
+  row: number[];
   app: number[];
   pos: number[];
-  key: (string | null)[];
+  key: number[];
   kts: number[];
   payload: string[];
-  b64: (string | null)[];
   status: number[];
-  building: (string | null)[];
-  type: (string | null)[];
-  reason: (string | null)[];
-  detail: (string | null)[];
+  building: number[];
+  type: number[];
+  reason: number[];
   ts: number[];
-  deviceId: (string | null)[];
+  device_id: number[];
   floor: number[];
   value: number[];
-  unit: (string | null)[];
+  unit: number[];
 }
-
-const interner = new Interner();
 
 export class Batch {
   readonly #c: StagedColumns = {
+    row: [],
     app: [],
     pos: [],
     key: [],
     kts: [],
     payload: [],
-    b64: [],
     status: [],
     building: [],
     type: [],
     reason: [],
-    detail: [],
     ts: [],
-    deviceId: [],
+    device_id: [],
     floor: [],
     value: [],
     unit: [],
   };
+  /** The batch's dictionary of low-cardinality strings: code = index + 1. */
+  readonly #codes = new Map<string, number>();
+  readonly #strings: string[] = [];
+  /** Rows with a detail or a base64 payload: [row, detail, base64]. */
+  readonly #extras: [number, string | null, string | null][] = [];
   readonly #apps = new Map<string, AppInfo>();
   /** Highest position seen per appId in this batch (the txn version to commit). */
   readonly lastPosition = new Map<string, number>();
@@ -174,6 +192,16 @@ export class Batch {
   /** Records staged (each becomes at most one bronze row). */
   get size(): number {
     return this.#c.pos.length;
+  }
+
+  #code(s: string | null): number {
+    if (s === null) return 0;
+    let code = this.#codes.get(s);
+    if (code === undefined) {
+      code = this.#strings.push(s);
+      this.#codes.set(s, code);
+    }
+    return code;
   }
 
   #app(rec: SourceRecord): AppInfo {
@@ -227,12 +255,13 @@ export class Batch {
     this.bytes += text.length + 120;
     this.counts.records++;
     const c = this.#c;
+    c.row.push(c.row.length);
     c.app.push(app.index);
     c.pos.push(rec.position);
-    c.key.push(rec.key === null ? null : interner.get(rec.key));
+    c.key.push(this.#code(rec.key));
     c.kts.push(rec.kafkaTimestampMs ?? NaN);
+    if (raw64 !== null) this.#extras.push([this.size - 1, null, raw64]);
     c.payload.push(text);
-    c.b64.push(raw64);
     if (decoded.ok) {
       const r = decoded.reading;
       const verdict = inSilver ? "new" : this.dedup.check(r.deviceId, r.type, r.timestamp);
@@ -242,15 +271,14 @@ export class Batch {
           if (r.timestamp > this.newestEventMs) this.newestEventMs = r.timestamp;
         } else this.counts.duplicates++;
         c.status.push(verdict === "new" ? STATUS.valid : STATUS.duplicate);
-        c.building.push(interner.get(r.building));
-        c.type.push(r.type);
-        c.reason.push(null);
-        c.detail.push(null);
+        c.building.push(this.#code(r.building));
+        c.type.push(this.#code(r.type));
+        c.reason.push(0);
         c.ts.push(r.timestamp);
-        c.deviceId.push(interner.get(r.deviceId));
+        c.device_id.push(this.#code(r.deviceId));
         c.floor.push(r.floor);
         c.value.push(r.value);
-        c.unit.push(r.unit);
+        c.unit.push(this.#code(r.unit));
         return;
       }
       this.#reject(
@@ -268,86 +296,93 @@ export class Batch {
     this.counts.rejected++;
     const c = this.#c;
     c.status.push(STATUS.rejected);
-    c.building.push(hints.building === null ? null : interner.get(hints.building));
-    c.type.push(hints.type === null ? null : interner.get(hints.type));
-    c.reason.push(interner.get(reason));
-    c.detail.push(detail);
+    c.building.push(this.#code(hints.building));
+    c.type.push(this.#code(hints.type));
+    c.reason.push(this.#code(reason));
+    const row = this.size - 1;
+    const last = this.#extras.at(-1);
+    if (last?.[0] === row) last[1] = detail;
+    else this.#extras.push([row, detail, null]);
     c.ts.push(NaN);
-    c.deviceId.push(null);
+    c.device_id.push(0);
     c.floor.push(NaN);
     c.value.push(NaN);
-    c.unit.push(null);
+    c.unit.push(0);
   }
 
-  /** Bulk-loads the batch into `staging` and `staging_apps` temp tables on `conn`. */
+  /**
+   * Bulk-loads the batch on `conn`: `staging_rows`, `staging_extras` and `staging_dict`
+   * tables, the `staging` view joining them back into one row per record with the columns
+   * ROW_COLUMNS names plus `detail` and `b64`, and `staging_apps`.
+   */
   async stage(conn: DuckDBConnection): Promise<void> {
     await conn.run(
-      `CREATE OR REPLACE TEMP TABLE staging (${
-        STAGING_COLUMNS.map(([n, t]) => `"${n}" ${t}`).join(", ")
+      `CREATE OR REPLACE TEMP TABLE staging_rows (${
+        ROW_COLUMNS.map(([n, t]) => `"${n}" ${t === "code" ? "INTEGER" : t}`).join(", ")
       })`,
+    );
+    await conn.run("CREATE OR REPLACE TEMP TABLE staging_dict (code INTEGER, s VARCHAR)");
+    await conn.run(
+      "CREATE OR REPLACE TEMP TABLE staging_extras (row INTEGER, detail VARCHAR, b64 VARCHAR)",
     );
     await conn.run(
       `CREATE OR REPLACE TEMP TABLE staging_apps (app INTEGER, app_id VARCHAR, source VARCHAR,
         topic VARCHAR, kafka_partition INTEGER, file VARCHAR, label VARCHAR)`,
     );
-    const apps = await conn.createAppender("staging_apps");
-    try {
-      for (const a of this.#apps.values()) {
-        apps.appendInteger(a.index);
-        apps.appendVarchar(a.appId);
-        apps.appendVarchar(a.source);
-        for (const v of [a.topic, a.partition, a.file]) {
-          if (v === null) apps.appendNull();
-          else if (typeof v === "number") apps.appendInteger(v);
-          else apps.appendVarchar(v);
-        }
-        apps.appendVarchar(
-          a.source === "kafka" ? `kafka:${a.topic}:${a.partition}:` : `file:${a.file}:`,
-        );
-        apps.endRow();
-      }
-      apps.flushSync();
-    } finally {
-      apps.closeSync();
+    await appendRows(
+      conn,
+      "staging_apps",
+      [...this.#apps.values()].map((a) => [
+        a.index,
+        a.appId,
+        a.source,
+        a.topic,
+        a.partition,
+        a.file,
+        a.source === "kafka" ? `kafka:${a.topic}:${a.partition}:` : `file:${a.file}:`,
+      ]),
+    );
+    await appendRows(conn, "staging_dict", this.#strings.map((str, i) => [i + 1, str]));
+    await appendRows(conn, "staging_extras", this.#extras);
+    await appendColumns(conn, "staging_rows", this.#c, this.size);
+    const decoded = ROW_COLUMNS.map(([n, t]) =>
+      t === "code"
+        ? `d.strings[r."${n}"] AS "${n}"`
+        : t === "DOUBLE"
+        ? `nullif(r."${n}", 'NaN'::DOUBLE) AS "${n}"`
+        : `r."${n}"`
+    );
+    await conn.run(
+      `CREATE OR REPLACE TEMP VIEW staging AS SELECT ${decoded.join(", ")}, x.detail, x.b64
+        FROM staging_rows r
+        CROSS JOIN (SELECT list(s ORDER BY code) AS strings FROM staging_dict) d
+        LEFT JOIN staging_extras x ON x.row = r.row`,
+    );
+  }
+}
+
+/** Appends `n` rows of `cols` to `table` in data chunks, column by column. */
+async function appendColumns(
+  conn: DuckDBConnection,
+  table: string,
+  cols: StagedColumns,
+  n: number,
+): Promise<void> {
+  const appender = await conn.createAppender(table);
+  try {
+    for (let start = 0; start < n; start += CHUNK_ROWS) {
+      const rows = Math.min(CHUNK_ROWS, n - start);
+      const chunk = DuckDBDataChunk.create(ROW_COLUMNS.map(([, t]) => CHUNK_TYPES[t]), rows);
+      ROW_COLUMNS.forEach(([name], i) => {
+        const vector = chunk.getColumnVector(i);
+        const values = cols[name];
+        for (let j = 0; j < rows; j++) vector.setItem(j, values[start + j]);
+        vector.flush();
+      });
+      appender.appendDataChunk(chunk);
     }
-    const c = this.#c;
-    // Same order as STAGING_COLUMNS.
-    const cols: (number[] | (string | null)[])[] = [
-      c.app,
-      c.pos,
-      c.key,
-      c.kts,
-      c.payload,
-      c.b64,
-      c.status,
-      c.building,
-      c.type,
-      c.reason,
-      c.detail,
-      c.ts,
-      c.deviceId,
-      c.floor,
-      c.value,
-      c.unit,
-    ];
-    const kinds = STAGING_COLUMNS.map(([, t]) => t);
-    const appender = await conn.createAppender("staging");
-    try {
-      const n = this.size;
-      for (let row = 0; row < n; row++) {
-        for (let i = 0; i < cols.length; i++) {
-          const v = cols[i][row];
-          if (v === null || (typeof v === "number" && Number.isNaN(v))) appender.appendNull();
-          else if (kinds[i] === "VARCHAR") appender.appendVarchar(v as string);
-          else if (kinds[i] === "DOUBLE") appender.appendDouble(v as number);
-          else if (kinds[i] === "INTEGER") appender.appendInteger(v as number);
-          else appender.appendUTinyInt(v as number);
-        }
-        appender.endRow();
-      }
-      appender.flushSync();
-    } finally {
-      appender.closeSync();
-    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
   }
 }

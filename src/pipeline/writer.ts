@@ -17,6 +17,7 @@ import { loadSnapshot, refreshSnapshot, type Snapshot } from "../delta/snapshot.
 import { writeDataFiles } from "../delta/table.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { resumeFromSnapshots } from "../kafka/lag.ts";
+import { appendRows } from "../query/duckdb.ts";
 import { join } from "node:path";
 import { type Batch, STATUS, type Thresholds } from "./batch.ts";
 import { INGEST_TABLES, type IngestTable, tablePath } from "./tables.ts";
@@ -171,16 +172,10 @@ export class IngestWriter {
 
   async #stageThresholds(snap: Snapshot, appIds: string[]): Promise<void> {
     await this.conn.run("CREATE OR REPLACE TEMP TABLE thresholds (app_id VARCHAR, version BIGINT)");
-    const appender = await this.conn.createAppender("thresholds");
-    try {
-      for (const appId of appIds) {
-        appender.appendVarchar(appId);
-        appender.appendBigInt(BigInt(snap.txnVersion(appId) ?? -1));
-        appender.endRow();
-      }
-      appender.flushSync();
-    } finally {
-      appender.closeSync();
-    }
+    await appendRows(
+      this.conn,
+      "thresholds",
+      appIds.map((appId) => [appId, BigInt(snap.txnVersion(appId) ?? -1)]),
+    );
   }
 }

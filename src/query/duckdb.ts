@@ -83,3 +83,29 @@ export function sqlString(value: string): string {
 export function sqlIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
+
+/** A cell of {@link appendRows}: numbers go to INTEGER columns, bigints to BIGINT. */
+export type AppendCell = string | number | bigint | null;
+
+/** Appends a few rows to `table` (small side tables; bulk data goes in data chunks). */
+export async function appendRows(
+  conn: DuckDBConnection,
+  table: string,
+  rows: Iterable<readonly AppendCell[]>,
+): Promise<void> {
+  const appender = await conn.createAppender(table);
+  try {
+    for (const row of rows) {
+      for (const v of row) {
+        if (v === null) appender.appendNull();
+        else if (typeof v === "string") appender.appendVarchar(v);
+        else if (typeof v === "bigint") appender.appendBigInt(v);
+        else appender.appendInteger(v);
+      }
+      appender.endRow();
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
+}
