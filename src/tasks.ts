@@ -13,17 +13,33 @@ export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
 
 let tasks: Record<string, string> | undefined;
 
-/** `deno run` arguments of a task (flags and script), from deno.json. */
-export function taskArgs(name: string): string[] {
+/** A task line of deno.json: leading `NAME=value` assignments, then `deno run` arguments. */
+export interface TaskLine {
+  env: Record<string, string>;
+  args: string[];
+}
+
+/** Environment and `deno run` arguments (flags and script) of a task, from deno.json. */
+export function taskLine(name: string): TaskLine {
   tasks ??= JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).tasks as Record<
     string,
     string
   >;
-  const line = tasks[name];
-  if (!line?.startsWith("deno run ")) {
-    throw new Error(`task ${name} is not a deno run task: ${line}`);
+  const words = (tasks[name] ?? "").split(/\s+/).filter(Boolean);
+  const env: Record<string, string> = {};
+  while (/^[A-Z_][A-Z0-9_]*=/.test(words[0] ?? "")) {
+    const [key, ...value] = words.shift()!.split("=");
+    env[key] = value.join("=");
   }
-  return line.slice("deno run ".length).split(/\s+/).filter(Boolean);
+  if (words[0] !== "deno" || words[1] !== "run") {
+    throw new Error(`task ${name} is not a deno run task: ${tasks[name]}`);
+  }
+  return { env, args: words.slice(2) };
+}
+
+/** `deno run` arguments of a task (flags and script), from deno.json. */
+export function taskArgs(name: string): string[] {
+  return taskLine(name).args;
 }
 
 /** Output of a task run to completion. */
@@ -55,12 +71,13 @@ export function spawnTask(
   opts: SpawnTaskOptions = {},
 ): Deno.ChildProcess {
   const deno = opts.deno ?? Deno.execPath();
-  const argv = [deno, "run", ...taskArgs(name), ...args];
+  const task = taskLine(name);
+  const argv = [deno, "run", ...task.args, ...args];
   const [cmd, ...rest] = opts.wrapper?.length ? [...opts.wrapper, ...argv] : argv;
   return new Deno.Command(cmd, {
     args: rest,
     cwd: ROOT,
-    env,
+    env: { ...task.env, ...env },
     stdin: "null",
     stdout: opts.stdout ?? "piped",
     stderr: opts.stderr ?? "piped",

@@ -215,7 +215,7 @@ async function writeSinglePass(
   const partitions = groups.map((row) => partitionValuesOf(partFields, row.slice(1)));
 
   const pids = `__delta_pids_${crypto.randomUUID().replaceAll("-", "")}`;
-  const staging = join(root, `_staging-${crypto.randomUUID()}`);
+  const staging = stagingDirectory(root);
   const pidCols = partFields.map((_, j) => `v${j} VARCHAR`);
   await conn.run(
     `CREATE TEMP TABLE ${sqlIdent(pids)} (pid INTEGER${pidCols.map((c) => `, ${c}`).join("")})`,
@@ -238,33 +238,69 @@ async function writeSinglePass(
       conn,
       `SELECT ${dataCols}, p.pid AS __pid FROM ${typed} JOIN ${keys} p ON ${on}`,
       staging,
-      `${parquetOptions(opts.zstdLevel)}, PARTITION_BY (__pid), FILENAME_PATTERN 'data_{i}'`,
+      `${
+        parquetOptions(opts.zstdLevel)
+      }, PARTITION_BY (__pid), FILENAME_PATTERN 'data_{uuid}', APPEND`,
     );
-    // Validate every file before moving any into the table.
-    const planned = partitions.map((partitionValues, i) => {
-      const dir = join(staging, `__pid=${i + 1}`);
-      const mine = files.filter((f) => dirname(resolve(f.path)) === resolve(dir));
-      if (mine.length !== 1) {
-        throw new DeltaError(
-          `expected one file for partition ${i + 1}, DuckDB wrote ${mine.length}`,
-        );
+    try {
+      // Validate every file before moving any into the table.
+      const planned = partitions.map((partitionValues, i) => {
+        const dir = join(staging, `__pid=${i + 1}`);
+        const mine = files.filter((f) => dirname(resolve(f.path)) === resolve(dir));
+        if (mine.length !== 1) {
+          throw new DeltaError(
+            `expected one file for partition ${i + 1}, DuckDB wrote ${mine.length}`,
+          );
+        }
+        return {
+          file: mine[0],
+          plan: planFile(snapshot, root, dataFields, partitionValues, mine[0]),
+        };
+      });
+      const adds: AddAction[] = [];
+      for (const { file, plan } of planned) {
+        const target = await dataFilePath(snapshot, root, plan.partitionValues);
+        await Deno.rename(file.path, target.abs);
+        adds.push(await addFor(target, plan, opts.dataChange));
       }
-      return {
-        file: mine[0],
-        plan: planFile(snapshot, root, dataFields, partitionValues, mine[0]),
-      };
-    });
-    const adds: AddAction[] = [];
-    for (const { file, plan } of planned) {
-      const target = await dataFilePath(snapshot, root, plan.partitionValues);
-      await Deno.rename(file.path, target.abs);
-      adds.push(await addFor(target, plan, opts.dataChange));
+      return adds;
+    } catch (err) {
+      await Promise.all(files.map((f) => Deno.remove(f.path).catch(() => {})));
+      throw err;
     }
-    return adds;
   } finally {
     await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(pids)}`).catch(() => {});
-    await Deno.remove(staging, { recursive: true }).catch(() => {});
   }
+}
+
+/** Per table root, the directory this process stages partitioned writes in. */
+const stagingDirectories = new Map<string, string>();
+
+/**
+ * This process's staging directory under a table root, kept for the process's life: DuckDB
+ * creates a `__pid=N` subdirectory per partition on every partitioned COPY, and creating and
+ * deleting them on every flush made ext4's inode allocator scan its recently-deleted inodes —
+ * a third of the consumer's CPU. Files only pass through (they are renamed into their
+ * partition directory before commit), so what a crash leaves is uncommitted and vacuum removes
+ * it; {@link releaseStagingDirectories} removes them on a clean exit.
+ */
+function stagingDirectory(root: string): string {
+  let dir = stagingDirectories.get(root);
+  if (!dir) {
+    dir = join(root, `_staging-${crypto.randomUUID()}`);
+    stagingDirectories.set(root, dir);
+  }
+  return dir;
+}
+
+/** Removes this process's staging directories under `roots` (once their writers are done). */
+export async function releaseStagingDirectories(roots: Iterable<string>): Promise<void> {
+  await Promise.all([...roots].map(async (root) => {
+    const dir = stagingDirectories.get(resolve(root));
+    if (!dir) return;
+    stagingDirectories.delete(resolve(root));
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }));
 }
 
 /** One Parquet file a COPY wrote, with the statistics its writer kept. */

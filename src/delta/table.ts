@@ -30,7 +30,7 @@ export type { Action, AddAction } from "./actions.ts";
 export type { DeltaField, DeltaPrimitive, TableSchema } from "./schema.ts";
 export type { LoadSnapshotOptions, Snapshot } from "./snapshot.ts";
 export { loadSnapshot } from "./snapshot.ts";
-export { writeDataFiles } from "./parquet_writer.ts";
+export { releaseStagingDirectories, writeDataFiles } from "./parquet_writer.ts";
 export { commit } from "./commit.ts";
 export type { CommitOptions, CommitResult } from "./commit.ts";
 export { writeCheckpoint } from "./checkpoint.ts";

@@ -5,6 +5,7 @@ import {
   appendQuery,
   createTable,
   loadSnapshot,
+  releaseStagingDirectories,
   TableExistsMismatchError,
   TableNotFoundError,
   writeDataFiles,
@@ -19,6 +20,7 @@ import {
   totalRows,
 } from "../../tests/delta_helpers/common.ts";
 import { listLog } from "./log.ts";
+import { parseStats } from "./actions.ts";
 
 const PARTS = ["building", "type"];
 
@@ -182,6 +184,38 @@ Deno.test("a partition above targetFileRows is split into several files", async 
       normalise(await scanView(db.conn, path, PARTS)),
       normalise(await layerView(db.conn, await loadSnapshot(path))),
     );
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("partitioned writes reuse one staging directory per table, removed on release", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "t");
+  await createTable(path, { schema: SENSOR_SCHEMA, partitionColumns: PARTS });
+  const db = await openDuckDB();
+  const staging = async () => {
+    const names: string[] = [];
+    for await (const e of Deno.readDir(path)) {
+      if (e.name.startsWith("_staging-")) names.push(e.name);
+    }
+    return names;
+  };
+  try {
+    await appendQuery(db.conn, path, sensorRowsSql(200, 0));
+    const first = await staging();
+    await appendQuery(db.conn, path, sensorRowsSql(200, 200));
+    assert.equal(first.length, 1);
+    assert.deepEqual(await staging(), first, "the second write reused the first's directory");
+    for await (const e of Deno.readDir(join(path, first[0]))) {
+      const left = [...Deno.readDirSync(join(path, first[0], e.name))];
+      assert.deepEqual(left, [], `${e.name} keeps no file once committed`);
+    }
+    await releaseStagingDirectories([path]);
+    assert.deepEqual(await staging(), []);
+    const files = (await loadSnapshot(path)).files;
+    assert.equal(files.reduce((n, f) => n + (parseStats(f)?.numRecords ?? 0), 0), 400);
   } finally {
     db.close();
     await Deno.remove(dir, { recursive: true });

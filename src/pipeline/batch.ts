@@ -191,8 +191,11 @@ export class Batch {
 
   /** Records staged (each becomes at most one bronze row). */
   get size(): number {
-    return this.#c.pos.length;
+    return this.#stagedSize ?? this.#c.pos.length;
   }
+
+  /** Set once staged: the JS columns are then released (DuckDB holds the rows). */
+  #stagedSize: number | undefined;
 
   #code(s: string | null): number {
     if (s === null) return 0;
@@ -345,6 +348,11 @@ export class Batch {
     await appendRows(conn, "staging_dict", this.#strings.map((str, i) => [i + 1, str]));
     await appendRows(conn, "staging_extras", this.#extras);
     await appendColumns(conn, "staging_rows", this.#c, this.size);
+    // The flush reads only DuckDB's copy from here on (retries included): let V8 reclaim the
+    // batch while Parquet is written, instead of holding two batches through every flush.
+    this.#stagedSize = this.size;
+    for (const column of Object.values(this.#c) as unknown[][]) column.length = 0;
+    this.#extras.length = 0;
     const decoded = ROW_COLUMNS.map(([n, t]) =>
       t === "code"
         ? `d.strings[r."${n}"] AS "${n}"`

@@ -8,12 +8,13 @@
  * with a source adding records.
  */
 import { mayHoldTime, timeRange } from "../delta/actions.ts";
+import { releaseStagingDirectories } from "../delta/table.ts";
 import { openDuckDB } from "../query/duckdb.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import type { DuckDB } from "../query/duckdb.ts";
 import { Batch, type SourceRecord } from "./batch.ts";
 import { DedupState } from "./dedup.ts";
-import { ensureIngestTables, type IngestTable } from "./tables.ts";
+import { ensureIngestTables, INGEST_TABLES, type IngestTable } from "./tables.ts";
 import { type FlushResult, IngestWriter } from "./writer.ts";
 
 export interface FlushPolicy {
@@ -280,6 +281,7 @@ export class Ingestor {
     await this.exclusive(() => this.flushNow());
     this.#closed = true;
     this.db.close();
+    await releaseStagingDirectories(INGEST_TABLES.map((t) => this.writer.path(t)));
   }
 
   /** Releases DuckDB without flushing (after a fatal error). */

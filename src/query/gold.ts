@@ -30,7 +30,7 @@ import { commit } from "../delta/commit.ts";
 import { TableNotFoundError } from "../delta/errors.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
-import { createTable, writeDataFiles } from "../delta/table.ts";
+import { createTable, releaseStagingDirectories, writeDataFiles } from "../delta/table.ts";
 import { type DuckDB, openDuckDB, sqlIdent, sqlString } from "./duckdb.ts";
 import { GOLD_TABLES, type GoldTableDef, goldTablePath, goldTxnAppId } from "./gold_tables.ts";
 import { loadSql, placeholders, readSqlFile, splitStatements, SQL_DIR } from "./sql_files.ts";
@@ -708,6 +708,7 @@ export async function refreshGold(
     }
   } finally {
     db.close();
+    await releaseStagingDirectories(defs.map((d) => goldTablePath(lakehouse, d.name)));
   }
   return results;
 }
