@@ -14,7 +14,7 @@ export const INGEST_OPTIONS = {
   "max-bytes": {
     type: "string",
     env: "INGEST_MAX_BYTES",
-    default: String(32 * 1024 * 1024),
+    default: String(16 * 1024 * 1024),
     description: "Flush after this many buffered bytes",
   },
   "max-latency-ms": {
