@@ -13,48 +13,92 @@
 export type DedupDecision = "new" | "duplicate" | "too_late";
 
 /**
- * Event times of one key, sorted ascending from `head` on. Readings mostly arrive in order, so
- * the common case is an append with no lookup; a late reading costs a binary search (and an
- * insert). 8 bytes per reading instead of a Set's ~40 is what keeps a large site's hour of
- * state small.
+ * Event times of one key, ascending, in `buf[head, tail)` as offsets from `base`. Readings
+ * mostly arrive in order, so the common case is an append with no lookup; a late reading costs
+ * a binary search and an insert. Offsets are 32-bit (a horizon is far shorter than the ±12 days
+ * they span) and expired times leave from the head, so a reading costs 4 bytes and a little
+ * slack: an hour of 1,000 devices at 1 Hz is ~16 MB, not the ~60 MB a growing array of doubles
+ * with a dead prefix came to.
  */
 interface KeyState {
-  times: number[];
+  base: number;
+  buf: Int32Array | Float64Array;
   head: number;
+  tail: number;
 }
 
-function newest(state: KeyState): number {
-  return state.times[state.times.length - 1];
+/** Largest offset kept before rebasing; leaves room below 2^31 for a horizon's worth. */
+const MAX_OFFSET = 2 ** 30;
+
+function newest(s: KeyState): number {
+  return s.base + s.buf[s.tail - 1];
 }
 
-/** Index of `t` in the live part, or -(insertion point) - 1. */
-function search(state: KeyState, t: number): number {
-  let lo = state.head;
-  let hi = state.times.length - 1;
+/** Index of offset `off` in the live part, or -(insertion point) - 1. */
+function search(s: KeyState, off: number): number {
+  let lo = s.head;
+  let hi = s.tail - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    const v = state.times[mid];
-    if (v === t) return mid;
-    if (v < t) lo = mid + 1;
+    const v = s.buf[mid];
+    if (v === off) return mid;
+    if (v < off) lo = mid + 1;
     else hi = mid - 1;
   }
   return -lo - 1;
 }
 
+/**
+ * Makes room for one more entry at the tail: slides the live part down once an eighth of the
+ * buffer is expired (amortised O(1) a reading), else grows — straight to the size the key's
+ * pace says a horizon needs, so a key reallocates once or twice instead of doubling its way up
+ * (each reallocation leaves garbage in the allocator until V8 collects the old array).
+ */
+function reserve(s: KeyState, horizonMs: number): void {
+  if (s.tail < s.buf.length) return;
+  const live = s.tail - s.head;
+  if (s.head * 8 >= s.buf.length) s.buf.copyWithin(0, s.head, s.tail);
+  else {
+    const span = s.buf[s.tail - 1] - s.buf[s.head];
+    const perHorizon = span > 0 ? Math.ceil(horizonMs / (span / (live - 1)) * 1.15) + 16 : 0;
+    const size = Math.max(s.buf.length * 2, Math.min(perHorizon, 1 << 20));
+    const grown = new (s.buf.constructor as Int32ArrayConstructor)(size);
+    grown.set(s.buf.subarray(s.head, s.tail));
+    s.buf = grown;
+  }
+  s.head = 0;
+  s.tail = live;
+}
+
 export class DedupState {
-  readonly #keys = new Map<string, KeyState>();
+  readonly #keys = new Map<string, Map<string, KeyState>>();
   readonly horizonMs: number;
+  /** Horizons beyond what 32-bit offsets span keep absolute times in doubles. */
+  readonly #wide: boolean;
 
   constructor(horizonMs: number) {
     this.horizonMs = horizonMs;
+    this.#wide = !(horizonMs < MAX_OFFSET);
+  }
+
+  #state(deviceId: string, type: string): KeyState | undefined {
+    return this.#keys.get(type)?.get(deviceId);
+  }
+
+  #create(deviceId: string, type: string, timestamp: number): void {
+    let byDevice = this.#keys.get(type);
+    if (!byDevice) this.#keys.set(type, byDevice = new Map());
+    const buf = this.#wide ? new Float64Array(16) : new Int32Array(16);
+    const base = this.#wide ? 0 : timestamp;
+    buf[0] = timestamp - base;
+    byDevice.set(deviceId, { base, buf, head: 0, tail: 1 });
   }
 
   /** Classifies a reading and records it when new. */
   check(deviceId: string, type: string, timestamp: number): DedupDecision {
-    const key = `${deviceId}\u0000${type}`;
-    const state = this.#keys.get(key);
+    const state = this.#state(deviceId, type);
     if (!state) {
-      this.#keys.set(key, { times: [timestamp], head: 0 });
+      this.#create(deviceId, type, timestamp);
       return "new";
     }
     const max = newest(state);
@@ -63,21 +107,21 @@ export class DedupState {
       return "new";
     }
     if (timestamp <= max - this.horizonMs) return "too_late";
-    const at = search(state, timestamp);
+    const at = search(state, timestamp - state.base);
     if (at >= 0) return "duplicate";
-    state.times.splice(-at - 1, 0, timestamp);
+    this.#insert(state, -at - 1, timestamp);
     return "new";
   }
 
   /** Seeds state from readings already committed to silver (on start and on rebalance). */
   seed(deviceId: string, type: string, timestamp: number): void {
-    const key = `${deviceId}\u0000${type}`;
-    const state = this.#keys.get(key);
-    if (!state) this.#keys.set(key, { times: [timestamp], head: 0 });
+    const state = this.#state(deviceId, type);
+    if (!state) this.#create(deviceId, type, timestamp);
     else if (timestamp > newest(state)) this.#append(state, timestamp);
-    else {
-      const at = search(state, timestamp);
-      if (at < 0) state.times.splice(-at - 1, 0, timestamp);
+    // An expired time would never be looked up: check() calls it too_late first.
+    else if (timestamp > newest(state) - this.horizonMs) {
+      const at = search(state, timestamp - state.base);
+      if (at < 0) this.#insert(state, -at - 1, timestamp);
     }
   }
 
@@ -88,18 +132,31 @@ export class DedupState {
   /** Number of (key, timestamp) entries held; for memory reporting. */
   get size(): number {
     let n = 0;
-    for (const s of this.#keys.values()) n += s.times.length - s.head;
+    for (const byDevice of this.#keys.values()) {
+      for (const s of byDevice.values()) n += s.tail - s.head;
+    }
     return n;
   }
 
-  #append(state: KeyState, timestamp: number): void {
-    state.times.push(timestamp);
-    const floor = timestamp - this.horizonMs;
-    while (state.times[state.head] <= floor) state.head++;
-    // Compact once the dead prefix dominates: amortised O(1) per reading.
-    if (state.head > 64 && state.head * 2 > state.times.length) {
-      state.times = state.times.slice(state.head);
-      state.head = 0;
+  #append(s: KeyState, timestamp: number): void {
+    // Expire first, so a rebase only has to carry times within the horizon.
+    const floor = timestamp - this.horizonMs - s.base;
+    while (s.head < s.tail && s.buf[s.head] <= floor) s.head++;
+    if (!this.#wide && timestamp - s.base > MAX_OFFSET) {
+      const shift = timestamp - s.base;
+      for (let i = s.head; i < s.tail; i++) s.buf[i] -= shift;
+      s.base = timestamp;
     }
+    reserve(s, this.horizonMs);
+    s.buf[s.tail++] = timestamp - s.base;
+  }
+
+  #insert(s: KeyState, at: number, timestamp: number): void {
+    const before = s.head;
+    reserve(s, this.horizonMs);
+    const i = at - before + s.head;
+    s.buf.copyWithin(i + 1, i, s.tail);
+    s.buf[i] = timestamp - s.base;
+    s.tail++;
   }
 }
