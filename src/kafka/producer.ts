@@ -252,20 +252,39 @@ export const cachingPartitioner: ICustomPartitioner = () => {
   };
 };
 
+const utf8 = new TextEncoder();
+
 /**
- * The kafkajs message of an outgoing one, as Buffers: kafkajs would otherwise measure and
- * encode each string itself, more slowly (and only treats Node Buffers as bytes: a plain
- * Uint8Array is wrapped without copying).
+ * The kafkajs messages of a batch, as Buffers: kafkajs would otherwise measure and encode each
+ * string itself, more slowly (and only treats Node Buffers as bytes: a plain Uint8Array is
+ * wrapped without copying). String values are encoded into ONE Buffer per batch and handed over
+ * as views of it: a Buffer of its own per message cost an allocation and a free in the system
+ * allocator each (a fifth of a producer's CPU in a profile).
  */
-function toKafkaMessage(m: OutgoingMessage, keys: KeyBuffers): Message {
-  const key = m.key === null ? null : keys.get(m.key);
-  const v = m.value;
-  const value = typeof v === "string"
-    ? Buffer.from(v, "utf8")
-    : Buffer.isBuffer(v)
-    ? v
-    : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  return { key, value };
+export function toKafkaMessages(batch: OutgoingMessage[], keys: KeyBuffers): Message[] {
+  let chars = 0;
+  for (const m of batch) if (typeof m.value === "string") chars += m.value.length;
+  // UTF-8 needs at most 3 bytes per UTF-16 code unit; ASCII (the common case) needs one.
+  let arena = Buffer.allocUnsafe(Math.max(64, chars + (chars >> 2)));
+  let used = 0;
+  return batch.map((m) => {
+    const key = m.key === null ? null : keys.get(m.key);
+    const v = m.value;
+    if (typeof v !== "string") {
+      return {
+        key,
+        value: Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength),
+      };
+    }
+    if (arena.length - used < v.length * 3) {
+      arena = Buffer.allocUnsafe(Math.max(arena.length, v.length * 3));
+      used = 0;
+    }
+    const { written } = utf8.encodeInto(v, arena.subarray(used));
+    const value = arena.subarray(used, used + written);
+    used += written;
+    return { key, value };
+  });
 }
 
 /**
@@ -358,7 +377,7 @@ export async function produce<T extends OutgoingMessage>(
       const batch = await pull(batchSize);
       if (batch.length === 0) break;
       if (bucket) await bucket.take(batch.length, signal);
-      const messages = batch.map((m) => toKafkaMessage(m, keys));
+      const messages = toKafkaMessages(batch, keys);
       let batchBytes = 0;
       for (const m of messages) {
         batchBytes += (m.key as Buffer | null)?.byteLength ?? 0;

@@ -10,6 +10,7 @@ import {
   KeyBuffers,
   produce,
   type ProduceProgress,
+  toKafkaMessages,
   TokenBucket,
 } from "./producer.ts";
 import { createSimulator } from "../sensors/simulator.ts";
@@ -160,4 +161,25 @@ Deno.test({
     assert.ok(r instanceof Error, "aborted before any broker answered");
     assert.ok(progress.some((p) => p.retrying !== null && p.retrying.attempt >= 2));
   },
+});
+
+Deno.test("toKafkaMessages: values encoded into one arena round-trip, whatever their script or size", () => {
+  const values = [
+    '{"a":1}',
+    "é€😀 ünïcødé",
+    "",
+    "x".repeat(5000) + "😀".repeat(3000),
+    "tail",
+  ];
+  const batch = [
+    ...values.map((value, i) => ({ key: i % 2 ? null : `k${i}`, value })),
+    { key: "bytes", value: new Uint8Array([1, 2, 3]) },
+  ];
+  const out = toKafkaMessages(batch, new KeyBuffers());
+  const dec = new TextDecoder();
+  values.forEach((v, i) => {
+    assert.equal(dec.decode(out[i].value as Uint8Array), v);
+    assert.equal(out[i].key === null ? null : dec.decode(out[i].key as Uint8Array), batch[i].key);
+  });
+  assert.deepEqual([...(out.at(-1)!.value as Uint8Array)], [1, 2, 3]);
 });
