@@ -48,15 +48,34 @@ await runMain(async () => {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
-  const total = { filesSeen: 0, filesIngested: 0, filesSkipped: 0, records: 0 };
+  const total = { filesSeen: 0, filesIngested: 0, filesSkipped: 0, filesWaiting: 0, records: 0 };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   try {
     do {
-      const s = await source.pass(o.watch);
+      let s = await source.pass(o.watch);
       total.filesSeen = s.filesSeen;
       total.filesIngested += s.filesIngested;
       total.filesSkipped = s.filesSkipped;
       total.records += s.records;
-      if (o.watch && !stop) await new Promise((r) => setTimeout(r, interval));
+      // One-shot: a file changed in the last second may still be being written. Wait for it to
+      // settle (bounded) rather than leave it for a rerun the user would not know to do.
+      for (let tries = 0; !o.watch && !stop && s.filesWaiting > 0 && tries < 30; tries++) {
+        if (tries === 0) {
+          console.error(`waiting for ${s.filesWaiting} file(s) changed in the last second …`);
+        }
+        await sleep(1000);
+        s = await source.pass(false);
+        total.filesIngested += s.filesIngested;
+        total.records += s.records;
+      }
+      total.filesWaiting = s.filesWaiting;
+      if (!o.watch && s.filesWaiting > 0) {
+        console.error(
+          `${s.filesWaiting} file(s) still changing after 30 s, not ingested: rerun once they ` +
+            "are complete, or use --watch",
+        );
+      }
+      if (o.watch && !stop) await sleep(interval);
     } while (o.watch && !stop);
     await ingestor.close();
   } catch (err) {

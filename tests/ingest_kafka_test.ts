@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { brokerList, readEnv } from "../src/config.ts";
 import {
+  bronzeVersion,
   makeMix,
   type Mix,
   produceMix,
@@ -37,17 +38,6 @@ async function consume(topic: string, lakehouse: string, group: string, extra: s
   );
   assert.equal(r.code, 0, `consume failed:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
-}
-
-async function bronzeVersion(lakehouse: string): Promise<number> {
-  let v = -1;
-  try {
-    for await (const e of Deno.readDir(`${lakehouse}/bronze/_delta_log`)) {
-      const m = e.name.match(/^(\d{20})\.json$/);
-      if (m) v = Math.max(v, Number(m[1]));
-    }
-  } catch { /* not created yet */ }
-  return v;
 }
 
 Deno.test("consume: exact counts per table, and a rerun (even under a new group) adds nothing", async () => {

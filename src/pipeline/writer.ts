@@ -156,6 +156,9 @@ export class IngestWriter {
           });
           result.versions[table] = version;
           result.rows[table] = rows;
+          // Our own commit: resume positions (a file source asks before re-reading a file)
+          // must count it at once, not at the next flush.
+          await this.#latest(table);
           break;
         } catch (err) {
           // Our files were never referenced: remove them now rather than wait for vacuum.

@@ -203,3 +203,15 @@ export async function readMessages(
   }
   return got;
 }
+
+/** The latest committed version of `lakehouse`'s bronze table (-1 before its first commit). */
+export async function bronzeVersion(lakehouse: string): Promise<number> {
+  let v = -1;
+  try {
+    for await (const e of Deno.readDir(`${lakehouse}/bronze/_delta_log`)) {
+      const m = e.name.match(/^(\d{20})\.json$/);
+      if (m) v = Math.max(v, Number(m[1]));
+    }
+  } catch { /* not created yet */ }
+  return v;
+}
