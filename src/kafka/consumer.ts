@@ -145,6 +145,16 @@ export async function startConsumer(
   ingestor.onCommitted = commitKafkaOffsets;
   const flush = () => ingestor.flushNow();
 
+  /** Every partition's records up to its end offset at start are committed or buffered. */
+  const allReceived = (): boolean => {
+    for (const [p, high] of endAtStart) {
+      if (ingestor.receivedThrough(partitionAppId(opts.appName, opts.topic, p)) < high) {
+        return false;
+      }
+    }
+    return true;
+  };
+
   const caughtUp = async (): Promise<boolean> => {
     if (!opts.untilCaughtUp || ingestor.buffered > 0) return false;
     await ingestor.writer.refresh();
@@ -186,7 +196,10 @@ export async function startConsumer(
     checking = true;
     ingestor.exclusive(async () => {
       if (stopping) return;
-      if (ingestor.shouldFlush()) await ingestor.startFlush();
+      // With --until-caught-up, the batch holding the last records flushes at once: nothing
+      // more is coming for it to wait for.
+      const last = opts.untilCaughtUp && ingestor.buffered > 0 && allReceived();
+      if (last || ingestor.shouldFlush()) await ingestor.startFlush();
       if (await caughtUp()) {
         log("caught up with the end offsets seen at start; stopping");
         stopping = true;

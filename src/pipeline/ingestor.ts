@@ -175,6 +175,12 @@ export class Ingestor {
     return this.writer.resumePosition(appId);
   }
 
+  /** One past the highest position of `appId` that is committed or in the open batch. */
+  receivedThrough(appId: string): number {
+    const staged = this.#batch.lastPosition.get(appId);
+    return Math.max(this.resumePosition(appId), staged === undefined ? 0 : staged + 1);
+  }
+
   /**
    * Stages records. Thresholds for unseen appIds are read from the current snapshots so that
    * records the tables already hold are skipped.
