@@ -8,7 +8,7 @@
  * touched except for our own `.tmp-*` files; nothing outside the table root is ever visited
  * (symlinks are not followed).
  */
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { RetentionTooShortError } from "./errors.ts";
 import { logDir } from "./log.ts";
 import { decodeAddPath } from "./partition.ts";
@@ -48,11 +48,30 @@ async function* walk(dir: string): AsyncGenerator<{ path: string; info: Deno.Fil
   }
 }
 
-async function removeEmptyDirs(dir: string, root: string): Promise<void> {
+/**
+ * Removes the empty directories under `dir`. A writer's staging directory (`_staging-*`, see
+ * parquet_writer.ts) is reused for the writer's whole life and its subdirectories are empty
+ * between flushes, so there a directory only goes when this vacuum emptied it (the files of a
+ * crashed writer) or nothing touched it since `horizon`.
+ */
+async function removeEmptyDirs(
+  dir: string,
+  horizon: number,
+  emptied: Set<string>,
+  staging: boolean,
+): Promise<boolean> {
+  let touched = emptied.has(dir);
   for await (const e of Deno.readDir(dir)) {
-    if (e.isDirectory) await removeEmptyDirs(join(dir, e.name), root);
+    if (e.isDirectory && await removeEmptyDirs(join(dir, e.name), horizon, emptied, staging)) {
+      touched = true;
+    }
   }
-  if (dir !== root) await Deno.remove(dir).catch(() => {}); // fails unless empty: intended
+  if (staging && !touched) {
+    const st = await Deno.lstat(dir).catch(() => undefined);
+    if (!st || (st.mtime?.getTime() ?? 0) >= horizon) return false;
+  }
+  // Fails unless empty: intended.
+  return await Deno.remove(dir).then(() => true, () => false);
 }
 
 /** Deletes unreferenced files older than the retention (see module doc). */
@@ -109,8 +128,14 @@ export async function vacuum(path: string, opts: VacuumOptions = {}): Promise<Va
     bytes += c.size;
   }
   if (!opts.dryRun && candidates.length > 0) {
+    const emptied = new Set<string>();
+    for (const c of candidates) {
+      for (let d = dirname(c.abs); d.length > root.length; d = dirname(d)) emptied.add(d);
+    }
     for await (const e of Deno.readDir(root)) {
-      if (e.isDirectory && e.name !== "_delta_log") await removeEmptyDirs(join(root, e.name), root);
+      if (e.isDirectory && e.name !== "_delta_log") {
+        await removeEmptyDirs(join(root, e.name), horizon, emptied, e.name.startsWith("_staging-"));
+      }
     }
   }
   opts.onProgress?.(

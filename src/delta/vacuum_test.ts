@@ -74,3 +74,38 @@ Deno.test("vacuum: referenced and recently removed files stay, old orphans go, s
   assert.deepEqual(forced.files, ["building=a/type=t/removed.parquet"]);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("vacuum: a live writer's staging directory stays; a crashed or idle writer's goes", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "t");
+  await createTable(path, { schema: SENSOR_SCHEMA, partitionColumns: ["building", "type"] });
+  const old = new Date(Date.now() - 10 * 24 * 3600 * 1000);
+  const file = async (rel: string, aged: boolean) => {
+    await Deno.mkdir(join(path, rel, ".."), { recursive: true });
+    await Deno.writeTextFile(join(path, rel), "x");
+    if (aged) await Deno.utime(join(path, rel), old, old);
+  };
+  await Deno.mkdir(join(path, "_staging-live", "__pid=1"), { recursive: true });
+  await file("_staging-live/__pid=2/in-flight.parquet", false);
+  await file("_staging-dead/__pid=1/left.parquet", true);
+  await Deno.mkdir(join(path, "_staging-idle", "__pid=1"), { recursive: true });
+  await Deno.utime(join(path, "_staging-idle", "__pid=1"), old, old);
+  await Deno.utime(join(path, "_staging-idle"), old, old);
+  await file("building=z/type=t/orphan.parquet", true);
+
+  const res = await vacuum(path);
+  assert.deepEqual(res.files.sort(), [
+    "_staging-dead/__pid=1/left.parquet",
+    "building=z/type=t/orphan.parquet",
+  ]);
+  const exists = (rel: string) => Deno.stat(join(path, rel)).then(() => true, () => false);
+  assert.ok(
+    await exists("_staging-live/__pid=1"),
+    "an empty staging subdirectory of a live writer",
+  );
+  assert.ok(await exists("_staging-live/__pid=2/in-flight.parquet"));
+  assert.ok(!await exists("_staging-dead"), "emptied by this vacuum");
+  assert.ok(!await exists("_staging-idle"), "untouched for longer than the retention");
+  assert.ok(!await exists("building=z"));
+  await Deno.remove(dir, { recursive: true });
+});
