@@ -176,9 +176,7 @@ export async function writeDataFiles(
       await Promise.all(targets.map((t) => Deno.remove(t.abs).catch(() => {})));
       throw err;
     }
-    return await Promise.all(
-      targets.map((t, i) => addFor(t, planned[i], opts.dataChange ?? true)),
-    );
+    return targets.map((t, i) => addFor(t, planned[i], opts.dataChange ?? true));
   } finally {
     await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(tmp)}`).catch(() => {});
   }
@@ -243,10 +241,10 @@ async function writeSinglePass(
       }, PARTITION_BY (__pid), FILENAME_PATTERN 'data_{uuid}', APPEND`,
     );
     try {
+      const byDir = Map.groupBy(files, (f) => dirname(resolve(f.path)));
       // Validate every file before moving any into the table.
       const planned = partitions.map((partitionValues, i) => {
-        const dir = join(staging, `__pid=${i + 1}`);
-        const mine = files.filter((f) => dirname(resolve(f.path)) === resolve(dir));
+        const mine = byDir.get(resolve(staging, `__pid=${i + 1}`)) ?? [];
         if (mine.length !== 1) {
           throw new DeltaError(
             `expected one file for partition ${i + 1}, DuckDB wrote ${mine.length}`,
@@ -261,7 +259,7 @@ async function writeSinglePass(
       for (const { file, plan } of planned) {
         const target = await dataFilePath(snapshot, root, plan.partitionValues);
         await Deno.rename(file.path, target.abs);
-        adds.push(await addFor(target, plan, opts.dataChange));
+        adds.push(addFor(target, plan, opts.dataChange));
       }
       return adds;
     } catch (err) {
@@ -307,6 +305,7 @@ export async function releaseStagingDirectories(roots: Iterable<string>): Promis
 interface WrittenFile {
   path: string;
   rows: number;
+  size: number;
   columns: Map<string, ColumnStatistics>;
 }
 
@@ -338,7 +337,12 @@ async function copyWithStats(
         Object.fromEntries(entry.value.map((e) => [e.key, e.value])),
       );
     }
-    return { path: String(row.filename), rows: Number(row.count), columns };
+    return {
+      path: String(row.filename),
+      rows: Number(row.count),
+      size: Number(row.file_size_bytes),
+      columns,
+    };
   });
 }
 
@@ -361,6 +365,7 @@ function partitionValuesOf(
 interface PlannedFile {
   partitionValues: Record<string, string | null>;
   json: string;
+  size: number;
 }
 
 /**
@@ -387,7 +392,7 @@ function planFile(
       throw new DataSchemaError(`NULL in non-nullable column "${f.name}" of table ${root}`);
     }
   }
-  return { partitionValues, json };
+  return { partitionValues, json, size: file.size };
 }
 
 /** A fresh data file path in the partition's directory (created), checked to stay inside. */
@@ -408,17 +413,17 @@ async function dataFilePath(
   return { rel, abs };
 }
 
-async function addFor(
+/** The add of a written file; its size is what the Parquet writer reported (no stat). */
+function addFor(
   target: { rel: string; abs: string },
   p: PlannedFile,
   dataChange: boolean,
-): Promise<AddAction> {
-  const st = await Deno.stat(target.abs);
+): AddAction {
   return {
     path: encodeAddPath(target.rel),
     partitionValues: p.partitionValues,
-    size: st.size,
-    modificationTime: st.mtime?.getTime() ?? Date.now(),
+    size: p.size,
+    modificationTime: Date.now(),
     dataChange,
     stats: p.json,
   };

@@ -21,6 +21,7 @@ import {
 } from "../../tests/delta_helpers/common.ts";
 import { listLog } from "./log.ts";
 import { parseStats } from "./actions.ts";
+import { decodeAddPath } from "./partition.ts";
 
 const PARTS = ["building", "type"];
 
@@ -216,6 +217,10 @@ Deno.test("partitioned writes reuse one staging directory per table, removed on 
     assert.deepEqual(await staging(), []);
     const files = (await loadSnapshot(path)).files;
     assert.equal(files.reduce((n, f) => n + (parseStats(f)?.numRecords ?? 0), 0), 400);
+    for (const f of files) {
+      const st = await Deno.stat(join(path, decodeAddPath(f.path)));
+      assert.equal(f.size, st.size, `add.size of ${f.path} is the file's size`);
+    }
   } finally {
     db.close();
     await Deno.remove(dir, { recursive: true });

@@ -145,12 +145,10 @@ export async function startConsumer(
   ingestor.onCommitted = commitKafkaOffsets;
   const flush = () => ingestor.flushNow();
 
-  /** Every partition's records up to its end offset at start are committed or buffered. */
-  const allReceived = (): boolean => {
+  /** Whether every partition's `position` has reached its end offset at start. */
+  const reachedEnds = (position: (appId: string) => number): boolean => {
     for (const [p, high] of endAtStart) {
-      if (ingestor.receivedThrough(partitionAppId(opts.appName, opts.topic, p)) < high) {
-        return false;
-      }
+      if (position(partitionAppId(opts.appName, opts.topic, p)) < high) return false;
     }
     return true;
   };
@@ -158,10 +156,7 @@ export async function startConsumer(
   const caughtUp = async (): Promise<boolean> => {
     if (!opts.untilCaughtUp || ingestor.buffered > 0) return false;
     await ingestor.writer.refresh();
-    for (const [p, high] of endAtStart) {
-      if (ingestor.resumePosition(partitionAppId(opts.appName, opts.topic, p)) < high) return false;
-    }
-    return true;
+    return reachedEnds((appId) => ingestor.resumePosition(appId));
   };
 
   const finish = async (err?: unknown) => {
@@ -198,7 +193,8 @@ export async function startConsumer(
       if (stopping) return;
       // With --until-caught-up, the batch holding the last records flushes at once: nothing
       // more is coming for it to wait for.
-      const last = opts.untilCaughtUp && ingestor.buffered > 0 && allReceived();
+      const last = opts.untilCaughtUp && ingestor.buffered > 0 &&
+        reachedEnds((appId) => ingestor.receivedThrough(appId));
       if (last || ingestor.shouldFlush()) await ingestor.startFlush();
       if (await caughtUp()) {
         log("caught up with the end offsets seen at start; stopping");

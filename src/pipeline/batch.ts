@@ -56,10 +56,11 @@ export const STATUS = { valid: 0, duplicate: 1, rejected: 2 } as const;
  * costs BigInt arithmetic per row once a chunk holds one NULL. Numbers travel as DOUBLE (exact
  * below 2^53, no BigInt) with NaN for NULL; a `code` indexes the batch's dictionary from 1, and
  * 0 (no such list element) reads as NULL. The rare optional strings (a reject's detail, the
- * base64 of a non-UTF-8 payload) go to `staging_extras`, a row per record that has one.
+ * base64 of a non-UTF-8 payload) go to `staging_extras`, a row per record that has one, joined
+ * on `row` (the record's index in the batch, written from the loop counter, not stored).
  */
 const ROW_COLUMNS = [
-  ["row", "INTEGER"],
+  ["row", "index"],
   ["app", "INTEGER"],
   ["pos", "DOUBLE"],
   ["key", "code"],
@@ -85,6 +86,7 @@ const CHUNK_TYPES: Record<(typeof ROW_COLUMNS)[number][1], DuckDBType> = {
   VARCHAR: VARCHAR,
   UTINYINT: UTINYINT,
   code: INTEGER,
+  index: INTEGER,
 };
 
 /** Counters a batch adds up, for progress lines and the accounting invariant. */
@@ -126,45 +128,16 @@ export interface BatchOptions {
   maxPayloadBytes?: number;
 }
 
-/**
- * The staging columns of a batch, as ROW_COLUMNS lays them out (NaN and code 0 for NULL).
- */
-interface StagedColumns {
-  row: number[];
-  app: number[];
-  pos: number[];
-  key: number[];
-  kts: number[];
-  payload: string[];
-  status: number[];
-  building: number[];
-  type: number[];
-  reason: number[];
-  ts: number[];
-  device_id: number[];
-  floor: number[];
-  value: number[];
-  unit: number[];
-}
+/** The staging columns a batch stores, as ROW_COLUMNS lays them out (NaN and code 0 for NULL). */
+type StagedColumns = {
+  [K in Exclude<(typeof ROW_COLUMNS)[number][0], "row">]: K extends "payload" ? string[]
+    : number[];
+};
 
 export class Batch {
-  readonly #c: StagedColumns = {
-    row: [],
-    app: [],
-    pos: [],
-    key: [],
-    kts: [],
-    payload: [],
-    status: [],
-    building: [],
-    type: [],
-    reason: [],
-    ts: [],
-    device_id: [],
-    floor: [],
-    value: [],
-    unit: [],
-  };
+  readonly #c = Object.fromEntries(
+    ROW_COLUMNS.filter(([, kind]) => kind !== "index").map(([name]) => [name, []]),
+  ) as unknown as StagedColumns;
   /** The batch's dictionary of low-cardinality strings: code = index + 1. */
   readonly #codes = new Map<string, number>();
   readonly #strings: string[] = [];
@@ -258,7 +231,6 @@ export class Batch {
     this.bytes += text.length + 120;
     this.counts.records++;
     const c = this.#c;
-    c.row.push(c.row.length);
     c.app.push(app.index);
     c.pos.push(rec.position);
     c.key.push(this.#code(rec.key));
@@ -321,7 +293,7 @@ export class Batch {
   async stage(conn: DuckDBConnection): Promise<void> {
     await conn.run(
       `CREATE OR REPLACE TEMP TABLE staging_rows (${
-        ROW_COLUMNS.map(([n, t]) => `"${n}" ${t === "code" ? "INTEGER" : t}`).join(", ")
+        ROW_COLUMNS.map(([n, t]) => `"${n}" ${CHUNK_TYPES[t]}`).join(", ")
       })`,
     );
     await conn.run("CREATE OR REPLACE TEMP TABLE staging_dict (code INTEGER, s VARCHAR)");
@@ -383,8 +355,11 @@ async function appendColumns(
       const chunk = DuckDBDataChunk.create(ROW_COLUMNS.map(([, t]) => CHUNK_TYPES[t]), rows);
       ROW_COLUMNS.forEach(([name], i) => {
         const vector = chunk.getColumnVector(i);
-        const values = cols[name];
-        for (let j = 0; j < rows; j++) vector.setItem(j, values[start + j]);
+        if (name === "row") { for (let j = 0; j < rows; j++) vector.setItem(j, start + j); }
+        else {
+          const values = cols[name];
+          for (let j = 0; j < rows; j++) vector.setItem(j, values[start + j]);
+        }
         vector.flush();
       });
       appender.appendDataChunk(chunk);
