@@ -1,16 +1,19 @@
 /**
  * The in-memory batch between a source (Kafka or files) and the Delta writer.
  *
- * Records are decoded and deduplicated as they arrive and kept as one row per record with the
- * decoded fields beside the raw payload; a flush bulk-loads them into ONE DuckDB staging table,
- * from which bronze, silver and quarantine are projections (status 0 valid → silver, 2 rejected
- * → quarantine, every row → bronze). Constant per-stream fields (source, topic, partition, file)
- * live in a small `staging_apps` table joined in SQL instead of being repeated per row.
+ * Records are decoded and deduplicated as they arrive and become one row per record with the
+ * decoded fields beside the raw payload, in ONE DuckDB staging table from which bronze, silver
+ * and quarantine are projections (status 0 valid → silver, 2 rejected → quarantine, every row →
+ * bronze). Constant per-stream fields (source, topic, partition, file) live in a small
+ * `staging_apps` table joined in SQL instead of being repeated per row.
  *
- * The load is columnar: rows go over in data chunks of 2,048, numbers through typed arrays, and
- * the low-cardinality strings (key, building, type, device, unit, reason) as codes into a
- * per-batch dictionary that the `staging` view decodes. Crossing from JS into DuckDB costs per
- * string, so a row costs one crossing (its payload) instead of one per field.
+ * Rows go to DuckDB while the batch fills, a data chunk of 2,048 at a time, through an appender
+ * on the batch's own connection: JavaScript holds at most one chunk, so a record's payload
+ * string and fields die young instead of being promoted to V8's old generation and collected
+ * there after every flush (that was a fifth of the consumer's JavaScript time, and most of its
+ * heap). The low-cardinality strings (key, building, type, device, unit, reason) travel as codes
+ * into a per-batch dictionary that the `staging` view decodes: crossing from JS into DuckDB
+ * costs per string, so a row costs one crossing (its payload) instead of one per field.
  *
  * Every row remembers its source coordinate (appId, position): the writer filters on it against
  * the txn versions stored in each table, which makes a replay after a crash or a rebalance
@@ -18,6 +21,7 @@
  */
 import {
   DOUBLE,
+  type DuckDBAppender,
   type DuckDBConnection,
   DuckDBDataChunk,
   type DuckDBType,
@@ -80,6 +84,9 @@ const ROW_COLUMNS = [
 /** DuckDB's vector size: the most rows a data chunk holds (a larger count is refused). */
 const CHUNK_ROWS = 2048;
 
+/** Payload bytes after which a chunk goes to DuckDB before it is full (large messages). */
+const CHUNK_BYTES = 1024 * 1024;
+
 const CHUNK_TYPES: Record<(typeof ROW_COLUMNS)[number][1], DuckDBType> = {
   INTEGER: INTEGER,
   DOUBLE: DOUBLE,
@@ -135,9 +142,16 @@ type StagedColumns = {
 };
 
 export class Batch {
+  /** The rows of the chunk being filled (rows before it are in DuckDB already). */
   readonly #c = Object.fromEntries(
     ROW_COLUMNS.filter(([, kind]) => kind !== "index").map(([name]) => [name, []]),
   ) as unknown as StagedColumns;
+  /** Rows handed to the appender so far (the index of the chunk's first row). */
+  #chunkStart = 0;
+  /** Approximate bytes of the chunk being filled. */
+  #chunkBytes = 0;
+  /** Closed once staged or discarded. */
+  #appender: DuckDBAppender | null;
   /** The batch's dictionary of low-cardinality strings: code = index + 1. */
   readonly #codes = new Map<string, number>();
   readonly #strings: string[] = [];
@@ -156,19 +170,39 @@ export class Batch {
   /** appIds whose thresholds have been looked up for this batch. */
   readonly knownApps = new Set<string>();
 
-  constructor(
+  private constructor(
+    /** The batch's connection: its staging tables are temporary, so they live on it. */
+    readonly conn: DuckDBConnection,
+    appender: DuckDBAppender,
     readonly dedup: DedupState,
     readonly thresholds: Thresholds,
-    readonly opts: BatchOptions = {},
-  ) {}
-
-  /** Records staged (each becomes at most one bronze row). */
-  get size(): number {
-    return this.#stagedSize ?? this.#c.pos.length;
+    readonly opts: BatchOptions,
+  ) {
+    this.#appender = appender;
   }
 
-  /** Set once staged: the JS columns are then released (DuckDB holds the rows). */
-  #stagedSize: number | undefined;
+  /**
+   * An empty batch staging on `conn`, which must not be running a query while records are
+   * added (a full chunk is appended at once) — give each batch in flight its own connection.
+   */
+  static async open(
+    conn: DuckDBConnection,
+    dedup: DedupState,
+    thresholds: Thresholds,
+    opts: BatchOptions = {},
+  ): Promise<Batch> {
+    await conn.run(
+      `CREATE OR REPLACE TEMP TABLE staging_rows (${
+        ROW_COLUMNS.map(([n, t]) => `"${n}" ${CHUNK_TYPES[t]}`).join(", ")
+      })`,
+    );
+    return new Batch(conn, await conn.createAppender("staging_rows"), dedup, thresholds, opts);
+  }
+
+  /** Records added (each becomes at most one bronze row). */
+  get size(): number {
+    return this.#chunkStart + this.#c.pos.length;
+  }
 
   #code(s: string | null): number {
     if (s === null) return 0;
@@ -201,6 +235,11 @@ export class Batch {
    * silver already holds is not re-checked for duplicates (dedup state was seeded from silver).
    */
   add(rec: SourceRecord): void {
+    this.#addRow(rec);
+    if (this.#c.pos.length === CHUNK_ROWS || this.#chunkBytes >= CHUNK_BYTES) this.#appendChunk();
+  }
+
+  #addRow(rec: SourceRecord): void {
     const t = this.thresholds;
     const inSilver = rec.position <= (t.silver.get(rec.appId) ?? -1);
     if (
@@ -229,6 +268,7 @@ export class Batch {
       }
     }
     this.bytes += text.length + 120;
+    this.#chunkBytes += text.length + 120;
     this.counts.records++;
     const c = this.#c;
     c.app.push(app.index);
@@ -285,17 +325,54 @@ export class Batch {
     c.unit.push(0);
   }
 
+  /** Hands the filled rows to the appender as one data chunk, column by column. */
+  #appendChunk(): void {
+    const appender = this.#appender;
+    if (!appender) throw new Error("batch already staged or discarded");
+    const rows = this.#c.pos.length;
+    if (rows === 0) return;
+    const start = this.#chunkStart;
+    const chunk = DuckDBDataChunk.create(ROW_COLUMNS.map(([, t]) => CHUNK_TYPES[t]), rows);
+    ROW_COLUMNS.forEach(([name], i) => {
+      const vector = chunk.getColumnVector(i);
+      if (name === "row") { for (let j = 0; j < rows; j++) vector.setItem(j, start + j); }
+      else {
+        const values = this.#c[name];
+        for (let j = 0; j < rows; j++) vector.setItem(j, values[j]);
+        values.length = 0;
+      }
+      vector.flush();
+    });
+    appender.appendDataChunk(chunk);
+    this.#chunkStart += rows;
+    this.#chunkBytes = 0;
+  }
+
+  /** Drops the rows appended so far (a batch abandoned unflushed). */
+  discard(): void {
+    const appender = this.#appender;
+    this.#appender = null;
+    if (!appender) return;
+    appender.clear();
+    appender.closeSync();
+  }
+
   /**
-   * Bulk-loads the batch on `conn`: `staging_rows`, `staging_extras` and `staging_dict`
-   * tables, the `staging` view joining them back into one row per record with the columns
-   * ROW_COLUMNS names plus `detail` and `b64`, and `staging_apps`.
+   * Completes the staging tables on the batch's connection: `staging_rows` (the last chunk),
+   * `staging_extras`, `staging_dict` and `staging_apps`, and the `staging` view joining them
+   * back into one row per record with the columns ROW_COLUMNS names plus `detail` and `b64`.
    */
-  async stage(conn: DuckDBConnection): Promise<void> {
-    await conn.run(
-      `CREATE OR REPLACE TEMP TABLE staging_rows (${
-        ROW_COLUMNS.map(([n, t]) => `"${n}" ${CHUNK_TYPES[t]}`).join(", ")
-      })`,
-    );
+  async stage(): Promise<void> {
+    const conn = this.conn;
+    this.#appendChunk();
+    const appender = this.#appender;
+    if (!appender) throw new Error("batch already staged or discarded");
+    this.#appender = null;
+    try {
+      appender.flushSync();
+    } finally {
+      appender.closeSync();
+    }
     await conn.run("CREATE OR REPLACE TEMP TABLE staging_dict (code INTEGER, s VARCHAR)");
     await conn.run(
       "CREATE OR REPLACE TEMP TABLE staging_extras (row INTEGER, detail VARCHAR, b64 VARCHAR)",
@@ -319,11 +396,6 @@ export class Batch {
     );
     await appendRows(conn, "staging_dict", this.#strings.map((str, i) => [i + 1, str]));
     await appendRows(conn, "staging_extras", this.#extras);
-    await appendColumns(conn, "staging_rows", this.#c, this.size);
-    // The flush reads only DuckDB's copy from here on (retries included): let V8 reclaim the
-    // batch while Parquet is written, instead of holding two batches through every flush.
-    this.#stagedSize = this.size;
-    for (const column of Object.values(this.#c) as unknown[][]) column.length = 0;
     this.#extras.length = 0;
     const decoded = ROW_COLUMNS.map(([n, t]) =>
       t === "code"
@@ -338,34 +410,5 @@ export class Batch {
         CROSS JOIN (SELECT list(s ORDER BY code) AS strings FROM staging_dict) d
         LEFT JOIN staging_extras x ON x.row = r.row`,
     );
-  }
-}
-
-/** Appends `n` rows of `cols` to `table` in data chunks, column by column. */
-async function appendColumns(
-  conn: DuckDBConnection,
-  table: string,
-  cols: StagedColumns,
-  n: number,
-): Promise<void> {
-  const appender = await conn.createAppender(table);
-  try {
-    for (let start = 0; start < n; start += CHUNK_ROWS) {
-      const rows = Math.min(CHUNK_ROWS, n - start);
-      const chunk = DuckDBDataChunk.create(ROW_COLUMNS.map(([, t]) => CHUNK_TYPES[t]), rows);
-      ROW_COLUMNS.forEach(([name], i) => {
-        const vector = chunk.getColumnVector(i);
-        if (name === "row") { for (let j = 0; j < rows; j++) vector.setItem(j, start + j); }
-        else {
-          const values = cols[name];
-          for (let j = 0; j < rows; j++) vector.setItem(j, values[start + j]);
-        }
-        vector.flush();
-      });
-      appender.appendDataChunk(chunk);
-    }
-    appender.flushSync();
-  } finally {
-    appender.closeSync();
   }
 }

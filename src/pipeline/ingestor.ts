@@ -12,6 +12,7 @@ import { releaseStagingDirectories } from "../delta/table.ts";
 import { openDuckDB } from "../query/duckdb.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import type { DuckDB } from "../query/duckdb.ts";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import { Batch, type SourceRecord } from "./batch.ts";
 import { DedupState } from "./dedup.ts";
 import { ensureIngestTables, INGEST_TABLES, type IngestTable } from "./tables.ts";
@@ -74,7 +75,8 @@ export class Ingestor {
     newestEventMs: 0,
     lastCommitAt: 0,
   };
-  #batch: Batch;
+  /** The open batch (set by resync(), which open() runs). */
+  #batch!: Batch;
   #inflight: Promise<void> | null = null;
   #inflightRows = 0;
   /** Called after each successful flush with the last position committed per appId. */
@@ -91,12 +93,16 @@ export class Ingestor {
 
   private constructor(
     readonly db: DuckDB,
+    /**
+     * Two connections, taken in turn by successive batches: a batch appends its rows while
+     * the previous one is written, and a connection runs one thing at a time.
+     */
+    readonly conns: readonly [DuckDBConnection, DuckDBConnection],
     readonly writer: IngestWriter,
     readonly opts: IngestorOptions,
   ) {
     this.policy = { ...DEFAULT_FLUSH_POLICY, ...opts.policy };
     this.dedup = new DedupState(opts.dedupHorizonMs ?? 3_600_000);
-    this.#batch = this.#newBatch();
   }
 
   /** Creates the tables if needed, reads their snapshots and seeds dedup state from silver. */
@@ -112,7 +118,8 @@ export class Ingestor {
       memoryLimit: opts.memoryLimit ?? "128MB",
     });
     try {
-      const ingestor = new Ingestor(db, new IngestWriter(db.conn, opts), opts);
+      const conns = [db.conn, await db.connect()] as const;
+      const ingestor = new Ingestor(db, conns, new IngestWriter(opts), opts);
       await ingestor.resync();
       return ingestor;
     } catch (err) {
@@ -134,6 +141,7 @@ export class Ingestor {
    */
   async resync(): Promise<void> {
     await this.#awaitInflight();
+    this.#batch?.discard();
     await this.writer.refresh();
     this.dedup.clear();
     const h = this.dedup.horizonMs;
@@ -161,11 +169,11 @@ export class Ingestor {
         this.dedup.seed(String(device), String(type), Number(ts));
       }
     }
-    this.#batch = this.#newBatch();
+    this.#batch = await this.#openBatch(this.conns[0]);
   }
 
-  #newBatch(): Batch {
-    return new Batch(this.dedup, this.writer.thresholds([]), {
+  #openBatch(conn: DuckDBConnection): Promise<Batch> {
+    return Batch.open(conn, this.dedup, this.writer.thresholds([]), {
       maxPayloadBytes: this.opts.maxPayloadBytes ?? 1024 * 1024,
     });
   }
@@ -237,7 +245,7 @@ export class Ingestor {
     await this.#awaitInflight();
     const b = this.#batch;
     if (b.lastPosition.size === 0) return;
-    this.#batch = this.#newBatch();
+    this.#batch = await this.#openBatch(b.conn === this.conns[0] ? this.conns[1] : this.conns[0]);
     this.#inflightRows = b.size;
     this.#inflight = this.writer.flush(b).then((result) => this.#committed(b, result)).finally(
       () => {
@@ -286,6 +294,7 @@ export class Ingestor {
     if (this.#closed) return;
     await this.exclusive(() => this.flushNow());
     this.#closed = true;
+    this.#batch.discard();
     this.db.close();
     await releaseStagingDirectories(INGEST_TABLES.map((t) => this.writer.path(t)));
   }
@@ -294,6 +303,10 @@ export class Ingestor {
   abort(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.db.close();
+    try {
+      this.#batch?.discard();
+    } finally {
+      this.db.close();
+    }
   }
 }

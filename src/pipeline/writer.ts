@@ -71,7 +71,7 @@ export class IngestWriter {
   readonly snapshots = new Map<IngestTable, Snapshot>();
   #epoch = 0;
 
-  constructor(readonly conn: DuckDBConnection, readonly opts: WriterOptions) {}
+  constructor(readonly opts: WriterOptions) {}
 
   path(table: IngestTable): string {
     return tablePath(this.opts.lakehouse, table);
@@ -121,7 +121,8 @@ export class IngestWriter {
       retries: 0,
     };
     if (batch.lastPosition.size === 0) return result;
-    await batch.stage(this.conn);
+    await batch.stage();
+    const conn = batch.conn;
     const epoch = this.#epoch++;
     const ingest = new Date().toISOString();
     for (const table of INGEST_TABLES) {
@@ -132,12 +133,12 @@ export class IngestWriter {
           .filter(([appId, pos]) => pos > (snap.txnVersion(appId) ?? -1))
           .map(([appId, version]) => ({ appId, version }));
         if (txns.length === 0) break;
-        await this.#stageThresholds(snap, txns.map((t) => t.appId));
+        await stageThresholds(conn, snap, txns.map((t) => t.appId));
         const p = PROJECTIONS[table];
         const sql = `SELECT ${p.select.replaceAll("$ingest", `TIMESTAMPTZ '${ingest}'`)}
           FROM staging s JOIN staging_apps a ON s.app = a.app JOIN thresholds t ON a.app_id = t.app_id
           WHERE s.pos > t.version AND ${p.where}`;
-        const adds = await writeDataFiles(this.conn, snap, sql);
+        const adds = await writeDataFiles(conn, snap, sql);
         const rows = adds.reduce(
           (n, a) => n + (a.stats ? JSON.parse(a.stats).numRecords ?? 0 : 0),
           0,
@@ -172,13 +173,18 @@ export class IngestWriter {
     }
     return result;
   }
+}
 
-  async #stageThresholds(snap: Snapshot, appIds: string[]): Promise<void> {
-    await this.conn.run("CREATE OR REPLACE TEMP TABLE thresholds (app_id VARCHAR, version BIGINT)");
-    await appendRows(
-      this.conn,
-      "thresholds",
-      appIds.map((appId) => [appId, BigInt(snap.txnVersion(appId) ?? -1)]),
-    );
-  }
+/** The committed txn version of each appId in `snap`, as the `thresholds` temp table. */
+async function stageThresholds(
+  conn: DuckDBConnection,
+  snap: Snapshot,
+  appIds: string[],
+): Promise<void> {
+  await conn.run("CREATE OR REPLACE TEMP TABLE thresholds (app_id VARCHAR, version BIGINT)");
+  await appendRows(
+    conn,
+    "thresholds",
+    appIds.map((appId) => [appId, BigInt(snap.txnVersion(appId) ?? -1)]),
+  );
 }

@@ -12,7 +12,12 @@ import { deltaExtensionPath, extensionDirectory } from "./extension.ts";
 export interface DuckDB {
   instance: DuckDBInstance;
   conn: DuckDBConnection;
-  /** Closes the connection and the instance; safe to call twice. */
+  /**
+   * Another connection to the same database, set up like `conn` (closed by close()): for work
+   * that must not wait for a query running on `conn`.
+   */
+  connect(): Promise<DuckDBConnection>;
+  /** Closes the connections and the instance; safe to call twice. */
   close(): void;
 }
 
@@ -49,16 +54,22 @@ export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
   if (threads) config.threads = String(threads);
   if (memoryLimit) config.memory_limit = memoryLimit;
   const instance = await DuckDBInstance.create(":memory:", config);
-  const conn = await instance.connect();
+  const conns: DuckDBConnection[] = [];
+  const connect = async () => {
+    const c = await instance.connect();
+    conns.push(c);
+    // Event time is UTC everywhere; TIMESTAMPTZ values print and truncate in UTC.
+    await c.run("SET TimeZone = 'UTC'");
+    return c;
+  };
   let closed = false;
   const close = () => {
     if (closed) return;
     closed = true;
-    conn.closeSync();
+    for (const c of conns) c.closeSync();
     instance.closeSync();
   };
-  // Event time is UTC everywhere; TIMESTAMPTZ values print and truncate in UTC.
-  await conn.run("SET TimeZone = 'UTC'");
+  const conn = await connect();
   if (opts.delta !== false) {
     try {
       await conn.run("LOAD delta");
@@ -71,7 +82,7 @@ export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
       throw err;
     }
   }
-  return { instance, conn, close };
+  return { instance, conn, connect, close };
 }
 
 /** Quotes a string as a SQL literal. Paths and names reach SQL only through this. */
