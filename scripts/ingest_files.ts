@@ -87,6 +87,8 @@ await runMain(async () => {
       ...total,
       rows: ingestor.totals.rows,
       duplicates: ingestor.totals.duplicates,
+      compactions: ingestor.totals.compactions,
+      filesCompacted: ingestor.totals.filesCompacted,
     }),
   );
 });

@@ -1,6 +1,6 @@
 /**
  * Kafka → bronze/silver/quarantine through the real broker and the real `consume` task:
- * exact counts, reruns, SIGKILL mid-stream, and two consumers in one group.
+ * exact counts, reruns, SIGKILL mid-stream, two consumers in one group, auto-compaction.
  */
 import assert from "node:assert/strict";
 import { brokerList, readEnv } from "../src/config.ts";
@@ -14,6 +14,8 @@ import {
   totalRejects,
 } from "./helpers/fixtures.ts";
 import { consumeArgs, runTask, spawnTask } from "./helpers/tasks.ts";
+import { join } from "node:path";
+import { loadSnapshot } from "../src/delta/table.ts";
 
 const BROKERS = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
 
@@ -98,5 +100,30 @@ Deno.test("consume: two consumers in one group share partitions; still exact", a
   ]);
   assert.equal(a.records + b.records >= mix.messages.length, true);
   assertExact(await tableCounts(lakehouse), mix);
+  await Deno.remove(lakehouse, { recursive: true });
+});
+
+Deno.test("consume: auto-compaction between flushes, two consumers racing for it: still exact, few files", async () => {
+  const topic = `ingest-compact-${crypto.randomUUID().slice(0, 8)}`;
+  const lakehouse = await Deno.makeTempDir({ prefix: "lh-compact-" });
+  const mix = makeMix(40_000, 60);
+  await produceMix(brokerList(BROKERS), topic, mix, 4);
+  const group = `g-${topic}`;
+  // Every flush is a compaction point; both members compact the same tables, so some passes
+  // lose the race (and are skipped) while the tables stay exact.
+  const flags = ["--max-rows", "1000", "--compact-interval", "0.001", "--compact-min-files", "4"];
+  const runs = await Promise.all([
+    consume(topic, lakehouse, group, flags),
+    consume(topic, lakehouse, group, flags),
+  ]);
+  assertExact(await tableCounts(lakehouse), mix);
+  const flushes = runs.reduce((n, r) => n + r.flushes, 0);
+  assert.ok(runs.reduce((n, r) => n + r.compactions, 0) > 0, "compactions committed");
+  const silver = await loadSnapshot(join(lakehouse, "silver"));
+  const partitions = new Set(silver.files.map((f) => JSON.stringify(f.partitionValues))).size;
+  assert.ok(
+    silver.files.length < flushes,
+    `silver has ${silver.files.length} files after ${flushes} flushes (${partitions} partitions)`,
+  );
   await Deno.remove(lakehouse, { recursive: true });
 });

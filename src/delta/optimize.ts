@@ -8,13 +8,13 @@
  * CommitConflictError and the files written here are left for vacuum.
  */
 import { join } from "node:path";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import type { Action, AddAction } from "./actions.ts";
-import { parseStats } from "./actions.ts";
 import { commit } from "./commit.ts";
 import { openDuckDB, sqlString } from "../query/duckdb.ts";
 import { decodeAddPath } from "./partition.ts";
 import { writeDataFiles } from "./parquet_writer.ts";
-import { loadSnapshot } from "./snapshot.ts";
+import { loadSnapshot, type Snapshot } from "./snapshot.ts";
 import { sqlIdent } from "../query/duckdb.ts";
 
 /** Default target file size: 128 MiB (delta.targetFileSize overrides, then the option). */
@@ -33,6 +33,16 @@ export interface OptimizeOptions {
   maxRetries?: number;
   /** Called with progress lines (the CLI prints them on stderr). */
   onProgress?: (message: string) => void;
+  /**
+   * Compact a partition only once it holds at least this many files under the target size
+   * (default 2: any two). Streaming writers compact with a larger threshold, so each small file
+   * is rewritten a bounded number of times.
+   */
+  minFiles?: number;
+  /** Compact this snapshot instead of loading the latest (a writer that just committed). */
+  snapshot?: Snapshot;
+  /** Write through this DuckDB connection instead of opening an instance for the run. */
+  conn?: DuckDBConnection;
 }
 
 /** Outcome of optimize. */
@@ -72,19 +82,17 @@ export function planBins(files: AddAction[], target: number): AddAction[][] {
 
 /** Compacts small files of the latest snapshot. */
 export async function optimize(path: string, opts: OptimizeOptions = {}): Promise<OptimizeResult> {
-  const snap = await loadSnapshot(path);
+  const snap = opts.snapshot ?? await loadSnapshot(path);
   const propTarget = Number(snap.properties["delta.targetFileSize"]);
   const target = opts.targetSize ??
     (Number.isFinite(propTarget) && propTarget > 0 ? propTarget : DEFAULT_TARGET_FILE_SIZE);
   if (!(target > 0)) throw new RangeError(`optimize target size must be > 0, got ${target}`);
-  const groups = new Map<string, AddAction[]>();
-  for (const f of snap.files) {
-    const k = partitionKey(snap.partitionColumns, f);
-    groups.set(k, [...(groups.get(k) ?? []), f]);
-  }
-  const plan = [...groups.values()].map((files) => planBins(files, target)).filter((b) =>
-    b.length > 0
-  );
+  const groups = Map.groupBy(snap.files, (f) => partitionKey(snap.partitionColumns, f));
+  const minFiles = Math.max(2, opts.minFiles ?? 2);
+  const plan = [...groups.values()]
+    .filter((files) => files.filter((f) => f.size < target).length >= minFiles)
+    .map((files) => planBins(files, target))
+    .filter((b) => b.length > 0);
   const result: OptimizeResult = {
     readVersion: snap.version,
     partitionsOptimized: plan.length,
@@ -101,7 +109,8 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
   }
   if (plan.length === 0 || opts.dryRun) return result;
 
-  const db = await openDuckDB({ delta: false });
+  const db = opts.conn ? null : await openDuckDB({ delta: false });
+  const conn = opts.conn ?? db!.conn;
   const actions: Action[] = [];
   const now = Date.now();
   try {
@@ -112,18 +121,15 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
       for (const bin of bins) {
         const files = bin.map((f) => sqlString(join(snap.path, decodeAddPath(f.path))));
         const bytes = bin.reduce((s, f) => s + f.size, 0);
-        const rows = bin.reduce((s, f) => s + (parseStats(f)?.numRecords ?? 0), 0);
-        const targetFileRows = rows > 0
-          ? Math.max(1, Math.floor(target / (bytes / rows)))
-          : undefined;
         const adds = await writeDataFiles(
-          db.conn,
+          conn,
           snap,
           `SELECT ${dataCols} FROM read_parquet([${files.join(", ")}], union_by_name = true)`,
           {
             fixedPartition: { ...bin[0].partitionValues },
+            // A bin never exceeds the target (planBins), so it is one file.
+            singleFile: true,
             dataChange: false,
-            targetFileRows,
             zstdLevel: COMPACTION_ZSTD_LEVEL,
           },
         );
@@ -151,7 +157,7 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
       }
     }
   } finally {
-    db.close();
+    db?.close();
   }
   const { version } = await commit(snap.path, actions, {
     readVersion: snap.version,

@@ -112,3 +112,31 @@ Deno.test("optimize is safe while appends continue; optimize racing optimize con
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("optimize minFiles: a partition waits for enough small files; files at the target stay", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "t");
+  await createTable(path, { schema: SENSOR_SCHEMA, partitionColumns: PARTS });
+  const db = await openDuckDB({ delta: false });
+  try {
+    for (let k = 0; k < 3; k++) await appendQuery(db.conn, path, sensorRowsSql(50, k * 50));
+    // 4 partitions × 3 files: under the threshold, nothing is planned.
+    assert.equal((await optimize(path, { minFiles: 4, conn: db.conn })).version, undefined);
+    const snapshot = await loadSnapshot(path);
+    const res = await optimize(path, { minFiles: 3, conn: db.conn, snapshot });
+    assert.equal(res.filesRemoved, 12);
+    assert.equal(res.filesAdded, 4);
+    // Files at (or over) the target are never rewritten, however many small ones follow.
+    const compacted = (await loadSnapshot(path)).files;
+    const target = Math.min(...compacted.map((f) => f.size));
+    for (let k = 3; k < 6; k++) await appendQuery(db.conn, path, sensorRowsSql(50, k * 50));
+    const again = await optimize(path, { minFiles: 2, conn: db.conn, targetSize: target });
+    const removed = (await readCommit(path, again.version ?? -1).catch(() => []))
+      .flatMap((a) => "remove" in a ? [a.remove.path] : []);
+    assert.equal(removed.length, again.filesRemoved);
+    for (const f of compacted) assert.ok(!removed.includes(f.path), `${f.path} was rewritten`);
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

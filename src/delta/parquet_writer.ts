@@ -33,6 +33,12 @@ export interface WriteDataFilesOptions {
    */
   fixedPartition?: Record<string, string | null>;
   /**
+   * With `fixedPartition`: write every row into one file, streamed straight from the source
+   * (no copy of the rows is materialised first, so memory stays at a row group whatever the
+   * source's size). Compaction knows its bins fit one file.
+   */
+  singleFile?: boolean;
+  /**
    * zstd level (default {@link DEFAULT_ZSTD_LEVEL}). Level 1 writes about 25 % faster than
    * DuckDB's default 3 for files about 6 % larger: the right trade for the many small files of
    * streaming and gold writes; compaction, which writes once for many reads, asks for more.
@@ -133,6 +139,14 @@ export async function writeDataFiles(
     });
     if (fast) return fast;
   }
+  if (fixed && opts.singleFile) {
+    return [
+      await writeOneFile(conn, snapshot, root, src, casts, dataFields, fixed, {
+        dataChange: opts.dataChange ?? true,
+        zstdLevel,
+      }),
+    ];
+  }
   const pIdents = partFields.map((f) => sqlIdent(f.name));
   const pidExpr = pIdents.length > 0
     ? `dense_rank() OVER (ORDER BY ${pIdents.map((p) => `${p} NULLS FIRST`).join(", ")})`
@@ -179,6 +193,38 @@ export async function writeDataFiles(
     return targets.map((t, i) => addFor(t, planned[i], opts.dataChange ?? true));
   } finally {
     await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(tmp)}`).catch(() => {});
+  }
+}
+
+/** All rows of `src` as one file of partition `fixed` (see WriteDataFilesOptions.singleFile). */
+async function writeOneFile(
+  conn: DuckDBConnection,
+  snapshot: Snapshot,
+  root: string,
+  src: string,
+  casts: string[],
+  dataFields: DeltaField[],
+  fixed: Record<string, string | null>,
+  opts: { dataChange: boolean; zstdLevel: number },
+): Promise<AddAction> {
+  const partitionValues = { ...fixed };
+  const target = await dataFilePath(snapshot, root, partitionValues);
+  try {
+    const files = await copyWithStats(
+      conn,
+      `SELECT ${casts.join(", ")} FROM (${src})`,
+      target.abs,
+      parquetOptions(opts.zstdLevel),
+    );
+    if (files.length !== 1) throw new DeltaError(`expected one file, DuckDB wrote ${files.length}`);
+    return addFor(
+      target,
+      planFile(snapshot, root, dataFields, partitionValues, files[0]),
+      opts.dataChange,
+    );
+  } catch (err) {
+    await Deno.remove(target.abs).catch(() => {});
+    throw err;
   }
 }
 

@@ -40,6 +40,9 @@ export interface ConsumeSummary {
   rows: { bronze: number; silver: number; quarantine: number };
   duplicates: number;
   flushes: number;
+  /** Auto-compaction commits, and the small files they replaced. */
+  compactions: number;
+  filesCompacted: number;
   seconds: number;
   lastVersions: Partial<Record<"bronze" | "silver" | "quarantine", number>>;
 }
@@ -126,6 +129,8 @@ export async function startConsumer(
     rows: { ...ingestor.totals.rows },
     duplicates: ingestor.totals.duplicates,
     flushes: ingestor.totals.flushes,
+    compactions: ingestor.totals.compactions,
+    filesCompacted: ingestor.totals.filesCompacted,
     seconds: (performance.now() - started) / 1000,
     lastVersions: { ...ingestor.totals.lastVersions },
   });

@@ -1,8 +1,9 @@
 /**
- * Flags shared by the two ingestion CLIs (`consume`, `ingest-files`): flush policy and dedup.
+ * Flags shared by the two ingestion CLIs (`consume`, `ingest-files`): flush policy, dedup and
+ * auto-compaction.
  */
 import { numberOption, type OptionSpecs } from "../config.ts";
-import type { IngestorOptions } from "./ingestor.ts";
+import { DEFAULT_COMPACTION, type IngestorOptions } from "./ingestor.ts";
 
 export const INGEST_OPTIONS = {
   "max-rows": {
@@ -35,6 +36,24 @@ export const INGEST_OPTIONS = {
     default: String(1024 * 1024),
     description: "Larger payloads are quarantined as too_large (bronze still keeps them)",
   },
+  "compact-interval": {
+    type: "string",
+    env: "INGEST_COMPACT_INTERVAL_S",
+    default: String(DEFAULT_COMPACTION.intervalMs / 1000),
+    description: "Seconds between auto-compaction passes over the small files (0: never)",
+  },
+  "compact-min-files": {
+    type: "string",
+    env: "INGEST_COMPACT_MIN_FILES",
+    default: String(DEFAULT_COMPACTION.minFiles),
+    description: "Small files a partition must hold before auto-compaction rewrites them",
+  },
+  "compact-target-bytes": {
+    type: "string",
+    env: "INGEST_COMPACT_TARGET_BYTES",
+    default: String(DEFAULT_COMPACTION.targetBytes),
+    description: "Auto-compaction packs files up to this size and never rewrites larger ones",
+  },
 } as const satisfies OptionSpecs;
 
 /** Builds the Ingestor options from parsed INGEST_OPTIONS (plus the lakehouse and query id). */
@@ -56,5 +75,17 @@ export function ingestorOptions(
       integer: true,
       min: 1024,
     }),
+    compaction: {
+      intervalMs: numberOption("compact-interval", o["compact-interval"], { min: 0 }) * 1000,
+      minFiles: numberOption("compact-min-files", o["compact-min-files"], {
+        integer: true,
+        min: 2,
+      }),
+      targetBytes: numberOption("compact-target-bytes", o["compact-target-bytes"], {
+        integer: true,
+        min: 1024,
+      }),
+    },
+    onLog: (message) => console.error(message),
   };
 }

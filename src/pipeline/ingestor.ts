@@ -8,7 +8,7 @@
  * with a source adding records.
  */
 import { mayHoldTime, timeRange } from "../delta/actions.ts";
-import { releaseStagingDirectories } from "../delta/table.ts";
+import { optimize, releaseStagingDirectories } from "../delta/table.ts";
 import { openDuckDB } from "../query/duckdb.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import type { DuckDB } from "../query/duckdb.ts";
@@ -46,7 +46,34 @@ export interface IngestorOptions {
   threads?: number;
   /** DuckDB memory limit (default 256MB). */
   memoryLimit?: string;
+  /** Auto-compaction; see {@link CompactionPolicy} and DEFAULT_COMPACTION. */
+  compaction?: Partial<CompactionPolicy>;
+  /** Maintenance messages (compactions and why one was skipped). */
+  onLog?: (message: string) => void;
 }
+
+/**
+ * Auto-compaction: every flush writes a file per partition and table, so a consumer left
+ * running at a low rate adds tens of small files a second, which every reader, checkpoint and
+ * the writer's own snapshot pay for. Between flushes, at most once per `intervalMs`, each table's
+ * partitions holding `minFiles` files under `targetBytes` have those files rewritten into files
+ * of up to `targetBytes` (optimize, dataChange=false). Files reaching the target are left alone,
+ * so a row is rewritten a bounded number of times; `deno task table optimize` makes larger files.
+ */
+export interface CompactionPolicy {
+  /** Least time between two compaction passes, ms (0 = never). */
+  intervalMs: number;
+  /** Small files a partition must hold before it is compacted. */
+  minFiles: number;
+  /** Files at or over this size are never rewritten; bins are packed up to it. */
+  targetBytes: number;
+}
+
+export const DEFAULT_COMPACTION: CompactionPolicy = {
+  intervalMs: 5 * 60_000,
+  minFiles: 50,
+  targetBytes: 8 * 1024 * 1024,
+};
 
 /** Running totals since start, for progress lines and summaries. */
 export interface IngestTotals {
@@ -55,6 +82,9 @@ export interface IngestTotals {
   duplicates: number;
   flushes: number;
   conflictRetries: number;
+  /** Compaction commits made, and the small files they replaced. */
+  compactions: number;
+  filesCompacted: number;
   lastVersions: Partial<Record<IngestTable, number>>;
   /** Newest event time committed to silver, ms. */
   newestEventMs: number;
@@ -71,6 +101,8 @@ export class Ingestor {
     duplicates: 0,
     flushes: 0,
     conflictRetries: 0,
+    compactions: 0,
+    filesCompacted: 0,
     lastVersions: {},
     newestEventMs: 0,
     lastCommitAt: 0,
@@ -82,6 +114,8 @@ export class Ingestor {
   /** Called after each successful flush with the last position committed per appId. */
   onCommitted?: (lastPositions: Map<string, number>, result: FlushResult) => void;
   #lock: Promise<void> = Promise.resolve();
+  readonly compaction: CompactionPolicy;
+  #lastCompaction = performance.now();
   #closed = false;
   /**
    * The error of a failed flush, once there was one. A failed flush is fatal: its records
@@ -102,6 +136,7 @@ export class Ingestor {
     readonly opts: IngestorOptions,
   ) {
     this.policy = { ...DEFAULT_FLUSH_POLICY, ...opts.policy };
+    this.compaction = { ...DEFAULT_COMPACTION, ...opts.compaction };
     this.dedup = new DedupState(opts.dedupHorizonMs ?? 3_600_000);
   }
 
@@ -247,11 +282,14 @@ export class Ingestor {
     if (b.lastPosition.size === 0) return;
     this.#batch = await this.#openBatch(b.conn === this.conns[0] ? this.conns[1] : this.conns[0]);
     this.#inflightRows = b.size;
-    this.#inflight = this.writer.flush(b).then((result) => this.#committed(b, result)).finally(
-      () => {
-        this.#inflightRows = 0;
-      },
-    );
+    this.#inflight = this.writer.flush(b).then(async (result) => {
+      this.#committed(b, result);
+      this.#inflightRows = 0;
+      // On the flushed batch's connection, idle now: the open batch appends on the other.
+      await this.#compactIfDue(b.conn);
+    }).finally(() => {
+      this.#inflightRows = 0;
+    });
     // Surface a failure through the next await, never as an unhandled rejection.
     this.#inflight.catch(() => {});
   }
@@ -287,6 +325,36 @@ export class Ingestor {
     if (b.newestEventMs > this.totals.newestEventMs) this.totals.newestEventMs = b.newestEventMs;
     this.totals.lastCommitAt = Date.now();
     this.onCommitted?.(b.lastPosition, result);
+  }
+
+  /**
+   * One compaction pass when due (see CompactionPolicy). Never fatal: its files are committed
+   * only with the removal of those they replace, so a failed or lost pass (another writer
+   * compacted the same files first) leaves the table as it was, and the next pass retries.
+   */
+  async #compactIfDue(conn: DuckDBConnection): Promise<void> {
+    const c = this.compaction;
+    if (!(c.intervalMs > 0) || performance.now() - this.#lastCompaction < c.intervalMs) return;
+    this.#lastCompaction = performance.now();
+    for (const table of INGEST_TABLES) {
+      try {
+        const r = await optimize(this.writer.path(table), {
+          snapshot: this.writer.snapshots.get(table),
+          conn,
+          minFiles: c.minFiles,
+          targetSize: c.targetBytes,
+        });
+        if (r.version === undefined) continue;
+        this.totals.compactions++;
+        this.totals.filesCompacted += r.filesRemoved;
+        this.opts.onLog?.(
+          `compacted ${table}: ${r.filesRemoved} files into ${r.filesAdded} ` +
+            `(${r.partitionsOptimized} partitions, version ${r.version})`,
+        );
+      } catch (err) {
+        this.opts.onLog?.(`compaction of ${table} skipped: ${(err as Error).message}`);
+      }
+    }
   }
 
   /** Flushes what is buffered and releases DuckDB. */
