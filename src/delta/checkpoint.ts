@@ -60,6 +60,9 @@ export async function writeCheckpoint(
   const snap = typeof pathOrSnapshot === "string"
     ? await loadSnapshot(pathOrSnapshot)
     : pathOrSnapshot;
+  if (!snap.hasTombstones) {
+    throw new RangeError("writeCheckpoint needs a snapshot loaded with its tombstones");
+  }
   const dir = logDir(snap.path);
   const final = checkpointPath(snap.path, snap.version);
   const retention = parseIntervalMs(snap.properties["delta.deletedFileRetentionDuration"]) ??

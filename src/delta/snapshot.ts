@@ -42,6 +42,8 @@ export interface Snapshot {
   files: AddAction[];
   /** Tombstones: files removed at or before this version (for checkpoints and vacuum). */
   tombstones: RemoveAction[];
+  /** False when loaded with `tombstones: false`: `tombstones` is then empty, not the truth. */
+  hasTombstones: boolean;
   txns: Map<string, TxnState>;
   /** Latest committed txn version of `appId`, undefined when it never committed. */
   txnVersion(appId: string): number | undefined;
@@ -56,6 +58,12 @@ export interface LoadSnapshotOptions {
   version?: number;
   /** Latest version committed at or before this instant. */
   timestamp?: Date;
+  /**
+   * Keep the tombstones (default true). A long-running writer does not need them, and they
+   * grow with every compaction until a checkpoint expires them: without them its snapshot and
+   * each refresh stay the size of the live files. refreshSnapshot keeps the choice.
+   */
+  tombstones?: boolean;
 }
 
 /** Mutable replay state. */
@@ -232,7 +240,8 @@ export async function loadSnapshot(
     ? commitInfo.timestamp
     : await commitTimestampOf(root, target).catch(() => 0);
 
-  return toSnapshot(root, target, state, commitTimestamp);
+  if (opts.tombstones === false) state.removes.clear();
+  return toSnapshot(root, target, state, commitTimestamp, opts.tombstones !== false);
 }
 
 function toSnapshot(
@@ -240,6 +249,7 @@ function toSnapshot(
   version: number,
   state: ReplayState,
   commitTimestamp: number,
+  hasTombstones: boolean,
 ): Snapshot {
   const metadata = state.metadata!;
   const txns = state.txns;
@@ -251,6 +261,7 @@ function toSnapshot(
     properties: { ...metadata.configuration },
     files: [...state.adds.values()],
     tombstones: [...state.removes.values()],
+    hasTombstones,
     txns,
     txnVersion: (appId: string) => txns.get(appId)?.version,
     metadata,
@@ -284,9 +295,10 @@ export async function refreshSnapshot(prev: Snapshot): Promise<Snapshot> {
   };
   let commitInfo: CommitInfoAction | undefined;
   for (const actions of newer) commitInfo = applyActions(state, actions);
+  if (!prev.hasTombstones) state.removes.clear();
   const version = prev.version + newer.length;
   const commitTimestamp = typeof commitInfo?.timestamp === "number"
     ? commitInfo.timestamp
     : await commitTimestampOf(prev.path, version).catch(() => 0);
-  return toSnapshot(prev.path, version, state, commitTimestamp);
+  return toSnapshot(prev.path, version, state, commitTimestamp, prev.hasTombstones);
 }

@@ -3,10 +3,11 @@ import { join } from "node:path";
 import { commit } from "./commit.ts";
 import { CorruptLogError, VersionNotFoundError } from "./errors.ts";
 import { commitPath, listLog, readLastCheckpoint } from "./log.ts";
-import { clearSnapshotCaches, loadSnapshot } from "./snapshot.ts";
-import { createTable } from "./table.ts";
+import { clearSnapshotCaches, loadSnapshot, refreshSnapshot } from "./snapshot.ts";
+import { appendQuery, createTable, optimize } from "./table.ts";
+import { openDuckDB } from "../query/duckdb.ts";
 import { writeCheckpoint } from "./checkpoint.ts";
-import { SENSOR_SCHEMA } from "../../tests/delta_helpers/common.ts";
+import { SENSOR_SCHEMA, sensorRowsSql } from "../../tests/delta_helpers/common.ts";
 
 function add(name: string, building: string | null) {
   return {
@@ -83,4 +84,32 @@ Deno.test("checkpoint + JSON replay equals pure JSON replay (adds, removes, txns
   await Deno.remove(commitPath(path, 7));
   await assert.rejects(() => loadSnapshot(path), CorruptLogError);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("snapshot without tombstones: same files and txns, no tombstones, kept across refreshes", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "t");
+  await createTable(path, { schema: SENSOR_SCHEMA, partitionColumns: ["building", "type"] });
+  const db = await openDuckDB({ delta: false });
+  try {
+    for (let k = 0; k < 3; k++) await appendQuery(db.conn, path, sensorRowsSql(40, k * 40));
+    const lean = await loadSnapshot(path, { tombstones: false });
+    await optimize(path, { conn: db.conn });
+    await appendQuery(db.conn, path, sensorRowsSql(40, 120));
+    const full = await loadSnapshot(path);
+    const refreshed = await refreshSnapshot(lean);
+    assert.ok(full.tombstones.length > 0);
+    assert.equal(full.hasTombstones, true);
+    assert.deepEqual(refreshed.tombstones, []);
+    assert.equal(refreshed.hasTombstones, false);
+    assert.equal(refreshed.version, full.version);
+    assert.deepEqual(
+      refreshed.files.map((f) => f.path).sort(),
+      full.files.map((f) => f.path).sort(),
+    );
+    await assert.rejects(writeCheckpoint(refreshed), RangeError);
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -151,6 +151,8 @@ export class Ingestor {
       delta: false,
       threads: opts.threads,
       memoryLimit: opts.memoryLimit ?? "128MB",
+      // Compaction and dedup seeding read each file once.
+      fileCache: false,
     });
     try {
       const conns = [db.conn, await db.connect()] as const;

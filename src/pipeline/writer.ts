@@ -88,7 +88,10 @@ export class IngestWriter {
 
   async #latest(table: IngestTable): Promise<Snapshot> {
     const prev = this.snapshots.get(table);
-    const snap = prev ? await refreshSnapshot(prev) : await loadSnapshot(this.path(table));
+    // Without tombstones: compaction adds thousands a day, and this snapshot never needs them.
+    const snap = prev
+      ? await refreshSnapshot(prev)
+      : await loadSnapshot(this.path(table), { tombstones: false });
     this.snapshots.set(table, snap);
     return snap;
   }

@@ -28,6 +28,12 @@ export interface OpenOptions {
   threads?: number;
   /** DuckDB memory_limit, e.g. "512MB". */
   memoryLimit?: string;
+  /**
+   * Keep the Parquet bytes read in DuckDB's external file cache (default true). Readers that
+   * scan the same files again (dashboard, gold) gain from it; a writer reading each file once
+   * (compaction, dedup seeding) would only fill its memory limit with them.
+   */
+  fileCache?: boolean;
 }
 
 /** Raised when the delta extension is not cached yet; says which command fetches it. */
@@ -53,6 +59,7 @@ export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
   const memoryLimit = readEnv("DUCKDB_MEMORY_LIMIT") ?? opts.memoryLimit;
   if (threads) config.threads = String(threads);
   if (memoryLimit) config.memory_limit = memoryLimit;
+  if (opts.fileCache === false) config.enable_external_file_cache = "false";
   const instance = await DuckDBInstance.create(":memory:", config);
   const conns: DuckDBConnection[] = [];
   const connect = async () => {
