@@ -126,9 +126,8 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
           snap,
           `SELECT ${dataCols} FROM read_parquet([${files.join(", ")}], union_by_name = true)`,
           {
+            // One file: a bin never exceeds the target (planBins).
             fixedPartition: { ...bin[0].partitionValues },
-            // A bin never exceeds the target (planBins), so it is one file.
-            singleFile: true,
             dataChange: false,
             zstdLevel: COMPACTION_ZSTD_LEVEL,
           },

@@ -28,16 +28,12 @@ export interface WriteDataFilesOptions {
   /** dataChange flag of the adds (false for compaction rewrites). Default true. */
   dataChange?: boolean;
   /**
-   * All rows belong to this one partition and `sourceSql` has no partition columns
-   * (optimize rewrites; values never pass through SQL text, so any string is safe).
+   * All rows belong to this one partition, `sourceSql` has no partition columns, and they go
+   * to ONE file streamed straight from the source (no copy of the rows is materialised, so
+   * memory stays at a row group whatever the source's size; `targetFileRows` does not apply).
+   * For compaction, whose bins fit one file; values never pass through SQL text.
    */
   fixedPartition?: Record<string, string | null>;
-  /**
-   * With `fixedPartition`: write every row into one file, streamed straight from the source
-   * (no copy of the rows is materialised first, so memory stays at a row group whatever the
-   * source's size). Compaction knows its bins fit one file.
-   */
-  singleFile?: boolean;
   /**
    * zstd level (default {@link DEFAULT_ZSTD_LEVEL}). Level 1 writes about 25 % faster than
    * DuckDB's default 3 for files about 6 % larger: the right trade for the many small files of
@@ -127,26 +123,25 @@ export async function writeDataFiles(
     );
   }
 
-  const tmp = `__delta_write_${crypto.randomUUID().replaceAll("-", "")}`;
   const casts = fields.map((f) =>
     castExpr(f, sourceOf.get(f.name)?.name, sourceOf.get(f.name)?.type)
   );
-  if (!fixed) {
-    const fast = await writeSinglePass(conn, snapshot, root, src, casts, partFields, dataFields, {
-      targetRows,
-      dataChange: opts.dataChange ?? true,
-      zstdLevel,
-    });
-    if (fast) return fast;
-  }
-  if (fixed && opts.singleFile) {
+  const dataChange = opts.dataChange ?? true;
+  if (fixed) {
     return [
       await writeOneFile(conn, snapshot, root, src, casts, dataFields, fixed, {
-        dataChange: opts.dataChange ?? true,
+        dataChange,
         zstdLevel,
       }),
     ];
   }
+  const fast = await writeSinglePass(conn, snapshot, root, src, casts, partFields, dataFields, {
+    targetRows,
+    dataChange,
+    zstdLevel,
+  });
+  if (fast) return fast;
+  const tmp = `__delta_write_${crypto.randomUUID().replaceAll("-", "")}`;
   const pIdents = partFields.map((f) => sqlIdent(f.name));
   const pidExpr = pIdents.length > 0
     ? `dense_rank() OVER (ORDER BY ${pIdents.map((p) => `${p} NULLS FIRST`).join(", ")})`
@@ -172,7 +167,7 @@ export async function writeDataFiles(
     const planned: PlannedFile[] = [];
     try {
       for (const row of groups) {
-        const partitionValues = partitionValuesOf(partFields, row.slice(2), fixed);
+        const partitionValues = partitionValuesOf(partFields, row.slice(2));
         const target = await dataFilePath(snapshot, root, partitionValues);
         targets.push(target);
         const files = await copyWithStats(
@@ -190,13 +185,13 @@ export async function writeDataFiles(
       await Promise.all(targets.map((t) => Deno.remove(t.abs).catch(() => {})));
       throw err;
     }
-    return targets.map((t, i) => addFor(t, planned[i], opts.dataChange ?? true));
+    return targets.map((t, i) => addFor(t, planned[i], dataChange));
   } finally {
     await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(tmp)}`).catch(() => {});
   }
 }
 
-/** All rows of `src` as one file of partition `fixed` (see WriteDataFilesOptions.singleFile). */
+/** All rows of `src` as one file of partition `fixed` (WriteDataFilesOptions.fixedPartition). */
 async function writeOneFile(
   conn: DuckDBConnection,
   snapshot: Snapshot,
@@ -398,9 +393,8 @@ type MapEntries = { key: string; value: string | null }[];
 function partitionValuesOf(
   partFields: DeltaField[],
   cells: unknown[],
-  fixed?: Record<string, string | null>,
 ): Record<string, string | null> {
-  const partitionValues: Record<string, string | null> = { ...(fixed ?? {}) };
+  const partitionValues: Record<string, string | null> = {};
   partFields.forEach((f, j) => {
     const v = cells[j];
     partitionValues[f.name] = v === null || v === undefined ? null : String(v);

@@ -96,6 +96,9 @@ const CHUNK_TYPES: Record<(typeof ROW_COLUMNS)[number][1], DuckDBType> = {
   index: INTEGER,
 };
 
+/** The DuckDB type of each ROW_COLUMNS column, in chunk order. */
+const CHUNK_COLUMN_TYPES = ROW_COLUMNS.map(([, t]) => CHUNK_TYPES[t]);
+
 /** Counters a batch adds up, for progress lines and the accounting invariant. */
 export interface BatchCounts {
   records: number;
@@ -267,8 +270,9 @@ export class Batch {
         decoded = decodeReading(rec.payload, { maxBytes: this.opts.maxPayloadBytes });
       }
     }
-    this.bytes += text.length + 120;
-    this.#chunkBytes += text.length + 120;
+    const cost = text.length + 120;
+    this.bytes += cost;
+    this.#chunkBytes += cost;
     this.counts.records++;
     const c = this.#c;
     c.app.push(app.index);
@@ -332,7 +336,7 @@ export class Batch {
     const rows = this.#c.pos.length;
     if (rows === 0) return;
     const start = this.#chunkStart;
-    const chunk = DuckDBDataChunk.create(ROW_COLUMNS.map(([, t]) => CHUNK_TYPES[t]), rows);
+    const chunk = DuckDBDataChunk.create(CHUNK_COLUMN_TYPES, rows);
     ROW_COLUMNS.forEach(([name], i) => {
       const vector = chunk.getColumnVector(i);
       if (name === "row") { for (let j = 0; j < rows; j++) vector.setItem(j, start + j); }

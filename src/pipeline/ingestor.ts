@@ -284,13 +284,12 @@ export class Ingestor {
     if (b.lastPosition.size === 0) return;
     this.#batch = await this.#openBatch(b.conn === this.conns[0] ? this.conns[1] : this.conns[0]);
     this.#inflightRows = b.size;
-    this.#inflight = this.writer.flush(b).then(async (result) => {
-      this.#committed(b, result);
+    this.#inflight = this.writer.flush(b).finally(() => {
       this.#inflightRows = 0;
+    }).then(async (result) => {
+      this.#committed(b, result);
       // On the flushed batch's connection, idle now: the open batch appends on the other.
       await this.#compactIfDue(b.conn);
-    }).finally(() => {
-      this.#inflightRows = 0;
     });
     // Surface a failure through the next await, never as an unhandled rejection.
     this.#inflight.catch(() => {});
