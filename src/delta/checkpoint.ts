@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { openDuckDB, sqlString } from "../query/duckdb.ts";
 import { CHECKPOINT_COLUMNS } from "./checkpoint_format.ts";
+import { syncPaths } from "./durability.ts";
 import { checkpointPath, logDir, writeLastCheckpoint } from "./log.ts";
 import { loadSnapshot, type Snapshot } from "./snapshot.ts";
 
@@ -138,7 +139,10 @@ export async function writeCheckpoint(
         `TO ${sqlString(tmpParquet)} (FORMAT parquet, COMPRESSION snappy)`,
     );
     try {
+      // Synced before it is named, and named before _last_checkpoint points at it.
+      await syncPaths([tmpParquet]);
       await Deno.link(tmpParquet, final);
+      await syncPaths([dir]);
       written = true;
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;

@@ -12,7 +12,7 @@
  * - anything else (blind appends, compactions of other files) is harmless: retry at the next
  *   free version with jittered backoff, up to maxRetries.
  */
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import {
   type Action,
   type CommitInfoAction,
@@ -24,6 +24,7 @@ import {
   parseStats,
   serializeActions,
 } from "./actions.ts";
+import { syncDataFiles, syncPaths } from "./durability.ts";
 import { CommitConflictError, ConcurrentTransactionError } from "./errors.ts";
 import { commitExists, commitPath, logDir, readCommit } from "./log.ts";
 import { decodeAddPath } from "./partition.ts";
@@ -126,7 +127,8 @@ async function linkIfAbsent(tmp: string, final: string): Promise<boolean> {
 
 /**
  * Writes `body` as exactly version `version` (no retry). Returns false when the version
- * exists. Used by commit and by createTable for version 0.
+ * exists. Used by commit and by createTable for version 0. The entry is on stable storage
+ * when this returns true (see durability.ts).
  */
 export async function writeCommitFile(
   tablePath: string,
@@ -138,7 +140,12 @@ export async function writeCommitFile(
   const tmp = join(dir, `.tmp-${crypto.randomUUID()}.json`);
   await Deno.writeTextFile(tmp, body);
   try {
-    return await linkIfAbsent(tmp, commitPath(tablePath, version));
+    await syncPaths([tmp]);
+    if (!await linkIfAbsent(tmp, commitPath(tablePath, version))) return false;
+    // Version 0 also created _delta_log (an entry in the root) and maybe the root itself.
+    const root = resolve(tablePath);
+    await syncPaths(version === 0 ? [dir, root, dirname(root)] : [dir]);
+    return true;
   } finally {
     await Deno.remove(tmp).catch(() => {});
   }
@@ -176,6 +183,8 @@ export async function commit(
   };
   const metrics = { ...operationMetrics(body), ...(opts.metrics ?? {}) };
   const txnId = crypto.randomUUID();
+  // Data before the entry that names it: a power loss must not leave a commit without its files.
+  await syncDataFiles(root, body.filter(isAdd).map((a) => decodeAddPath(a.add.path)));
 
   let version = opts.readVersion + 1;
   let checkedUpTo = opts.readVersion;

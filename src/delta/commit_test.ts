@@ -8,7 +8,9 @@ import { loadSnapshot } from "./snapshot.ts";
 import { createTable } from "./table.ts";
 import { SENSOR_SCHEMA } from "../../tests/delta_helpers/common.ts";
 
-function fakeAdd(name: string): Action {
+/** An add of an empty file `<name>.parquet` it creates in the table: commit syncs what it adds. */
+function fakeAdd(table: string, name: string): Action {
+  Deno.writeFileSync(join(table, `${name}.parquet`), new Uint8Array());
   return {
     add: {
       path: `${name}.parquet`,
@@ -30,7 +32,7 @@ async function table(): Promise<{ dir: string; path: string }> {
 
 Deno.test("commit writes commitInfo with engine, metrics and txns; leaves no temp file", async () => {
   const { dir, path } = await table();
-  const { version } = await commit(path, [fakeAdd("a"), fakeAdd("b")], {
+  const { version } = await commit(path, [fakeAdd(path, "a"), fakeAdd(path, "b")], {
     readVersion: 0,
     operation: "WRITE",
     txns: [{ appId: "app-t-0", version: 41 }],
@@ -55,14 +57,17 @@ Deno.test("commit writes commitInfo with engine, metrics and txns; leaves no tem
 
 Deno.test("losing a race to a harmless append retries at the next version", async () => {
   const { dir, path } = await table();
-  await commit(path, [fakeAdd("a")], { readVersion: 0, operation: "WRITE" });
+  await commit(path, [fakeAdd(path, "a")], { readVersion: 0, operation: "WRITE" });
   // Same stale read version: version 1 is taken, the append lands at 2.
-  const { version } = await commit(path, [fakeAdd("b")], { readVersion: 0, operation: "WRITE" });
+  const { version } = await commit(path, [fakeAdd(path, "b")], {
+    readVersion: 0,
+    operation: "WRITE",
+  });
   assert.equal(version, 2);
   const all = await Promise.all(
     Array.from(
       { length: 8 },
-      (_, i) => commit(path, [fakeAdd(`c${i}`)], { readVersion: 2, operation: "WRITE" }),
+      (_, i) => commit(path, [fakeAdd(path, `c${i}`)], { readVersion: 2, operation: "WRITE" }),
     ),
   );
   assert.deepEqual(all.map((r) => r.version).sort((a, b) => a - b), [3, 4, 5, 6, 7, 8, 9, 10]);
@@ -74,8 +79,8 @@ Deno.test("losing a race to a harmless append retries at the next version", asyn
 Deno.test("same txn appId committed concurrently -> ConcurrentTransactionError", async () => {
   const { dir, path } = await table();
   const txns = [{ appId: "ingest-sensor_data-3", version: 100 }];
-  await commit(path, [fakeAdd("a")], { readVersion: 0, operation: "WRITE", txns });
-  const err = await commit(path, [fakeAdd("b")], {
+  await commit(path, [fakeAdd(path, "a")], { readVersion: 0, operation: "WRITE", txns });
+  const err = await commit(path, [fakeAdd(path, "b")], {
     readVersion: 0,
     operation: "WRITE",
     txns: [{ appId: "ingest-sensor_data-3", version: 120 }],
@@ -87,7 +92,7 @@ Deno.test("same txn appId committed concurrently -> ConcurrentTransactionError",
   // Truly concurrent: exactly one of two racing writers wins.
   const results = await Promise.allSettled(
     [1, 2].map((i) =>
-      commit(path, [fakeAdd(`r${i}`)], {
+      commit(path, [fakeAdd(path, `r${i}`)], {
         readVersion: 1,
         operation: "WRITE",
         txns: [{ appId: "ingest-sensor_data-7", version: i }],
@@ -98,7 +103,7 @@ Deno.test("same txn appId committed concurrently -> ConcurrentTransactionError",
   const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
   assert.ok(rejected.reason instanceof ConcurrentTransactionError);
   // Different appIds do not conflict.
-  const ok = await commit(path, [fakeAdd("c")], {
+  const ok = await commit(path, [fakeAdd(path, "c")], {
     readVersion: 1,
     operation: "WRITE",
     txns: [{ appId: "ingest-sensor_data-8", version: 5 }],
@@ -114,18 +119,18 @@ Deno.test("metadata change or double remove by a winner -> CommitConflictError n
     readVersion: 0,
     operation: "SET TBLPROPERTIES",
   });
-  const err = await commit(path, [fakeAdd("x")], { readVersion: 0, operation: "WRITE" })
+  const err = await commit(path, [fakeAdd(path, "x")], { readVersion: 0, operation: "WRITE" })
     .catch((e) => e);
   assert.ok(err instanceof CommitConflictError);
   assert.deepEqual(err.conflictingVersions, [1]);
-  await commit(path, [fakeAdd("y")], { readVersion: 1, operation: "WRITE" });
+  await commit(path, [fakeAdd(path, "y")], { readVersion: 1, operation: "WRITE" });
   const rm: Action = { remove: { path: "y.parquet", dataChange: false, deletionTimestamp: 1 } };
   await commit(path, [rm], { readVersion: 2, operation: "OPTIMIZE" });
   const err2 = await commit(path, [rm], { readVersion: 2, operation: "OPTIMIZE" }).catch((e) => e);
   assert.ok(err2 instanceof CommitConflictError);
   assert.match(err2.message, /y\.parquet.*version 3/);
   // maxRetries bounds the number of lost races.
-  const err3 = await commit(path, [fakeAdd("z")], {
+  const err3 = await commit(path, [fakeAdd(path, "z")], {
     readVersion: 0,
     operation: "WRITE",
     maxRetries: 0,

@@ -7,6 +7,7 @@
  */
 import { join, resolve } from "node:path";
 import { type Action, parseActions } from "./actions.ts";
+import { syncPaths } from "./durability.ts";
 import { VersionNotFoundError } from "./errors.ts";
 
 /** Absolute `_delta_log` directory of a table. */
@@ -119,7 +120,9 @@ export async function writeLastCheckpoint(tablePath: string, info: LastCheckpoin
   const tmp = join(dir, `.tmp-${crypto.randomUUID()}.last_checkpoint`);
   await Deno.writeTextFile(tmp, JSON.stringify(info));
   try {
+    await syncPaths([tmp]);
     await Deno.rename(tmp, join(dir, "_last_checkpoint"));
+    await syncPaths([dir]);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     throw err;

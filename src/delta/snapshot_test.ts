@@ -9,7 +9,10 @@ import { openDuckDB } from "../query/duckdb.ts";
 import { writeCheckpoint } from "./checkpoint.ts";
 import { SENSOR_SCHEMA, sensorRowsSql } from "../../tests/delta_helpers/common.ts";
 
-function add(name: string, building: string | null) {
+/** An add of an empty file it creates in the table: commit syncs what it adds. */
+function add(table: string, name: string, building: string | null) {
+  Deno.mkdirSync(join(table, "building=x"), { recursive: true });
+  Deno.writeFileSync(join(table, `building=x/${name}.parquet`), new Uint8Array());
   return {
     add: {
       path: `building=x/${name}.parquet`,
@@ -30,7 +33,7 @@ Deno.test("checkpoint + JSON replay equals pure JSON replay (adds, removes, txns
     properties: { "delta.checkpointInterval": "4" },
   });
   for (let v = 1; v <= 9; v++) {
-    const actions = [add(`f${v}`, v % 2 ? null : `b${v}`)];
+    const actions = [add(path, `f${v}`, v % 2 ? null : `b${v}`)];
     if (v % 3 === 0) {
       actions.push(
         {
