@@ -2,7 +2,8 @@
  * The ceiling the pipeline is compared with: a bare kafkajs consumer that only decodes
  * (`JSON.parse` of each value, errors counted) and reads `topic` from the beginning until every
  * partition reached the end offset it had at start. Fetch settings are the pipeline's
- * (src/kafka/consumer.ts), so the ratio isolates what the pipeline adds on top of the client.
+ * (`FETCH_SETTINGS` of src/kafka/consumer.ts), so the ratio isolates what the pipeline adds on
+ * top of the client.
  * Timing starts before connecting, as the pipeline's does. Prints one JSON line on stdout.
  *
  * Run by bench/kafka_bench.ts: `deno run --allow-net --allow-env=KAFKA*,DEBUG,NODE_*
@@ -11,6 +12,7 @@
  * @module
  */
 import { createKafka } from "../src/kafka/client.ts";
+import { FETCH_SETTINGS } from "../src/kafka/consumer.ts";
 
 /** What the bare consumer prints. */
 export interface BareConsumerResult {
@@ -32,9 +34,7 @@ export async function bareConsume(brokers: string[], topic: string): Promise<Bar
   await admin.disconnect();
   const consumer = kafka.consumer({
     groupId: `bench-bare-${crypto.randomUUID()}`,
-    maxBytesPerPartition: 1024 * 1024,
-    maxBytes: 4 * 1024 * 1024,
-    maxWaitTimeInMs: 100,
+    ...FETCH_SETTINGS,
   });
   let records = 0, parseErrors = 0, bytes = 0;
   const reached = new Set<number>();
