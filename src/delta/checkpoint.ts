@@ -2,16 +2,25 @@
  * Writing checkpoints: the whole table state at one version in a Parquet file, so readers
  * replay at most `delta.checkpointInterval` JSON commits.
  *
- * The file is produced by DuckDB (NDJSON of the actions read with the checkpoint column types,
- * COPY to Parquet) under a temp name and hard-linked to `<version>.checkpoint.parquet`, so a
+ * DuckDB computes the state from the log (the previous checkpoint and the JSON commits after it)
+ * and writes it to Parquet under a temp name, hard-linked to `<version>.checkpoint.parquet`, so a
  * reader never sees a partial checkpoint and two writers checkpointing the same version do not
  * clobber each other. `_last_checkpoint` is then advanced (never moved backwards).
  */
-import { join } from "node:path";
-import { openDuckDB, sqlString } from "../query/duckdb.ts";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { join, resolve } from "node:path";
+import { openDuckDB, sqlIdent, sqlString } from "../query/duckdb.ts";
 import { CHECKPOINT_COLUMNS } from "./checkpoint_format.ts";
 import { syncPaths } from "./durability.ts";
-import { checkpointPath, logDir, writeLastCheckpoint } from "./log.ts";
+import { CorruptLogError } from "./errors.ts";
+import {
+  checkpointPath,
+  commitPath,
+  listLog,
+  logDir,
+  readLastCheckpoint,
+  writeLastCheckpoint,
+} from "./log.ts";
 import { loadSnapshot, type Snapshot } from "./snapshot.ts";
 
 /** Default commits between checkpoints (Delta's convention). */
@@ -54,113 +63,197 @@ export interface CheckpointResult {
   written: boolean;
 }
 
-/** Writes the checkpoint of `snapshot` (or of the table's latest version). */
+/**
+ * Writes the checkpoint of `opts.version` (default: the table's latest version).
+ *
+ * The state is computed by DuckDB from the log itself — the newest earlier checkpoint plus the
+ * JSON commits after it, the newest action per file path winning — and never held in JavaScript:
+ * at sub-second commit intervals compaction leaves tens of tombstones a second that checkpoints
+ * must keep for the table's retention, and a few hundred thousand of them as objects exhausted
+ * the consumer's V8 heap.
+ */
 export async function writeCheckpoint(
-  pathOrSnapshot: string | Snapshot,
+  path: string,
+  opts: { version?: number } = {},
 ): Promise<CheckpointResult> {
-  const snap = typeof pathOrSnapshot === "string"
-    ? await loadSnapshot(pathOrSnapshot)
-    : pathOrSnapshot;
-  if (!snap.hasTombstones) {
-    throw new RangeError("writeCheckpoint needs a snapshot loaded with its tombstones");
-  }
-  const dir = logDir(snap.path);
-  const final = checkpointPath(snap.path, snap.version);
-  const retention = parseIntervalMs(snap.properties["delta.deletedFileRetentionDuration"]) ??
-    DEFAULT_TOMBSTONE_RETENTION_MS;
-  const horizon = Date.now() - retention;
-  const m = snap.metadata;
-  const lines: string[] = [
-    JSON.stringify({
-      protocol: {
-        minReaderVersion: snap.protocol.minReaderVersion,
-        minWriterVersion: snap.protocol.minWriterVersion,
-      },
-    }),
-    JSON.stringify({
-      metaData: {
-        id: m.id,
-        name: m.name ?? null,
-        description: m.description ?? null,
-        format: { provider: m.format.provider, options: m.format.options ?? {} },
-        schemaString: m.schemaString,
-        partitionColumns: m.partitionColumns,
-        configuration: m.configuration ?? {},
-        createdTime: m.createdTime ?? null,
-      },
-    }),
+  const root = resolve(path);
+  const listing = await listLog(root);
+  const version = opts.version ??
+    Math.max(listing.commits.at(-1) ?? -1, listing.checkpoints.at(-1) ?? -1);
+  if (version < 0) throw new CorruptLogError(`${root} has no commits to checkpoint`);
+  // Newest usable checkpoint at or before `version`; an unreadable one falls back further.
+  const bases: (number | undefined)[] = [
+    ...listing.checkpoints.filter((v) => v <= version).reverse(),
+    undefined,
   ];
-  for (const [appId, t] of snap.txns) {
-    lines.push(JSON.stringify({
-      txn: { appId, version: t.version, lastUpdated: t.lastUpdated ?? null },
-    }));
+  const available = new Set(listing.commits);
+  const db = await openDuckDB({ delta: false, threads: 1, memoryLimit: "128MB" });
+  // Inside the log, where this writer may already write; DuckDB creates it only if it spills.
+  const spill = join(logDir(root), `.tmp-${crypto.randomUUID()}.spill`);
+  try {
+    // Bounded memory whatever the log's size: beyond the limit DuckDB spills to disk.
+    await db.conn.run(`SET temp_directory = ${sqlString(spill)}`);
+    await db.conn.run("SET preserve_insertion_order = false");
+    for (const base of bases) {
+      const first = base === undefined ? 0 : base + 1;
+      const missing = Array.from({ length: version - first + 1 }, (_, i) => first + i)
+        .find((v) => !available.has(v));
+      if (missing !== undefined) {
+        throw new CorruptLogError(
+          `commit ${missing} of ${root} is missing: a checkpoint of ${version} needs it`,
+        );
+      }
+      try {
+        await defineLogView(db.conn, root, base, first, version);
+        return await writeCheckpointFile(db.conn, root, version);
+      } catch (err) {
+        if (base === undefined || err instanceof CorruptLogError) throw err;
+        console.error(`delta: ignoring unreadable checkpoint ${base} of ${root}: ${err}`);
+      }
+    }
+    throw new CorruptLogError(`${root}: no way to checkpoint version ${version}`);
+  } finally {
+    db.close();
+    await Deno.remove(spill, { recursive: true }).catch(() => {});
   }
-  for (const a of snap.files) {
-    lines.push(JSON.stringify({
-      add: {
-        path: a.path,
-        partitionValues: a.partitionValues,
-        size: a.size,
-        modificationTime: a.modificationTime,
-        dataChange: false,
-        stats: a.stats ?? null,
-        tags: a.tags ?? null,
-      },
-    }));
+}
+
+const COLUMN_NAMES = Object.keys(CHECKPOINT_COLUMNS);
+
+/**
+ * `cp_log`: every action of checkpoint `base` (as version `base`) and of the commits
+ * `first..last`, one row each, with its version `v`. Foreign checkpoints may lack a column or
+ * carry more struct fields: missing columns read as NULL, and the casts match fields by name.
+ */
+async function defineLogView(
+  conn: DuckDBConnection,
+  root: string,
+  base: number | undefined,
+  first: number,
+  last: number,
+): Promise<void> {
+  const parts: string[] = [];
+  if (base !== undefined) {
+    const src = `read_parquet(${sqlString(checkpointPath(root, base))})`;
+    const have = new Set(
+      (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`)).getRowObjects()
+        .map((r) => String(r.column_name)),
+    );
+    const cols = Object.entries(CHECKPOINT_COLUMNS).map(([c, t]) =>
+      `${have.has(c) ? sqlIdent(c) : "NULL"}::${t} AS ${sqlIdent(c)}`
+    );
+    parts.push(`SELECT ${cols.join(", ")}, ${base}::BIGINT AS v FROM ${src}`);
   }
-  for (const r of snap.tombstones) {
-    if ((r.deletionTimestamp ?? 0) < horizon) continue;
-    lines.push(JSON.stringify({
-      remove: {
-        path: r.path,
-        deletionTimestamp: r.deletionTimestamp ?? null,
-        dataChange: false,
-        extendedFileMetadata: r.extendedFileMetadata ?? false,
-        partitionValues: r.partitionValues ?? null,
-        size: r.size ?? null,
-        tags: r.tags ?? null,
-      },
-    }));
+  if (first <= last) {
+    const files = Array.from({ length: last - first + 1 }, (_, i) => commitPath(root, first + i));
+    const columns = Object.entries(CHECKPOINT_COLUMNS).map(([k, t]) =>
+      `${sqlString(k)}: ${sqlString(t)}`
+    ).join(", ");
+    parts.push(
+      `SELECT ${COLUMN_NAMES.map(sqlIdent).join(", ")}, ` +
+        `regexp_extract(filename, '(\\d+)\\.json$', 1)::BIGINT AS v ` +
+        `FROM read_json([${files.map(sqlString).join(", ")}], format = 'newline_delimited', ` +
+        `columns = {${columns}}, filename = true)`,
+    );
   }
-  const id = crypto.randomUUID();
-  const tmpJson = join(dir, `.tmp-${id}.checkpoint.json`);
-  const tmpParquet = join(dir, `.tmp-${id}.checkpoint.parquet`);
-  await Deno.writeTextFile(tmpJson, lines.join("\n") + "\n");
-  const db = await openDuckDB({ delta: false, threads: 1 });
+  await conn.run(`CREATE OR REPLACE TEMP VIEW cp_log AS ${parts.join(" UNION ALL ")}`);
+}
+
+/** Reconciles `cp_log` into the checkpoint of `version`, links it, advances _last_checkpoint. */
+async function writeCheckpointFile(
+  conn: DuckDBConnection,
+  root: string,
+  version: number,
+): Promise<CheckpointResult> {
+  const latest = async (col: "protocol" | "metaData") => {
+    const rows = (await conn.runAndReadAll(
+      `SELECT to_json(${col})::VARCHAR FROM cp_log WHERE ${col} IS NOT NULL ORDER BY v DESC LIMIT 1`,
+    )).getRows();
+    return rows.length ? JSON.parse(String(rows[0][0])) : undefined;
+  };
+  const protocol = await latest("protocol");
+  const metadata = await latest("metaData");
+  if (!protocol || !metadata) {
+    throw new CorruptLogError(`${root} has no protocol or metaData at version ${version}`);
+  }
+  if (protocol.minReaderVersion > 1) {
+    // Its actions may carry fields this layer does not write (deletion vectors, ...).
+    throw new CorruptLogError(
+      `${root} needs reader version ${protocol.minReaderVersion}; this layer checkpoints 1`,
+    );
+  }
+  const retention = parseIntervalMs(
+    metadata.configuration?.["delta.deletedFileRetentionDuration"] ?? undefined,
+  ) ?? DEFAULT_TOMBSTONE_RETENTION_MS;
+  const horizon = Date.now() - retention;
+  const t = CHECKPOINT_COLUMNS;
+  const nulls = (keep: string) =>
+    COLUMN_NAMES.map((c) => c === keep ? "" : `NULL::${t[c]} AS ${sqlIdent(c)}`);
+  const row = (keep: string, expr: string) =>
+    `SELECT ${
+      nulls(keep).map((n) => n || `(${expr})::${t[keep]} AS ${sqlIdent(keep)}`).join(", ")
+    }`;
+  // The newest action per path decides: an add is live, a remove a tombstone until it expires.
+  // Only (path, newest version) is held in memory — the actions stream past it.
+  const key = `url_decode(coalesce("add".path, "remove".path))`;
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE cp_latest AS SELECT ${key} AS k, max(v) AS mv FROM cp_log ` +
+      `WHERE "add" IS NOT NULL OR "remove" IS NOT NULL GROUP BY k`,
+  );
+  const cast = (c: string, expr: string) => `(${expr})::${t[c]} AS ${sqlIdent(c)}`;
+  const select = [
+    `${row("protocol", "p")} FROM (SELECT arg_max(protocol, v) AS p FROM cp_log ` +
+    `WHERE protocol IS NOT NULL)`,
+    `${row("metaData", "m")} FROM (SELECT arg_max(metaData, v) AS m FROM cp_log ` +
+    `WHERE metaData IS NOT NULL)`,
+    `${row("txn", "x")} FROM (SELECT arg_max(txn, v) AS x FROM cp_log ` +
+    `WHERE txn IS NOT NULL GROUP BY txn.appId)`,
+    `SELECT NULL::${t.protocol}, NULL::${t.metaData}, NULL::${t.txn}, ` +
+    `${
+      cast("add", `CASE WHEN "add" IS NOT NULL THEN struct_update("add", dataChange := false) END`)
+    }, ${
+      cast(
+        "remove",
+        `CASE WHEN "add" IS NULL THEN struct_update("remove", dataChange := false, ` +
+          `extendedFileMetadata := coalesce("remove".extendedFileMetadata, false)) END`,
+      )
+    } FROM cp_log JOIN cp_latest ON ${key} = k AND v = mv ` +
+    `WHERE "add" IS NOT NULL OR coalesce("remove".deletionTimestamp, 0) >= ${horizon}`,
+  ].join(" UNION ALL ");
+
+  const dir = logDir(root);
+  const final = checkpointPath(root, version);
+  const tmp = join(dir, `.tmp-${crypto.randomUUID()}.checkpoint.parquet`);
   let written = false;
   try {
-    const columns = Object.entries(CHECKPOINT_COLUMNS).map(([k, v]) =>
-      `${sqlString(k)}: ${sqlString(v)}`
-    ).join(", ");
-    await db.conn.run(
-      `COPY (SELECT ${Object.keys(CHECKPOINT_COLUMNS).map((c) => `"${c}"`).join(", ")} ` +
-        `FROM read_json(${sqlString(tmpJson)}, format = 'newline_delimited', ` +
-        `columns = {${columns}}, maximum_object_size = 1073741824)) ` +
-        `TO ${sqlString(tmpParquet)} (FORMAT parquet, COMPRESSION snappy)`,
+    await conn.run(
+      `COPY (${select}) TO ${
+        sqlString(tmp)
+      } (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 16384)`,
     );
+    const [size, adds] = (await conn.runAndReadAll(
+      `SELECT count(*)::INTEGER, count("add")::INTEGER FROM read_parquet(${sqlString(tmp)})`,
+    )).getRows()[0].map(Number);
+    // Synced before it is named, and named before _last_checkpoint points at it.
+    await syncPaths([tmp]);
     try {
-      // Synced before it is named, and named before _last_checkpoint points at it.
-      await syncPaths([tmpParquet]);
-      await Deno.link(tmpParquet, final);
+      await Deno.link(tmp, final);
       await syncPaths([dir]);
       written = true;
     } catch (err) {
       if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
     }
+    const result = {
+      version,
+      size,
+      sizeInBytes: (await Deno.stat(final)).size,
+      numOfAddFiles: adds,
+    };
+    await writeLastCheckpoint(root, result);
+    return { ...result, written };
   } finally {
-    db.close();
-    await Deno.remove(tmpJson).catch(() => {});
-    await Deno.remove(tmpParquet).catch(() => {});
+    await Deno.remove(tmp).catch(() => {});
   }
-  const sizeInBytes = (await Deno.stat(final)).size;
-  const result = {
-    version: snap.version,
-    size: lines.length,
-    sizeInBytes,
-    numOfAddFiles: snap.files.length,
-  };
-  await writeLastCheckpoint(snap.path, result);
-  return { ...result, written };
 }
 
 /** Checkpoint intervals of tables this process has committed to (properties rarely change). */
@@ -172,8 +265,19 @@ export function rememberCheckpointInterval(snapshot: Snapshot): void {
 }
 
 /**
+ * Actions a checkpoint may hold per commit of distance to the next one. A checkpoint rewrites
+ * the whole state, so with a large state (tens of tombstones a second for the table's
+ * retention, at sub-second commits) checkpointing every 10 commits would cost more than the
+ * commits; spacing checkpoints by state size keeps the cost per commit bounded (1,000 actions),
+ * and a reader still replays at most that many commits' worth of JSON.
+ */
+export const CHECKPOINT_ACTIONS_PER_COMMIT = 1000;
+
+/**
  * Called after every successful commit: writes the checkpoint of `version` when it is a
- * multiple of the table's interval. Failures propagate; commit() logs and swallows them.
+ * multiple of the table's interval and at least `size / CHECKPOINT_ACTIONS_PER_COMMIT` commits
+ * after the last checkpoint of `size` actions. Failures propagate; commit() logs and swallows
+ * them.
  */
 export async function checkpointIfDue(
   path: string,
@@ -182,12 +286,15 @@ export async function checkpointIfDue(
 ): Promise<void> {
   if (version === 0) return;
   let every = interval ?? intervals.get(path);
-  let snap: Snapshot | undefined;
   if (every === undefined) {
-    snap = await loadSnapshot(path, { version });
+    const snap = await loadSnapshot(path, { version, tombstones: false });
     every = checkpointInterval(snap.properties);
     intervals.set(path, every);
   }
   if (version % every !== 0) return;
-  await writeCheckpoint(snap ?? await loadSnapshot(path, { version }));
+  const last = await readLastCheckpoint(path);
+  if (last && version - last.version < Math.ceil(last.size / CHECKPOINT_ACTIONS_PER_COMMIT)) {
+    return;
+  }
+  await writeCheckpoint(path, { version });
 }

@@ -48,8 +48,12 @@ function dropNulls<T>(obj: Record<string, unknown>): T {
 /**
  * Reads a single-part checkpoint through DuckDB's Parquet reader (no delta extension needed).
  * Struct columns come back via to_json so MAPs arrive as JSON objects with null values intact.
+ * With `removes: false` the tombstones are left out.
  */
-export async function readCheckpointFile(file: string): Promise<CheckpointState> {
+export async function readCheckpointFile(
+  file: string,
+  opts: { removes?: boolean } = {},
+): Promise<CheckpointState> {
   const db = await openDuckDB({ delta: false, threads: 1 });
   try {
     const src = `read_parquet(${sqlString(file)})`;
@@ -58,9 +62,15 @@ export async function readCheckpointFile(file: string): Promise<CheckpointState>
         String(r.column_name)
       ),
     );
-    const wanted = ["protocol", "metaData", "txn", "add", "remove"].filter((c) => cols.has(c));
+    // Without removes their rows are not even read: a streaming table's checkpoint can hold
+    // hundreds of thousands of tombstones that a writer never needs.
+    const skipRemoves = opts.removes === false && cols.has("remove");
+    const wanted = ["protocol", "metaData", "txn", "add", "remove"]
+      .filter((c) => cols.has(c) && !(skipRemoves && c === "remove"));
     const select = wanted.map((c) => `to_json(${sqlIdent(c)})::VARCHAR`).join(", ");
-    const reader = await db.conn.runAndReadAll(`SELECT ${select} FROM ${src}`);
+    const reader = await db.conn.runAndReadAll(
+      `SELECT ${select} FROM ${src}${skipRemoves ? ` WHERE "remove" IS NULL` : ""}`,
+    );
     let protocol: ProtocolAction | undefined;
     let metadata: MetadataAction | undefined;
     const adds: AddAction[] = [];

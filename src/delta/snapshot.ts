@@ -114,12 +114,17 @@ export function clearSnapshotCaches(): void {
   checkpointCache.clear();
 }
 
-async function loadCheckpoint(tablePath: string, version: number): Promise<CheckpointState> {
+async function loadCheckpoint(
+  tablePath: string,
+  version: number,
+  removes: boolean,
+): Promise<CheckpointState> {
   const file = checkpointPath(tablePath, version);
-  const hit = checkpointCache.get(file);
+  const key = `${file}#${removes ? "all" : "live"}`;
+  const hit = checkpointCache.get(key);
   if (hit) return hit;
-  const state = await readCheckpointFile(file);
-  checkpointCache.set(file, state);
+  const state = await readCheckpointFile(file, { removes });
+  checkpointCache.set(key, state);
   if (checkpointCache.size > CHECKPOINT_CACHE_SIZE) {
     checkpointCache.delete(checkpointCache.keys().next().value!);
   }
@@ -190,7 +195,7 @@ export async function loadSnapshot(
   // Newest usable checkpoint <= target; an unreadable one falls back to the previous one.
   for (const cp of listing.checkpoints.filter((v) => v <= target).reverse()) {
     try {
-      const c = await loadCheckpoint(root, cp);
+      const c = await loadCheckpoint(root, cp, opts.tombstones !== false);
       state.protocol = c.protocol;
       state.metadata = c.metadata;
       for (const a of c.adds) state.adds.set(decodeAddPath(a.path), a);
