@@ -1,11 +1,14 @@
 /**
  * Gold refresh: exact aggregates on a hand-made silver, incremental = full after more silver
  * arrives (including late data for an already built day, and seeded random batches whose late
- * readings land in hours and days already built), idempotence, and that delta_scan (an
+ * readings land in hours and days already built, and a deletion hidden behind a checkpoint),
+ * idempotence, and that delta_scan (an
  * independent Delta reader) reads every gold table.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { writeCheckpoint } from "../src/delta/checkpoint.ts";
+import { commit } from "../src/delta/commit.ts";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { openDuckDB, sqlIdent } from "../src/query/duckdb.ts";
 import { GOLD_TABLES, goldTablePath, refreshGold } from "../src/query/gold.ts";
@@ -236,6 +239,42 @@ Deno.test("gold: incremental = full after seeded random batches with late readin
       assert.ok(last.every((r) => r.mode === (k === 0 ? "full" : "incremental")), `batch ${k}`);
     }
     await assertSameAsFullRebuild(lh, last);
+  } finally {
+    await Deno.remove(lh, { recursive: true });
+  }
+});
+
+Deno.test("gold: silver rows deleted since the last refresh are seen even through a checkpoint", async () => {
+  const lh = await tempLakehouse();
+  try {
+    const { rows } = simulate({
+      seed: 5,
+      start: Date.UTC(2025, 0, 6, 8),
+      intervalSeconds: 60,
+      durationSeconds: 2 * 3600,
+      topology: { buildings: 2, floors: 1 },
+      faults: "none",
+    });
+    await writeSilver(lh, rows);
+    await refreshGold(lh);
+    // A deletion (dataChange=true), then a checkpoint: its tombstones all say dataChange=false,
+    // so only the commit that removed the file tells a deletion from a compaction.
+    const silverPath = join(lh, "silver");
+    const silver = await loadSnapshot(silverPath);
+    const victim = silver.files[0];
+    await commit(silverPath, [{
+      remove: {
+        path: victim.path,
+        deletionTimestamp: Date.now(),
+        dataChange: true,
+        partitionValues: victim.partitionValues,
+        size: victim.size,
+      },
+    }], { readVersion: silver.version, operation: "DELETE" });
+    await writeCheckpoint(silverPath);
+    const after = await refreshGold(lh);
+    assert.ok(after.every((r) => r.mode !== "unchanged"), JSON.stringify(after.map((r) => r.mode)));
+    await assertSameAsFullRebuild(lh, after);
   } finally {
     await Deno.remove(lh, { recursive: true });
   }

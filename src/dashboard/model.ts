@@ -255,7 +255,7 @@ export class DashboardModel {
         const latest = Math.max(commits.at(-1) ?? -1, checkpoints.at(-1) ?? -1);
         const known = this.#tables.get(name);
         if (latest < 0 || (known && known.version === latest)) continue;
-        const snap = await loadSnapshot(path);
+        const snap = await loadSnapshot(path, { tombstones: false });
         await this.db.conn.run(
           `CREATE OR REPLACE TEMP VIEW ${sqlIdent(view)} AS SELECT * FROM ${
             deltaScanSql(snap.path, snap.version)

@@ -82,7 +82,7 @@ export function planBins(files: AddAction[], target: number): AddAction[][] {
 
 /** Compacts small files of the latest snapshot. */
 export async function optimize(path: string, opts: OptimizeOptions = {}): Promise<OptimizeResult> {
-  const snap = opts.snapshot ?? await loadSnapshot(path);
+  const snap = opts.snapshot ?? await loadSnapshot(path, { tombstones: false });
   const propTarget = Number(snap.properties["delta.targetFileSize"]);
   const target = opts.targetSize ??
     (Number.isFinite(propTarget) && propTarget > 0 ? propTarget : DEFAULT_TARGET_FILE_SIZE);

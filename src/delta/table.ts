@@ -59,7 +59,7 @@ function sameDefinition(snap: Snapshot, opts: CreateTableOptions): string | unde
 }
 
 async function existing(root: string, opts: CreateTableOptions): Promise<Snapshot> {
-  const snap = await loadSnapshot(root);
+  const snap = await loadSnapshot(root, { tombstones: false });
   const diff = sameDefinition(snap, opts);
   if (diff) throw new TableExistsMismatchError(root, diff);
   return snap;
@@ -113,7 +113,7 @@ export async function createTable(path: string, opts: CreateTableOptions): Promi
 
 /** Latest snapshot of an existing table; TableNotFoundError when `path` holds none. */
 export async function openTable(path: string): Promise<Snapshot> {
-  const snap = await loadSnapshot(path);
+  const snap = await loadSnapshot(path, { tombstones: false });
   rememberCheckpointInterval(snap);
   return snap;
 }
@@ -140,7 +140,7 @@ export async function appendQuery(
   sourceSql: string,
   opts: AppendOptions = {},
 ): Promise<{ version: number; adds: AddAction[] }> {
-  const snap = opts.snapshot ?? await loadSnapshot(path);
+  const snap = opts.snapshot ?? await loadSnapshot(path, { tombstones: false });
   if (snap.protocol.minWriterVersion > 2) {
     throw new DeltaError(
       `${snap.path} needs writer version ${snap.protocol.minWriterVersion}; this layer writes 2`,

@@ -27,7 +27,9 @@ import {
   timeRange,
 } from "../delta/actions.ts";
 import { commit } from "../delta/commit.ts";
+import { isRemove } from "../delta/actions.ts";
 import { TableNotFoundError } from "../delta/errors.ts";
+import { readCommit } from "../delta/log.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { createTable, releaseStagingDirectories, writeDataFiles } from "../delta/table.ts";
@@ -115,17 +117,30 @@ interface SilverChange {
 
 async function silverChange(silver: Snapshot, since: number): Promise<SilverChange> {
   let old: Snapshot;
+  // Whether a removal changed data is said by the commit that made it: a checkpoint's tombstones
+  // all carry dataChange=false, whatever removed them.
+  const removedChanges = new Map<string, boolean>();
   try {
-    old = await loadSnapshot(silver.path, { version: since });
+    old = await loadSnapshot(silver.path, { version: since, tombstones: false });
+    const versions = Array.from({ length: silver.version - since }, (_, i) => since + 1 + i);
+    for (let i = 0; i < versions.length; i += 64) {
+      const commits = await Promise.all(
+        versions.slice(i, i + 64).map((v) => readCommit(silver.path, v)),
+      );
+      for (const a of commits.flat()) {
+        if (isRemove(a)) {
+          removedChanges.set(decodeAddPath(a.remove.path), a.remove.dataChange ?? true);
+        }
+      }
+    }
   } catch {
     return { ranges: null, added: [], removedData: true };
   }
   const before = new Map(old.files.map((f) => [decodeAddPath(f.path), f]));
   const now = new Set(silver.files.map((f) => decodeAddPath(f.path)));
-  const tomb = new Map(silver.tombstones.map((r) => [decodeAddPath(r.path), r]));
   const added = silver.files.filter((f) => !before.has(decodeAddPath(f.path)) && f.dataChange);
   const removed = [...before.entries()].filter(([p]) =>
-    !now.has(p) && (tomb.get(p)?.dataChange ?? true)
+    !now.has(p) && (removedChanges.get(p) ?? true)
   ).map(([, f]) => f);
   const ranges: [number, number][] = [];
   for (const f of [...added, ...removed]) {
@@ -545,7 +560,9 @@ async function refreshAlarms(
   change: SilverChange | null,
 ): Promise<{ actions: Action[]; written: number; scope: string }> {
   const silver = r.silver;
-  const energyHourly = await loadSnapshot(goldTablePath(r.lakehouse, "energy_hourly"));
+  const energyHourly = await loadSnapshot(goldTablePath(r.lakehouse, "energy_hourly"), {
+    tombstones: false,
+  });
   const full = change === null || change.ranges === null;
   let recomputeFrom = -Infinity;
   if (!full) {
@@ -634,7 +651,7 @@ export async function refreshGold(
   const silverPath = join(lakehouse, "silver");
   let silver: Snapshot;
   try {
-    silver = await loadSnapshot(silverPath);
+    silver = await loadSnapshot(silverPath, { tombstones: false });
   } catch (err) {
     if (err instanceof TableNotFoundError) throw new NoSilverError(silverPath);
     throw err;

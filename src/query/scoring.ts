@@ -152,7 +152,7 @@ export async function readTruth(path: string): Promise<Episode[]> {
 
 /** Reads the latest committed `gold/alarms` of a lakehouse. */
 export async function readAlarms(lakehouse: string): Promise<ScoredAlarm[]> {
-  const snap = await loadSnapshot(goldTablePath(lakehouse, "alarms"));
+  const snap = await loadSnapshot(goldTablePath(lakehouse, "alarms"), { tombstones: false });
   const db = await openDuckDB({ delta: false });
   try {
     const rows = (await db.conn.runAndReadAll(

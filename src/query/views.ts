@@ -144,12 +144,15 @@ export async function createLakehouseViews(
     let snapshot: Snapshot;
     try {
       if (opts.asOf && "version" in opts.asOf) {
-        snapshot = await loadSnapshot(table.path, { version: opts.asOf.version });
+        snapshot = await loadSnapshot(table.path, {
+          version: opts.asOf.version,
+          tombstones: false,
+        });
       } else if (opts.asOf) {
         const v = await versionAtTimestamp(table.path, opts.asOf.timestamp);
-        snapshot = await loadSnapshot(table.path, { version: v });
+        snapshot = await loadSnapshot(table.path, { version: v, tombstones: false });
       } else {
-        snapshot = await loadSnapshot(table.path);
+        snapshot = await loadSnapshot(table.path, { tombstones: false });
       }
     } catch (err) {
       if (!opts.asOf) throw err;
