@@ -72,6 +72,8 @@ interface ReplayState {
   metadata?: MetadataAction;
   adds: Map<string, AddAction>;
   removes: Map<string, RemoveAction>;
+  /** False for a snapshot without tombstones: removes are applied but not kept. */
+  keepRemoves: boolean;
   txns: Map<string, TxnState>;
 }
 
@@ -85,7 +87,7 @@ function applyActions(state: ReplayState, actions: Action[]): CommitInfoAction |
     } else if ("remove" in a) {
       const key = decodeAddPath(a.remove.path);
       state.adds.delete(key);
-      state.removes.set(key, a.remove);
+      if (state.keepRemoves) state.removes.set(key, a.remove);
     } else if ("txn" in a) {
       state.txns.set(a.txn.appId, {
         version: a.txn.version,
@@ -190,7 +192,12 @@ export async function loadSnapshot(
     target = await versionAtTimestamp(root, opts.timestamp, listing);
   }
 
-  const state: ReplayState = { adds: new Map(), removes: new Map(), txns: new Map() };
+  const state: ReplayState = {
+    adds: new Map(),
+    removes: new Map(),
+    keepRemoves: opts.tombstones !== false,
+    txns: new Map(),
+  };
   let start = 0;
   // Newest usable checkpoint <= target; an unreadable one falls back to the previous one.
   for (const cp of listing.checkpoints.filter((v) => v <= target).reverse()) {
@@ -245,7 +252,6 @@ export async function loadSnapshot(
     ? commitInfo.timestamp
     : await commitTimestampOf(root, target).catch(() => 0);
 
-  if (opts.tombstones === false) state.removes.clear();
   return toSnapshot(root, target, state, commitTimestamp, opts.tombstones !== false);
 }
 
@@ -296,11 +302,11 @@ export async function refreshSnapshot(prev: Snapshot): Promise<Snapshot> {
     metadata: prev.metadata,
     adds: new Map(prev.files.map((a) => [decodeAddPath(a.path), a])),
     removes: new Map(prev.tombstones.map((r) => [decodeAddPath(r.path), r])),
+    keepRemoves: prev.hasTombstones,
     txns: new Map(prev.txns),
   };
   let commitInfo: CommitInfoAction | undefined;
   for (const actions of newer) commitInfo = applyActions(state, actions);
-  if (!prev.hasTombstones) state.removes.clear();
   const version = prev.version + newer.length;
   const commitTimestamp = typeof commitInfo?.timestamp === "number"
     ? commitInfo.timestamp
