@@ -187,12 +187,10 @@ async function writeCheckpointFile(
   ) ?? DEFAULT_TOMBSTONE_RETENTION_MS;
   const horizon = Date.now() - retention;
   const t = CHECKPOINT_COLUMNS;
-  const nulls = (keep: string) =>
-    COLUMN_NAMES.map((c) => c === keep ? "" : `NULL::${t[c]} AS ${sqlIdent(c)}`);
+  const cast = (c: string, expr: string) => `(${expr})::${t[c]} AS ${sqlIdent(c)}`;
+  /** A checkpoint row whose column `keep` is `expr`, every other column NULL. */
   const row = (keep: string, expr: string) =>
-    `SELECT ${
-      nulls(keep).map((n) => n || `(${expr})::${t[keep]} AS ${sqlIdent(keep)}`).join(", ")
-    }`;
+    `SELECT ${COLUMN_NAMES.map((c) => cast(c, c === keep ? expr : "NULL")).join(", ")}`;
   // The newest action per path decides: an add is live, a remove a tombstone until it expires.
   // Only (path, newest version) is held in memory — the actions stream past it.
   const key = `url_decode(coalesce("add".path, "remove".path))`;
@@ -200,7 +198,6 @@ async function writeCheckpointFile(
     `CREATE OR REPLACE TEMP TABLE cp_latest AS SELECT ${key} AS k, max(v) AS mv FROM cp_log ` +
       `WHERE "add" IS NOT NULL OR "remove" IS NOT NULL GROUP BY k`,
   );
-  const cast = (c: string, expr: string) => `(${expr})::${t[c]} AS ${sqlIdent(c)}`;
   const select = [
     `${row("protocol", "p")} FROM (SELECT arg_max(protocol, v) AS p FROM cp_log ` +
     `WHERE protocol IS NOT NULL)`,
