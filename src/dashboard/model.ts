@@ -8,7 +8,7 @@
  * snapshot, so a backfilled or simulated lakehouse still has a "last hour".
  */
 import type { DuckDBValue } from "@duckdb/node-api";
-import { listLog } from "../delta/log.ts";
+import { listLog, listRecentLog } from "../delta/log.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { type DuckDB, openDuckDB, sqlIdent } from "../query/duckdb.ts";
 import { deltaScanSql, type LakehouseTable, listLakehouseTables } from "../query/views.ts";
@@ -251,7 +251,7 @@ export class DashboardModel {
     for (const { view, path } of tables) {
       const name = view.startsWith("gold_") ? `gold/${view.slice(5)}` : view;
       try {
-        const { commits, checkpoints } = await listLog(path);
+        const { commits, checkpoints } = await listRecentLog(path) ?? await listLog(path);
         const latest = Math.max(commits.at(-1) ?? -1, checkpoints.at(-1) ?? -1);
         const known = this.#tables.get(name);
         if (latest < 0 || (known && known.version === latest)) continue;

@@ -17,7 +17,9 @@ import {
   checkpointPath,
   commitPath,
   listLog,
+  listRecentLog,
   logDir,
+  type LogListing,
   readLastCheckpoint,
   writeLastCheckpoint,
 } from "./log.ts";
@@ -77,8 +79,22 @@ export async function writeCheckpoint(
   opts: { version?: number } = {},
 ): Promise<CheckpointResult> {
   const root = resolve(path);
-  const listing = await listLog(root);
-  const version = opts.version ??
+  const recent = await listRecentLog(root);
+  if (recent && (opts.version ?? Infinity) >= recent.checkpoints[0]) {
+    // Anything wrong with the hinted checkpoint: the full listing decides (and reports).
+    try {
+      return await checkpointFrom(root, recent, opts.version);
+    } catch { /* fall through */ }
+  }
+  return await checkpointFrom(root, await listLog(root), opts.version);
+}
+
+async function checkpointFrom(
+  root: string,
+  listing: LogListing,
+  wanted: number | undefined,
+): Promise<CheckpointResult> {
+  const version = wanted ??
     Math.max(listing.commits.at(-1) ?? -1, listing.checkpoints.at(-1) ?? -1);
   if (version < 0) throw new CorruptLogError(`${root} has no commits to checkpoint`);
   // Newest usable checkpoint at or before `version`; an unreadable one falls back further.

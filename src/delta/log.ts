@@ -110,6 +110,27 @@ export async function readLastCheckpoint(tablePath: string): Promise<LastCheckpo
 }
 
 /**
+ * The log from the checkpoint `_last_checkpoint` names onwards, found by probing `<v>.json`
+ * forward instead of listing the directory: at sub-second commits `_delta_log` gains about
+ * 100,000 entries a day per table, and listing 300,000 takes ~0.9 s, while the commits after a
+ * checkpoint are a few hundred at most. Undefined when there is no usable hint (no
+ * `_last_checkpoint`, a multi-part checkpoint, or its file missing): list the log instead. The
+ * hint may lag behind newer checkpoints; replaying from it is only slower.
+ */
+export async function listRecentLog(tablePath: string): Promise<LogListing | undefined> {
+  const last = await readLastCheckpoint(tablePath);
+  if (!last || "parts" in last) return undefined;
+  try {
+    await Deno.stat(checkpointPath(tablePath, last.version));
+  } catch {
+    return undefined;
+  }
+  const commits: number[] = [];
+  for (let v = last.version + 1; await commitExists(tablePath, v); v++) commits.push(v);
+  return { commits, checkpoints: [last.version] };
+}
+
+/**
  * Writes `_last_checkpoint` atomically (temp file + rename), unless it already points at a
  * newer checkpoint: a slow checkpointer must not move the hint backwards.
  */

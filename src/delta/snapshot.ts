@@ -19,7 +19,14 @@ import {
 } from "./actions.ts";
 import { type CheckpointState, readCheckpointFile } from "./checkpoint_format.ts";
 import { CorruptLogError, TableNotFoundError, VersionNotFoundError } from "./errors.ts";
-import { checkpointPath, commitPath, listLog, type LogListing, readCommit } from "./log.ts";
+import {
+  checkpointPath,
+  commitPath,
+  listLog,
+  listRecentLog,
+  type LogListing,
+  readCommit,
+} from "./log.ts";
 import { decodeAddPath } from "./partition.ts";
 import { parseSchemaString, type TableSchema } from "./schema.ts";
 
@@ -172,7 +179,23 @@ export async function loadSnapshot(
   opts: LoadSnapshotOptions = {},
 ): Promise<Snapshot> {
   const root = resolve(path);
-  const listing = await listLog(root);
+  if (opts.version === undefined && opts.timestamp === undefined) {
+    const recent = await listRecentLog(root);
+    if (recent) {
+      // Anything wrong with the hinted checkpoint: the full listing decides (and reports).
+      try {
+        return await replay(root, recent, opts);
+      } catch { /* fall through */ }
+    }
+  }
+  return await replay(root, await listLog(root), opts);
+}
+
+async function replay(
+  root: string,
+  listing: LogListing,
+  opts: LoadSnapshotOptions,
+): Promise<Snapshot> {
   if (listing.commits.length === 0 && listing.checkpoints.length === 0) {
     throw new TableNotFoundError(root);
   }

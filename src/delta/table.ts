@@ -15,7 +15,7 @@ import type { Action, AddAction } from "./actions.ts";
 import { rememberCheckpointInterval } from "./checkpoint.ts";
 import { commit, type CommitOptions, engineInfo } from "./commit.ts";
 import { CommitConflictError, DeltaError, TableExistsMismatchError } from "./errors.ts";
-import { listLog } from "./log.ts";
+import { listLog, listRecentLog } from "./log.ts";
 import { writeDataFiles, type WriteDataFilesOptions } from "./parquet_writer.ts";
 import {
   schemasEqual,
@@ -74,7 +74,7 @@ export async function createTable(path: string, opts: CreateTableOptions): Promi
   const root = resolve(path);
   validateSchema(opts.schema);
   validatePartitionColumns(opts.schema, opts.partitionColumns);
-  const listing = await listLog(root);
+  const listing = await listRecentLog(root) ?? await listLog(root);
   if (listing.commits.length > 0 || listing.checkpoints.length > 0) return existing(root, opts);
   await Deno.mkdir(root, { recursive: true });
   const actions: Action[] = [

@@ -12,7 +12,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { join } from "node:path";
 import type { AddAction } from "../delta/actions.ts";
-import { listLog } from "../delta/log.ts";
+import { listLog, listRecentLog } from "../delta/log.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { duckdbType } from "../delta/schema.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
@@ -35,7 +35,7 @@ export type AsOf = { version: number } | { timestamp: Date };
 
 async function isDeltaTable(path: string): Promise<boolean> {
   try {
-    const listing = await listLog(path);
+    const listing = await listRecentLog(path) ?? await listLog(path);
     return listing.commits.length > 0 || listing.checkpoints.length > 0;
   } catch {
     return false;
