@@ -234,9 +234,13 @@ export async function startConsumer(
         ((now - lastProgress.at) / 1000);
       lastProgress = { at: now, records: ingestor.totals.records };
       const t = ingestor.totals;
-      const fresh = t.newestEventMs
-        ? `${((Date.now() - t.newestEventMs) / 1000).toFixed(1)}s`
-        : "-";
+      const age = t.newestEventMs ? (Date.now() - t.newestEventMs) / 1000 : undefined;
+      // Simulated time can run ahead of the wall clock (--speedup): say so, not "-2191.5s".
+      const fresh = age === undefined
+        ? "-"
+        : age >= 0
+        ? `${age.toFixed(1)}s`
+        : `n/a (newest event ${(-age).toFixed(0)}s ahead of the clock)`;
       const v = t.lastVersions;
       log(
         `consume: ${
