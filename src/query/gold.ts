@@ -22,12 +22,12 @@ import { join } from "node:path";
 import {
   type Action,
   type AddAction,
+  isRemove,
   mayHoldTime,
   parseStats,
   timeRange,
 } from "../delta/actions.ts";
 import { commit } from "../delta/commit.ts";
-import { isRemove } from "../delta/actions.ts";
 import { TableNotFoundError } from "../delta/errors.ts";
 import { readCommit } from "../delta/log.ts";
 import { decodeAddPath } from "../delta/partition.ts";
