@@ -16,11 +16,10 @@ import { CorruptLogError } from "./errors.ts";
 import {
   checkpointPath,
   commitPath,
-  listLog,
-  listRecentLog,
   logDir,
   type LogListing,
   readLastCheckpoint,
+  withLogListing,
   writeLastCheckpoint,
 } from "./log.ts";
 import { loadSnapshot, type Snapshot } from "./snapshot.ts";
@@ -79,14 +78,11 @@ export async function writeCheckpoint(
   opts: { version?: number } = {},
 ): Promise<CheckpointResult> {
   const root = resolve(path);
-  const recent = await listRecentLog(root);
-  if (recent && (opts.version ?? Infinity) >= recent.checkpoints[0]) {
-    // Anything wrong with the hinted checkpoint: the full listing decides (and reports).
-    try {
-      return await checkpointFrom(root, recent, opts.version);
-    } catch { /* fall through */ }
-  }
-  return await checkpointFrom(root, await listLog(root), opts.version);
+  return await withLogListing(
+    root,
+    { hint: true, upTo: opts.version },
+    (listing) => checkpointFrom(root, listing, opts.version),
+  );
 }
 
 async function checkpointFrom(
@@ -181,14 +177,15 @@ async function writeCheckpointFile(
   root: string,
   version: number,
 ): Promise<CheckpointResult> {
-  const latest = async (col: "protocol" | "metaData") => {
-    const rows = (await conn.runAndReadAll(
-      `SELECT to_json(${col})::VARCHAR FROM cp_log WHERE ${col} IS NOT NULL ORDER BY v DESC LIMIT 1`,
-    )).getRows();
-    return rows.length ? JSON.parse(String(rows[0][0])) : undefined;
-  };
-  const protocol = await latest("protocol");
-  const metadata = await latest("metaData");
+  // The newest protocol and metaData, found once: checked here, written from the same table.
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE cp_meta AS SELECT ` +
+      `arg_max(protocol, v) FILTER (WHERE protocol IS NOT NULL) AS p, ` +
+      `arg_max(metaData, v) FILTER (WHERE metaData IS NOT NULL) AS m FROM cp_log`,
+  );
+  const [protocol, metadata] = (await conn.runAndReadAll(
+    `SELECT to_json(p)::VARCHAR, to_json(m)::VARCHAR FROM cp_meta`,
+  )).getRows()[0].map((cell) => cell === null ? undefined : JSON.parse(String(cell)));
   if (!protocol || !metadata) {
     throw new CorruptLogError(`${root} has no protocol or metaData at version ${version}`);
   }
@@ -215,10 +212,8 @@ async function writeCheckpointFile(
       `WHERE "add" IS NOT NULL OR "remove" IS NOT NULL GROUP BY k`,
   );
   const select = [
-    `${row("protocol", "p")} FROM (SELECT arg_max(protocol, v) AS p FROM cp_log ` +
-    `WHERE protocol IS NOT NULL)`,
-    `${row("metaData", "m")} FROM (SELECT arg_max(metaData, v) AS m FROM cp_log ` +
-    `WHERE metaData IS NOT NULL)`,
+    `${row("protocol", "p")} FROM cp_meta`,
+    `${row("metaData", "m")} FROM cp_meta`,
     `${row("txn", "x")} FROM (SELECT arg_max(txn, v) AS x FROM cp_log ` +
     `WHERE txn IS NOT NULL GROUP BY txn.appId)`,
     `SELECT NULL::${t.protocol}, NULL::${t.metaData}, NULL::${t.txn}, ` +

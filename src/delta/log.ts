@@ -131,6 +131,25 @@ export async function listRecentLog(tablePath: string): Promise<LogListing | und
 }
 
 /**
+ * Runs `fn` over the recent log ({@link listRecentLog}) when `opts.hint` allows it and the hinted
+ * checkpoint is at or before `opts.upTo`, else — or when `fn` fails on it — over the full
+ * listing: anything wrong with the hinted checkpoint is decided (and reported) by the full log.
+ */
+export async function withLogListing<T>(
+  tablePath: string,
+  opts: { hint: boolean; upTo?: number },
+  fn: (listing: LogListing) => Promise<T>,
+): Promise<T> {
+  const recent = opts.hint ? await listRecentLog(tablePath) : undefined;
+  if (recent && recent.checkpoints[0] <= (opts.upTo ?? Infinity)) {
+    try {
+      return await fn(recent);
+    } catch { /* the full listing decides */ }
+  }
+  return await fn(await listLog(tablePath));
+}
+
+/**
  * Writes `_last_checkpoint` atomically (temp file + rename), unless it already points at a
  * newer checkpoint: a slow checkpointer must not move the hint backwards.
  */

@@ -23,9 +23,9 @@ import {
   checkpointPath,
   commitPath,
   listLog,
-  listRecentLog,
   type LogListing,
   readCommit,
+  withLogListing,
 } from "./log.ts";
 import { decodeAddPath } from "./partition.ts";
 import { parseSchemaString, type TableSchema } from "./schema.ts";
@@ -179,16 +179,9 @@ export async function loadSnapshot(
   opts: LoadSnapshotOptions = {},
 ): Promise<Snapshot> {
   const root = resolve(path);
-  if (opts.version === undefined && opts.timestamp === undefined) {
-    const recent = await listRecentLog(root);
-    if (recent) {
-      // Anything wrong with the hinted checkpoint: the full listing decides (and reports).
-      try {
-        return await replay(root, recent, opts);
-      } catch { /* fall through */ }
-    }
-  }
-  return await replay(root, await listLog(root), opts);
+  // Only the latest snapshot can start from the hint; time travel needs the whole log.
+  const hint = opts.version === undefined && opts.timestamp === undefined;
+  return await withLogListing(root, { hint }, (listing) => replay(root, listing, opts));
 }
 
 async function replay(

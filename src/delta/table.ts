@@ -14,8 +14,12 @@ import { resolve } from "node:path";
 import type { Action, AddAction } from "./actions.ts";
 import { rememberCheckpointInterval } from "./checkpoint.ts";
 import { commit, type CommitOptions, engineInfo } from "./commit.ts";
-import { CommitConflictError, DeltaError, TableExistsMismatchError } from "./errors.ts";
-import { listLog, listRecentLog } from "./log.ts";
+import {
+  CommitConflictError,
+  DeltaError,
+  TableExistsMismatchError,
+  TableNotFoundError,
+} from "./errors.ts";
 import { writeDataFiles, type WriteDataFilesOptions } from "./parquet_writer.ts";
 import {
   schemasEqual,
@@ -74,8 +78,12 @@ export async function createTable(path: string, opts: CreateTableOptions): Promi
   const root = resolve(path);
   validateSchema(opts.schema);
   validatePartitionColumns(opts.schema, opts.partitionColumns);
-  const listing = await listRecentLog(root) ?? await listLog(root);
-  if (listing.commits.length > 0 || listing.checkpoints.length > 0) return existing(root, opts);
+  // One read of the log whether or not the table exists (every consumer start comes here).
+  try {
+    return await existing(root, opts);
+  } catch (err) {
+    if (!(err instanceof TableNotFoundError)) throw err;
+  }
   await Deno.mkdir(root, { recursive: true });
   const actions: Action[] = [
     { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
