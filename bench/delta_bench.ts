@@ -1,7 +1,7 @@
 /**
  * Delta layer benchmarks (figures for issue 3; not tests). Each function builds its own table
  * in a temp dir, removes it afterwards and returns one number. The harness that records them
- * lives elsewhere; `deno run ... bench/delta_bench.ts` prints all three.
+ * lives elsewhere; `deno run ... bench/delta_bench.ts` prints them all.
  */
 import { join } from "node:path";
 import { openDuckDB } from "../src/query/duckdb.ts";
@@ -14,6 +14,8 @@ import {
   writeCheckpoint,
 } from "../src/delta/table.ts";
 import { clearSnapshotCaches } from "../src/delta/snapshot.ts";
+import { commitPath } from "../src/delta/log.ts";
+import { cleanupExpiredLog, DEFAULT_LOG_RETENTION_MS } from "../src/delta/log_cleanup.ts";
 
 const SCHEMA: TableSchema = {
   fields: [
@@ -90,20 +92,25 @@ function fakeAdd(table: string, v: number) {
   };
 }
 
+/** Commits versions 1..commits-1 of one add each to the table at `path` (no checkpoints). */
+async function fillLog(path: string, commits: number): Promise<void> {
+  for (let v = 1; v < commits; v++) {
+    await commit(path, [{ add: fakeAdd(path, v) }], {
+      readVersion: v - 1,
+      operation: "WRITE",
+      txns: [{ appId: `bench-${v % 16}`, version: v }],
+      skipCheckpoint: true,
+    });
+  }
+}
+
 /**
  * Cold snapshot load time in ms (median of 3) of a table with `commits` versions, each adding
  * one file, checkpointed every 10 (the last checkpoint <= latest, then up to 9 JSON commits).
  */
 export async function benchSnapshotLoad(commits: number): Promise<number> {
   return await withTable(async (path) => {
-    for (let v = 1; v < commits; v++) {
-      await commit(path, [{ add: fakeAdd(path, v) }], {
-        readVersion: v - 1,
-        operation: "WRITE",
-        txns: [{ appId: `bench-${v % 16}`, version: v }],
-        skipCheckpoint: true,
-      });
-    }
+    await fillLog(path, commits);
     const latest = commits - 1;
     await writeCheckpoint(path, { version: latest - (latest % 10) });
     const times: number[] = [];
@@ -122,9 +129,54 @@ export async function benchSnapshotLoad(commits: number): Promise<number> {
   });
 }
 
+/** What log cleanup costs (benchLogCleanup). */
+export interface LogCleanupBench {
+  /** Files deleted until a pass completed, the passes it took, and the time per file. */
+  deleted: number;
+  passes: number;
+  usPerFile: number;
+  /** A pass with nothing left to delete (what a steady writer pays every 10 minutes). */
+  idleMs: number;
+}
+
+/**
+ * Log cleanup over a table of `commits` versions checkpointed every tenth, the oldest 90 % of
+ * its commits past the retention: passes (100 ms each at most) until everything expired is
+ * gone, then one with nothing to do.
+ */
+export async function benchLogCleanup(commits: number): Promise<LogCleanupBench> {
+  return await withTable(async (path) => {
+    await fillLog(path, commits);
+    const every = Math.max(10, Math.floor(commits / 10));
+    for (let v = every; v < commits; v += every) await writeCheckpoint(path, { version: v });
+    const old = new Date(Date.now() - 40 * 86_400_000);
+    for (let v = 0; v < commits * 0.9; v++) await Deno.utime(commitPath(path, v), old, old);
+    const opts = { latest: commits - 1, retentionMs: DEFAULT_LOG_RETENTION_MS };
+    let deleted = 0, passes = 0, ms = 0;
+    for (let complete = false; !complete;) {
+      const t0 = performance.now();
+      const r = await cleanupExpiredLog(path, opts);
+      ms += performance.now() - t0;
+      passes++;
+      deleted += r.commitsDeleted + r.checkpointsDeleted;
+      complete = r.complete;
+    }
+    const t0 = performance.now();
+    const idle = await cleanupExpiredLog(path, opts);
+    const idleMs = performance.now() - t0;
+    if (deleted === 0 || idle.commitsDeleted !== 0) {
+      throw new Error(
+        `bench log cleanup is wrong: ${deleted} deleted, then ${idle.commitsDeleted}`,
+      );
+    }
+    return { deleted, passes, usPerFile: (ms * 1000) / deleted, idleMs };
+  });
+}
+
 if (import.meta.main) {
   const rows = Number(Deno.args[0] ?? 1_000_000);
   console.log(`append ${rows} rows: ${Math.round(await benchAppend(rows))} rows/s`);
   console.log(`commit latency: ${(await benchCommitLatency(200)).toFixed(2)} ms/commit`);
   console.log(`snapshot load at 10000 commits: ${(await benchSnapshotLoad(10_000)).toFixed(1)} ms`);
+  console.log(`log cleanup at 10000 commits: ${JSON.stringify(await benchLogCleanup(10_000))}`);
 }

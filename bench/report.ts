@@ -171,6 +171,14 @@ export function figureRows(r: BenchResults): Row[] {
     "< 1,000 (at 10,000)",
   );
   add(
+    "delta",
+    `log cleanup at ${count("delta.snapshotCommits")} commits: ${
+      count("delta.logCleanupDeleted")
+    } expired files in ${count("delta.logCleanupPasses")} passes of ≤ 100 ms — µs a file`,
+    "delta.logCleanupUsPerFile",
+  );
+  add("delta", "log cleanup: a pass with nothing to delete — ms", "delta.logCleanupIdleMs");
+  add(
     "decode",
     `decodeReading, ${count("decode.messages")} payloads — msg/s`,
     "decode.msgsPerSec",

@@ -17,7 +17,12 @@ import { ensureDeltaExtension } from "../src/query/extension.ts";
 import { ROOT } from "../src/tasks.ts";
 import { refreshGold } from "../src/query/gold.ts";
 import { benchDecode } from "./decode_bench.ts";
-import { benchAppend, benchCommitLatency, benchSnapshotLoad } from "./delta_bench.ts";
+import {
+  benchAppend,
+  benchCommitLatency,
+  benchLogCleanup,
+  benchSnapshotLoad,
+} from "./delta_bench.ts";
 import { benchFreshness, type FreshnessRun } from "./freshness_bench.ts";
 import {
   benchGoldFull,
@@ -464,6 +469,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
         commitMs.push(await benchCommitLatency(sizes.commits));
       }
       const snapshot = await benchSnapshotLoad(sizes.snapshotCommits);
+      const cleanup = await benchLogCleanup(sizes.snapshotCommits);
       return {
         appendRows: sizes.appendRows,
         appendRowsPerSec: figure(append, "rows/s", 0),
@@ -472,6 +478,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
         snapshotCommits: sizes.snapshotCommits,
         // benchSnapshotLoad is itself the median of 3 cold loads of one 10,000-commit table.
         snapshotLoadMs: figure([snapshot], "ms", 1),
+        logCleanupDeleted: cleanup.deleted,
+        logCleanupPasses: cleanup.passes,
+        logCleanupUsPerFile: figure([cleanup.usPerFile], "µs", 0),
+        logCleanupIdleMs: figure([cleanup.idleMs], "ms", 1),
       };
     });
 

@@ -1,6 +1,6 @@
 /**
  * Cross-check with delta-rs: python's `deltalake` reads tables written by this layer (at an
- * old version, after a checkpoint, after optimize) with the same per-partition counts and sums
+ * old version, after a checkpoint, after optimize, after log cleanup) with the same per-partition counts and sums
  * as the layer's own reader. Skips (with a message) when `import deltalake` fails.
  *
  * Unlike delta_scan, delta-rs keeps the partition value "" distinct from null, so this
@@ -9,8 +9,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openDuckDB } from "../src/query/duckdb.ts";
-import { appendQuery, createTable, loadSnapshot, optimize } from "../src/delta/table.ts";
-import { listLog } from "../src/delta/log.ts";
+import {
+  appendQuery,
+  createTable,
+  loadSnapshot,
+  optimize,
+  writeCheckpoint,
+} from "../src/delta/table.ts";
+import { commitPath, listLog } from "../src/delta/log.ts";
+import { cleanupExpiredLog } from "../src/delta/log_cleanup.ts";
 import { layerView, normalise, SENSOR_SCHEMA, sensorRowsSql } from "./delta_helpers/common.ts";
 
 const SCRIPT = new URL("./tools/read_with_deltalake.py", import.meta.url).pathname;
@@ -53,7 +60,8 @@ async function readWithDeltalake(path: string, version?: number, appIds: string[
 }
 
 Deno.test({
-  name: "delta-rs reads the layer's tables identically (time travel, checkpoint, optimize)",
+  name:
+    "delta-rs reads the layer's tables identically (time travel, checkpoint, optimize, cleanup)",
   ignore: !available,
   fn: async () => {
     const dir = await Deno.makeTempDir();
@@ -94,6 +102,15 @@ Deno.test({
       const opt = await optimize(path);
       assert.ok(opt.version !== undefined && opt.filesAdded < opt.filesRemoved);
       await check(); // after optimize
+      await check(12);
+      // The log cleaned to its retention: it starts at checkpoint 10 (kept with the one at 14).
+      await writeCheckpoint(path);
+      const old = new Date(Date.now() - 40 * 86_400_000);
+      for (let v = 0; v <= 14; v++) await Deno.utime(commitPath(path, v), old, old);
+      const cleaned = await cleanupExpiredLog(path, { latest: 14, retentionMs: 30 * 86_400_000 });
+      assert.equal(cleaned.keepFrom, 10);
+      assert.equal((await listLog(path)).commits[0], 10);
+      await check();
       await check(12);
     } finally {
       db.close();

@@ -22,6 +22,7 @@ import {
   withLogListing,
   writeLastCheckpoint,
 } from "./log.ts";
+import { cleanupExpiredLog, DEFAULT_LOG_RETENTION_MS } from "./log_cleanup.ts";
 import { loadSnapshot, type Snapshot } from "./snapshot.ts";
 
 /** Default commits between checkpoints (Delta's convention). */
@@ -51,6 +52,15 @@ export function parseIntervalMs(value: string | undefined): number | undefined {
   if (!m) return undefined;
   const unit = UNIT_MS[m[2].toLowerCase()];
   return unit === undefined ? undefined : Number(m[1]) * unit;
+}
+
+/**
+ * How long commits are kept (delta.logRetentionDuration, default 30 days), or null when
+ * delta.enableExpiredLogCleanup is "false".
+ */
+export function logRetentionMs(properties: Record<string, string>): number | null {
+  if (String(properties["delta.enableExpiredLogCleanup"]).toLowerCase() === "false") return null;
+  return parseIntervalMs(properties["delta.logRetentionDuration"]) ?? DEFAULT_LOG_RETENTION_MS;
 }
 
 /** Result of writeCheckpoint. */
@@ -264,13 +274,32 @@ async function writeCheckpointFile(
   }
 }
 
-/** Checkpoint intervals of tables this process has committed to (properties rarely change). */
-const intervals = new Map<string, number>();
-
-/** Remembers a table's interval (called when a snapshot is at hand, e.g. by appendQuery). */
-export function rememberCheckpointInterval(snapshot: Snapshot): void {
-  intervals.set(snapshot.path, checkpointInterval(snapshot.properties));
+/** What checkpointIfDue needs of a table's properties, per table this process committed to. */
+interface CheckpointPolicy {
+  interval: number;
+  /** logRetentionMs of the table. */
+  logRetentionMs: number | null;
 }
+
+const policies = new Map<string, CheckpointPolicy>();
+
+function policyOf(properties: Record<string, string>): CheckpointPolicy {
+  return { interval: checkpointInterval(properties), logRetentionMs: logRetentionMs(properties) };
+}
+
+/** Remembers a table's policy (called when a snapshot is at hand, e.g. by appendQuery). */
+export function rememberCheckpointInterval(snapshot: Snapshot): void {
+  policies.set(snapshot.path, policyOf(snapshot.properties));
+}
+
+/**
+ * Least time between two log cleanups of a table by this process. A pass costs a few dozen
+ * `stat`s when nothing expired; a streaming table expires about 700 commits in 10 minutes.
+ */
+export const LOG_CLEANUP_INTERVAL_MS = 10 * 60_000;
+
+/** When this process cleans each table's log next (the first checkpoint after start does). */
+const nextCleanup = new Map<string, number>();
 
 /**
  * Actions a checkpoint may hold per commit of distance to the next one. A checkpoint rewrites
@@ -284,8 +313,9 @@ export const CHECKPOINT_ACTIONS_PER_COMMIT = 1000;
 /**
  * Called after every successful commit: writes the checkpoint of `version` when it is a
  * multiple of the table's interval and at least `size / CHECKPOINT_ACTIONS_PER_COMMIT` commits
- * after the last checkpoint of `size` actions. Failures propagate; commit() logs and swallows
- * them.
+ * after the last checkpoint of `size` actions, then cleans the log of expired commits (at most
+ * every LOG_CLEANUP_INTERVAL_MS; see log_cleanup.ts). Failures propagate; commit() logs and
+ * swallows them.
  */
 export async function checkpointIfDue(
   path: string,
@@ -293,16 +323,26 @@ export async function checkpointIfDue(
   interval: number | undefined,
 ): Promise<void> {
   if (version === 0) return;
-  let every = interval ?? intervals.get(path);
-  if (every === undefined) {
+  let policy = policies.get(path);
+  if (!policy) {
     const snap = await loadSnapshot(path, { version, tombstones: false });
-    every = checkpointInterval(snap.properties);
-    intervals.set(path, every);
+    policy = policyOf(snap.properties);
+    policies.set(path, policy);
   }
-  if (version % every !== 0) return;
+  if (version % (interval ?? policy.interval) !== 0) return;
   const last = await readLastCheckpoint(path);
   if (last && version - last.version < Math.ceil(last.size / CHECKPOINT_ACTIONS_PER_COMMIT)) {
     return;
   }
   await writeCheckpoint(path, { version });
+  // Cleanup follows checkpoints (as in Delta's writers): only they make older commits unneeded.
+  // A pass that ran out of time goes on at the next checkpoint, else in LOG_CLEANUP_INTERVAL_MS.
+  const now = Date.now();
+  if (policy.logRetentionMs === null || now < (nextCleanup.get(path) ?? 0)) return;
+  const { complete } = await cleanupExpiredLog(path, {
+    latest: version,
+    retentionMs: policy.logRetentionMs,
+    now,
+  });
+  nextCleanup.set(path, complete ? now + LOG_CLEANUP_INTERVAL_MS : 0);
 }

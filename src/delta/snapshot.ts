@@ -237,6 +237,14 @@ async function replay(
   }
 
   const available = new Set(listing.commits);
+  // A log cleaned up to its retention starts at a checkpoint: versions before it are gone.
+  const earliest = listing.checkpoints[0];
+  if (start === 0 && !available.has(0) && (earliest === undefined || target < earliest)) {
+    throw new VersionNotFoundError(
+      `version ${target} of ${root} is no longer available: its log was cleaned up ` +
+        `(delta.logRetentionDuration); the earliest version is ${earliest ?? "unknown"}`,
+    );
+  }
   for (let v = start; v <= target; v++) {
     if (!available.has(v)) {
       throw new CorruptLogError(
