@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { openDuckDB } from "../query/duckdb.ts";
+import { type DuckDB, openDuckDB } from "../query/duckdb.ts";
 import { logRetentionMs } from "./checkpoint.ts";
 import { VersionNotFoundError } from "./errors.ts";
 import { commitPath, listLog } from "./log.ts";
@@ -20,32 +20,47 @@ const PARTS = ["building", "type"];
 const DAY = 86_400_000;
 
 /**
- * A table of `commits` appends (checkpoints every 10 versions, each append with a txn), whose
- * commits below `expiredBelow` look `ageDays` old. Cleanup is off in its properties so that the
- * appends themselves never clean: the tests call it.
+ * Runs `fn` on a new table with `properties` whose versions 1..commits are appends (checkpoints
+ * every 10, each append with a txn of "src-0"), then on commits below `expiredBelow` made to look
+ * 40 days old; removes it afterwards.
  */
-async function agedTable(commits: number, expiredBelow: number, ageDays = 40) {
+async function withAgedTable(
+  opts: { commits: number; expiredBelow: number; properties: Record<string, string> },
+  fn: (path: string, db: DuckDB) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir();
   const path = join(dir, "t");
   await createTable(path, {
     schema: SENSOR_SCHEMA,
     partitionColumns: PARTS,
-    properties: { "delta.enableExpiredLogCleanup": "false" },
+    properties: opts.properties,
   });
   const db = await openDuckDB();
-  for (let i = 1; i <= commits; i++) {
-    await appendQuery(db.conn, path, sensorRowsSql(20, i * 100), {
-      txns: [{ appId: "src-0", version: i }],
-    });
+  try {
+    for (let i = 1; i <= opts.commits; i++) {
+      await appendQuery(db.conn, path, sensorRowsSql(20, i * 100), {
+        txns: [{ appId: "src-0", version: i }],
+      });
+    }
+    await age(path, opts.expiredBelow);
+    await fn(path, db);
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
   }
-  const old = new Date(Date.now() - ageDays * DAY);
-  for (let v = 0; v < expiredBelow; v++) await Deno.utime(commitPath(path, v), old, old);
-  return { dir, path, db };
 }
 
+/** Makes commits below `below` look 40 days old. */
+async function age(path: string, below: number): Promise<void> {
+  const old = new Date(Date.now() - 40 * DAY);
+  for (let v = 0; v < below; v++) await Deno.utime(commitPath(path, v), old, old);
+}
+
+/** Cleanup off in the properties, so that appends never clean: the tests call it. */
+const MANUAL = { "delta.enableExpiredLogCleanup": "false" };
+
 Deno.test("log cleanup deletes only what no unexpired version needs, and tables read the same", async () => {
-  const { dir, path, db } = await agedTable(35, 25);
-  try {
+  await withAgedTable({ commits: 35, expiredBelow: 25, properties: MANUAL }, async (path, db) => {
     const before = await loadSnapshot(path, { tombstones: false });
     const atTwelve = normalise(await scanView(db.conn, path, PARTS, 12));
     assert.deepEqual((await listLog(path)).checkpoints, [10, 20, 30]);
@@ -89,32 +104,23 @@ Deno.test("log cleanup deletes only what no unexpired version needs, and tables 
       checkpointsDeleted: 0,
       complete: true,
     });
-  } finally {
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("log cleanup: nothing expired, or a single checkpoint in reach, deletes nothing", async () => {
-  const { dir, path, db } = await agedTable(15, 0);
-  try {
+  await withAgedTable({ commits: 15, expiredBelow: 0, properties: MANUAL }, async (path) => {
     const none = { commitsDeleted: 0, checkpointsDeleted: 0, complete: true };
     assert.deepEqual(await cleanupExpiredLog(path, { latest: 15, retentionMs: 30 * DAY }), none);
     // Everything expired, but only checkpoint 10 precedes the latest: it alone could rebuild
     // the kept versions, and one checkpoint is never trusted alone.
-    const old = new Date(Date.now() - 40 * DAY);
-    for (let v = 0; v <= 15; v++) await Deno.utime(commitPath(path, v), old, old);
+    await age(path, 16);
     assert.deepEqual(await cleanupExpiredLog(path, { latest: 15, retentionMs: 30 * DAY }), none);
     assert.equal((await listLog(path)).commits.length, 16);
-  } finally {
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("log cleanup stops when its time is up and the next pass goes on, bottom up", async () => {
-  const { dir, path, db } = await agedTable(35, 35);
-  try {
+  await withAgedTable({ commits: 35, expiredBelow: 35, properties: MANUAL }, async (path) => {
     // No time at all: one version per pass (commit 0, then commit 1 …).
     for (let v = 0; v < 3; v++) {
       const r = await cleanupExpiredLog(path, { latest: 35, retentionMs: 30 * DAY, budgetMs: 0 });
@@ -139,31 +145,15 @@ Deno.test("log cleanup stops when its time is up and the next pass goes on, bott
     assert.deepEqual(listing.checkpoints, [20, 30]);
     clearSnapshotCaches();
     assert.equal((await loadSnapshot(path)).txnVersion("src-0"), 35);
-  } finally {
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a writer process cleans the log after its first checkpoint, as the properties say", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = join(dir, "t");
-  await createTable(path, {
-    schema: SENSOR_SCHEMA,
-    partitionColumns: PARTS,
-    properties: { "delta.logRetentionDuration": "interval 1 day" },
-  });
-  const db = await openDuckDB();
-  try {
-    // This process's checkpoints (10, 20) find nothing expired yet.
-    for (let i = 1; i <= 29; i++) {
-      await appendQuery(db.conn, path, sensorRowsSql(5, i), {
-        txns: [{ appId: "src-0", version: i }],
-      });
-    }
+  // This process's checkpoints (10, 20) found nothing expired: commits age only afterwards.
+  const properties = { "delta.logRetentionDuration": "interval 1 day" };
+  await withAgedTable({ commits: 29, expiredBelow: 0, properties }, async (path, db) => {
     assert.equal((await listLog(path)).commits[0], 0);
-    const old = new Date(Date.now() - 2 * DAY);
-    for (let v = 0; v < 25; v++) await Deno.utime(commitPath(path, v), old, old);
+    await age(path, 25);
     // A new writer commits version 30: its checkpoint is followed by a cleanup pass that keeps
     // everything from checkpoint 10 (oldest unexpired commit 25; checkpoints 20 and 10).
     const out = await appendWorker([path, "1", "1", "append"], {
@@ -183,10 +173,7 @@ Deno.test("a writer process cleans the log after its first checkpoint, as the pr
       normalise(await scanView(db.conn, path, PARTS)),
       normalise(await layerView(db.conn, snap)),
     );
-  } finally {
-    db.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("logRetentionMs reads delta.logRetentionDuration and delta.enableExpiredLogCleanup", () => {
