@@ -3,7 +3,9 @@
  * DuckDB — figures mean nothing without them.
  *
  * Read through node:os / Deno.systemMemoryInfo (permission `--allow-sys=cpus,...`), because
- * Deno only lets `--allow-all` read /proc directly; node:os reads /proc/cpuinfo for us.
+ * Deno only lets `--allow-all` read /proc directly; node:os reads /proc/cpuinfo for us, and the
+ * CPU time the hypervisor steals (23–35 % at times on a shared VM, during a run whose figures were
+ * 2–3× lower than the same code's a few days before) is read from /proc/stat through `cat`.
  *
  * @module
  */
@@ -43,6 +45,36 @@ export function machineInfo(): MachineInfo {
     os: `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`,
     loadAverageAtStart: Deno.loadavg().map((x) => Number(x.toFixed(2))),
   };
+}
+
+/** Cumulative CPU time of the machine, in clock ticks (the first line of /proc/stat). */
+export interface CpuTicks {
+  total: number;
+  /** Ticks the hypervisor gave this VM's cores to someone else. */
+  steal: number;
+}
+
+/**
+ * CPU ticks so far, or null where /proc/stat is unreadable (not Linux). Read through `cat`:
+ * Deno lets only `--allow-all` read /proc, and a bench must not need that.
+ */
+export async function cpuTicks(): Promise<CpuTicks | null> {
+  try {
+    const out = await new Deno.Command("cat", { args: ["/proc/stat"], stderr: "null" }).output();
+    const line = new TextDecoder().decode(out.stdout).split("\n")[0] ?? "";
+    if (!out.success || !line.startsWith("cpu ")) return null;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** Share of the CPU time between two readings that was stolen, in % (null if unknown). */
+export function stealPercent(from: CpuTicks | null, to: CpuTicks | null): number | null {
+  if (!from || !to || to.total <= from.total) return null;
+  return Number(((100 * (to.steal - from.steal)) / (to.total - from.total)).toFixed(1));
 }
 
 /** DuckDB's `SELECT version()`. */

@@ -241,7 +241,7 @@ export function renderMarkdown(r: BenchResults): string {
     } GiB RAM, ${m.os}`,
     `- Load average (1/5/15 min): ${m.loadAverageAtStart.join(" / ")} at start, ${
       m.loadAverageAtEnd.join(" / ")
-    } at end`,
+    } at end${m.cpuStealPercent == null ? "" : `; CPU steal ${m.cpuStealPercent} % of the run`}`,
     `- Deno ${v.deno} (V8 ${v.v8}), Kafka ${v.kafka} (${v.kafkaSource}), kafkajs ${v.kafkajs}, DuckDB ${v.duckdb}`,
     "- Each figure: median of the runs, with min and max; ratios are taken pair by pair in one run.",
     "",

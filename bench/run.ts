@@ -45,12 +45,14 @@ import {
 } from "./kafka_bench.ts";
 import { benchDashboard, benchOptimize } from "./lakehouse_bench.ts";
 import {
+  cpuTicks,
   denoVersions,
   duckdbVersion,
   kafkajsVersion,
   kafkaVersion,
   type MachineInfo,
   machineInfo,
+  stealPercent,
   type Versions,
 } from "./machine.ts";
 import { renderMarkdown } from "./report.ts";
@@ -140,7 +142,11 @@ export interface BenchResults {
   startedAt: string;
   finishedAt: string;
   durationSeconds: number;
-  machine: MachineInfo & { loadAverageAtEnd: number[] };
+  machine: MachineInfo & {
+    loadAverageAtEnd: number[];
+    /** CPU time stolen by the hypervisor during the run, % (null: unknown). */
+    cpuStealPercent?: number | null;
+  };
   versions: Versions;
   sizes: BenchSizes;
   /** Scenario → figures, or `{ error }` when it failed. */
@@ -167,6 +173,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const started = new Date();
   const t0 = performance.now();
   const machine = machineInfo();
+  const ticksAtStart = await cpuTicks();
   const notes: string[] = [];
   const figures: Record<string, unknown> = {};
   const want = (s: string) => !opts.only || opts.only.includes(s);
@@ -500,6 +507,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
+  const steal = stealPercent(ticksAtStart, await cpuTicks());
+  if (steal !== null && steal >= 5) {
+    notes.push(
+      `the hypervisor took ${steal} % of the CPU time during the run (steal): every figure ` +
+        `that depends on CPU is lower than this machine's cores would give alone`,
+    );
+  }
   if (machine.loadAverageAtStart[0] > machine.cores) {
     notes.push(
       `the machine was busy: load average ${
@@ -513,7 +527,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     durationSeconds: Math.round((performance.now() - t0) / 1000),
-    machine: { ...machine, loadAverageAtEnd: Deno.loadavg().map((x) => Number(x.toFixed(2))) },
+    machine: {
+      ...machine,
+      loadAverageAtEnd: Deno.loadavg().map((x) => Number(x.toFixed(2))),
+      cpuStealPercent: steal,
+    },
     versions,
     sizes,
     figures,

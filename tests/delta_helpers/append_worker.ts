@@ -18,7 +18,11 @@ if (mode === "crash") {
   const snap = await loadSnapshot(table);
   const adds = await writeDataFiles(db.conn, snap, sensorRowsSql(100, 7_000_000));
   console.log(JSON.stringify({ paths: adds.map((a) => a.path) }));
-  await new Promise(() => {}); // killed here, before any commit
+  // Killed here, before any commit. A timer keeps the event loop alive: a bare never-settling
+  // promise lets Deno exit on its own ("top-level await promise never resolved") before a slow
+  // parent's SIGKILL arrives.
+  setInterval(() => {}, 60_000);
+  await new Promise(() => {});
 }
 const versions: number[] = [];
 const paths: string[] = [];
