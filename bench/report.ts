@@ -174,7 +174,7 @@ export function figureRows(r: BenchResults): Row[] {
     "delta",
     `log cleanup at ${count("delta.snapshotCommits")} commits: ${
       count("delta.logCleanupDeleted")
-    } expired files in ${count("delta.logCleanupPasses")} passes of ≤ 100 ms — µs a file`,
+    } expired files in ${n("delta.logCleanupPasses")} passes of ≤ 100 ms — µs a file`,
     "delta.logCleanupUsPerFile",
   );
   add("delta", "log cleanup: a pass with nothing to delete — ms", "delta.logCleanupIdleMs");
