@@ -288,7 +288,7 @@ function policyOf(properties: Record<string, string>): CheckpointPolicy {
 }
 
 /** Remembers a table's policy (called when a snapshot is at hand, e.g. by appendQuery). */
-export function rememberCheckpointInterval(snapshot: Snapshot): void {
+export function rememberCheckpointPolicy(snapshot: Snapshot): void {
   policies.set(snapshot.path, policyOf(snapshot.properties));
 }
 

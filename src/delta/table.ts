@@ -12,7 +12,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { resolve } from "node:path";
 import type { Action, AddAction } from "./actions.ts";
-import { rememberCheckpointInterval } from "./checkpoint.ts";
+import { rememberCheckpointPolicy } from "./checkpoint.ts";
 import { commit, type CommitOptions, engineInfo } from "./commit.ts";
 import {
   CommitConflictError,
@@ -122,7 +122,7 @@ export async function createTable(path: string, opts: CreateTableOptions): Promi
 /** Latest snapshot of an existing table; TableNotFoundError when `path` holds none. */
 export async function openTable(path: string): Promise<Snapshot> {
   const snap = await loadSnapshot(path, { tombstones: false });
-  rememberCheckpointInterval(snap);
+  rememberCheckpointPolicy(snap);
   return snap;
 }
 
@@ -154,7 +154,7 @@ export async function appendQuery(
       `${snap.path} needs writer version ${snap.protocol.minWriterVersion}; this layer writes 2`,
     );
   }
-  rememberCheckpointInterval(snap);
+  rememberCheckpointPolicy(snap);
   const adds = await writeDataFiles(conn, snap, sourceSql, opts);
   if (adds.length === 0 && !(opts.txns?.length)) return { version: snap.version, adds };
   const commitOpts: CommitOptions = {

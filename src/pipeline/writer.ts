@@ -12,7 +12,7 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { ConcurrentTransactionError } from "../delta/errors.ts";
-import { rememberCheckpointInterval } from "../delta/checkpoint.ts";
+import { rememberCheckpointPolicy } from "../delta/checkpoint.ts";
 import { commit } from "../delta/commit.ts";
 import { loadSnapshot, refreshSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
@@ -95,7 +95,7 @@ export class IngestWriter {
       : await loadSnapshot(this.path(table), { tombstones: false });
     // Commits then know the table's checkpoint and log-cleanup policy without a time-travel
     // load of their own (which lists the whole log).
-    if (!prev) rememberCheckpointInterval(snap);
+    if (!prev) rememberCheckpointPolicy(snap);
     this.snapshots.set(table, snap);
     return snap;
   }
