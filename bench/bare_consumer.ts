@@ -1,13 +1,14 @@
 /**
- * The ceiling the pipeline is compared with: a bare kafkajs consumer that only decodes
- * (`JSON.parse` of each value, errors counted) and reads `topic` from the beginning until every
- * partition reached the end offset it had at start. Fetch settings are the pipeline's
- * (`FETCH_SETTINGS` of src/kafka/consumer.ts), so the ratio isolates what the pipeline adds on
- * top of the client.
+ * The ceiling the pipeline is compared with: a bare consumer that only decodes (`JSON.parse` of
+ * each value, errors counted) and reads `topic` from the beginning until every partition reached
+ * the end offset it had at start. Fetch settings are the pipeline's (`FETCH_SETTINGS` of
+ * src/kafka/consumer.ts), so the ratio isolates what the pipeline adds on top of the client.
+ * The client is kafkajs (the product's) or `@platformatic/kafka` (a maintained pure-JS client,
+ * measured as a candidate replacement with the same fetch sizes).
  * Timing starts before connecting, as the pipeline's does. Prints one JSON line on stdout.
  *
  * Run by bench/kafka_bench.ts: `deno run --allow-net --allow-env=KAFKA*,DEBUG,NODE_*
- * bench/bare_consumer.ts <brokers> <topic>`.
+ * bench/bare_consumer.ts <brokers> <topic> [kafkajs|platformatic]`.
  *
  * @module
  */
@@ -23,6 +24,41 @@ export interface BareConsumerResult {
   msgsPerSec: number;
 }
 
+/** What both clients do per message and per partition: decode, count, see the end coming. */
+class Tally {
+  records = 0;
+  parseErrors = 0;
+  bytes = 0;
+  readonly reached = new Set<number>();
+  constructor(readonly ends: Map<number, number>) {
+    for (const [p, high] of ends) if (high === 0) this.reached.add(p);
+  }
+  /** Buffer's own UTF-8 decode, as the first bare figures were measured with. */
+  take(v: { byteLength: number; toString(encoding: "utf8"): string } | null | undefined): void {
+    if (!v) return;
+    this.bytes += v.byteLength;
+    try {
+      JSON.parse(v.toString("utf8"));
+    } catch {
+      this.parseErrors++;
+    }
+    this.records++;
+  }
+  /** Notes that `partition` was read up to `offset`; true once every partition is at its end. */
+  reach(partition: number, offset: number): boolean {
+    if (offset + 1 >= (this.ends.get(partition) ?? 0)) this.reached.add(partition);
+    return this.done();
+  }
+  done(): boolean {
+    return this.reached.size === this.ends.size;
+  }
+  result(started: number): BareConsumerResult {
+    const seconds = (performance.now() - started) / 1000;
+    const { records, parseErrors, bytes } = this;
+    return { records, parseErrors, bytes, seconds, msgsPerSec: Math.round(records / seconds) };
+  }
+}
+
 /** Reads `topic` to its end offsets at start, decoding each value; see the module doc. */
 export async function bareConsume(brokers: string[], topic: string): Promise<BareConsumerResult> {
   const started = performance.now();
@@ -36,42 +72,67 @@ export async function bareConsume(brokers: string[], topic: string): Promise<Bar
     groupId: `bench-bare-${crypto.randomUUID()}`,
     ...FETCH_SETTINGS,
   });
-  let records = 0, parseErrors = 0, bytes = 0;
-  const reached = new Set<number>();
-  for (const [p, high] of ends) if (high === 0) reached.add(p);
+  const tally = new Tally(ends);
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await new Promise<void>((resolve, reject) => {
-    if (reached.size === ends.size) return resolve();
+    if (tally.done()) return resolve();
     consumer.on(consumer.events.CRASH, (e) => reject(e.payload.error));
     consumer.run({
       autoCommit: false,
       eachBatch: ({ batch }) => {
-        for (const m of batch.messages) {
-          const v = m.value;
-          if (!v) continue;
-          bytes += v.byteLength;
-          try {
-            JSON.parse(v.toString("utf8"));
-          } catch {
-            parseErrors++;
-          }
-          records++;
-        }
-        const last = Number(batch.lastOffset());
-        if (last + 1 >= (ends.get(batch.partition) ?? 0)) reached.add(batch.partition);
-        if (reached.size === ends.size) resolve();
+        for (const m of batch.messages) tally.take(m.value);
+        if (tally.reach(batch.partition, Number(batch.lastOffset()))) resolve();
         return Promise.resolve();
       },
     }).catch(reject);
   });
-  const seconds = (performance.now() - started) / 1000;
+  const result = tally.result(started);
   await consumer.disconnect();
-  return { records, parseErrors, bytes, seconds, msgsPerSec: Math.round(records / seconds) };
+  return result;
+}
+
+/** The clients {@link bareConsume} and {@link bareConsumePlatformatic} measure. */
+export type BareClient = "kafkajs" | "platformatic";
+
+/** {@link bareConsume} with `@platformatic/kafka`: the same end offsets, fetch sizes and decode. */
+export async function bareConsumePlatformatic(
+  brokers: string[],
+  topic: string,
+): Promise<BareConsumerResult> {
+  const started = performance.now();
+  // Loaded only when measured, so the kafkajs figure does not pay for parsing this module.
+  const { Consumer } = await import("@platformatic/kafka");
+  const consumer = new Consumer({
+    groupId: `bench-bare-${crypto.randomUUID()}`,
+    clientId: "smarttech-bench-bare",
+    bootstrapBrokers: brokers,
+    maxBytes: FETCH_SETTINGS.maxBytes,
+    maxBytesPerPartition: FETCH_SETTINGS.maxBytesPerPartition,
+    maxWaitTime: FETCH_SETTINGS.maxWaitTimeInMs,
+  });
+  const ends = new Map<number, number>();
+  const high = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+  high.forEach((h, p) => ends.set(p, Number(h)));
+  const tally = new Tally(ends);
+  const stream = await consumer.consume({ topics: [topic], mode: "earliest", autocommit: false });
+  await new Promise<void>((resolve, reject) => {
+    if (tally.done()) return resolve();
+    stream.on("error", reject);
+    stream.on("data", (m) => {
+      tally.take(m.value);
+      if (tally.reach(m.partition, Number(m.offset))) resolve();
+    });
+  });
+  const result = tally.result(started);
+  await stream.close();
+  await consumer.close(true);
+  return result;
 }
 
 if (import.meta.main) {
-  const [brokers, topic] = Deno.args;
-  console.log(JSON.stringify(await bareConsume(brokers.split(","), topic)));
+  const [brokers, topic, client = "kafkajs"] = Deno.args;
+  const consume = client === "platformatic" ? bareConsumePlatformatic : bareConsume;
+  console.log(JSON.stringify(await consume(brokers.split(","), topic)));
   Deno.exit(0);
 }

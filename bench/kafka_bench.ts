@@ -8,7 +8,7 @@
  */
 import { createKafka } from "../src/kafka/client.ts";
 import { ROOT, spawnTask, type SpawnTaskOptions } from "../src/tasks.ts";
-import type { BareConsumerResult } from "./bare_consumer.ts";
+import type { BareClient, BareConsumerResult } from "./bare_consumer.ts";
 
 /** Options shared by the Kafka benchmarks. */
 export interface KafkaBenchEnv {
@@ -54,7 +54,8 @@ export class BenchTaskError extends Error {
   }
 }
 
-function lastJsonLine<T>(stdout: string): T {
+/** The last JSON line a benchmarked child printed on stdout (its summary). */
+export function lastJsonLine<T>(stdout: string): T {
   const line = stdout.trim().split("\n").filter((l) => l.startsWith("{")).at(-1);
   if (!line) throw new Error(`no JSON summary in output: ${stdout.slice(-500)}`);
   return JSON.parse(line) as T;
@@ -100,29 +101,64 @@ export async function benchProduce(
   return lastJsonLine<ProduceRun>(stdout);
 }
 
-/** The bare kafkajs consumer over `topic`, in its own process. */
+/** A bare consumer's figures, plus its peak RSS and CPU when measured. */
+export type BareRun = BareConsumerResult & {
+  peakRssBytes: number | null;
+  cpuSeconds: number | null;
+};
+
+/**
+ * Deno permissions of the bare consumer per client. `@platformatic/kafka` needs more: its `debug`
+ * dependency enumerates the whole environment and it reads its WebAssembly (CRC32C) from disk.
+ */
+const BARE_PERMISSIONS: Record<BareClient, string[]> = {
+  kafkajs: ["--allow-net", "--allow-env=KAFKA*,DEBUG,NODE_*"],
+  platformatic: ["--allow-net", "--allow-env", "--allow-read=node_modules"],
+};
+
+/** The bare consumer of `client` (default kafkajs) over `topic`, in its own process. */
 export async function benchBareConsumer(
   env: KafkaBenchEnv,
   topic: string,
-): Promise<BareConsumerResult> {
-  const out = await new Deno.Command(env.deno, {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env=KAFKA*,DEBUG,NODE_*",
-      "bench/bare_consumer.ts",
-      env.brokers,
-      topic,
-    ],
+  opts: { client?: BareClient; measure?: boolean } = {},
+): Promise<BareRun> {
+  const client = opts.client ?? "kafkajs";
+  const argv = [
+    env.deno,
+    "run",
+    ...BARE_PERMISSIONS[client],
+    "bench/bare_consumer.ts",
+    env.brokers,
+    topic,
+    client,
+  ];
+  const { summary, time } = await runBenchChild(`bare consumer (${client})`, argv, opts.measure);
+  return { ...(summary as BareConsumerResult), ...time };
+}
+
+/**
+ * Runs `argv` from the repo root (under {@link TIME_WRAPPER} when `measure`), fails with its
+ * stderr's tail when it fails, and returns its JSON summary line with the time figures.
+ */
+export async function runBenchChild(
+  name: string,
+  argv: string[],
+  measure = true,
+): Promise<{ summary: unknown; time: ReturnType<typeof parseTimeMark> }> {
+  const [cmd, ...args] = measure ? [...TIME_WRAPPER, ...argv] : argv;
+  const out = await new Deno.Command(cmd, {
+    args,
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).output();
-  if (!out.success) {
-    throw new BenchTaskError("bare consumer", out.code, new TextDecoder().decode(out.stderr));
-  }
-  return lastJsonLine<BareConsumerResult>(new TextDecoder().decode(out.stdout));
+  const stderr = new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new BenchTaskError(name, out.code, stderr);
+  return {
+    summary: lastJsonLine<unknown>(new TextDecoder().decode(out.stdout)),
+    time: parseTimeMark(stderr),
+  };
 }
 
 /** What `consume --until-caught-up` reported, plus its peak RSS when measured. */
@@ -133,10 +169,25 @@ export interface PipelineRun {
   msgsPerSec: number;
   /** Peak resident set of the consume process (VmHWM / ru_maxrss), bytes; null if unmeasured. */
   peakRssBytes: number | null;
+  /** User + system CPU time of the consume process, s; null if unmeasured. */
+  cpuSeconds: number | null;
 }
 
 const TIME = "/usr/bin/time";
-const RSS_MARK = "BENCH_MAXRSS_KB=";
+const TIME_MARK = "BENCH_TIME=";
+
+/** A wrapper that makes /usr/bin/time append the child's peak RSS and CPU to its stderr. */
+export const TIME_WRAPPER: readonly string[] = [TIME, "-f", `${TIME_MARK}%M %U %S`];
+
+/** What {@link TIME_WRAPPER} reported: peak RSS (bytes) and user + system CPU (s), or nulls. */
+export function parseTimeMark(
+  stderr: string,
+): { peakRssBytes: number | null; cpuSeconds: number | null } {
+  const line = stderr.split("\n").reverse().find((l) => l.startsWith(TIME_MARK));
+  if (!line) return { peakRssBytes: null, cpuSeconds: null };
+  const [kb, user, sys] = line.slice(TIME_MARK.length).trim().split(/\s+/).map(Number);
+  return { peakRssBytes: kb * 1024, cpuSeconds: Number((user + sys).toFixed(2)) };
+}
 
 /** True when /usr/bin/time can report a child's peak RSS. */
 export async function canMeasureRss(): Promise<boolean> {
@@ -149,8 +200,8 @@ export async function canMeasureRss(): Promise<boolean> {
 
 /**
  * `deno task consume --until-caught-up` of `topic` into `lakehouse` with a fresh group. With
- * `measureRss` the process runs under `/usr/bin/time -f %M`: the kernel's ru_maxrss of the
- * consume process itself (= its VmHWM at exit), not the harness's.
+ * `measureRss` the process runs under `/usr/bin/time`: the kernel's ru_maxrss of the consume
+ * process itself (= its VmHWM at exit), not the harness's, and its user + system CPU time.
  */
 export async function benchPipeline(
   env: KafkaBenchEnv,
@@ -172,20 +223,19 @@ export async function benchPipeline(
     "0",
     ...(opts.extraArgs ?? []),
   ];
-  const wrapper = opts.measureRss ? [TIME, "-f", `${RSS_MARK}%M`] : undefined;
+  const wrapper = opts.measureRss ? [...TIME_WRAPPER] : undefined;
   const out = await spawnTask("consume", args, {}, spawnOpts(env, { wrapper })).output();
   const stderr = new TextDecoder().decode(out.stderr);
   if (!out.success) throw new BenchTaskError("consume", out.code, stderr);
-  const s = lastJsonLine<Omit<PipelineRun, "msgsPerSec" | "peakRssBytes">>(
+  const s = lastJsonLine<Omit<PipelineRun, "msgsPerSec" | "peakRssBytes" | "cpuSeconds">>(
     new TextDecoder().decode(out.stdout),
   );
-  const kb = stderr.split("\n").reverse().find((l) => l.startsWith(RSS_MARK));
   return {
     records: s.records,
     rows: s.rows,
     seconds: s.seconds,
     msgsPerSec: Math.round(s.records / s.seconds),
-    peakRssBytes: kb ? Number(kb.slice(RSS_MARK.length)) * 1024 : null,
+    ...parseTimeMark(stderr),
   };
 }
 

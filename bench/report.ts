@@ -143,6 +143,38 @@ export function figureRows(r: BenchResults): Row[] {
     "drain rate — msg/s",
     "memory.drainMsgsPerSec",
   );
+  const peers = `peers (${count("peers.messages")} msgs, 3 partitions, alternating runs)`;
+  for (
+    const [who, path] of [
+      ["consume --until-caught-up", "peers.consume"],
+      ["Python peer (confluent-kafka + pyarrow + delta-rs)", "peers.python"],
+      ["bare kafkajs (fetch + JSON.parse, no writes)", "peers.clients.kafkajs"],
+      ["bare @platformatic/kafka (same)", "peers.clients.platformatic"],
+    ]
+  ) {
+    const skipped = get(f, `${path}.skipped`) ?? get(f, `${path}.error`);
+    if (skipped !== undefined) {
+      rows.push({ scenario: peers, figure: `${who}: not run`, value: String(skipped) });
+      continue;
+    }
+    add(peers, `${who} — msg/s`, `${path}.msgsPerSec`);
+    add(peers, `${who} — CPU s (user + sys)`, `${path}.cpuSeconds`);
+    add(peers, `${who} — CPU µs a message`, `${path}.cpuUsPerMessage`);
+    add(peers, `${who} — peak RSS, MiB`, `${path}.peakRssMiB`);
+  }
+  add(peers, "consume / Python — msg/s (pairwise)", "peers.consumeOverPython.msgsPerSec", "≥ 1.3");
+  add(peers, "consume / Python — CPU s", "peers.consumeOverPython.cpuSeconds");
+  add(peers, "consume / Python — peak RSS", "peers.consumeOverPython.peakRss", "< 1");
+  add(
+    peers,
+    "@platformatic/kafka / kafkajs — msg/s",
+    "peers.clients.platformaticOverKafkajs.msgsPerSec",
+  );
+  add(
+    peers,
+    "@platformatic/kafka / kafkajs — CPU s",
+    "peers.clients.platformaticOverKafkajs.cpuSeconds",
+  );
   for (const t of ["bronze", "silver"]) {
     const h = get(f, `tableHealth.${t}`) as
       | { before: Record<string, number>; after: Record<string, number>; optimizeSeconds: number }

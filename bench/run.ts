@@ -55,6 +55,7 @@ import {
   stealPercent,
   type Versions,
 } from "./machine.ts";
+import { benchPeers, type PeersResult } from "./peers_bench.ts";
 import { renderMarkdown } from "./report.ts";
 import { figure, pairRatios } from "./stats.ts";
 
@@ -76,6 +77,8 @@ export interface BenchSizes {
   decodeMessages: number;
   /** Messages produced and read back, untimed, before the Kafka scenarios (0: none). */
   warmupMessages: number;
+  /** Topic length of the peers scenario (consume vs the Python peer, kafkajs vs platformatic). */
+  peersMessages: number;
 }
 
 /** Full: the sizes issue 7 names. Quick: a smoke test that finishes in under 2 minutes. */
@@ -96,6 +99,7 @@ export const SIZES: Record<"full" | "quick", BenchSizes> = {
     snapshotCommits: 10_000,
     decodeMessages: 500_000,
     warmupMessages: 3_000_000,
+    peersMessages: 1_000_000,
   },
   quick: {
     runs: 1,
@@ -113,6 +117,7 @@ export const SIZES: Record<"full" | "quick", BenchSizes> = {
     snapshotCommits: 1_000,
     decodeMessages: 100_000,
     warmupMessages: 0,
+    peersMessages: 100_000,
   },
 };
 
@@ -133,6 +138,8 @@ export interface BenchOptions {
   log?: (line: string) => void;
   /** Only these scenarios (default all): producer, pipeline, freshness, gold, memory, delta, decode. */
   only?: string[];
+  /** Overrides the mode's `peersMessages`. */
+  peersMessages?: number;
 }
 
 /** The JSON written to latest.json. */
@@ -160,6 +167,7 @@ export const SCENARIOS = [
   "pipeline",
   "freshness",
   "memory",
+  "peers",
   "gold",
   "delta",
   "decode",
@@ -169,7 +177,7 @@ export const SCENARIOS = [
 export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const mode = opts.quick ? "quick" : "full";
-  const sizes = SIZES[mode];
+  const sizes = { ...SIZES[mode], peersMessages: opts.peersMessages ?? SIZES[mode].peersMessages };
   const started = new Date();
   const t0 = performance.now();
   const machine = machineInfo();
@@ -194,7 +202,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   let brokerState: string | null = null;
   let brokerPid: number | null = null;
   const needKafka = SCENARIOS.filter((s) =>
-    ["producer", "pipeline", "freshness", "memory"].includes(s)
+    ["producer", "pipeline", "freshness", "memory", "peers"].includes(s)
   )
     .some(want);
   if (needKafka) {
@@ -265,7 +273,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     // A freshly started broker JVM serves its first millions of messages markedly slower (its
     // hot paths are not compiled yet): on this machine 2-worker bursts ran at ~180k msg/s on a
     // fresh broker and ~215k after 4M messages. Warm it up, untimed, as a JVM benchmark does.
-    const kafkaScenarios = ["producer", "pipeline", "freshness", "memory"];
+    const kafkaScenarios = ["producer", "pipeline", "freshness", "memory", "peers"];
     if (sizes.warmupMessages > 0 && kafkaScenarios.some(want)) {
       const w0 = performance.now();
       const t = topic("warmup");
@@ -405,6 +413,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
         tableHealth: health,
       };
     });
+    await scenario("peers", async () => {
+      const t = topic("peers");
+      await benchProduce(env, t, sizes.peersMessages, PRODUCERS.after);
+      return benchPeers(env, t, sizes.peersMessages, sizes.runs, lakehouse);
+    });
+    const python = (figures.peers as PeersResult | undefined)?.python;
+    if (python && "skipped" in python) notes.push(`peers: Python peer skipped (${python.skipped})`);
     // Table health was measured on the memory scenario's lakehouse; report it on its own.
     const mem = figures.memory as { tableHealth?: unknown } | undefined;
     if (mem?.tableHealth) {

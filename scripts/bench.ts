@@ -3,7 +3,14 @@
  * harness anyone can rerun (bench/run.ts). Progress on stderr, the figures table on stdout,
  * results in `<out>/latest.json` and `<out>/latest.md`.
  */
-import { COMMON_OPTIONS, type OptionSpecs, parseCli, runMain, UsageError } from "../src/config.ts";
+import {
+  COMMON_OPTIONS,
+  numberOption,
+  type OptionSpecs,
+  parseCli,
+  runMain,
+  UsageError,
+} from "../src/config.ts";
 import { runBench, SCENARIOS } from "../bench/run.ts";
 import { dashboardTable, figuresTable } from "../bench/report.ts";
 
@@ -26,13 +33,19 @@ const OPTIONS = {
     default: "",
     description: `Comma-separated scenarios to run (default all): ${SCENARIOS.join(", ")}`,
   },
+  "peers-messages": {
+    type: "string",
+    env: "BENCH_PEERS_MESSAGES",
+    default: "",
+    description: "Topic length of the peers scenario (default 1000000, quick 100000)",
+  },
 } as const satisfies OptionSpecs;
 
 await runMain(async () => {
   const { options: o, positionals } = parseCli(
     Deno.args,
     OPTIONS,
-    "Usage: deno task bench [--quick] [--out DIR]",
+    "Usage: deno task bench [--quick] [--out DIR] [--only a,b] [--peers-messages N]",
   );
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const only = o.only ? o.only.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
@@ -48,6 +61,9 @@ await runMain(async () => {
     // Children are spawned as "deno": the task's --allow-run names it so (see deno.json).
     deno: "deno",
     only,
+    peersMessages: o["peers-messages"]
+      ? numberOption("peers-messages", o["peers-messages"], { integer: true, min: 1 })
+      : undefined,
   });
   console.log(figuresTable(results));
   const dash = dashboardTable(results);

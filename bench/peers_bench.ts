@@ -1,0 +1,218 @@
+/**
+ * The peers scenario: `consume --until-caught-up` side by side with what a user would compare it
+ * to, on one topic in one sitting, runs alternating (consume, peer, consume, peer…) so that load
+ * from other work on the machine falls on both alike and the pairwise ratios stay meaningful.
+ *
+ * - The Python peer (bench/peers/python_peer.py): confluent-kafka + orjson + pyarrow +
+ *   `deltalake.write_deltalake`, bronze and silver in 50,000-message batches. It runs from a venv
+ *   under .cache/peers-venv, made with `python3 -m venv` and pip (bench/peers/requirements.txt)
+ *   the first time; without python3 the peer is skipped with a note.
+ * - The clients' bare fetch ceilings: kafkajs (the product's client) against
+ *   `@platformatic/kafka`, both reading the same topic without writing (bench/bare_consumer.ts).
+ *
+ * Every process runs under /usr/bin/time for its peak RSS and CPU (user + system).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { ROOT } from "../src/tasks.ts";
+import {
+  type BareRun,
+  benchBareConsumer,
+  benchPipeline,
+  type KafkaBenchEnv,
+  runBenchChild,
+} from "./kafka_bench.ts";
+import { type Figure, figure, pairRatios } from "./stats.ts";
+
+const VENV = join(ROOT, ".cache/peers-venv");
+/** The venv's interpreter, relative to ROOT as the bench task's --allow-run names it. */
+const VENV_PYTHON = ".cache/peers-venv/bin/python";
+const REQUIREMENTS = join(ROOT, "bench/peers/requirements.txt");
+/** Copy of the requirements the venv was built from: a changed pin rebuilds it. */
+const INSTALLED = join(VENV, "smarttech-requirements.txt");
+
+async function run(cmd: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { ok: out.success, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+/**
+ * Makes sure the Python peer's venv exists with the pinned packages; returns why not when it
+ * cannot (no python3, no venv module, no network to PyPI).
+ */
+export async function ensurePythonPeer(log: (l: string) => void): Promise<string | null> {
+  const wanted = await Deno.readTextFile(REQUIREMENTS);
+  const have = await Deno.readTextFile(INSTALLED).catch(() => null);
+  if (have === wanted) return null;
+  log(`  installing the Python peer into ${VENV} (pip: ${wanted.trim().split("\n").join(", ")})`);
+  try {
+    const venv = await run("python3", ["-m", "venv", "--clear", VENV]);
+    if (!venv.ok) return `python3 -m venv failed: ${venv.stderr.trim().split("\n").at(-1)}`;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "python3 is not installed";
+    throw e;
+  }
+  const pip = await run(VENV_PYTHON, ["-m", "pip", "install", "-q", "-r", REQUIREMENTS]);
+  if (!pip.ok) return `pip install failed: ${pip.stderr.trim().split("\n").at(-1)}`;
+  await Deno.writeTextFile(INSTALLED, wanted);
+  return null;
+}
+
+/** One run of a peer: throughput, CPU and peak RSS of its process. */
+export interface PeerRun {
+  records: number;
+  seconds: number;
+  msgsPerSec: number;
+  cpuSeconds: number | null;
+  peakRssBytes: number | null;
+}
+
+/** The Python peer over `topic`, writing its two tables under `out` (a fresh directory). */
+export async function benchPythonPeer(
+  env: KafkaBenchEnv,
+  topic: string,
+  out: string,
+): Promise<PeerRun & { rows: { bronze: number; silver: number } }> {
+  const { summary, time } = await runBenchChild("python peer", [
+    VENV_PYTHON,
+    "bench/peers/python_peer.py",
+    env.brokers,
+    topic,
+    out,
+  ]);
+  const s = summary as {
+    records: number;
+    rows: { bronze: number; silver: number };
+    seconds: number;
+  };
+  return {
+    records: s.records,
+    rows: s.rows,
+    seconds: s.seconds,
+    msgsPerSec: Math.round(s.records / s.seconds),
+    ...time,
+  };
+}
+
+/** Median/min/max of msg/s, CPU s, CPU µs a message and peak RSS over a peer's runs. */
+export interface PeerFigures {
+  msgsPerSec: Figure;
+  cpuSeconds: Figure | null;
+  cpuUsPerMessage: Figure | null;
+  peakRssMiB: Figure | null;
+}
+
+function peerFigures(runs: PeerRun[]): PeerFigures {
+  const cpu = runs.map((r) => r.cpuSeconds).filter((x): x is number => x !== null);
+  const rss = runs.map((r) => r.peakRssBytes).filter((x): x is number => x !== null);
+  return {
+    msgsPerSec: figure(runs.map((r) => r.msgsPerSec), "msg/s", 0),
+    cpuSeconds: cpu.length === runs.length ? figure(cpu, "s") : null,
+    cpuUsPerMessage: cpu.length === runs.length
+      ? figure(runs.map((r) => (r.cpuSeconds! / r.records) * 1e6), "µs", 1)
+      : null,
+    peakRssMiB: rss.length === runs.length ? figure(rss.map((b) => b / 1048576), "MiB", 0) : null,
+  };
+}
+
+/** Ratios a/b pair by pair of throughput, CPU and RSS (null where either side was unmeasured). */
+function peerRatios(a: PeerRun[], b: PeerRun[]) {
+  const pick = (runs: PeerRun[], k: "cpuSeconds" | "peakRssBytes") =>
+    runs.every((r) => r[k] !== null) ? runs.map((r) => r[k]!) : null;
+  const ratio = (k: "cpuSeconds" | "peakRssBytes") => {
+    const x = pick(a, k), y = pick(b, k);
+    return x && y ? figure(pairRatios(x, y), "x", 2) : null;
+  };
+  return {
+    msgsPerSec: figure(pairRatios(a.map((r) => r.msgsPerSec), b.map((r) => r.msgsPerSec)), "x", 2),
+    cpuSeconds: ratio("cpuSeconds"),
+    peakRss: ratio("peakRssBytes"),
+  };
+}
+
+/** What the peers scenario returns (JSON of latest.json). */
+export interface PeersResult {
+  messages: number;
+  runs: number;
+  consume: PeerFigures;
+  python: PeerFigures | { skipped: string };
+  /** consume / python, pair by pair. */
+  consumeOverPython: ReturnType<typeof peerRatios> | null;
+  clients: {
+    kafkajs: PeerFigures;
+    platformatic: PeerFigures | { error: string };
+    /** platformatic / kafkajs, pair by pair. */
+    platformaticOverKafkajs: ReturnType<typeof peerRatios> | null;
+  };
+}
+
+/**
+ * Runs the scenario over `topic` (already produced, `messages` long): `runs` alternating pairs
+ * of consume (fresh lakehouse and group each) and the Python peer (fresh output dir), then
+ * `runs` alternating pairs of the two bare clients.
+ */
+export async function benchPeers(
+  env: KafkaBenchEnv,
+  topic: string,
+  messages: number,
+  runs: number,
+  freshDir: () => string,
+): Promise<PeersResult> {
+  const log = env.log;
+  const skipped = await ensurePythonPeer(log);
+  if (skipped) log(`  Python peer skipped: ${skipped}`);
+  const consume: PeerRun[] = [];
+  const python: PeerRun[] = [];
+  const mib = (b: number | null) => (b === null ? "?" : Math.round(b / 1048576));
+  const line = (name: string, r: PeerRun) =>
+    `${name} ${r.msgsPerSec} msg/s, ${r.cpuSeconds ?? "?"} CPU s, ${mib(r.peakRssBytes)} MiB`;
+  for (let i = 0; i < runs; i++) {
+    const c = await benchPipeline(env, topic, freshDir(), { measureRss: true });
+    consume.push(c);
+    let msg = `  run ${i + 1}: ${line("consume", c)}`;
+    if (!skipped) {
+      const p = await benchPythonPeer(env, topic, freshDir());
+      python.push(p);
+      msg += `; ${line("python", p)} (bronze ${p.rows.bronze}, silver ${p.rows.silver})`;
+    }
+    log(msg);
+  }
+  const kafkajs: BareRun[] = [];
+  const platformatic: BareRun[] = [];
+  let platformaticError: string | null = null;
+  for (let i = 0; i < runs; i++) {
+    const k = await benchBareConsumer(env, topic, { measure: true });
+    kafkajs.push(k);
+    let msg = `  bare run ${i + 1}: ${line("kafkajs", k)}`;
+    if (!platformaticError) {
+      try {
+        const p = await benchBareConsumer(env, topic, { client: "platformatic", measure: true });
+        platformatic.push(p);
+        msg += `; ${line("@platformatic/kafka", p)}`;
+      } catch (e) {
+        platformaticError = (e as Error).message;
+        msg += `; @platformatic/kafka failed: ${platformaticError}`;
+      }
+    }
+    log(msg);
+  }
+  return {
+    messages,
+    runs,
+    consume: peerFigures(consume),
+    python: skipped ? { skipped } : peerFigures(python),
+    consumeOverPython: skipped ? null : peerRatios(consume, python),
+    clients: {
+      kafkajs: peerFigures(kafkajs),
+      platformatic: platformaticError ? { error: platformaticError } : peerFigures(platformatic),
+      platformaticOverKafkajs: platformaticError ? null : peerRatios(platformatic, kafkajs),
+    },
+  };
+}
