@@ -14,32 +14,10 @@
  * at a time and 2.8 ms at 32, with no change in throughput.
  */
 import { dirname, resolve, sep } from "node:path";
+import { syncPaths } from "../storage/local.ts";
 import { DeltaError } from "./errors.ts";
 
-/**
- * Files or directories synced at once: most of the gain of concurrency, and a bound on open
- * descriptors and on blocking threads for commits with thousands of files.
- */
-const CONCURRENCY = 8;
-
-async function syncOne(path: string): Promise<void> {
-  // Read-only is enough for fsync, and is the only way to open a directory.
-  const file = await Deno.open(path, { read: true });
-  try {
-    await file.syncData();
-  } finally {
-    file.close();
-  }
-}
-
-/** `fdatasync`s every path (files or directories), a bounded number at a time. */
-export async function syncPaths(paths: Iterable<string>): Promise<void> {
-  const queue = [...new Set(paths)];
-  const worker = async () => {
-    for (let p = queue.pop(); p !== undefined; p = queue.pop()) await syncOne(p);
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queue.length) }, worker));
-}
+export { syncPaths };
 
 /**
  * Syncs the data files `relPaths` (relative to `root`, as an add action names them) and every
