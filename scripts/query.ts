@@ -1,65 +1,160 @@
 /**
- * `deno task query ["SQL"] [--format table|csv|json|ndjson] [--as-of <version|ISO time>]` —
- * SQL over the lakehouse: views `bronze`, `silver`, `quarantine` and `gold_<name>`, each read
- * by delta_scan pinned to one committed version (consumers may keep writing meanwhile).
- * Without SQL: every table with its row count, latest version and last commit time.
+ * `deno task query ["SQL" | -f FILE | -] [options]` — read-only SQL over the lakehouse: views
+ * `bronze`, `silver`, `quarantine` and `gold_<name>`, each read by delta_scan pinned to one
+ * committed version (consumers may keep writing meanwhile). Several statements print one result
+ * each. Without SQL: every table with its row count, latest version and last commit time.
  * Bad SQL prints DuckDB's message and exits 1.
  */
-import { LAKEHOUSE_OPTION, parseCli, runMain, UsageError } from "../src/config.ts";
+import {
+  LAKEHOUSE_OPTION,
+  numberOption,
+  parseCli,
+  resolveLakehouse,
+  runMain,
+  UsageError,
+} from "../src/config.ts";
+import { StatementType } from "@duckdb/node-api";
 import { parseStats } from "../src/delta/actions.ts";
-import { openDuckDB } from "../src/query/duckdb.ts";
-import { type Cell, formatResult, FORMATS, isFormat, toResultTable } from "../src/query/format.ts";
-import { isoFromMicros } from "../src/query/format.ts";
-import { type AsOf, createLakehouseViews } from "../src/query/views.ts";
+import { assertReadOnlyStatement, openDuckDB } from "../src/query/duckdb.ts";
+import {
+  type Cell,
+  formatResult,
+  FORMATS,
+  isFormat,
+  isoFromMicros,
+  TABLE_DEFAULTS,
+  toResultTable,
+} from "../src/query/format.ts";
+import { type AsOf, createLakehouseViews, type TimeTravel } from "../src/query/views.ts";
 
-const USAGE = 'Usage: deno task query ["SQL"] [options]';
+const USAGE = 'Usage: deno task query ["SQL" | -f FILE | -] [options]';
 
 const SPECS = {
   ...LAKEHOUSE_OPTION,
+  file: { type: "string", short: "f", description: "Read the SQL from this file" },
   format: {
     type: "string",
+    env: "QUERY_FORMAT",
     default: "table",
     description: `Output format: ${FORMATS.join(", ")}`,
   },
+  "max-width": {
+    type: "string",
+    env: "QUERY_MAX_WIDTH",
+    default: String(TABLE_DEFAULTS.maxWidth),
+    description: "table format: cut cells wider than this many characters (0: never)",
+  },
+  "max-rows": {
+    type: "string",
+    env: "QUERY_MAX_ROWS",
+    default: String(TABLE_DEFAULTS.maxRows),
+    description: "table format: show at most this many rows, first and last (0: all)",
+  },
   "as-of": {
     type: "string",
-    description: "Time travel: a table version (integer) or an ISO-8601 timestamp",
+    env: "QUERY_AS_OF",
+    multiple: true,
+    description: "Time travel (repeatable): TABLE=VERSION, TABLE=ISO-TIME, or ISO-TIME for all",
   },
 } as const;
 
-/** Parses --as-of: digits are a version, anything else must be a timestamp. */
-function parseAsOf(value: string): AsOf | undefined {
-  if (value === "") return undefined;
-  if (/^\d+$/.test(value)) return { version: Number(value) };
-  const ms = Date.parse(value);
+/** An ISO-8601 date or date-time; without a zone it is UTC (event time is UTC everywhere). */
+const ISO_TIME = /^\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(Z|[+-]\d\d(?::?\d\d)?)?)?$/;
+
+function parseInstant(value: string, flag: string): Date {
+  const m = ISO_TIME.exec(value);
+  const ms = m ? Date.parse(value.length > 10 && !m[1] ? `${value}Z` : value) : NaN;
   if (!Number.isFinite(ms)) {
-    throw new UsageError(`--as-of must be a version or an ISO-8601 timestamp, got "${value}"`);
+    throw new UsageError(
+      `${flag}: "${value}" is not an ISO-8601 time (e.g. 2025-01-06T10:00:00Z)`,
+    );
   }
-  return { timestamp: new Date(ms) };
+  return new Date(ms);
 }
+
+/**
+ * Parses the --as-of values. A version belongs to one table, so it must name it
+ * (`silver=12`); a bare value must be a time, which every table can answer.
+ */
+export function parseTimeTravel(values: string[]): TimeTravel {
+  const out: TimeTravel = { tables: {} };
+  for (const raw of values.map((v) => v.trim()).filter(Boolean)) {
+    const eq = raw.indexOf("=");
+    const table = eq >= 0 ? raw.slice(0, eq).trim() : undefined;
+    const value = eq >= 0 ? raw.slice(eq + 1).trim() : raw;
+    const flag = `--as-of ${raw}`;
+    if (table === undefined) {
+      if (/^\d+$/.test(value)) {
+        throw new UsageError(
+          `${flag}: a version belongs to one table; name it (e.g. --as-of silver=${value}), ` +
+            "or give an ISO-8601 time for all tables",
+        );
+      }
+      if (out.at) throw new UsageError(`${flag}: only one time for all tables`);
+      out.at = parseInstant(value, flag);
+      continue;
+    }
+    if (!/^[a-z0-9_]+$/.test(table)) {
+      throw new UsageError(`${flag}: "${table}" is not a view name (silver, gold_alarms, …)`);
+    }
+    const asOf: AsOf = /^\d+$/.test(value)
+      ? { version: Number(value) }
+      : { timestamp: parseInstant(value, flag) };
+    out.tables![table] = asOf;
+  }
+  return out;
+}
+
+async function readSql(file: string, positionals: string[]): Promise<string | undefined> {
+  if (positionals.length > 1) {
+    throw new UsageError(`pass the SQL as one argument (quote it)\n\n${USAGE}`);
+  }
+  if (file && positionals.length > 0) {
+    throw new UsageError(`give the SQL either as an argument or with -f, not both\n\n${USAGE}`);
+  }
+  if (file === "-" || positionals[0] === "-") {
+    return await new Response(Deno.stdin.readable).text();
+  }
+  if (file) return await Deno.readTextFile(file);
+  return positionals[0];
+}
+
+/** Statements whose result is the answer the user wants printed. */
+const RESULT_STATEMENTS = new Set<StatementType>([
+  StatementType.SELECT,
+  StatementType.EXPLAIN,
+  StatementType.PRAGMA,
+  StatementType.CALL,
+  StatementType.EXECUTE,
+]);
 
 async function main(): Promise<number> {
   const { options, positionals } = parseCli(Deno.args, SPECS, USAGE);
   if (!isFormat(options.format)) {
     throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got "${options.format}"`);
   }
-  if (positionals.length > 1) {
-    throw new UsageError(`pass the SQL as one argument (quote it)\n\n${USAGE}`);
-  }
-  const asOf = parseAsOf(options["as-of"]);
-  const db = await openDuckDB();
+  const table = {
+    maxWidth: numberOption("max-width", options["max-width"], { min: 0, integer: true }),
+    maxRows: numberOption("max-rows", options["max-rows"], { min: 0, integer: true }),
+  };
+  const asOf = parseTimeTravel(options["as-of"].split(","));
+  const sql = await readSql(options.file, positionals);
+  const lakehouse = await resolveLakehouse(options.lakehouse);
+  const db = await openDuckDB({ readOnlyUnder: [`${lakehouse}/`] });
   try {
-    const views = await createLakehouseViews(db.conn, options.lakehouse, {
+    const skipped: string[] = [];
+    const views = await createLakehouseViews(db.conn, lakehouse, {
       asOf,
-      onSkip: (t, reason) =>
-        console.error(`${t.view}: not available as of ${options["as-of"]} (${reason})`),
+      onSkip: (t) => skipped.push(t.view),
     });
-    const sql = positionals[0];
+    if (skipped.length > 0) {
+      console.error(
+        `not yet created at ${asOf.at?.toISOString()}, so left out: ${skipped.join(", ")}`,
+      );
+    }
     if (sql === undefined || sql.trim() === "") {
       if (views.length === 0) {
-        console.error(
-          `no tables under ${options.lakehouse} yet: run ingestion, then deno task gold`,
-        );
+        console.error(`no tables under ${lakehouse} yet: run ingestion, then deno task gold`);
       }
       const rows: Cell[][] = views.map((v) => [
         v.view,
@@ -68,16 +163,43 @@ async function main(): Promise<number> {
         isoFromMicros(BigInt(v.commitTimestamp) * 1000n),
         v.snapshot.files.length,
       ]);
-      console.log(formatResult({
-        columns: ["table", "rows", "version", "last_commit", "files"],
-        types: ["VARCHAR", "BIGINT", "BIGINT", "TIMESTAMP WITH TIME ZONE", "BIGINT"],
-        rows,
-      }, options.format));
+      console.log(formatResult(
+        {
+          columns: ["table", "rows", "version", "last_commit", "files"],
+          types: ["VARCHAR", "BIGINT", "BIGINT", "TIMESTAMP WITH TIME ZONE", "BIGINT"],
+          rows,
+        },
+        options.format,
+        table,
+      ));
       return 0;
     }
-    const result = await db.conn.runAndReadAll(sql);
-    const out = formatResult(toResultTable(result), options.format);
-    if (out !== "") console.log(out);
+    // One statement at a time: each is checked before it runs, and each prints its result.
+    const statements = await db.conn.extractStatements(sql).catch((err: Error) => {
+      throw new Error(err.message.replace(/^Failed to extract statements: /, ""));
+    });
+    let printed = false;
+    for (let i = 0; i < statements.count; i++) {
+      let reader;
+      let type;
+      try {
+        const prepared = await statements.prepare(i);
+        type = prepared.statementType;
+        assertReadOnlyStatement(type, sql);
+        reader = await prepared.runAndReadAll();
+      } catch (err) {
+        const msg = (err as Error).message;
+        if (!/disabled by configuration/.test(msg)) throw err;
+        throw new Error(`${msg}\n(query reads files only under ${lakehouse} and writes none)`);
+      }
+      // CREATE, INSERT and the like answer with a row count nobody asked for.
+      if (!RESULT_STATEMENTS.has(type)) continue;
+      const result = toResultTable(reader);
+      const out = formatResult(result, options.format, table);
+      if (printed && options.format === "table") console.log("");
+      if (out !== "") console.log(out);
+      printed = true;
+    }
     return 0;
   } finally {
     db.close();

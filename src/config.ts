@@ -4,6 +4,7 @@
  * Precedence is flag > env var > default, for every option of every task, so a deployment can
  * be configured entirely by environment and a one-off run by flags.
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 /** Describes one option: its env twin, default and the line `--help` prints. */
@@ -54,6 +55,23 @@ export const COMMON_OPTIONS = {
     description: "Directory holding the Delta tables",
   },
 } as const satisfies OptionSpecs;
+
+/**
+ * The lakehouse a reading task works on, as an absolute path, or an error naming the path when
+ * it is not a directory: a typo in `--lakehouse` must not look like an empty lakehouse. Every
+ * task resolves `--lakehouse` here, so other locations (URLs) get one place to be added.
+ */
+export async function resolveLakehouse(path: string): Promise<string> {
+  const abs = resolve(path);
+  let isDir = false;
+  try {
+    isDir = (await Deno.stat(abs)).isDirectory;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  if (!isDir) throw new Error(`lakehouse ${path} does not exist or is not a directory`);
+  return abs;
+}
 
 /** Only the lakehouse option, for tasks that never talk to Kafka. */
 export const LAKEHOUSE_OPTION = {

@@ -5,7 +5,7 @@
  * extension is loaded the same way everywhere and the lifetime of instance and connection is
  * explicit: whoever opens closes.
  */
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { type DuckDBConnection, DuckDBInstance, StatementType } from "@duckdb/node-api";
 import { readEnv } from "../config.ts";
 import { deltaExtensionPath, extensionDirectory } from "./extension.ts";
 
@@ -34,6 +34,14 @@ export interface OpenOptions {
    * (compaction, dedup seeding) would only fill its memory limit with them.
    */
   fileCache?: boolean;
+  /**
+   * Sandbox for SQL typed by a user: DuckDB may then open files only under these directories
+   * (absolute paths, each ending in "/"), loads no further extension and cannot change its
+   * settings back. DuckDB's native code does not see Deno's permissions, so this is what keeps
+   * `query` from reading or writing elsewhere. Writes inside them are refused statement by
+   * statement ({@link assertReadOnlyStatement}).
+   */
+  readOnlyUnder?: string[];
 }
 
 /** Raised when the delta extension is not cached yet; says which command fetches it. */
@@ -89,7 +97,53 @@ export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
       throw err;
     }
   }
+  if (opts.readOnlyUnder) {
+    try {
+      await conn.run(
+        `SET allowed_directories = [${opts.readOnlyUnder.map(sqlString).join(", ")}]`,
+      );
+      await conn.run("SET allow_persistent_secrets = false");
+      await conn.run("SET enable_external_access = false");
+      await conn.run("SET lock_configuration = true");
+    } catch (err) {
+      close();
+      throw err;
+    }
+  }
   return { instance, conn, connect, close };
+}
+
+/** Statement kinds that write files or change what DuckDB may reach; refused by a read-only query. */
+const WRITING_STATEMENTS = new Map<StatementType, string>([
+  [StatementType.COPY, "COPY"],
+  [StatementType.EXPORT, "EXPORT DATABASE"],
+  [StatementType.COPY_DATABASE, "COPY DATABASE"],
+  [StatementType.ATTACH, "ATTACH"],
+  [StatementType.DETACH, "DETACH"],
+  [StatementType.LOAD, "LOAD/INSTALL"],
+  [StatementType.EXTENSION, "an extension statement"],
+  [StatementType.UPDATE_EXTENSIONS, "UPDATE EXTENSIONS"],
+]);
+
+/**
+ * Throws when a prepared statement could write a file (COPY … TO, EXPORT, ATTACH, also under
+ * EXPLAIN ANALYZE, which runs its statement). `sql` is the text it came from.
+ */
+export function assertReadOnlyStatement(type: StatementType, sql: string): void {
+  const what = WRITING_STATEMENTS.get(type) ??
+    (type === StatementType.EXPLAIN &&
+        /\bANALY[SZ]E\s+(COPY|EXPORT|ATTACH|INSTALL|LOAD)\b/i.test(sql)
+      ? "EXPLAIN ANALYZE of a writing statement"
+      : undefined);
+  if (what) throw new ReadOnlyError(`query is read-only: ${what} is not allowed`);
+}
+
+/** A statement refused by {@link assertReadOnlyStatement}. */
+export class ReadOnlyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ReadOnlyError";
+  }
 }
 
 /** Quotes a string as a SQL literal. Paths and names reach SQL only through this. */

@@ -17,6 +17,7 @@ import { decodeAddPath } from "../delta/partition.ts";
 import { duckdbType } from "../delta/schema.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { versionAtTimestamp } from "../delta/snapshot.ts";
+import { VersionNotFoundError } from "../delta/errors.ts";
 import { sqlIdent, sqlString } from "./duckdb.ts";
 
 /** The ingestion tables, each read as a view of the same name. */
@@ -32,6 +33,16 @@ export interface LakehouseTable {
 
 /** Point in time for time travel: a version (per table) or an instant (each table's version then). */
 export type AsOf = { version: number } | { timestamp: Date };
+
+/**
+ * Time travel over the lakehouse: an instant for every table (`at`), and per view a version or
+ * instant of its own (`tables`, which wins). Versions are per table: there is no lakehouse-wide
+ * version number.
+ */
+export interface TimeTravel {
+  at?: Date;
+  tables?: Record<string, AsOf>;
+}
 
 async function isDeltaTable(path: string): Promise<boolean> {
   try {
@@ -62,6 +73,27 @@ export async function listLakehouseTables(lakehouse: string): Promise<LakehouseT
   }
   gold.sort((a, b) => a.view.localeCompare(b.view));
   return [...out, ...gold];
+}
+
+/**
+ * The table a user names: its view name (`silver`, `gold_alarms`) or its path under the
+ * lakehouse (`gold/alarms`). Unknown names throw, listing the tables there are.
+ */
+export async function findLakehouseTable(
+  lakehouse: string,
+  name: string,
+): Promise<LakehouseTable> {
+  const tables = await listLakehouseTables(lakehouse);
+  const wanted = name.replace(/\/+$/, "");
+  const hit = tables.find((t) =>
+    t.view === wanted || t.path === join(lakehouse, wanted) || t.path === wanted
+  );
+  if (hit) return hit;
+  throw new Error(
+    `no table "${name}" in ${lakehouse}; tables: ${
+      tables.map((t) => t.view).join(", ") || "none yet"
+    }`,
+  );
 }
 
 /** `delta_scan(path, version => v)`: delta-kernel-rs reading exactly version `v`. */
@@ -124,9 +156,12 @@ export interface ViewInfo extends LakehouseTable {
 
 /** Options of createLakehouseViews. */
 export interface CreateViewsOptions {
-  /** Time travel; tables that did not exist yet at that point are skipped (and reported). */
-  asOf?: AsOf;
-  /** Called for each table skipped because of asOf. */
+  /**
+   * Time travel. A table that did not exist yet at `at` is skipped (and reported); a version or
+   * instant named for one table that it cannot serve is an error.
+   */
+  asOf?: TimeTravel;
+  /** Called for each table skipped because of `asOf.at`. */
   onSkip?: (table: LakehouseTable, reason: string) => void;
 }
 
@@ -140,23 +175,34 @@ export async function createLakehouseViews(
   opts: CreateViewsOptions = {},
 ): Promise<ViewInfo[]> {
   const out: ViewInfo[] = [];
-  for (const table of await listLakehouseTables(lakehouse)) {
+  const tables = await listLakehouseTables(lakehouse);
+  const named = opts.asOf?.tables ?? {};
+  const unknown = Object.keys(named).filter((v) => !tables.some((t) => t.view === v));
+  if (unknown.length > 0) {
+    throw new Error(
+      `--as-of names ${unknown.join(", ")}, not a table of ${lakehouse}; tables: ${
+        tables.map((t) => t.view).join(", ") || "none yet"
+      }`,
+    );
+  }
+  for (const table of tables) {
+    const asOf: AsOf | undefined = named[table.view] ??
+      (opts.asOf?.at ? { timestamp: opts.asOf.at } : undefined);
     let snapshot: Snapshot;
     try {
-      if (opts.asOf && "version" in opts.asOf) {
-        snapshot = await loadSnapshot(table.path, {
-          version: opts.asOf.version,
-          tombstones: false,
-        });
-      } else if (opts.asOf) {
-        const v = await versionAtTimestamp(table.path, opts.asOf.timestamp);
-        snapshot = await loadSnapshot(table.path, { version: v, tombstones: false });
-      } else {
-        snapshot = await loadSnapshot(table.path, { tombstones: false });
-      }
+      const version = asOf === undefined
+        ? undefined
+        : "version" in asOf
+        ? asOf.version
+        : await versionAtTimestamp(table.path, asOf.timestamp);
+      snapshot = await loadSnapshot(table.path, { version, tombstones: false });
     } catch (err) {
-      if (!opts.asOf) throw err;
-      opts.onSkip?.(table, (err as Error).message);
+      if (!asOf || named[table.view] || !(err instanceof VersionNotFoundError)) {
+        throw asOf && err instanceof VersionNotFoundError
+          ? new VersionNotFoundError(`${table.view}: ${err.message}`)
+          : err;
+      }
+      opts.onSkip?.(table, err.message);
       continue;
     }
     await conn.run(
