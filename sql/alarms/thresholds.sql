@@ -25,7 +25,7 @@ SELECT * FROM (VALUES
 ) AS t(type, warn_low, warn_high, crit_low, crit_high, max_step, max_step_ratio, z_min_scale,
   z_min_scale_rel);
 
--- Per rule. Every rule has
+-- Per rule (and `incident`: how episodes group into incidents, not a rule). Every rule has
 --   min_duration_s  an episode must span at least this long (first to last violating reading)
 --   hold_s          hysteresis: an episode clears only after the signal has been back inside
 --                   the band for this long; violations closer than this merge into one episode
@@ -53,5 +53,6 @@ SELECT * FROM (VALUES
   ('energy_baseline', 'hold_s',          900.0, 'one normal bucket in between does not clear'),
   ('energy_baseline', 'factor',            2.0, 'building energy above 2 x its hour-of-week baseline'),
   ('energy_baseline', 'critical_factor',   3.0, 'critical above 3 x'),
-  ('energy_baseline', 'baseline_weeks',    4.0, 'baseline: median of the same hour in up to 4 previous weeks')
+  ('energy_baseline', 'baseline_weeks',    4.0, 'baseline: median of the same hour in up to 4 previous weeks'),
+  ('incident',        'gap_s',           600.0, 'episodes of one series at most 10 min apart are one incident (sql/alarms/_incidents.sql)')
 ) AS t(rule, setting, value, meaning);
