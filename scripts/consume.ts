@@ -9,7 +9,12 @@ import {
   parseCli,
   runMain,
 } from "../src/config.ts";
-import { createKafka, KAFKA_SECURITY_OPTIONS, securityFromOptions } from "../src/kafka/client.ts";
+import {
+  createKafka,
+  KAFKA_SECURITY_OPTIONS,
+  securityFromOptions,
+  waitForBrokers,
+} from "../src/kafka/client.ts";
 import { startConsumer } from "../src/kafka/consumer.ts";
 import { INGEST_OPTIONS, ingestorOptions } from "../src/pipeline/cli_options.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
@@ -51,13 +56,19 @@ const OPTIONS = {
 
 await runMain(async () => {
   const { options: o } = parseCli(Deno.args, OPTIONS, "Usage: deno task consume [options]");
-  const ingestor = await Ingestor.open(ingestorOptions(o, o.lakehouse, `consume-${o.group}`));
-  const kafka = createKafka({
+  const client = {
     brokers: brokerList(o.brokers),
     clientId: "smarttech-consume",
     security: securityFromOptions(o),
-    retries: 30,
+  };
+  await waitForBrokers(client, (attempt, delayMs, error) => {
+    console.error(
+      `broker ${o.brokers} unreachable (${error}); retrying in ${delayMs / 1000} s ` +
+        `(attempt ${attempt}, backoff up to 5 s; Ctrl+C stops)`,
+    );
   });
+  const ingestor = await Ingestor.open(ingestorOptions(o, o.lakehouse, `consume-${o.group}`));
+  const kafka = createKafka({ ...client, retries: 30 });
   console.error(`consuming ${o.topic} from ${o.brokers} into ${o.lakehouse} (group ${o.group})`);
   let running;
   try {

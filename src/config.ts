@@ -116,7 +116,7 @@ export function parseCli<S extends OptionSpecs>(
   argv: string[],
   specs: S,
   usage: string,
-): { options: ParsedOptions<S>; positionals: string[] } {
+): { options: ParsedOptions<S>; positionals: string[]; given: Set<string> } {
   const parseSpec: Record<
     string,
     { type: "string" | "boolean"; short?: string; multiple?: boolean }
@@ -128,7 +128,13 @@ export function parseCli<S extends OptionSpecs>(
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: parseSpec, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: parseSpec,
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n\n${usageText(usage, specs)}`);
   }
@@ -151,7 +157,30 @@ export function parseCli<S extends OptionSpecs>(
         "";
     }
   }
-  return { options: options as ParsedOptions<S>, positionals: parsed.positionals };
+  const given = new Set<string>();
+  for (const t of parsed.tokens ?? []) if (t.kind === "option") given.add(t.name);
+  return { options: options as ParsedOptions<S>, positionals: parsed.positionals, given };
+}
+
+/**
+ * Refuses flags given on the command line that `verb` does not use (a flag that is silently
+ * ignored reads as if it had worked). Env twins are not checked: they configure many verbs.
+ */
+export function rejectFlags(
+  given: Set<string>,
+  verb: string,
+  allowed: readonly string[],
+  usage: string,
+): void {
+  const extra = [...given].filter((f) => f !== "help" && !allowed.includes(f));
+  if (extra.length > 0) {
+    throw new UsageError(
+      `${extra.map((f) => `--${f}`).join(", ")} ${extra.length === 1 ? "does" : "do"} not ` +
+        `apply to ${verb}${
+          allowed.length ? ` (it takes ${allowed.map((f) => `--${f}`).join(", ")})` : ""
+        }\n\n${usage}`,
+    );
+  }
 }
 
 /** Parses a positive number option, naming the option in the error. */

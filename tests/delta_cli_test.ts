@@ -1,4 +1,7 @@
-/** scripts/table.ts end to end: JSON info/history, checkpoint, optimize, vacuum refusal. */
+/**
+ * scripts/table.ts end to end: JSON info/history, checkpoint (and its dry run, which writes
+ * nothing), optimize, vacuum refusal, tables by name under --lakehouse, flags a verb does not take.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openDuckDB } from "../src/query/duckdb.ts";
@@ -55,6 +58,14 @@ Deno.test("table CLI: info, history, checkpoint, optimize, vacuum", async () => 
     assert.equal(old.rows, 10);
     const hist = JSON.parse((await run(dir, "history", path, "--format", "json")).out);
     assert.deepEqual(hist.map((h: { version: number }) => h.version), [3, 2, 1, 0]);
+    const before = [...Deno.readDirSync(join(path, "_delta_log"))].map((e) => e.name).sort();
+    const dry = await run(dir, "checkpoint", path, "--dry-run");
+    assert.equal(dry.code, 0, dry.err);
+    assert.match(dry.out, /would write the checkpoint of version 3/);
+    assert.deepEqual(
+      [...Deno.readDirSync(join(path, "_delta_log"))].map((e) => e.name).sort(),
+      before,
+    );
     const cp = await run(dir, "checkpoint", path);
     assert.match(cp.out, /checkpoint of version 3/);
     const opt = JSON.parse((await run(dir, "optimize", path, "--format", "json")).out);
@@ -66,6 +77,32 @@ Deno.test("table CLI: info, history, checkpoint, optimize, vacuum", async () => 
     assert.equal(vac.code, 0, vac.err);
     assert.match(vac.out, /deleted 12 files/);
     assert.equal((await run(dir, "bogus", path)).code, 2);
+    const hist2 = await run(dir, "history", path, "--limit", "2");
+    assert.match(hist2.out, /^version\s+committed\s+operation\s+metrics\n/);
+    assert.match(hist2.out, /\(2 rows\)\n$/);
+    const misplaced = await run(dir, "history", path, "--version", "2");
+    assert.equal(misplaced.code, 2);
+    assert.match(misplaced.err, /--version does not apply to history/);
+    const dryVac = await run(dir, "vacuum", path, "--dry-run", "--retention-hours", "0", "--force");
+    assert.equal(dryVac.err, "");
+    assert.match(dryVac.out, /would delete 0 files \(0 B\)\n$/);
+
+    // Names under --lakehouse, as every other task takes it.
+    const lh = join(dir, "lh");
+    await Deno.mkdir(join(lh, "gold"), { recursive: true });
+    await Deno.rename(path, join(lh, "silver"));
+    const byName = await run(dir, "info", "silver", "--lakehouse", lh, "--format", "json");
+    assert.equal(byName.code, 0, byName.err);
+    assert.equal(JSON.parse(byName.out).rows, 30);
+    const list = await run(dir, "list", "--lakehouse", lh);
+    assert.match(list.out, /^table\s+version\s+last_commit\s+files\s+size\s+rows\s+path\n/);
+    assert.match(list.out, /\nsilver\s+4\s.*\s30\s/);
+    const unknown = await run(dir, "info", "gold_nope", "--lakehouse", lh);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /no table "gold_nope" in .*; tables: silver/);
+    const noLake = await run(dir, "list", "--lakehouse", join(dir, "typo"));
+    assert.equal(noLake.code, 1);
+    assert.match(noLake.err, /lakehouse .*typo does not exist/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -117,6 +117,7 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
     const dataCols = snap.schema.fields.filter((f) => !snap.partitionColumns.includes(f.name))
       .map((f) => sqlIdent(f.name)).join(", ");
     let done = 0;
+    const totalBins = plan.reduce((n, bins) => n + bins.length, 0);
     for (const bins of plan) {
       for (const bin of bins) {
         const files = bin.map((f) => sqlString(join(snap.path, decodeAddPath(f.path))));
@@ -151,7 +152,7 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
         }
         opts.onProgress?.(
           `compacted ${bin.length} files (${bytes} B) into ${adds.length} ` +
-            `[${++done} bins, partition ${JSON.stringify(bin[0].partitionValues)}]`,
+            `[bin ${++done}/${totalBins}, partition ${JSON.stringify(bin[0].partitionValues)}]`,
         );
       }
     }

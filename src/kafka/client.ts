@@ -210,3 +210,30 @@ export async function brokerAnswers(brokers: string[], timeoutMs = 3000): Promis
     await admin.disconnect().catch(() => {});
   }
 }
+
+/**
+ * Waits until the brokers answer an admin call, retrying with backoff (0.5 s doubling to 5 s)
+ * for as long as it takes, and says so on every failed attempt: kafkajs' own retries would keep
+ * a consumer silent for most of a minute before failing.
+ */
+export async function waitForBrokers(
+  opts: KafkaClientOptions,
+  onRetry: (attempt: number, delayMs: number, error: string) => void,
+): Promise<void> {
+  const kafka = createKafka({ ...opts, retries: 0, logLevel: logLevel.NOTHING });
+  let delay = 500;
+  for (let attempt = 1;; attempt++) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+      return;
+    } catch (err) {
+      onRetry(attempt, delay, (err as Error)?.message ?? String(err));
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(5000, delay * 2);
+  }
+}

@@ -133,6 +133,17 @@ export function humanNumber(n: number): string {
   return /e/.test(s) ? s : withSeparators(s);
 }
 
+/** A byte count for people, in binary units: `512 B`, `3.4 KiB`, `12.50 MiB`, `1.02 GiB`. */
+export function humanBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = bytes, u = 0;
+  while (Math.abs(v) >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
+}
+
 /**
  * Shows characters a terminal would act on instead of print — C0/C1 controls, DEL, bidi
  * overrides and other invisible format characters — as `\x1b` / `\u202e` escapes.

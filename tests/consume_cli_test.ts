@@ -1,0 +1,37 @@
+/**
+ * `consume` as a user meets it with no broker: within seconds it says the broker is unreachable
+ * and that it keeps retrying with backoff, instead of staying silent while kafkajs retries.
+ */
+import assert from "node:assert/strict";
+import { spawnTask } from "./helpers/tasks.ts";
+
+Deno.test("consume: an unreachable broker is reported at once, with the retry backoff", async () => {
+  // A port nothing listens on: bind one, then free it.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const lakehouse = await Deno.makeTempDir({ prefix: "consume-dead-" });
+  const child = spawnTask("consume", ["--brokers", `127.0.0.1:${port}`, "--lakehouse", lakehouse]);
+  let stderr = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const deadline = Date.now() + 15_000;
+  try {
+    while (!/retrying in 1 s \(attempt 2/.test(stderr) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+    assert.match(
+      stderr,
+      new RegExp(`broker 127\\.0\\.0\\.1:${port} unreachable \\(.*ECONNREFUSED`),
+    );
+    assert.match(stderr, /retrying in 0\.5 s \(attempt 1, backoff up to 5 s/);
+    assert.match(stderr, /retrying in 1 s \(attempt 2/);
+  } finally {
+    child.kill("SIGKILL");
+    await reader.cancel().catch(() => {});
+    await child.stdout.cancel().catch(() => {});
+    await child.status;
+    await Deno.remove(lakehouse, { recursive: true });
+  }
+});
