@@ -6,7 +6,7 @@ CREATE OR REPLACE TEMP TABLE alarm_horizon AS
 SELECT series_subject(device_id, type) AS subject, max(ts) AS horizon_ts
 FROM alarm_readings GROUP BY device_id, type
 UNION ALL
-SELECT 'building:' || building, max(ts) FROM alarm_readings GROUP BY building;
+SELECT 'building:' || building, least(max(ts), now()::TIMESTAMPTZ) FROM alarm_readings GROUP BY building;
 
 CREATE OR REPLACE TEMP TABLE alarm_building_minutes AS
 SELECT building, minute_start(minute) AS minute

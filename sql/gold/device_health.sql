@@ -1,7 +1,8 @@
 -- gold/device_health: one row per device — is it reporting, and how often?
 --
 -- Evaluated at data time: `as_of` is the newest reading of the device's building (not the wall
--- clock), so replayed or simulated data gives stable answers.
+-- clock), so replayed or simulated data gives stable answers; never later than the wall clock,
+-- so one device clock far ahead cannot make every other device look silent.
 --   last_seen            newest reading of the device (ever)
 --   readings_last_hour   readings in (as_of - 1 h, as_of]
 --   expected_interval_s  median gap between the device's consecutive readings in the last hour
@@ -30,7 +31,7 @@ latest AS (
   GROUP BY device_id
 ),
 building_now AS (
-  SELECT building, max(last_seen) AS as_of FROM latest GROUP BY building
+  SELECT building, least(max(last_seen), now()) AS as_of FROM latest GROUP BY building
 ),
 recent AS (
   SELECT r.device_id, r.building, r.timestamp,

@@ -74,7 +74,10 @@ export interface PipelineHealth {
 /** Everything but the charts: identical for every viewer. */
 export interface DashboardState {
   lakehouse: string;
-  /** Newest event time in silver (ms), the reference "now" of every window; null when empty. */
+  /**
+   * Newest event time in silver, but never after the wall clock (ms): the reference "now" of
+   * every window; null when empty.
+   */
   nowMs: number | null;
   empty: boolean;
   hint: string | null;
@@ -291,7 +294,9 @@ export class DashboardModel {
 
   async #computeState(errors: string[]): Promise<DashboardState> {
     const silver = this.#tables.get("silver");
-    const nowMs = silver ? newestEventMs(silver.snap) : null;
+    const newest = silver ? newestEventMs(silver.snap) : null;
+    // Never ahead of the wall clock: a device clock far ahead must not become everyone's "now".
+    const nowMs = newest === null ? null : Math.min(newest, Date.now());
     this.#buildings = new Set(silver ? partitionValues(silver.snap, "building") : []);
     const health = await this.#health(errors);
     const state: DashboardState = {

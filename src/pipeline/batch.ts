@@ -29,7 +29,7 @@ import {
   UTINYINT,
   VARCHAR,
 } from "@duckdb/node-api";
-import { decodeReading } from "../sensors/decode.ts";
+import { type DecodeOptions, decodeReading } from "../sensors/decode.ts";
 import { appendRows } from "../query/duckdb.ts";
 import type { DedupState } from "./dedup.ts";
 import type { IngestTable } from "./tables.ts";
@@ -136,6 +136,8 @@ function base64(bytes: Uint8Array): string {
 export interface BatchOptions {
   /** Largest accepted payload for decoding; larger ones are quarantined as too_large. */
   maxPayloadBytes?: number;
+  /** How far ahead of the ingest clock an event time may be, ms (default 5 minutes). */
+  futureToleranceMs?: number;
 }
 
 /** The staging columns a batch stores, as ROW_COLUMNS lays them out (NaN and code 0 for NULL). */
@@ -172,6 +174,8 @@ export class Batch {
   newestEventMs = 0;
   /** appIds whose thresholds have been looked up for this batch. */
   readonly knownApps = new Set<string>();
+  /** Reused for every record; `nowMs` is the ingest clock at the record's arrival. */
+  readonly #decodeOpts: DecodeOptions;
 
   private constructor(
     /** The batch's connection: its staging tables are temporary, so they live on it. */
@@ -182,6 +186,11 @@ export class Batch {
     readonly opts: BatchOptions,
   ) {
     this.#appender = appender;
+    this.#decodeOpts = {
+      maxBytes: opts.maxPayloadBytes,
+      futureToleranceMs: opts.futureToleranceMs,
+      nowMs: 0,
+    };
   }
 
   /**
@@ -257,17 +266,19 @@ export class Batch {
     let text: string;
     let raw64: string | null = null;
     let decoded;
+    const decodeOpts = this.#decodeOpts;
+    decodeOpts.nowMs = Date.now();
     if (typeof rec.payload === "string") {
       text = rec.payload;
-      decoded = decodeReading(text, { maxBytes: this.opts.maxPayloadBytes });
+      decoded = decodeReading(text, decodeOpts);
     } else {
       try {
         text = strictUtf8.decode(rec.payload);
-        decoded = decodeReading(withoutBom(text), { maxBytes: this.opts.maxPayloadBytes });
+        decoded = decodeReading(withoutBom(text), decodeOpts);
       } catch {
         text = lossyUtf8.decode(rec.payload);
         raw64 = base64(rec.payload);
-        decoded = decodeReading(rec.payload, { maxBytes: this.opts.maxPayloadBytes });
+        decoded = decodeReading(rec.payload, decodeOpts);
       }
     }
     const cost = text.length + 120;

@@ -36,6 +36,13 @@ export const INGEST_OPTIONS = {
     default: String(1024 * 1024),
     description: "Larger payloads are quarantined as too_large (bronze still keeps them)",
   },
+  "future-tolerance": {
+    type: "string",
+    env: "INGEST_FUTURE_TOLERANCE_S",
+    default: "300",
+    description:
+      "Readings more than this many seconds ahead of the ingest clock are quarantined as future_timestamp",
+  },
   "compact-interval": {
     type: "string",
     env: "INGEST_COMPACT_INTERVAL_S",
@@ -75,6 +82,7 @@ export function ingestorOptions(
       integer: true,
       min: 1024,
     }),
+    futureToleranceMs: numberOption("future-tolerance", o["future-tolerance"], { min: 0 }) * 1000,
     compaction: {
       intervalMs: numberOption("compact-interval", o["compact-interval"], { min: 0 }) * 1000,
       minFiles: numberOption("compact-min-files", o["compact-min-files"], {

@@ -42,6 +42,8 @@ export interface IngestorOptions {
   dedupHorizonMs?: number;
   /** Payloads larger than this are quarantined as too_large (default 1 MiB). */
   maxPayloadBytes?: number;
+  /** Event times further ahead of the ingest clock are quarantined as future_timestamp, ms (default 5 min). */
+  futureToleranceMs?: number;
   /** DuckDB threads for writing Parquet (default: DuckDB's choice). */
   threads?: number;
   /** DuckDB memory limit (default 256MB). */
@@ -212,6 +214,7 @@ export class Ingestor {
   #openBatch(conn: DuckDBConnection): Promise<Batch> {
     return Batch.open(conn, this.dedup, this.writer.thresholds([]), {
       maxPayloadBytes: this.opts.maxPayloadBytes ?? 1024 * 1024,
+      futureToleranceMs: this.opts.futureToleranceMs,
     });
   }
 

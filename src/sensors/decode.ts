@@ -71,7 +71,18 @@ export const MAX_IDENTIFIER_LENGTH = 64;
 export interface DecodeOptions {
   /** Reject payloads larger than this many bytes as `too_large` (default 64 KiB). */
   maxBytes?: number;
+  /**
+   * The ingest clock, epoch ms. When given, a timestamp more than `futureToleranceMs` ahead of
+   * it is `future_timestamp`: a device clock far ahead would otherwise become every reader's
+   * "now". Passed in, not read here, so decoding stays a pure function of its arguments.
+   */
+  nowMs?: number;
+  /** How far ahead of `nowMs` a timestamp may be, ms (default 300,000: 5 minutes). */
+  futureToleranceMs?: number;
 }
+
+/** Default of {@link DecodeOptions.futureToleranceMs}: clock skew and batching, not more. */
+export const DEFAULT_FUTURE_TOLERANCE_MS = 5 * 60_000;
 
 const DETAIL_VALUE_MAX = 80;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -152,7 +163,7 @@ function utf8Length(s: string): number {
  * Reason codes are stable (they are partition-independent values in quarantine):
  * `too_large`, `invalid_utf8`, `malformed_json`, `not_an_object`, `missing_field:<f>`,
  * `bad_type:<f>`, `bad_identifier:<f>`, `unknown_type`, `bad_unit`, `bad_timestamp`,
- * `out_of_range`, `bad_floor`. Fields are checked in the order type, device_id, building,
+ * `out_of_range`, `bad_floor`, `future_timestamp` (only with `nowMs`). Fields are checked in the order type, device_id, building,
  * floor, timestamp, value, unit, so a payload with several faults always gets the same reason.
  *
  * @example
@@ -260,6 +271,20 @@ export function decodeReading(payload: Uint8Array | string, opts?: DecodeOptions
     return reject(
       "bad_timestamp",
       `timestamp ${showValue(rawTs)} is not a valid time between 1970 and 2100`,
+      hints,
+    );
+  }
+  if (
+    opts?.nowMs !== undefined &&
+    timestamp > opts.nowMs + (opts.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS)
+  ) {
+    return reject(
+      "future_timestamp",
+      `timestamp ${showValue(rawTs)} is ${
+        Math.round((timestamp - opts.nowMs) / 1000)
+      } s ahead of the ingest clock (${new Date(opts.nowMs).toISOString()}; tolerance ${
+        (opts.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS) / 1000
+      } s)`,
       hints,
     );
   }

@@ -101,6 +101,22 @@ Deno.test("bad timestamps: year 1, year 9999, garbage, invalid dates, negative e
   }
 });
 
+Deno.test("a timestamp beyond the tolerance ahead of the ingest clock is future_timestamp", () => {
+  const payload = JSON.stringify(BASE);
+  // Without a clock there is no judgement (the function stays pure).
+  assert.equal(ok(decodeReading(payload)).timestamp, T0);
+  assert.equal(ok(decodeReading(payload, { nowMs: T0 - 300_000 })).timestamp, T0);
+  rejects(decodeReading(payload, { nowMs: T0 - 300_001 }), "future_timestamp");
+  rejects(decodeReading(payload, { nowMs: T0 - 2 * 86_400_000 }), "future_timestamp");
+  assert.equal(
+    ok(decodeReading(payload, { nowMs: T0 - 60_000, futureToleranceMs: 60_000 })).value,
+    22.5,
+  );
+  rejects(decodeReading(payload, { nowMs: T0 - 1, futureToleranceMs: 0 }), "future_timestamp");
+  // The past is never judged here: lateness is the dedup's business, not decoding's.
+  assert.equal(ok(decodeReading(payload, { nowMs: T0 + 365 * 86_400_000 })).timestamp, T0);
+});
+
 Deno.test("timestamp overflowing to Infinity is bad_timestamp; object timestamp is bad_type", () => {
   const s = JSON.stringify(BASE).replace('"2025-12-15T10:00:00Z"', "1e999");
   rejects(decodeReading(s), "bad_timestamp");
