@@ -74,6 +74,27 @@ const floors: TableSchema = {
   ],
 };
 
+/** gold/incidents (sql/alarms/_incidents.sql): alarm episodes of one series merged. */
+export const INCIDENTS_SCHEMA: TableSchema = {
+  fields: [
+    f("incident_id", "string", false),
+    f("severity", "string", false),
+    f("device_id", "string"),
+    f("building", "string"),
+    f("floor", "integer"),
+    f("type", "string"),
+    f("rules", "string", false),
+    f("episodes", "long", false),
+    f("started_at", "timestamp", false),
+    f("ended_at", "timestamp"),
+    f("peak_value", "double"),
+    f("peak_unit", "string"),
+    f("threshold", "double"),
+    f("threshold_unit", "string"),
+    f("threshold_rule", "string"),
+  ],
+};
+
 /** Gold tables in refresh order (alarms last: the energy rule reads energy_hourly). */
 export const GOLD_TABLES: readonly GoldTableDef[] = [
   {

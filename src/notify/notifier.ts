@@ -1,0 +1,415 @@
+/**
+ * Delivers incident events (events.ts) to webhooks, at least once, beside a running gold.
+ *
+ * ```
+ *  gold refresh ──commit──▶ gold/incidents v0 … vN          (poke(): "a new version may exist")
+ *                                  │ walked one version at a time, per endpoint
+ *                                  ▼
+ *     diffIncidents(v, v+1) ──POST, retry with backoff──▶ endpoint
+ *                                  │ all events of v+1 answered
+ *                                  ▼
+ *  gold/notifications  ◀─commit─ rows (one per event: delivered or rejected)
+ *                                 + txn(appId = "notify-<endpoint id>", version = v+1)
+ * ```
+ *
+ * Invariant: an endpoint's txn version in gold/notifications is the incidents version up to
+ * which every event was answered, committed with the rows of those events. Events are a pure
+ * function of two consecutive incidents versions (Delta versions never change), so after a
+ * crash the walk restarts at that position and re-sends exactly the events whose commit was
+ * lost, with the same ids: nothing is lost, and a duplicate always carries the same
+ * Idempotency-Key. The outbox is thus gold/incidents' own history plus that position, both in
+ * the lakehouse, not in process memory.
+ *
+ * A dead endpoint never holds up gold: each endpoint has its own loop, gold only pokes it, and
+ * memory stays bounded (one step of events at a time, a few incidents versions cached). Events
+ * retry with exponential backoff for as long as the endpoint answers 5xx/408/429 or not at all;
+ * any other 4xx is a permanent rejection, logged and recorded, and the walk goes on.
+ * Positions are committed when a step had events, every STEPS_PER_COMMIT steps, and on stop —
+ * not once per gold refresh.
+ */
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { commit } from "../delta/commit.ts";
+import { TableNotFoundError } from "../delta/errors.ts";
+import type { TableSchema } from "../delta/schema.ts";
+import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
+import { createTable, releaseStagingDirectories, writeDataFiles } from "../delta/table.ts";
+import { type DuckDB, openDuckDB, sqlString } from "../query/duckdb.ts";
+import { goldTablePath } from "../query/gold_tables.ts";
+import { snapshotScanSql } from "../query/views.ts";
+import { type Endpoint, postEvent } from "./endpoint.ts";
+import { diffIncidents, type IncidentEvent, type IncidentRow } from "./events.ts";
+
+/** A walk with no events still records its position this often (bounds the walk after a restart). */
+const STEPS_PER_COMMIT = 100;
+/** Incidents versions kept in memory (each endpoint needs its current and next). */
+const VERSIONS_CACHED = 8;
+
+/** gold/notifications: one row per event answered by an endpoint. */
+export const NOTIFICATIONS_SCHEMA: TableSchema = {
+  fields: [
+    { name: "event_id", type: "string", nullable: false },
+    { name: "event", type: "string", nullable: false },
+    { name: "incident_id", type: "string", nullable: false },
+    { name: "severity", type: "string", nullable: true },
+    { name: "endpoint", type: "string", nullable: false },
+    { name: "incidents_version", type: "long", nullable: false },
+    { name: "delivered_at", type: "timestamp", nullable: false },
+    { name: "attempts", type: "long", nullable: false },
+    { name: "status", type: "string", nullable: false },
+  ],
+};
+
+/** The txn appId holding an endpoint's delivery position in gold/notifications. */
+export function notifyAppId(endpoint: Endpoint): string {
+  return `notify-${endpoint.id}`;
+}
+
+/** Options of Notifier.start. */
+export interface NotifierOptions {
+  lakehouse: string;
+  endpoints: Endpoint[];
+  /** Base URL of the dashboard, for each event's link. */
+  dashboardUrl: string;
+  /** HMAC-SHA256 key of the X-SmartTech-Signature header (none: unsigned). */
+  secret?: string;
+  /** First retry delay, doubled after each failure up to retryMaxMs (default 1 s, 60 s). */
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  /** One POST's timeout (default 10 s). */
+  timeoutMs?: number;
+  /** Check for new incidents versions this often even without a poke (default 5 s). */
+  pollMs?: number;
+  log?: (line: string) => void;
+}
+
+/** An event's outcome at one endpoint (a row of gold/notifications). */
+interface Answered {
+  event: IncidentEvent;
+  attempts: number;
+  status: string;
+  at: number;
+}
+
+/** gold/incidents by version, read through one DuckDB connection, one query at a time. */
+class IncidentVersions {
+  #cache = new Map<number, Promise<Map<string, IncidentRow>>>();
+  #queue: Promise<unknown> = Promise.resolve();
+  constructor(readonly path: string, readonly conn: DuckDBConnection) {}
+
+  /** Latest version, or null when the table does not exist yet. */
+  async latest(): Promise<number | null> {
+    try {
+      return (await loadSnapshot(this.path, { tombstones: false })).version;
+    } catch (err) {
+      if (err instanceof TableNotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /** Rows at a version by id; version -1 is the empty table before it was created. */
+  at(version: number): Promise<Map<string, IncidentRow>> {
+    let hit = this.#cache.get(version);
+    if (!hit) {
+      hit = version < 0 ? Promise.resolve(new Map()) : this.#serial(() => this.#read(version));
+      hit.catch(() => this.#cache.delete(version));
+      this.#cache.set(version, hit);
+      while (this.#cache.size > VERSIONS_CACHED) {
+        this.#cache.delete(Math.min(...this.#cache.keys()));
+      }
+    }
+    return hit;
+  }
+
+  #serial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(f, f);
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  async #read(version: number): Promise<Map<string, IncidentRow>> {
+    const snap = await loadSnapshot(this.path, { version, tombstones: false });
+    const rows = (await this.conn.runAndReadAll(
+      `SELECT incident_id, severity, device_id, building, floor::INTEGER, type, rules,
+         episodes::DOUBLE, epoch_ms(started_at)::DOUBLE, epoch_ms(ended_at)::DOUBLE,
+         peak_value, peak_unit, threshold, threshold_unit, threshold_rule
+       FROM (${snapshotScanSql(snap)})`,
+    )).getRows();
+    const out = new Map<string, IncidentRow>();
+    for (const r of rows) {
+      const s = (v: unknown) => v === null ? null : String(v);
+      const n = (v: unknown) => v === null ? null : Number(v);
+      out.set(String(r[0]), {
+        incident_id: String(r[0]),
+        severity: String(r[1]),
+        device_id: s(r[2]),
+        building: s(r[3]),
+        floor: n(r[4]),
+        type: s(r[5]),
+        rules: String(r[6] ?? ""),
+        episodes: Number(r[7]),
+        started_at: Number(r[8]),
+        ended_at: n(r[9]),
+        peak_value: n(r[10]),
+        peak_unit: s(r[11]),
+        threshold: n(r[12]),
+        threshold_unit: s(r[13]),
+        threshold_rule: s(r[14]),
+      });
+    }
+    return out;
+  }
+}
+
+/** Per-endpoint progress, for drain(). */
+interface Progress {
+  position: number;
+}
+
+/**
+ * The notification loops of one gold process.
+ *
+ * @example
+ * ```ts
+ * const n = await Notifier.start({ lakehouse, endpoints: [await parseEndpoint(url)], dashboardUrl });
+ * // after each gold refresh:
+ * n.poke();
+ * // at exit:
+ * await n.stop();
+ * ```
+ */
+export class Notifier {
+  #abort = new AbortController();
+  #wake: (() => void)[] = [];
+  #loops: Promise<void>[] = [];
+  #progress = new Map<string, Progress>();
+  #commits: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly opts: NotifierOptions,
+    readonly db: DuckDB,
+    /** Writes the delivery log; reads of gold/incidents use the other connection. */
+    readonly writer: DuckDBConnection,
+    readonly versions: IncidentVersions,
+    readonly outboxPath: string,
+  ) {}
+
+  /** Opens the delivery log (gold/notifications) and starts one loop per endpoint. */
+  static async start(opts: NotifierOptions): Promise<Notifier> {
+    const outboxPath = goldTablePath(opts.lakehouse, "notifications");
+    await createTable(outboxPath, {
+      schema: NOTIFICATIONS_SCHEMA,
+      partitionColumns: [],
+      name: "gold_notifications",
+      description: "Incident events answered by each notification endpoint (src/notify)",
+      properties: { "delta.checkpointInterval": "10" },
+    });
+    const db = await openDuckDB({ delta: false, threads: 1, memoryLimit: "256MB" });
+    const versions = new IncidentVersions(goldTablePath(opts.lakehouse, "incidents"), db.conn);
+    const n = new Notifier(opts, db, await db.connect(), versions, outboxPath);
+    for (const ep of opts.endpoints) {
+      const progress: Progress = { position: Number.NaN };
+      n.#progress.set(ep.id, progress);
+      n.#loops.push(
+        n.#run(ep, progress).catch((err) => {
+          if (!n.#abort.signal.aborted) {
+            n.#log(`notify ${ep.label}: stopped by an error: ${err?.stack ?? err}`);
+          }
+        }),
+      );
+    }
+    return n;
+  }
+
+  /** Tells the loops a new incidents version may exist (call after each gold refresh). */
+  poke(): void {
+    for (const w of this.#wake.splice(0)) w();
+  }
+
+  /**
+   * Waits until every endpoint has answered every event up to the incidents version current
+   * now, or `timeoutMs` passes. True when caught up.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const target = await this.versions.latest() ?? -1;
+    const deadline = Date.now() + timeoutMs;
+    this.poke();
+    while (Date.now() < deadline) {
+      if ([...this.#progress.values()].every((p) => p.position >= target)) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
+  /** Stops the loops (an event in flight is re-sent by the next start), records positions. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    this.poke();
+    await Promise.allSettled(this.#loops);
+    await this.#commits.catch(() => {});
+    this.db.close();
+    await releaseStagingDirectories([this.outboxPath]);
+  }
+
+  #log(line: string): void {
+    (this.opts.log ?? console.error)(line);
+  }
+
+  /** Waits for a poke, the poll interval or stop. */
+  #idle(): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, this.opts.pollMs ?? 5000);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.#wake.push(done);
+    });
+  }
+
+  /** Sleeps `ms` unless stopped first; false when stopped. */
+  #sleep(ms: number): Promise<boolean> {
+    const signal = this.#abort.signal;
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(true);
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(t);
+        resolve(false);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** The endpoint's recorded position; a new endpoint starts now (recorded at once). */
+  async #startPosition(ep: Endpoint): Promise<number> {
+    const snap = await loadSnapshot(this.outboxPath, { tombstones: false });
+    const seen = snap.txnVersion(notifyAppId(ep));
+    if (seen !== undefined) return seen;
+    // Not the incidents of the past: a table that does not exist yet is followed from its start.
+    const start = await this.versions.latest() ?? -1;
+    await this.#record(ep, start, []);
+    this.#log(
+      `notify ${ep.label}: new endpoint, events from gold/incidents ${
+        start < 0 ? "creation" : `v${start}`
+      } on`,
+    );
+    return start;
+  }
+
+  async #run(ep: Endpoint, progress: Progress): Promise<void> {
+    let position = await this.#startPosition(ep);
+    let recorded = position;
+    let before: Map<string, IncidentRow>;
+    try {
+      before = await this.versions.at(position);
+    } catch (err) {
+      // Its log was cleaned up (30 days) while this endpoint was away: say what is skipped.
+      const latest = await this.versions.latest() ?? -1;
+      this.#log(
+        `notify ${ep.label}: gold/incidents v${position} is no longer readable (${err}); ` +
+          `events between v${position} and v${latest} are skipped`,
+      );
+      position = latest;
+      before = await this.versions.at(position);
+    }
+    progress.position = position;
+    const signal = this.#abort.signal;
+    while (!signal.aborted) {
+      const latest = await this.versions.latest();
+      while (latest !== null && position < latest && !signal.aborted) {
+        const after = await this.versions.at(position + 1);
+        const events = await diffIncidents(before, after.values(), {
+          dashboardUrl: this.opts.dashboardUrl,
+          version: position + 1,
+        });
+        const answered: Answered[] = [];
+        for (const event of events) {
+          const a = await this.#deliver(ep, event);
+          if (a === null) return; // stopped mid-step: this step is re-sent by the next start
+          answered.push(a);
+        }
+        before = after;
+        position++;
+        progress.position = position;
+        if (answered.length > 0 || position - recorded >= STEPS_PER_COMMIT) {
+          await this.#record(ep, position, answered);
+          recorded = position;
+        }
+      }
+      if (signal.aborted) break;
+      await this.#idle();
+    }
+    if (position !== recorded) await this.#record(ep, position, []);
+  }
+
+  /** Sends one event until it is answered; null when stopped first. */
+  async #deliver(ep: Endpoint, event: IncidentEvent): Promise<Answered | null> {
+    let delay = this.opts.retryInitialMs ?? 1000;
+    const max = this.opts.retryMaxMs ?? 60_000;
+    for (let attempts = 1;; attempts++) {
+      let outcome;
+      try {
+        outcome = await postEvent(ep, event, {
+          secret: this.opts.secret,
+          timeoutMs: this.opts.timeoutMs,
+          signal: this.#abort.signal,
+        });
+      } catch {
+        return null; // aborted
+      }
+      if (outcome.ok) return { event, attempts, status: "delivered", at: Date.now() };
+      if (!outcome.retry) {
+        this.#log(
+          `notify ${ep.label}: ${event.event} of incident ${event.incident_id} rejected ` +
+            `(${outcome.reason}); not retried`,
+        );
+        return { event, attempts, status: `rejected: ${outcome.reason}`, at: Date.now() };
+      }
+      if (attempts === 1 || delay >= max) {
+        this.#log(
+          `notify ${ep.label}: ${event.event} of incident ${event.incident_id} failed ` +
+            `(${outcome.reason}); retrying every ≤ ${Math.round(max / 1000)} s with backoff`,
+        );
+      }
+      if (!await this.#sleep(delay)) return null;
+      delay = Math.min(delay * 2, max);
+    }
+  }
+
+  /** Commits the answered events' rows and the endpoint's position, one commit. */
+  #record(ep: Endpoint, position: number, answered: Answered[]): Promise<void> {
+    const run = async () => {
+      const snap: Snapshot = await loadSnapshot(this.outboxPath, { tombstones: false });
+      let adds: Awaited<ReturnType<typeof writeDataFiles>> = [];
+      if (answered.length > 0) {
+        const values = answered.map((a) =>
+          `(${sqlString(a.event.event_id)}, ${sqlString(a.event.event)}, ${
+            sqlString(a.event.incident_id)
+          }, ${sqlString(a.event.severity)}, ${sqlString(ep.id)}, ${a.event.incidents_version}, ${
+            sqlString(new Date(a.at).toISOString())
+          }::TIMESTAMPTZ, ${a.attempts}, ${sqlString(a.status)})`
+        );
+        adds = await writeDataFiles(
+          this.writer,
+          snap,
+          `SELECT * FROM (VALUES ${values.join(", ")}) AS t(event_id, event, incident_id,
+             severity, endpoint, incidents_version, delivered_at, attempts, status)`,
+        );
+      }
+      await commit(this.outboxPath, adds.map((add) => ({ add })), {
+        readVersion: snap.version,
+        operation: "NOTIFY",
+        operationParameters: { endpoint: ep.id, incidentsVersion: position },
+        txns: [{ appId: notifyAppId(ep), version: position }],
+        isBlindAppend: true,
+      });
+    };
+    // One at a time: endpoints share the writer connection and the table.
+    const next = this.#commits.then(run, run);
+    this.#commits = next.catch(() => {});
+    return next;
+  }
+}
