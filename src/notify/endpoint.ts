@@ -8,7 +8,7 @@
  *   X-SmartTech-Event: opened|escalated|cleared|reopened
  *   X-SmartTech-Signature: sha256=<hex>  only with a secret: HMAC-SHA256 of the raw body
  */
-import { type IncidentEvent, slackBody } from "./events.ts";
+import { hex, type IncidentEvent, sha256Hex, slackBody } from "./events.ts";
 
 /** Body shapes: the generic event JSON, or Slack's incoming-webhook `{text}`. */
 export type NotifyFormat = "json" | "slack";
@@ -57,12 +57,7 @@ export async function parseEndpoint(raw: string, format: NotifyFormat = "json"):
     );
   }
   if (url.hostname === "") throw new NotifyConfigError(`notification URL "${raw}" has no host`);
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(`${format}|${url.href}`),
-  );
-  const id = [...new Uint8Array(digest).slice(0, 8)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  const id = await sha256Hex(`${format}|${url.href}`, 8);
   return { url, format, id, label: `${url.origin} (${format}, ${id})` };
 }
 
@@ -76,7 +71,7 @@ export async function signBody(secret: string, body: string): Promise<string> {
     ["sign"],
   );
   const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body));
-  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return hex(mac);
 }
 
 /** How one POST ended. */

@@ -69,14 +69,20 @@ export interface IncidentEvent {
 
 const RANK: Record<string, number> = { warning: 1, critical: 2 };
 
+/** Lower-case hex of bytes. */
+export function hex(bytes: ArrayBuffer | Uint8Array): string {
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The first `bytes` bytes of SHA-256(text), hex. */
+export async function sha256Hex(text: string, bytes = 32): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return hex(new Uint8Array(digest).slice(0, bytes));
+}
+
 /** Deterministic event id: SHA-256 of (incident, kind, the state it is about), 32 hex digits. */
-export async function eventId(incidentId: string, kind: string, state: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(`${incidentId}|${kind}|${state}`),
-  );
-  return [...new Uint8Array(digest).slice(0, 16)].map((b) => b.toString(16).padStart(2, "0"))
-    .join("");
+export function eventId(incidentId: string, kind: string, state: string): Promise<string> {
+  return sha256Hex(`${incidentId}|${kind}|${state}`, 16);
 }
 
 /** The dashboard link of an incident: `<base>/?building=…&device=…`. */
