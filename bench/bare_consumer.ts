@@ -13,7 +13,7 @@
  * @module
  */
 import { createKafka } from "../src/kafka/client.ts";
-import { FETCH_SETTINGS } from "../src/kafka/consumer.ts";
+import { FETCH_SETTINGS } from "../src/pipeline/sources/kafka.ts";
 
 /** What the bare consumer prints. */
 export interface BareConsumerResult {

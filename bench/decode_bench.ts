@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { decodeReading } from "../src/sensors/decode.ts";
+import { decodeReading } from "../src/reading/decode.ts";
 
 /** Result of one decode benchmark run. */
 export interface DecodeBenchResult {

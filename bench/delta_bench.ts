@@ -4,7 +4,7 @@
  * lives elsewhere; `deno run ... bench/delta_bench.ts` prints them all.
  */
 import { join } from "node:path";
-import { openDuckDB } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/duckdb/engine.ts";
 import {
   appendQuery,
   commit,

@@ -17,8 +17,8 @@
 import { join } from "node:path";
 import { createKafka } from "../src/kafka/client.ts";
 import { ensureTopic, produce } from "../src/kafka/producer.ts";
-import { createSimulator, type SimMessage } from "../src/sensors/simulator.ts";
-import { openDuckDB, sqlString } from "../src/query/duckdb.ts";
+import { createSimulator, type SimMessage } from "../src/simulator/simulator.ts";
+import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 import { consumeArgs, spawnTask } from "../src/tasks.ts";
 import type { KafkaBenchEnv } from "./kafka_bench.ts";
 import { percentile } from "./stats.ts";

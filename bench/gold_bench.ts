@@ -23,7 +23,7 @@ import process from "node:process";
 import { appendQuery } from "../src/delta/table.ts";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { ensureIngestTables } from "../src/pipeline/tables.ts";
-import { openDuckDB } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/duckdb/engine.ts";
 import { type GoldTableResult, refreshGold } from "../src/query/gold.ts";
 
 /** Devices of the synthetic site. */

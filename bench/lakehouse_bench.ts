@@ -10,7 +10,7 @@ import { optimize } from "../src/delta/optimize.ts";
 import { clearSnapshotCaches } from "../src/delta/snapshot.ts";
 import { DashboardModel } from "../src/dashboard/model.ts";
 import { DASHBOARD_QUERIES, loadDashboardSql, runQuery } from "../src/dashboard/queries.ts";
-import { openDuckDB } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/duckdb/engine.ts";
 import { createLakehouseViews } from "../src/query/views.ts";
 import { percentile } from "./stats.ts";
 

@@ -12,7 +12,7 @@
  */
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 import type { SourceRecord } from "../src/pipeline/batch.ts";
-import { createSimulator } from "../src/sensors/simulator.ts";
+import { createSimulator } from "../src/simulator/simulator.ts";
 
 /** Seconds spent per phase. */
 export interface IngestProfile {

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { brokerList } from "../src/config.ts";
 import { brokerAnswers, createKafka } from "../src/kafka/client.ts";
 import { startLocalBroker, stopLocalBroker } from "../src/kafka/local_broker.ts";
-import { ensureDeltaExtension } from "../src/query/extension.ts";
+import { ensureDeltaExtension } from "../src/duckdb/extension.ts";
 import { ROOT } from "../src/tasks.ts";
 import { refreshGold } from "../src/query/gold.ts";
 import { benchDecode } from "./decode_bench.ts";

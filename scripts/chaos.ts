@@ -32,7 +32,7 @@ import {
   type ReadOnlyMethod,
   readOnlyScenario,
   type ScenarioReport,
-} from "../tests/helpers/chaos.ts";
+} from "../src/chaos/chaos.ts";
 
 const SCENARIOS = ["kill", "group", "outage", "readonly"] as const;
 

@@ -15,7 +15,7 @@ import {
   securityFromOptions,
   waitForBrokers,
 } from "../src/kafka/client.ts";
-import { startConsumer } from "../src/kafka/consumer.ts";
+import { startConsumer } from "../src/pipeline/sources/kafka.ts";
 import { INGEST_OPTIONS, ingestorOptions } from "../src/pipeline/cli_options.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 

@@ -10,7 +10,7 @@ import {
   runMain,
 } from "../src/config.ts";
 import { INGEST_OPTIONS, ingestorOptions } from "../src/pipeline/cli_options.ts";
-import { FileSource } from "../src/pipeline/file_source.ts";
+import { FileSource } from "../src/pipeline/sources/file.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 
 const OPTIONS = {

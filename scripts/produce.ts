@@ -18,9 +18,9 @@ import {
   UsageError,
 } from "../src/config.ts";
 import { createKafka, KAFKA_SECURITY_OPTIONS, securityFromOptions } from "../src/kafka/client.ts";
-import { runSimulation, type SimSink } from "../src/sensors/sim_run.ts";
-import { FaultConfigError, resolveFaults } from "../src/sensors/faults.ts";
-import { parseIsoTimestamp } from "../src/sensors/decode.ts";
+import { runSimulation, type SimSink } from "../src/simulator/run.ts";
+import { FaultConfigError, resolveFaults } from "../src/simulator/faults.ts";
+import { parseIsoTimestamp } from "../src/reading/decode.ts";
 
 const OPTIONS = {
   ...COMMON_OPTIONS,

@@ -15,7 +15,7 @@ import {
 } from "../src/config.ts";
 import { StatementType } from "@duckdb/node-api";
 import { parseStats } from "../src/delta/actions.ts";
-import { assertReadOnlyStatement, openDuckDB } from "../src/query/duckdb.ts";
+import { assertReadOnlyStatement, openDuckDB } from "../src/duckdb/engine.ts";
 import {
   type Cell,
   formatResult,

@@ -4,7 +4,7 @@
  */
 import { runMain } from "../src/config.ts";
 import { ensureJars } from "../src/kafka/local_broker.ts";
-import { ensureDeltaExtension } from "../src/query/extension.ts";
+import { ensureDeltaExtension } from "../src/duckdb/extension.ts";
 import { ensureS3ProxyJar } from "../src/storage/local_s3proxy.ts";
 
 await runMain(async () => {

@@ -9,7 +9,7 @@
 import { brokerList, readEnv, runMain } from "../src/config.ts";
 import { brokerAnswers } from "../src/kafka/client.ts";
 import { startLocalBroker, stopLocalBroker } from "../src/kafka/local_broker.ts";
-import { ensureDeltaExtension } from "../src/query/extension.ts";
+import { ensureDeltaExtension } from "../src/duckdb/extension.ts";
 import { s3Answers, startLocalS3, stopLocalS3 } from "../src/storage/local_s3proxy.ts";
 
 /** The suites' permissions: spawned deno/java/python/chromium children, loopback only. */

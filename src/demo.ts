@@ -9,17 +9,17 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { join } from "node:path";
 import { createKafka } from "./kafka/client.ts";
-import { type RunningConsumer, startConsumer } from "./kafka/consumer.ts";
+import { type RunningConsumer, startConsumer } from "./pipeline/sources/kafka.ts";
 import { type BrokerInfo, startLocalBroker, stopLocalBroker } from "./kafka/local_broker.ts";
 import { Ingestor } from "./pipeline/ingestor.ts";
-import { openDuckDB } from "./query/duckdb.ts";
-import { ensureDeltaExtension } from "./query/extension.ts";
+import { openDuckDB } from "./duckdb/engine.ts";
+import { ensureDeltaExtension } from "./duckdb/extension.ts";
 import { formatResult, toResultTable } from "./query/format.ts";
 import { refreshGold } from "./query/gold.ts";
-import { readAlarms, readTruth, scoreAlarms } from "./query/scoring.ts";
+import { readAlarms, readTruth, scoreAlarms } from "./simulator/scoring.ts";
 import { readSqlFile } from "./query/sql_files.ts";
 import { createLakehouseViews } from "./query/views.ts";
-import { runSimulation } from "./sensors/sim_run.ts";
+import { runSimulation } from "./simulator/run.ts";
 
 export interface DemoOptions {
   brokers: string[];

@@ -5,7 +5,7 @@
  * worst episode's peak and threshold with their units.
  */
 import assert from "node:assert/strict";
-import { openDuckDB } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/duckdb/engine.ts";
 import { loadSql, splitStatements } from "../src/query/sql_files.ts";
 
 interface Episode {

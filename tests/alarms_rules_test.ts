@@ -4,7 +4,7 @@
  * open episodes and the building-level energy baseline.
  */
 import assert from "node:assert/strict";
-import { openDuckDB } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/duckdb/engine.ts";
 import { goldTablePath, refreshGold } from "../src/query/gold.ts";
 import { deltaScanSql } from "../src/query/views.ts";
 import { type SilverRow, tempLakehouse, writeSilver } from "./gold_helpers.ts";

@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { refreshGold } from "../src/query/gold.ts";
-import { readAlarms, scoreAlarms } from "../src/query/scoring.ts";
-import { resolveFaults } from "../src/sensors/faults.ts";
+import { readAlarms, scoreAlarms } from "../src/simulator/scoring.ts";
+import { resolveFaults } from "../src/simulator/faults.ts";
 import { simulate, tempLakehouse, writeSilver } from "./gold_helpers.ts";
 
 Deno.test("alarms: seeded scenario scores >= 95 % detection, <= 5 % false alarms", async () => {

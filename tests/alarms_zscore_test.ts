@@ -7,11 +7,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
-import { openDuckDB } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/duckdb/engine.ts";
 import { createAlarmReadings } from "../src/query/gold.ts";
 import { loadSql, splitStatements } from "../src/query/sql_files.ts";
 import { snapshotScanSql } from "../src/query/views.ts";
-import { resolveFaults } from "../src/sensors/faults.ts";
+import { resolveFaults } from "../src/simulator/faults.ts";
 import { type SilverRow, simulate, tempLakehouse, writeSilver } from "./gold_helpers.ts";
 
 /** The rule by its definition: median and MAD of the trailing hour for every reading. */

@@ -15,7 +15,7 @@ import {
   outageScenario,
   readOnlyScenario,
   type ScenarioReport,
-} from "./helpers/chaos.ts";
+} from "../src/chaos/chaos.ts";
 
 const BROKERS = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
 /** CHAOS_VERBOSE=1 prints each scenario's progress lines. */

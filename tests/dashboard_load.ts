@@ -9,7 +9,7 @@
  */
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 import type { SourceRecord } from "../src/pipeline/batch.ts";
-import { createSimulator } from "../src/sensors/simulator.ts";
+import { createSimulator } from "../src/simulator/simulator.ts";
 import { seedLakehouse } from "./dashboard_seed.ts";
 
 const seconds = Number(Deno.args[0] ?? 30);

@@ -7,9 +7,9 @@
  */
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 import type { SourceRecord } from "../src/pipeline/batch.ts";
-import { createSimulator } from "../src/sensors/simulator.ts";
+import { createSimulator } from "../src/simulator/simulator.ts";
 import { appendQuery } from "../src/delta/table.ts";
-import { openDuckDB, sqlString } from "../src/query/duckdb.ts";
+import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 import { ensureGoldTable, GOLD_TABLES, goldTablePath, refreshGold } from "../src/query/gold.ts";
 
 /** gold/alarms as the gold refresh defines it (docs/architecture.md). */

@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { openDuckDB } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/duckdb/engine.ts";
 import { appendQuery, createTable } from "../src/delta/table.ts";
-import { SENSOR_SCHEMA, sensorRowsSql } from "./delta_helpers/common.ts";
+import { SENSOR_SCHEMA, sensorRowsSql } from "../src/delta/test_fixtures/common.ts";
 
 const CLI = new URL("../scripts/table.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;

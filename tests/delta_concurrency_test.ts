@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { openDuckDB } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/duckdb/engine.ts";
 import { createTable, loadSnapshot } from "../src/delta/table.ts";
 import { listLog, readCommit } from "../src/delta/log.ts";
 import {
@@ -13,7 +13,7 @@ import {
   normalise,
   scanView,
   SENSOR_SCHEMA,
-} from "./delta_helpers/common.ts";
+} from "../src/delta/test_fixtures/common.ts";
 
 const PROCESSES = 4;
 const COMMITS = 50;

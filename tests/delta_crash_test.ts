@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { openDuckDB } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/duckdb/engine.ts";
 import { appendQuery, createTable, loadSnapshot, vacuum } from "../src/delta/table.ts";
 import { RetentionTooShortError } from "../src/delta/errors.ts";
 import {
@@ -14,7 +14,7 @@ import {
   scanView,
   SENSOR_SCHEMA,
   sensorRowsSql,
-} from "./delta_helpers/common.ts";
+} from "../src/delta/test_fixtures/common.ts";
 import { exists } from "../src/files.ts";
 
 const PARTS = ["building", "type"];

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { openDuckDB } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/duckdb/engine.ts";
 import {
   appendQuery,
   createTable,
@@ -18,7 +18,12 @@ import {
 } from "../src/delta/table.ts";
 import { commitPath, listLog } from "../src/delta/log.ts";
 import { cleanupExpiredLog } from "../src/delta/log_cleanup.ts";
-import { layerView, normalise, SENSOR_SCHEMA, sensorRowsSql } from "./delta_helpers/common.ts";
+import {
+  layerView,
+  normalise,
+  SENSOR_SCHEMA,
+  sensorRowsSql,
+} from "../src/delta/test_fixtures/common.ts";
 
 const SCRIPT = new URL("./tools/read_with_deltalake.py", import.meta.url).pathname;
 

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
-import { openDuckDB, sqlString } from "../src/query/duckdb.ts";
+import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 import { appendQuery, createTable, loadSnapshot } from "../src/delta/table.ts";
 import { MAX_COMPONENT_BYTES } from "../src/delta/partition.ts";
 

@@ -5,10 +5,10 @@
 import { join } from "node:path";
 import { appendQuery } from "../src/delta/table.ts";
 import { ensureIngestTables } from "../src/pipeline/tables.ts";
-import { openDuckDB, sqlString } from "../src/query/duckdb.ts";
-import { decodeReading } from "../src/sensors/decode.ts";
-import type { Episode } from "../src/sensors/faults.ts";
-import { createSimulator, type SimulatorOptions } from "../src/sensors/simulator.ts";
+import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
+import { decodeReading } from "../src/reading/decode.ts";
+import type { Episode } from "../src/simulator/faults.ts";
+import { createSimulator, type SimulatorOptions } from "../src/simulator/simulator.ts";
 
 /** One silver reading (timestamp as epoch ms or ISO). */
 export interface SilverRow {

@@ -4,7 +4,7 @@
  * every reader uses), and list_quantile as quantile_cont, bit for bit, over unordered and rolled-up lists.
  */
 import assert from "node:assert/strict";
-import { openDuckDB } from "../src/query/duckdb.ts";
+import { openDuckDB } from "../src/duckdb/engine.ts";
 import { loadSql, splitStatements } from "../src/query/sql_files.ts";
 
 async function withMacros(fn: (q: (sql: string) => Promise<unknown[][]>) => Promise<void>) {

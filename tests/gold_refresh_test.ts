@@ -10,10 +10,10 @@ import { join } from "node:path";
 import { writeCheckpoint } from "../src/delta/checkpoint.ts";
 import { commit } from "../src/delta/commit.ts";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
-import { openDuckDB, sqlIdent } from "../src/query/duckdb.ts";
+import { openDuckDB, sqlIdent } from "../src/duckdb/engine.ts";
 import { GOLD_TABLES, goldTablePath, refreshGold } from "../src/query/gold.ts";
 import { deltaScanSql } from "../src/query/views.ts";
-import { Prng } from "../src/sensors/prng.ts";
+import { Prng } from "../src/simulator/prng.ts";
 import { type SilverRow, simulate, tempLakehouse, writeSilver } from "./gold_helpers.ts";
 
 const T = (hms: string) => `2025-01-06T${hms}Z`;

@@ -13,7 +13,7 @@ import { join, relative, resolve, sep } from "node:path";
 import { readEnv } from "../src/config.ts";
 import { createKafka } from "../src/kafka/client.ts";
 import { ensureTopic } from "../src/kafka/producer.ts";
-import { openDuckDB, sqlString } from "../src/query/duckdb.ts";
+import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 import { consumeArgs, runTask, type TaskResult } from "./helpers/tasks.ts";
 
 const BROKERS = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";

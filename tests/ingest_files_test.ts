@@ -12,7 +12,7 @@ import {
   type TableCounts,
   tableCounts,
   totalRejects,
-} from "./helpers/fixtures.ts";
+} from "../src/chaos/mix.ts";
 import { runTask, spawnTask } from "./helpers/tasks.ts";
 
 /** The counts a mix plus `extraValid` clean readings must leave, per table. */

@@ -12,7 +12,7 @@ import {
   type TableCounts,
   tableCounts,
   totalRejects,
-} from "./helpers/fixtures.ts";
+} from "../src/chaos/mix.ts";
 import { consumeArgs, runTask, spawnTask } from "./helpers/tasks.ts";
 import { join } from "node:path";
 import { loadSnapshot } from "../src/delta/table.ts";

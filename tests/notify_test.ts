@@ -11,7 +11,7 @@ import { createTable, releaseStagingDirectories, writeDataFiles } from "../src/d
 import { parseEndpoint, signBody } from "../src/notify/endpoint.ts";
 import type { IncidentEvent, IncidentRow } from "../src/notify/events.ts";
 import { Notifier, type NotifierOptions } from "../src/notify/notifier.ts";
-import { openDuckDB, sqlString } from "../src/query/duckdb.ts";
+import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 import { goldTablePath, INCIDENTS_SCHEMA } from "../src/query/gold_tables.ts";
 import { tempLakehouse } from "./gold_helpers.ts";
 

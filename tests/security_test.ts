@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { readEnv } from "../src/config.ts";
 import { createKafka } from "../src/kafka/client.ts";
 import { startLocalBroker, stopLocalBroker } from "../src/kafka/local_broker.ts";
-import { exactness, expectedOf, freePorts } from "./helpers/chaos.ts";
-import { makeMix, produceMix, tableCounts } from "./helpers/fixtures.ts";
+import { exactness, expectedOf, freePorts } from "../src/chaos/chaos.ts";
+import { makeMix, produceMix, tableCounts } from "../src/chaos/mix.ts";
 import { ROOT, runTask, spawnTask } from "./helpers/tasks.ts";
 
 const SASL_PORT = Number(readEnv("SECURITY_TEST_PORT") ?? freePorts(3));

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { brokerList, readEnv } from "../src/config.ts";
 import { brokerAnswers, createKafka } from "../src/kafka/client.ts";
-import { openDuckDB, sqlString } from "../src/query/duckdb.ts";
+import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 
 const BROKERS = brokerList(readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092");
 

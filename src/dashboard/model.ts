@@ -10,7 +10,7 @@
 import type { DuckDBValue } from "@duckdb/node-api";
 import { listLog, listRecentLog } from "../delta/log.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
-import { type DuckDB, openDuckDB, sqlIdent } from "../query/duckdb.ts";
+import { type DuckDB, openDuckDB, sqlIdent } from "../duckdb/engine.ts";
 import { deltaScanSql, type LakehouseTable, listLakehouseTables } from "../query/views.ts";
 import {
   CommitMetrics,

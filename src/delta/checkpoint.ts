@@ -9,7 +9,7 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { join, resolve } from "node:path";
-import { openDuckDB, sqlIdent, sqlString } from "../query/duckdb.ts";
+import { openDuckDB, sqlIdent, sqlString } from "../duckdb/engine.ts";
 import { CHECKPOINT_COLUMNS } from "./checkpoint_format.ts";
 import { syncPaths } from "./durability.ts";
 import { CorruptLogError } from "./errors.ts";

@@ -12,7 +12,7 @@ import type {
   RemoveAction,
   TxnAction,
 } from "./actions.ts";
-import { openDuckDB, sqlIdent, sqlString } from "../query/duckdb.ts";
+import { openDuckDB, sqlIdent, sqlString } from "../duckdb/engine.ts";
 import { CorruptLogError } from "./errors.ts";
 
 const STR_MAP = "MAP(VARCHAR, VARCHAR)";

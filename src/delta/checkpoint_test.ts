@@ -6,7 +6,7 @@ import { commit } from "./commit.ts";
 import { listLog, readLastCheckpoint } from "./log.ts";
 import { clearSnapshotCaches, loadSnapshot } from "./snapshot.ts";
 import { createTable } from "./table.ts";
-import { SENSOR_SCHEMA } from "../../tests/delta_helpers/common.ts";
+import { SENSOR_SCHEMA } from "./test_fixtures/common.ts";
 
 const TABLE_CLI = new URL("../../scripts/table.ts", import.meta.url).pathname;
 const CONFIG = new URL("../../deno.json", import.meta.url).pathname;

@@ -6,7 +6,7 @@ import { CommitConflictError, ConcurrentTransactionError } from "./errors.ts";
 import { listLog, readCommit } from "./log.ts";
 import { loadSnapshot } from "./snapshot.ts";
 import { createTable } from "./table.ts";
-import { SENSOR_SCHEMA } from "../../tests/delta_helpers/common.ts";
+import { SENSOR_SCHEMA } from "./test_fixtures/common.ts";
 
 /** An add of an empty file `<name>.parquet` it creates in the table: commit syncs what it adds. */
 function fakeAdd(table: string, name: string): Action {

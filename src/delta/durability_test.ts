@@ -5,7 +5,7 @@ import { syncDataFiles, syncPaths } from "./durability.ts";
 import { DeltaError } from "./errors.ts";
 import { listLog } from "./log.ts";
 import { createTable } from "./table.ts";
-import { SENSOR_SCHEMA } from "../../tests/delta_helpers/common.ts";
+import { SENSOR_SCHEMA } from "./test_fixtures/common.ts";
 
 Deno.test("syncPaths syncs files and directories, many more than it opens at once", async () => {
   const dir = await Deno.makeTempDir();

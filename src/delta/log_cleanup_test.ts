@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type DuckDB, openDuckDB } from "../query/duckdb.ts";
+import { type DuckDB, openDuckDB } from "../duckdb/engine.ts";
 import { logRetentionMs } from "./checkpoint.ts";
 import { VersionNotFoundError } from "./errors.ts";
 import { commitPath, listLog } from "./log.ts";
@@ -14,7 +14,7 @@ import {
   scanView,
   SENSOR_SCHEMA,
   sensorRowsSql,
-} from "../../tests/delta_helpers/common.ts";
+} from "./test_fixtures/common.ts";
 
 const PARTS = ["building", "type"];
 const DAY = 86_400_000;

@@ -5,7 +5,7 @@ import { commit } from "./commit.ts";
 import { checkpointPath, listLog, listRecentLog, logDir } from "./log.ts";
 import { clearSnapshotCaches, loadSnapshot } from "./snapshot.ts";
 import { createTable } from "./table.ts";
-import { SENSOR_SCHEMA } from "../../tests/delta_helpers/common.ts";
+import { SENSOR_SCHEMA } from "./test_fixtures/common.ts";
 
 /** A table at version 12 whose commit 10 was checkpointed (every commit carries one txn). */
 async function table(): Promise<{ dir: string; path: string }> {

@@ -11,11 +11,11 @@ import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { Action, AddAction } from "./actions.ts";
 import { commit } from "./commit.ts";
-import { openDuckDB, sqlString } from "../query/duckdb.ts";
+import { openDuckDB, sqlString } from "../duckdb/engine.ts";
 import { decodeAddPath } from "./partition.ts";
 import { writeDataFiles } from "./parquet_writer.ts";
 import { loadSnapshot, type Snapshot } from "./snapshot.ts";
-import { sqlIdent } from "../query/duckdb.ts";
+import { sqlIdent } from "../duckdb/engine.ts";
 
 /** Default target file size: 128 MiB (delta.targetFileSize overrides, then the option). */
 /** Compacted files are written once and read many times: DuckDB's default zstd level. */

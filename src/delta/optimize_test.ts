@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { openDuckDB } from "../query/duckdb.ts";
+import { openDuckDB } from "../duckdb/engine.ts";
 import { appendQuery, createTable, loadSnapshot, optimize, vacuum } from "./table.ts";
 import { CommitConflictError } from "./errors.ts";
 import { commit } from "./commit.ts";
@@ -11,7 +11,7 @@ import {
   scanView,
   SENSOR_SCHEMA,
   sensorRowsSql,
-} from "../../tests/delta_helpers/common.ts";
+} from "./test_fixtures/common.ts";
 
 const PARTS = ["building", "type"];
 

@@ -11,7 +11,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { dirname, join, resolve, sep } from "node:path";
 import type { AddAction } from "./actions.ts";
-import { appendRows, sqlIdent, sqlString } from "../query/duckdb.ts";
+import { appendRows, sqlIdent, sqlString } from "../duckdb/engine.ts";
 import { DataSchemaError, DeltaError } from "./errors.ts";
 import { encodeAddPath, partitionDirectory } from "./partition.ts";
 import { type DeltaField, duckdbType } from "./schema.ts";

@@ -7,7 +7,7 @@ import {
   validatePartitionColumns,
 } from "./schema.ts";
 import { SchemaError } from "./errors.ts";
-import { SENSOR_SCHEMA } from "../../tests/delta_helpers/common.ts";
+import { SENSOR_SCHEMA } from "./test_fixtures/common.ts";
 
 Deno.test("schemaString round-trips with nullable and empty metadata on every field", () => {
   const s = toSchemaString(SENSOR_SCHEMA);

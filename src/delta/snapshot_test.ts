@@ -5,9 +5,9 @@ import { CorruptLogError, VersionNotFoundError } from "./errors.ts";
 import { commitPath, listLog, readLastCheckpoint } from "./log.ts";
 import { clearSnapshotCaches, loadSnapshot, refreshSnapshot } from "./snapshot.ts";
 import { appendQuery, createTable, optimize } from "./table.ts";
-import { openDuckDB } from "../query/duckdb.ts";
+import { openDuckDB } from "../duckdb/engine.ts";
 import { writeCheckpoint } from "./checkpoint.ts";
-import { SENSOR_SCHEMA, sensorRowsSql } from "../../tests/delta_helpers/common.ts";
+import { SENSOR_SCHEMA, sensorRowsSql } from "./test_fixtures/common.ts";
 
 /** An add of an empty file it creates in the table: commit syncs what it adds. */
 function add(table: string, name: string, building: string | null) {

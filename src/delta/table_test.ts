@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { openDuckDB, sqlString } from "../query/duckdb.ts";
+import { openDuckDB, sqlString } from "../duckdb/engine.ts";
 import {
   appendQuery,
   createTable,
@@ -18,7 +18,7 @@ import {
   SENSOR_SCHEMA,
   sensorRowsSql,
   totalRows,
-} from "../../tests/delta_helpers/common.ts";
+} from "./test_fixtures/common.ts";
 import { listLog } from "./log.ts";
 import { parseStats } from "./actions.ts";
 import { decodeAddPath } from "./partition.ts";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { commit } from "./commit.ts";
 import { listLog } from "./log.ts";
 import { createTable, loadSnapshot, vacuum } from "./table.ts";
-import { SENSOR_SCHEMA } from "../../tests/delta_helpers/common.ts";
+import { SENSOR_SCHEMA } from "./test_fixtures/common.ts";
 
 Deno.test("vacuum: referenced and recently removed files stay, old orphans go, symlinks and the log are untouched", async () => {
   const dir = await Deno.makeTempDir();

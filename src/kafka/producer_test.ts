@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readMessages } from "../../tests/helpers/fixtures.ts";
+import { readMessages } from "../chaos/mix.ts";
 import { brokerList, readEnv } from "../config.ts";
 import { brokerAnswers, createKafka } from "./client.ts";
 import { Buffer } from "node:buffer";
@@ -13,7 +13,7 @@ import {
   toKafkaMessages,
   TokenBucket,
 } from "./producer.ts";
-import { createSimulator } from "../sensors/simulator.ts";
+import { createSimulator } from "../simulator/simulator.ts";
 
 const BROKERS = brokerList(readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092");
 

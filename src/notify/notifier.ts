@@ -33,7 +33,7 @@ import { TableNotFoundError } from "../delta/errors.ts";
 import type { TableSchema } from "../delta/schema.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { createTable, releaseStagingDirectories, writeDataFiles } from "../delta/table.ts";
-import { type DuckDB, openDuckDB, sqlString } from "../query/duckdb.ts";
+import { type DuckDB, openDuckDB, sqlString } from "../duckdb/engine.ts";
 import { goldTablePath } from "../query/gold_tables.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import { type Endpoint, postEvent } from "./endpoint.ts";

@@ -29,8 +29,8 @@ import {
   UTINYINT,
   VARCHAR,
 } from "@duckdb/node-api";
-import { type DecodeOptions, decodeReading } from "../sensors/decode.ts";
-import { appendRows } from "../query/duckdb.ts";
+import { type DecodeOptions, decodeReading } from "../reading/decode.ts";
+import { appendRows } from "../duckdb/engine.ts";
 import type { DedupState } from "./dedup.ts";
 import type { IngestTable } from "./tables.ts";
 

@@ -9,9 +9,9 @@
  */
 import { mayHoldTime, timeRange } from "../delta/actions.ts";
 import { optimize, releaseStagingDirectories } from "../delta/table.ts";
-import { openDuckDB } from "../query/duckdb.ts";
+import { openDuckDB } from "../duckdb/engine.ts";
 import { snapshotScanSql } from "../query/views.ts";
-import type { DuckDB } from "../query/duckdb.ts";
+import type { DuckDB } from "../duckdb/engine.ts";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { Batch, type SourceRecord } from "./batch.ts";
 import { DedupState } from "./dedup.ts";

@@ -18,7 +18,7 @@ import { loadSnapshot, refreshSnapshot, type Snapshot } from "../delta/snapshot.
 import { writeDataFiles } from "../delta/table.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { resumeFromSnapshots } from "../kafka/lag.ts";
-import { appendRows } from "../query/duckdb.ts";
+import { appendRows } from "../duckdb/engine.ts";
 import { join } from "node:path";
 import { type Batch, STATUS, type Thresholds } from "./batch.ts";
 import { INGEST_TABLES, type IngestTable, tablePath } from "./tables.ts";

@@ -33,7 +33,7 @@ import { readCommit } from "../delta/log.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { createTable, releaseStagingDirectories, writeDataFiles } from "../delta/table.ts";
-import { type DuckDB, openDuckDB, sqlIdent, sqlString } from "./duckdb.ts";
+import { type DuckDB, openDuckDB, sqlIdent, sqlString } from "../duckdb/engine.ts";
 import { GOLD_TABLES, type GoldTableDef, goldTablePath, goldTxnAppId } from "./gold_tables.ts";
 import { loadSql, placeholders, readSqlFile, splitStatements, SQL_DIR } from "./sql_files.ts";
 import { snapshotScanSql } from "./views.ts";

@@ -18,7 +18,7 @@ import { duckdbType } from "../delta/schema.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { versionAtTimestamp } from "../delta/snapshot.ts";
 import { VersionNotFoundError } from "../delta/errors.ts";
-import { sqlIdent, sqlString } from "./duckdb.ts";
+import { sqlIdent, sqlString } from "../duckdb/engine.ts";
 
 /** The ingestion tables, each read as a view of the same name. */
 export const INGEST_VIEW_TABLES = ["bronze", "silver", "quarantine"] as const;

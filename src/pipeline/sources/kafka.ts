@@ -10,9 +10,9 @@
  * Kafka-side offset commits happen after each Delta flush, only so lag shows in Kafka tools.
  */
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
-import type { SourceRecord } from "../pipeline/batch.ts";
-import type { Ingestor } from "../pipeline/ingestor.ts";
-import { endOffsets, partitionAppId, topicLag } from "./lag.ts";
+import type { SourceRecord } from "../batch.ts";
+import type { Ingestor } from "../ingestor.ts";
+import { endOffsets, partitionAppId, topicLag } from "../../kafka/lag.ts";
 
 export { partitionAppId };
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { buildingName, buildTopology, TopologyError } from "./topology.ts";
-import { isSafeIdentifier } from "./decode.ts";
+import { isSafeIdentifier } from "../reading/decode.ts";
 
 Deno.test("topology: stable, readable ids in building/floor/type/index order", () => {
   const t = buildTopology({ buildings: 2, floors: 2, devicesPerFloor: 2 });

@@ -8,12 +8,7 @@
 import { createKafka } from "../kafka/client.ts";
 import { produce } from "../kafka/producer.ts";
 import { createSimulator, type SimMessage } from "./simulator.ts";
-import {
-  type WorkerAbort,
-  workerOfKey,
-  type WorkerReport,
-  type WorkerStart,
-} from "./sim_workers.ts";
+import { type WorkerAbort, workerOfKey, type WorkerReport, type WorkerStart } from "./workers.ts";
 
 /** The worker side of postMessage/onmessage (Deno's worker global, typed narrowly). */
 const port = globalThis as unknown as {

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { SensorType } from "./reading.ts";
+import type { SensorType } from "../reading/reading.ts";
 
 /** Kinds of anomaly episode, as written to the truth file. */
 export type EpisodeKind =

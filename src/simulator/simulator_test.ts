@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { CLEAN_BASELINE_LIMITS, createSimulator, type SimMessage } from "./simulator.ts";
-import { decodeReading } from "./decode.ts";
+import { decodeReading } from "../reading/decode.ts";
 import { type Episode, EPISODE_KINDS } from "./faults.ts";
-import type { Reading } from "./reading.ts";
+import type { Reading } from "../reading/reading.ts";
 
 const MONDAY = Date.UTC(2025, 11, 15); // a Monday, 00:00 UTC
 

@@ -7,7 +7,7 @@ import {
   REJECTED_FAULTS,
   resolveFaults,
 } from "./faults.ts";
-import { decodeReading } from "./decode.ts";
+import { decodeReading } from "../reading/decode.ts";
 
 const SEED =
   '{"timestamp":"2025-12-15T10:00:00Z","device_id":"sensor_001","building":"A","floor":2,' +

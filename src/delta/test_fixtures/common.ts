@@ -5,10 +5,10 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { join } from "node:path";
-import { sqlString } from "../../src/query/duckdb.ts";
-import type { TableSchema } from "../../src/delta/schema.ts";
-import type { Snapshot } from "../../src/delta/snapshot.ts";
-import { decodeAddPath } from "../../src/delta/partition.ts";
+import { sqlString } from "../../duckdb/engine.ts";
+import type { TableSchema } from "../schema.ts";
+import type { Snapshot } from "../snapshot.ts";
+import { decodeAddPath } from "../partition.ts";
 
 /** Silver-like schema partitioned by building, type. */
 export const SENSOR_SCHEMA: TableSchema = {
@@ -119,7 +119,7 @@ export function totalRows(view: View): number {
 }
 
 const WORKER = new URL("./append_worker.ts", import.meta.url).pathname;
-const CONFIG = new URL("../../deno.json", import.meta.url).pathname;
+const CONFIG = new URL("../../../deno.json", import.meta.url).pathname;
 
 /** A child process running append_worker.ts: `<table> <id> <commits> <append|crash>`. */
 export function appendWorker(

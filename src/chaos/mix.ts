@@ -3,8 +3,8 @@
  * expected numbers come from how the mix was built, not from the code under test.
  */
 import { type Kafka, Partitioners } from "kafkajs";
-import { createKafka } from "../../src/kafka/client.ts";
-import { openDuckDB, sqlString } from "../../src/query/duckdb.ts";
+import { createKafka } from "../kafka/client.ts";
+import { openDuckDB, sqlString } from "../duckdb/engine.ts";
 
 export interface Mix {
   messages: { key: string; value: string }[];

@@ -11,17 +11,17 @@
  */
 import { join } from "node:path";
 import type { Kafka } from "kafkajs";
-import { readEnv } from "../../src/config.ts";
-import { createKafka } from "../../src/kafka/client.ts";
-import { startLocalBroker, stopLocalBroker } from "../../src/kafka/local_broker.ts";
-import { ensureTopic, produce } from "../../src/kafka/producer.ts";
-import { optimize } from "../../src/delta/optimize.ts";
-import { listLog } from "../../src/delta/log.ts";
-import { loadSnapshot } from "../../src/delta/snapshot.ts";
-import { openDuckDB, sqlString } from "../../src/query/duckdb.ts";
-import { Prng } from "../../src/sensors/prng.ts";
-import { makeMix, type Mix, produceMix, type TableCounts, tableCounts } from "./fixtures.ts";
-import { consumeArgs, ROOT, spawnTask, type TaskResult } from "./tasks.ts";
+import { readEnv } from "../config.ts";
+import { createKafka } from "../kafka/client.ts";
+import { startLocalBroker, stopLocalBroker } from "../kafka/local_broker.ts";
+import { ensureTopic, produce } from "../kafka/producer.ts";
+import { optimize } from "../delta/optimize.ts";
+import { listLog } from "../delta/log.ts";
+import { loadSnapshot } from "../delta/snapshot.ts";
+import { openDuckDB, sqlString } from "../duckdb/engine.ts";
+import { Prng } from "../simulator/prng.ts";
+import { makeMix, type Mix, produceMix, type TableCounts, tableCounts } from "./mix.ts";
+import { consumeArgs, ROOT, spawnTask, type TaskResult } from "../tasks.ts";
 
 /** The three tables every check covers. */
 export const TABLES = ["bronze", "silver", "quarantine"] as const;

@@ -9,11 +9,11 @@
  * - An alarm is false when it overlaps no injected episode in the same way. Open alarms
  *   (ended_at null) extend to the end of time.
  */
-import type { Episode } from "../sensors/faults.ts";
-import { snapshotScanSql } from "./views.ts";
-import { openDuckDB } from "./duckdb.ts";
+import type { Episode } from "./faults.ts";
+import { snapshotScanSql } from "../query/views.ts";
+import { openDuckDB } from "../duckdb/engine.ts";
 import { loadSnapshot } from "../delta/snapshot.ts";
-import { goldTablePath } from "./gold_tables.ts";
+import { goldTablePath } from "../query/gold_tables.ts";
 
 /** The alarm columns scoring needs; times in epoch ms. */
 export interface ScoredAlarm {

@@ -69,7 +69,7 @@ export type WorkerReport =
  *
  * @example
  * ```ts
- * import { workerOfKey } from "./sim_workers.ts";
+ * import { workerOfKey } from "./workers.ts";
  * workerOfKey("A-F0-temperature-01", 0, 2) === workerOfKey("A-F0-temperature-01", 99, 2); // true
  * ```
  */
@@ -133,7 +133,7 @@ export class ProduceWorkerError extends Error {
  */
 export async function produceWithWorkers(opts: WorkersOptions): Promise<WorkersResult> {
   const n = Math.max(1, Math.floor(opts.workers));
-  const url = new URL("./sim_worker.ts", import.meta.url);
+  const url = new URL("./worker.ts", import.meta.url);
   const workers: Worker[] = [];
   const progress: (ProduceProgress | null)[] = new Array(n).fill(null);
   const done: (Extract<WorkerReport, { type: "done" }> | null)[] = new Array(n).fill(null);

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { readMessages } from "../../tests/helpers/fixtures.ts";
+import { readMessages } from "../chaos/mix.ts";
 import { join } from "node:path";
 import { Partitioners } from "kafkajs";
 import { brokerList, readEnv } from "../config.ts";
 import { brokerAnswers, createKafka } from "../kafka/client.ts";
-import { runSimulation } from "./sim_run.ts";
+import { runSimulation } from "./run.ts";
 import { createSimulator, type SimulatorOptions } from "./simulator.ts";
-import { workerOfKey } from "./sim_workers.ts";
+import { workerOfKey } from "./workers.ts";
 
 const BROKERS = brokerList(readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092");
 const SIM: SimulatorOptions = {

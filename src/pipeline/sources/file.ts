@@ -13,8 +13,8 @@
  */
 import { createHash } from "node:crypto";
 import { join, relative } from "node:path";
-import type { SourceRecord } from "./batch.ts";
-import type { Ingestor } from "./ingestor.ts";
+import type { SourceRecord } from "../batch.ts";
+import type { Ingestor } from "../ingestor.ts";
 
 const EXTENSIONS = [".json", ".ndjson", ".jsonl"];
 

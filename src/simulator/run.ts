@@ -24,7 +24,7 @@ import {
   type SimulatorOptions,
 } from "./simulator.ts";
 import type { Episode } from "./faults.ts";
-import { produceWithWorkers } from "./sim_workers.ts";
+import { produceWithWorkers } from "./workers.ts";
 
 /** Where the messages go. */
 export type SimSink =

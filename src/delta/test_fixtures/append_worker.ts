@@ -7,8 +7,8 @@
  *   append_worker.ts <table> <worker id> 1 crash
  *     writes data files, prints {"paths": [...]} and then waits to be SIGKILLed before committing.
  */
-import { openDuckDB } from "../../src/query/duckdb.ts";
-import { appendQuery, loadSnapshot, writeDataFiles } from "../../src/delta/table.ts";
+import { openDuckDB } from "../../duckdb/engine.ts";
+import { appendQuery, loadSnapshot, writeDataFiles } from "../table.ts";
 import { sensorRowsSql } from "./common.ts";
 
 const [table, idArg, commitsArg, mode] = Deno.args;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { SENSOR_TYPES, type SensorType } from "./reading.ts";
+import { SENSOR_TYPES, type SensorType } from "../reading/reading.ts";
 
 /** Counts that define a site. */
 export interface TopologyOptions {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runSimulation } from "./sim_run.ts";
+import { runSimulation } from "./run.ts";
 import { EPISODE_KINDS } from "./faults.ts";
 
 const START = Date.UTC(2025, 11, 15, 6);

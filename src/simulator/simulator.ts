@@ -22,8 +22,8 @@
  *
  * @module
  */
-import { CANONICAL_UNITS, denormalise } from "./units.ts";
-import type { SensorType } from "./reading.ts";
+import { CANONICAL_UNITS, denormalise } from "../reading/units.ts";
+import type { SensorType } from "../reading/reading.ts";
 import { buildTopology, type Device, type Topology, type TopologyOptions } from "./topology.ts";
 import { hashSeed, Prng } from "./prng.ts";
 import {
