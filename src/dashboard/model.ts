@@ -22,12 +22,8 @@ import {
   watermarks,
 } from "./pipeline_health.ts";
 import { type DashboardQuery, loadDashboardSql, type Row, runQuery } from "./queries.ts";
-import {
-  type LagSource,
-  partitionAppId,
-  resumeFromSnapshots,
-  type TopicLag,
-} from "../kafka/lag.ts";
+import type { LagSource, TopicLag } from "../kafka/lag.ts";
+import { partitionAppId, resumeFromSnapshots } from "../pipeline/positions.ts";
 
 /** The chart ranges a viewer may ask for; anything else is rejected by the server. */
 export const SERIES_RANGES = {

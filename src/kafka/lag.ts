@@ -5,7 +5,6 @@
  * not used — they are informational and may lag the tables.
  */
 import type { Admin } from "kafkajs";
-import type { Snapshot } from "../delta/snapshot.ts";
 
 export interface PartitionLag {
   partition: number;
@@ -20,18 +19,6 @@ export interface TopicLag {
   topic: string;
   total: number;
   partitions: PartitionLag[];
-}
-
-/** appId of a topic-partition in the Delta txn actions (`<app>-<topic>-<partition>`). */
-export function partitionAppId(appName: string, topic: string, partition: number): string {
-  return `${appName}-${topic}-${partition}`;
-}
-
-/** One past the smallest txn version of `appId` over the snapshots (0 when one lacks it). */
-export function resumeFromSnapshots(snapshots: Iterable<Snapshot>, appId: string): number {
-  let min = Infinity;
-  for (const s of snapshots) min = Math.min(min, s.txnVersion(appId) ?? -1);
-  return min === Infinity ? 0 : min + 1;
 }
 
 /** Lag of every partition of `topic` given a resume position per partition. */

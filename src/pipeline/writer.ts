@@ -17,7 +17,7 @@ import { commit } from "../delta/commit.ts";
 import { loadSnapshot, refreshSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
 import { decodeAddPath } from "../delta/partition.ts";
-import { resumeFromSnapshots } from "../kafka/lag.ts";
+import { resumeFromSnapshots } from "./positions.ts";
 import { appendRows } from "../duckdb/engine.ts";
 import { join } from "node:path";
 import { type Batch, STATUS, type Thresholds } from "./batch.ts";

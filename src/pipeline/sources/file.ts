@@ -11,10 +11,10 @@
  * Formats: one JSON object, a JSON array of objects, or NDJSON (one record per line; blank lines
  * skipped). A line or element that is bad goes to quarantine; the good ones still land.
  */
-import { createHash } from "node:crypto";
 import { join, relative } from "node:path";
 import type { SourceRecord } from "../batch.ts";
 import type { Ingestor } from "../ingestor.ts";
+import { fileAppId } from "../positions.ts";
 
 const EXTENSIONS = [".json", ".ndjson", ".jsonl"];
 
@@ -94,11 +94,6 @@ export function splitRecords(bytes: Uint8Array): (Uint8Array | string)[] {
     }
   }
   return lines;
-}
-
-function fileAppId(rel: string, bytes: Uint8Array): string {
-  const hash = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
-  return `file:${rel}#${hash}`;
 }
 
 /** Reads files and feeds them to the ingestor; remembers sizes to detect files in flight. */

@@ -12,9 +12,8 @@
 import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { SourceRecord } from "../batch.ts";
 import type { Ingestor } from "../ingestor.ts";
-import { endOffsets, partitionAppId, topicLag } from "../../kafka/lag.ts";
-
-export { partitionAppId };
+import { endOffsets, topicLag } from "../../kafka/lag.ts";
+import { partitionAppId, partitionOfAppId } from "../positions.ts";
 
 export interface ConsumerOptions {
   topic: string;
@@ -146,14 +145,13 @@ export async function startConsumer(
   });
 
   const commitKafkaOffsets = (lastPositions: Map<string, number>) => {
-    const prefix = `${opts.appName}-${opts.topic}-`;
-    const offsets = [...lastPositions]
-      .filter(([appId]) => appId.startsWith(prefix))
-      .map(([appId, pos]) => ({
-        topic: opts.topic,
-        partition: Number(appId.slice(prefix.length)),
-        offset: String(pos + 1),
-      }));
+    const offsets = [];
+    for (const [appId, pos] of lastPositions) {
+      const partition = partitionOfAppId(appId, opts.appName, opts.topic);
+      if (partition !== null) {
+        offsets.push({ topic: opts.topic, partition, offset: String(pos + 1) });
+      }
+    }
     if (offsets.length) consumer.commitOffsets(offsets).catch(() => {/* informational only */});
   };
 
