@@ -1,0 +1,68 @@
+/**
+ * `deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json]` — how well the
+ * lakehouse's incidents (and alarm episodes) found the anomalies a simulator run injected
+ * (`deno task produce --truth FILE`, or the demo's `_demo_truth.ndjson`): recall and false
+ * incidents. Build gold first (`deno task gold`). All logic lives in src/query/scoring.ts.
+ */
+import {
+  LAKEHOUSE_OPTION,
+  numberOption,
+  parseCli,
+  resolveLakehouse,
+  runMain,
+  UsageError,
+} from "../src/config.ts";
+import { TableNotFoundError } from "../src/delta/errors.ts";
+import {
+  detectionReport,
+  readAlarms,
+  readIncidents,
+  readTruth,
+  scoreAlarms,
+  scoreIncidents,
+} from "../src/query/scoring.ts";
+
+const USAGE = "Usage: deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json]";
+
+const SPECS = {
+  ...LAKEHOUSE_OPTION,
+  truth: {
+    type: "string",
+    env: "SCORE_TRUTH",
+    description: "Truth NDJSON of injected episodes (produce --truth)",
+  },
+  tolerance: {
+    type: "string",
+    env: "SCORE_TOLERANCE",
+    default: "60",
+    description: "Seconds of slack on both sides of an episode when matching",
+  },
+  json: { type: "boolean", description: "Print the scores as JSON (with missed and false lists)" },
+} as const;
+
+async function main(): Promise<void> {
+  const { options, positionals } = parseCli(Deno.args, SPECS, USAGE);
+  if (positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${positionals[0]}"\n\n${USAGE}`);
+  }
+  if (!options.truth) throw new UsageError(`--truth FILE is required\n\n${USAGE}`);
+  const toleranceMs = 1000 * numberOption("tolerance", options.tolerance, { min: 0 });
+  const lakehouse = await resolveLakehouse(options.lakehouse);
+  const truth = await readTruth(options.truth);
+  let incidents, alarms;
+  try {
+    incidents = scoreIncidents(await readIncidents(lakehouse), truth, { toleranceMs });
+    alarms = scoreAlarms(await readAlarms(lakehouse), truth, { toleranceMs });
+  } catch (err) {
+    if (err instanceof TableNotFoundError) {
+      throw new Error(
+        `${lakehouse} has no gold incidents or alarms yet: run deno task gold --lakehouse ${options.lakehouse}`,
+      );
+    }
+    throw err;
+  }
+  if (options.json) console.log(JSON.stringify({ incidents, alarms }, null, 2));
+  else console.log(detectionReport(incidents, alarms));
+}
+
+if (import.meta.main) await runMain(main);
