@@ -2,7 +2,7 @@
  * `deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json]` — how well the
  * lakehouse's incidents (and alarm episodes) found the anomalies a simulator run injected
  * (`deno task produce --truth FILE`, or the demo's `_demo_truth.ndjson`): recall and false
- * incidents. Build gold first (`deno task gold`). All logic lives in src/query/scoring.ts.
+ * incidents. Build gold first (`deno task gold`). All logic lives in src/simulator/scoring.ts.
  */
 import {
   LAKEHOUSE_OPTION,
@@ -20,7 +20,7 @@ import {
   readTruth,
   scoreAlarms,
   scoreIncidents,
-} from "../src/query/scoring.ts";
+} from "../src/simulator/scoring.ts";
 
 const USAGE = "Usage: deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json]";
 
