@@ -24,7 +24,7 @@ import { appendQuery } from "../src/delta/table.ts";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { ensureIngestTables } from "../src/pipeline/tables.ts";
 import { openDuckDB } from "../src/duckdb/engine.ts";
-import { type GoldTableResult, refreshGold } from "../src/query/gold.ts";
+import { type GoldTableResult, refreshGold } from "../src/gold/refresh.ts";
 
 /** Devices of the synthetic site. */
 export const BENCH_DEVICES = 120;

@@ -15,7 +15,7 @@ import { brokerAnswers, createKafka } from "../src/kafka/client.ts";
 import { startLocalBroker, stopLocalBroker } from "../src/kafka/local_broker.ts";
 import { ensureDeltaExtension } from "../src/duckdb/extension.ts";
 import { ROOT } from "../src/tasks.ts";
-import { refreshGold } from "../src/query/gold.ts";
+import { refreshGold } from "../src/gold/refresh.ts";
 import { benchDecode } from "./decode_bench.ts";
 import {
   benchAppend,

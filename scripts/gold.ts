@@ -2,10 +2,10 @@
  * `deno task gold [--once | --watch --interval S] [--full]` — materialise the gold tables
  * (sql/gold, sql/alarms) from silver, incrementally. Prints one line per table on stdout: mode,
  * rows, version, seconds. With --watch it refreshes every S seconds until Ctrl+C, printing only
- * when silver changed. All logic lives in src/query/gold.ts.
+ * when silver changed. All logic lives in src/gold/.
  */
 import { LAKEHOUSE_OPTION, numberOption, parseCli, runMain, UsageError } from "../src/config.ts";
-import { type GoldTableResult, refreshGold } from "../src/query/gold.ts";
+import { type GoldTableResult, refreshGold } from "../src/gold/refresh.ts";
 
 const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
 

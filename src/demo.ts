@@ -15,7 +15,7 @@ import { Ingestor } from "./pipeline/ingestor.ts";
 import { openDuckDB } from "./duckdb/engine.ts";
 import { ensureDeltaExtension } from "./duckdb/extension.ts";
 import { formatResult, toResultTable } from "./query/format.ts";
-import { refreshGold } from "./query/gold.ts";
+import { refreshGold } from "./gold/refresh.ts";
 import { readAlarms, readTruth, scoreAlarms } from "./simulator/scoring.ts";
 import { readSqlFile } from "./query/sql_files.ts";
 import { createLakehouseViews } from "./query/views.ts";

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { openDuckDB } from "../src/duckdb/engine.ts";
-import { goldTablePath, refreshGold } from "../src/query/gold.ts";
+import { refreshGold } from "../src/gold/refresh.ts";
+import { goldTablePath } from "../src/gold/tables.ts";
 import { deltaScanSql } from "../src/query/views.ts";
 import { type SilverRow, tempLakehouse, writeSilver } from "./gold_helpers.ts";
 

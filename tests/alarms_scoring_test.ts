@@ -6,7 +6,7 @@
  * Requires >= 95 % of injected episodes detected and <= 5 % of all alarms false.
  */
 import assert from "node:assert/strict";
-import { refreshGold } from "../src/query/gold.ts";
+import { refreshGold } from "../src/gold/refresh.ts";
 import { readAlarms, scoreAlarms } from "../src/simulator/scoring.ts";
 import { resolveFaults } from "../src/simulator/faults.ts";
 import { simulate, tempLakehouse, writeSilver } from "./gold_helpers.ts";

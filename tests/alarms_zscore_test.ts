@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { openDuckDB } from "../src/duckdb/engine.ts";
-import { createAlarmReadings } from "../src/query/gold.ts";
+import { createAlarmReadings } from "../src/gold/alarms.ts";
 import { loadSql, splitStatements } from "../src/query/sql_files.ts";
 import { snapshotScanSql } from "../src/query/views.ts";
 import { resolveFaults } from "../src/simulator/faults.ts";

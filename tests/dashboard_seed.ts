@@ -1,7 +1,7 @@
 /**
  * A small, real lakehouse for the dashboard tests and measurements: simulated readings go
  * through the ingestion code (bronze, silver, quarantine exactly as in production), and gold
- * through `refreshGold` of `src/query/gold.ts`, as `deno task gold` builds it.
+ * through `refreshGold` of `src/gold/refresh.ts`, as `deno task gold` builds it.
  *
  * Run directly to build one for a manual look: `deno run -A tests/dashboard_seed.ts <dir>`.
  */
@@ -10,7 +10,8 @@ import type { SourceRecord } from "../src/pipeline/batch.ts";
 import { createSimulator } from "../src/simulator/simulator.ts";
 import { appendQuery } from "../src/delta/table.ts";
 import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
-import { ensureGoldTable, GOLD_TABLES, goldTablePath, refreshGold } from "../src/query/gold.ts";
+import { ensureGoldTable, refreshGold } from "../src/gold/refresh.ts";
+import { GOLD_TABLES, goldTablePath } from "../src/gold/tables.ts";
 
 /** gold/alarms as the gold refresh defines it (docs/architecture.md). */
 const ALARMS_DEF = GOLD_TABLES.find((d) => d.name === "alarms")!;
@@ -96,7 +97,7 @@ export async function seedLakehouse(
 }
 
 /**
- * Gold through the project's own refresh (src/query/gold.ts), then an empty alarms table if the
+ * Gold through the project's own refresh (src/gold/), then an empty alarms table if the
  * refresh found no alarm to write, so the test can append one after the page has loaded.
  */
 async function buildGold(lakehouse: string): Promise<void> {

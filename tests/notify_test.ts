@@ -12,7 +12,7 @@ import { parseEndpoint, signBody } from "../src/notify/endpoint.ts";
 import type { IncidentEvent, IncidentRow } from "../src/notify/events.ts";
 import { Notifier, type NotifierOptions } from "../src/notify/notifier.ts";
 import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
-import { goldTablePath, INCIDENTS_SCHEMA } from "../src/query/gold_tables.ts";
+import { goldTablePath, INCIDENTS_SCHEMA } from "../src/gold/tables.ts";
 import { tempLakehouse } from "./gold_helpers.ts";
 
 const T0 = Date.UTC(2025, 0, 13, 9);

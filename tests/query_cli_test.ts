@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
-import { refreshGold } from "../src/query/gold.ts";
+import { refreshGold } from "../src/gold/refresh.ts";
 import { tempLakehouse, writeSilver } from "./gold_helpers.ts";
 
 /** The query task's own permissions (deno.json): it may not write. */

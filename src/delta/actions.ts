@@ -119,6 +119,27 @@ export function parseActions(text: string, where: string): Action[] {
   return out;
 }
 
+/**
+ * The remove action retiring `add` from the table at `now`: `dataChange` false when the same
+ * rows are written again (a compaction), true when rows go (a gold recompute).
+ */
+export function removeAction(
+  add: AddAction,
+  dataChange: boolean,
+  now: number = Date.now(),
+): { remove: RemoveAction } {
+  return {
+    remove: {
+      path: add.path,
+      deletionTimestamp: now,
+      dataChange,
+      extendedFileMetadata: true,
+      partitionValues: add.partitionValues,
+      size: add.size,
+    },
+  };
+}
+
 /** Narrowing helpers, so callers avoid `in` checks scattered around. */
 export function isAdd(a: Action): a is { add: AddAction } {
   return "add" in a;

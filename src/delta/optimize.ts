@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { Action, AddAction } from "./actions.ts";
+import { type Action, type AddAction, removeAction } from "./actions.ts";
 import { commit } from "./commit.ts";
 import { openDuckDB, sqlString } from "../duckdb/engine.ts";
 import { decodeAddPath } from "./partition.ts";
@@ -133,18 +133,7 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
             zstdLevel: COMPACTION_ZSTD_LEVEL,
           },
         );
-        for (const f of bin) {
-          actions.push({
-            remove: {
-              path: f.path,
-              deletionTimestamp: now,
-              dataChange: false,
-              extendedFileMetadata: true,
-              partitionValues: f.partitionValues,
-              size: f.size,
-            },
-          });
-        }
+        for (const f of bin) actions.push(removeAction(f, false, now));
         for (const add of adds) {
           actions.push({ add });
           result.filesAdded++;

@@ -14,7 +14,7 @@ import type { Episode } from "./faults.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import { openDuckDB } from "../duckdb/engine.ts";
 import { loadSnapshot } from "../delta/snapshot.ts";
-import { goldTablePath } from "../query/gold_tables.ts";
+import { goldTablePath } from "../gold/tables.ts";
 
 /** The alarm columns scoring needs; times in epoch ms. */
 export interface ScoredAlarm {

@@ -8,12 +8,12 @@ import type { DeltaField, TableSchema } from "../delta/schema.ts";
 
 /**
  * How a table is refreshed:
- * - `daily`: partitioned by `day`; only the hours (or days, see `recompute`) touched by new
- *   silver files are recomputed, and the days holding them rewritten;
+ * - `windowed`: time windows partitioned by `day`; only the hours (or days, see `recompute`)
+ *   touched by new silver files are recomputed, and the days holding them rewritten;
  * - `health`: one row per device, rewritten from recent silver + the previous rows;
  * - `alarms`: episodes, recomputed from a bounded lookback before the first touched reading.
  */
-export type GoldKind = "daily" | "health" | "alarms";
+export type GoldKind = "windowed" | "health" | "alarms";
 
 /** One gold table. */
 export interface GoldTableDef {
@@ -24,7 +24,7 @@ export interface GoldTableDef {
   /** SQL file under sql/ computing it. */
   sqlFile: string;
   /**
-   * `daily` tables: the unit an incremental refresh recomputes (default "day"). "hour" for
+   * `windowed` tables: the unit an incremental refresh recomputes (default "day"). "hour" for
    * tables whose windows fit in an hour: at 1 reading/s per device a day is millions of
    * readings, and new data touches an hour or two of it.
    */
@@ -99,7 +99,7 @@ export const INCIDENTS_SCHEMA: TableSchema = {
 export const GOLD_TABLES: readonly GoldTableDef[] = [
   {
     name: "readings_1m",
-    kind: "daily",
+    kind: "windowed",
     recompute: "hour",
     schema: readings,
     partitionColumns: ["day"],
@@ -108,7 +108,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   },
   {
     name: "readings_1h",
-    kind: "daily",
+    kind: "windowed",
     recompute: "hour",
     schema: readings,
     partitionColumns: ["day"],
@@ -117,7 +117,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   },
   {
     name: "floor_1m",
-    kind: "daily",
+    kind: "windowed",
     recompute: "hour",
     schema: floors,
     partitionColumns: ["day"],
@@ -126,7 +126,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   },
   {
     name: "floor_1h",
-    kind: "daily",
+    kind: "windowed",
     recompute: "hour",
     schema: floors,
     partitionColumns: ["day"],
@@ -135,7 +135,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   },
   {
     name: "energy_hourly",
-    kind: "daily",
+    kind: "windowed",
     recompute: "hour",
     windowColumn: "hour_start",
     schema: {
@@ -154,7 +154,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   },
   {
     name: "energy_daily",
-    kind: "daily",
+    kind: "windowed",
     types: ["energy"],
     schema: {
       fields: [

@@ -1,0 +1,183 @@
+/**
+ * Materialising the gold tables (sql/gold/*.sql, sql/alarms/*.sql) as Delta tables under
+ * `<lakehouse>/gold/`, incrementally.
+ *
+ * Invariant: each gold table's commit carries `txn(appId = "gold-<name>-silver", version = the
+ * silver version it was computed from)` in the same commit as its data, so "what gold has seen"
+ * can never disagree with what gold holds, even after a crash between tables.
+ *
+ * A refresh diffs the silver snapshot at that recorded version against the latest one. Silver
+ * files added (or removed) with dataChange=true are what changed; their `add.stats`
+ * min/max timestamp say which event-time range changed:
+ * - windowed tables (partitioned by `day`, windowed.ts) recompute the whole UTC hours those
+ *   ranges touch (days for `recompute: "day"`, energy_daily), from the silver rows in them, and
+ *   rewrite the days holding them in one commit (a day's other hours are kept as they were);
+ * - `device_health` is rebuilt from the last hour of silver plus the previous rows (health.ts);
+ * - `alarms` are recomputed from a lookback before the first changed reading (far enough back
+ *   to include every episode the new data could extend, merge or end), keeping older episodes
+ *   (alarms.ts).
+ * The silver rows those read are materialised once per refresh and shared (scope.ts).
+ * Compactions (dataChange=false) change nothing. No silver change → no gold commit at all, so
+ * running twice is a no-op. `full` recomputes everything from all of silver.
+ */
+import { join } from "node:path";
+import { commit } from "../delta/commit.ts";
+import { TableNotFoundError } from "../delta/errors.ts";
+import { decodeAddPath } from "../delta/partition.ts";
+import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
+import { createTable, releaseStagingDirectories } from "../delta/table.ts";
+import { type DuckDB, openDuckDB } from "../duckdb/engine.ts";
+import { loadSql } from "../query/sql_files.ts";
+import { refreshAlarms } from "./alarms.ts";
+import { rowCount } from "./changes.ts";
+import { refreshHealth } from "./health.ts";
+import { Refresh, runScript } from "./scope.ts";
+import { GOLD_TABLES, type GoldTableDef, goldTablePath, goldTxnAppId } from "./tables.ts";
+import { refreshWindowed } from "./windowed.ts";
+
+/** Raised when there is no silver table to build gold from. */
+export class NoSilverError extends Error {
+  constructor(path: string) {
+    super(`no silver table at ${path}: ingest some data first (deno task consume / ingest-files)`);
+    this.name = "NoSilverError";
+  }
+}
+
+/** Options of refreshGold. */
+export interface RefreshGoldOptions {
+  /** Recompute every table from all of silver (default false: incremental). */
+  full?: boolean;
+  /** Only these tables (default all, in GOLD_TABLES order). */
+  tables?: string[];
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+  /** DuckDB threads (default: DuckDB's choice, the core count). */
+  threads?: number;
+  /** DuckDB memory_limit, e.g. "4GB". */
+  memoryLimit?: string;
+}
+
+/** What a refresh did to one table. */
+export interface GoldTableResult {
+  table: string;
+  /** `unchanged` when silver had not changed since the table was built. */
+  mode: "full" | "incremental" | "unchanged";
+  /** Rows in the table after the refresh (from file stats). */
+  rows: number;
+  /** Rows written by this refresh. */
+  written: number;
+  /** Table version after the refresh. */
+  version: number;
+  /** Silver version the table now reflects. */
+  silverVersion: number;
+  /** Hours or days recomputed (windowed tables), or the recompute start (alarms), for logs. */
+  scope: string;
+  seconds: number;
+}
+
+/** Creates the gold table if missing (idempotent) and returns its latest snapshot. */
+export function ensureGoldTable(lakehouse: string, def: GoldTableDef): Promise<Snapshot> {
+  return createTable(goldTablePath(lakehouse, def.name), {
+    schema: def.schema,
+    partitionColumns: def.partitionColumns,
+    name: `gold_${def.name}`,
+    description: def.description,
+    properties: { "delta.checkpointInterval": "10" },
+  });
+}
+
+/**
+ * Brings every gold table up to date with silver (see the module doc). Returns one result per
+ * table, in refresh order. Throws NoSilverError when silver does not exist yet.
+ *
+ * @example
+ * ```ts
+ * const results = await refreshGold("./lakehouse");
+ * for (const r of results) console.log(r.table, r.mode, r.rows, r.version);
+ * ```
+ */
+export async function refreshGold(
+  lakehouse: string,
+  opts: RefreshGoldOptions = {},
+): Promise<GoldTableResult[]> {
+  const silverPath = join(lakehouse, "silver");
+  let silver: Snapshot;
+  try {
+    silver = await loadSnapshot(silverPath, { tombstones: false });
+  } catch (err) {
+    if (err instanceof TableNotFoundError) throw new NoSilverError(silverPath);
+    throw err;
+  }
+  const defs = opts.tables
+    ? GOLD_TABLES.filter((d) => opts.tables!.includes(d.name))
+    : [...GOLD_TABLES];
+  const unknown = (opts.tables ?? []).filter((t) => !GOLD_TABLES.some((d) => d.name === t));
+  if (unknown.length) throw new RangeError(`unknown gold table(s): ${unknown.join(", ")}`);
+
+  const db: DuckDB = await openDuckDB({
+    delta: false,
+    threads: opts.threads,
+    memoryLimit: opts.memoryLimit,
+  });
+  const results: GoldTableResult[] = [];
+  try {
+    await db.conn.run("SET preserve_insertion_order = false");
+    await runScript(db.conn, await loadSql("gold/_macros.sql"));
+    await runScript(db.conn, await loadSql("alarms/thresholds.sql"));
+    const r = new Refresh(db.conn, lakehouse, silver, defs.some((d) => d.kind === "alarms"));
+    for (const def of defs) {
+      const t0 = performance.now();
+      const gold = await ensureGoldTable(lakehouse, def);
+      const appId = goldTxnAppId(def.name);
+      const seen = gold.txnVersion(appId);
+      const base = {
+        table: def.name,
+        silverVersion: silver.version,
+      };
+      if (!opts.full && seen === silver.version) {
+        results.push({
+          ...base,
+          mode: "unchanged",
+          rows: rowCount(gold.files),
+          written: 0,
+          version: gold.version,
+          scope: "",
+          seconds: (performance.now() - t0) / 1000,
+        });
+        opts.log?.(`${def.name}: unchanged (silver v${silver.version})`);
+        continue;
+      }
+      const change = opts.full || seen === undefined || seen > silver.version
+        ? null
+        : await r.change(seen);
+      if (def.kind === "alarms") await r.dropHelpers();
+      const refresh = def.kind === "windowed"
+        ? refreshWindowed
+        : def.kind === "health"
+        ? refreshHealth
+        : refreshAlarms;
+      const { actions, written, scope } = await refresh(r, def, gold, change);
+      const mode = change === null || change.ranges === null ? "full" : "incremental";
+      const { version } = await commit(gold.path, actions, {
+        readVersion: gold.version,
+        operation: "GOLD REFRESH",
+        operationParameters: { mode, silverVersion: silver.version, scope },
+        txns: [{ appId, version: silver.version }],
+      });
+      const removed = new Set(
+        actions.flatMap((a) => "remove" in a ? [decodeAddPath(a.remove.path)] : []),
+      );
+      const rows = rowCount(gold.files.filter((f) => !removed.has(decodeAddPath(f.path)))) +
+        rowCount(actions.flatMap((a) => "add" in a ? [a.add] : []));
+      const seconds = (performance.now() - t0) / 1000;
+      results.push({ ...base, mode, rows, written, version, scope, seconds });
+      opts.log?.(
+        `${def.name}: ${mode} (${scope}) → v${version}, ${rows} rows, ${seconds.toFixed(2)} s`,
+      );
+    }
+  } finally {
+    db.close();
+    await releaseStagingDirectories(defs.map((d) => goldTablePath(lakehouse, d.name)));
+  }
+  return results;
+}
