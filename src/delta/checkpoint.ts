@@ -3,15 +3,17 @@
  * replay at most `delta.checkpointInterval` JSON commits.
  *
  * DuckDB computes the state from the log (the previous checkpoint and the JSON commits after it)
- * and writes it to Parquet under a temp name, hard-linked to `<version>.checkpoint.parquet`, so a
- * reader never sees a partial checkpoint and two writers checkpointing the same version do not
+ * and writes it to Parquet in a scratch file, published put-if-absent as
+ * `<version>.checkpoint.parquet` (a hard link locally, a conditional PUT on S3), so a reader
+ * never sees a partial checkpoint and two writers checkpointing the same version do not
  * clobber each other. `_last_checkpoint` is then advanced (never moved backwards).
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { join, resolve } from "node:path";
 import { openDuckDB, sqlIdent, sqlString } from "../duckdb/engine.ts";
+import { enableLocation } from "../duckdb/s3.ts";
+import { isS3, resolveLocation } from "../storage/location.ts";
+import { storageFor } from "../storage/storage.ts";
 import { CHECKPOINT_COLUMNS } from "./checkpoint_format.ts";
-import { syncPaths } from "./durability.ts";
 import { CorruptLogError } from "./errors.ts";
 import {
   checkpointPath,
@@ -87,7 +89,7 @@ export async function writeCheckpoint(
   path: string,
   opts: { version?: number } = {},
 ): Promise<CheckpointResult> {
-  const root = resolve(path);
+  const root = resolveLocation(path);
   return await withLogListing(
     root,
     { hint: true, upTo: opts.version },
@@ -110,9 +112,13 @@ async function checkpointFrom(
   ];
   const available = new Set(listing.commits);
   const db = await openDuckDB({ delta: false, threads: 1, memoryLimit: "128MB" });
-  // Inside the log, where this writer may already write; DuckDB creates it only if it spills.
-  const spill = join(logDir(root), `.tmp-${crypto.randomUUID()}.spill`);
+  // Inside the log, where this writer may already write (for S3, beside the scratch files);
+  // DuckDB creates it only if it spills.
+  const spill = isS3(root)
+    ? `${await storageFor(root).scratchFile(root)}.spill`
+    : `${logDir(root)}/.tmp-${crypto.randomUUID()}.spill`;
   try {
+    await enableLocation(db.conn, root);
     // Bounded memory whatever the log's size: beyond the limit DuckDB spills to disk.
     await db.conn.run(`SET temp_directory = ${sqlString(spill)}`);
     await db.conn.run("SET preserve_insertion_order = false");
@@ -137,6 +143,7 @@ async function checkpointFrom(
   } finally {
     db.close();
     await Deno.remove(spill, { recursive: true }).catch(() => {});
+    if (isS3(root)) await Deno.remove(spill.slice(0, -".spill".length)).catch(() => {});
   }
 }
 
@@ -239,10 +246,9 @@ async function writeCheckpointFile(
     `WHERE "add" IS NOT NULL OR coalesce("remove".deletionTimestamp, 0) >= ${horizon}`,
   ].join(" UNION ALL ");
 
-  const dir = logDir(root);
   const final = checkpointPath(root, version);
-  const tmp = join(dir, `.tmp-${crypto.randomUUID()}.checkpoint.parquet`);
-  let written = false;
+  const storage = storageFor(final);
+  const tmp = await storage.scratchFile(final);
   try {
     await conn.run(
       `COPY (${select}) TO ${
@@ -252,19 +258,12 @@ async function writeCheckpointFile(
     const [size, adds] = (await conn.runAndReadAll(
       `SELECT count(*)::INTEGER, count("add")::INTEGER FROM read_parquet(${sqlString(tmp)})`,
     )).getRows()[0].map(Number);
-    // Synced before it is named, and named before _last_checkpoint points at it.
-    await syncPaths([tmp]);
-    try {
-      await Deno.link(tmp, final);
-      await syncPaths([dir]);
-      written = true;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-    }
+    // Durable before it is named, and named before _last_checkpoint points at it.
+    const written = await storage.putFileIfAbsent(final, tmp);
     const result = {
       version,
       size,
-      sizeInBytes: (await Deno.stat(final)).size,
+      sizeInBytes: (await storage.head(final))?.size ?? 0,
       numOfAddFiles: adds,
     };
     await writeLastCheckpoint(root, result);

@@ -13,6 +13,7 @@ import type {
   TxnAction,
 } from "./actions.ts";
 import { openDuckDB, sqlIdent, sqlString } from "../duckdb/engine.ts";
+import { enableLocation } from "../duckdb/s3.ts";
 import { CorruptLogError } from "./errors.ts";
 
 const STR_MAP = "MAP(VARCHAR, VARCHAR)";
@@ -56,6 +57,7 @@ export async function readCheckpointFile(
 ): Promise<CheckpointState> {
   const db = await openDuckDB({ delta: false, threads: 1 });
   try {
+    await enableLocation(db.conn, file);
     const src = `read_parquet(${sqlString(file)})`;
     const cols = new Set(
       (await db.conn.runAndReadAll(`DESCRIBE SELECT * FROM ${src}`)).getRowObjects().map((r) =>

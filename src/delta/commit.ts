@@ -1,9 +1,11 @@
 /**
  * Committing actions as the next table version, put-if-absent.
  *
- * Version N is claimed by writing `_delta_log/.tmp-<uuid>.json` and hard-linking it to
- * `<N>.json`: link fails with AlreadyExists when another writer owns N, and the final name
- * appears atomically with complete content. A commit is never renamed over an existing one.
+ * Version N is claimed by a put-if-absent of `_delta_log/<N>.json` (src/storage): locally a
+ * temp file hard-linked to the final name (link fails when another writer owns N), on S3 a
+ * `PUT` with `If-None-Match: *` (412 when another writer owns N; an unknown outcome is settled
+ * by reading the key back). Either way the entry appears atomically with complete content and
+ * is never written over an existing one.
  * After losing a race the winners are re-read and checked:
  * - metaData/protocol changes conflict with everything (CommitConflictError);
  * - a winner carrying a `txn` for one of our appIds means two writers own the same source
@@ -12,7 +14,8 @@
  * - anything else (blind appends, compactions of other files) is harmless: retry at the next
  *   free version with jittered backoff, up to maxRetries.
  */
-import { dirname, join, resolve } from "node:path";
+import { resolveLocation } from "../storage/location.ts";
+import { storageFor } from "../storage/storage.ts";
 import {
   type Action,
   type CommitInfoAction,
@@ -24,9 +27,9 @@ import {
   parseStats,
   serializeActions,
 } from "./actions.ts";
-import { syncDataFiles, syncPaths } from "./durability.ts";
+import { syncDataFiles } from "./durability.ts";
 import { CommitConflictError, ConcurrentTransactionError } from "./errors.ts";
-import { commitExists, commitPath, logDir, readCommit } from "./log.ts";
+import { commitExists, commitPath, readCommit } from "./log.ts";
 import { decodeAddPath } from "./partition.ts";
 
 /** Version of this layer, reported in commitInfo.engineInfo. */
@@ -115,16 +118,6 @@ function checkWinner(
   }
 }
 
-async function linkIfAbsent(tmp: string, final: string): Promise<boolean> {
-  try {
-    await Deno.link(tmp, final);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.AlreadyExists) return false;
-    throw err;
-  }
-}
-
 /**
  * Writes `body` as exactly version `version` (no retry). Returns false when the version
  * exists. Used by commit and by createTable for version 0. The entry is on stable storage
@@ -135,20 +128,8 @@ export async function writeCommitFile(
   version: number,
   body: string,
 ): Promise<boolean> {
-  const dir = logDir(tablePath);
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.tmp-${crypto.randomUUID()}.json`);
-  await Deno.writeTextFile(tmp, body);
-  try {
-    await syncPaths([tmp]);
-    if (!await linkIfAbsent(tmp, commitPath(tablePath, version))) return false;
-    // Version 0 also created _delta_log (an entry in the root) and maybe the root itself.
-    const root = resolve(tablePath);
-    await syncPaths(version === 0 ? [dir, root, dirname(root)] : [dir]);
-    return true;
-  } finally {
-    await Deno.remove(tmp).catch(() => {});
-  }
+  const file = commitPath(tablePath, version);
+  return await storageFor(file).putIfAbsent(file, body);
 }
 
 /**
@@ -160,7 +141,7 @@ export async function commit(
   actions: Action[],
   opts: CommitOptions,
 ): Promise<CommitResult> {
-  const root = resolve(path);
+  const root = resolveLocation(path);
   const maxRetries = opts.maxRetries ?? 25;
   const body = actions.filter((a) => !("commitInfo" in a));
   const now = Date.now();

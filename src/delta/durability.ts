@@ -15,6 +15,7 @@
  */
 import { dirname, resolve, sep } from "node:path";
 import { syncPaths } from "../storage/local.ts";
+import { isS3 } from "../storage/location.ts";
 import { DeltaError } from "./errors.ts";
 
 export { syncPaths };
@@ -26,6 +27,8 @@ export { syncPaths };
  * file is a DeltaError.
  */
 export async function syncDataFiles(root: string, relPaths: Iterable<string>): Promise<void> {
+  // An object store's PUT is durable when it returns; there is nothing to sync.
+  if (isS3(root)) return;
   const top = resolve(root);
   const files: string[] = [];
   const dirs = new Set<string>([top]);

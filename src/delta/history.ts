@@ -3,7 +3,8 @@
  */
 import { isCommitInfo } from "./actions.ts";
 import { TableNotFoundError } from "./errors.ts";
-import { commitPath, listLog, readCommit } from "./log.ts";
+import { listLog, readCommit } from "./log.ts";
+import { commitTimestampOf } from "./snapshot.ts";
 
 /** One entry of the history. */
 export interface HistoryEntry {
@@ -30,7 +31,7 @@ export async function history(
     const info = (await readCommit(path, version)).find(isCommitInfo)?.commitInfo;
     const timestamp = typeof info?.timestamp === "number"
       ? info.timestamp
-      : (await Deno.stat(commitPath(path, version))).mtime?.getTime() ?? 0;
+      : await commitTimestampOf(path, version, []);
     return {
       version,
       timestamp,

@@ -5,14 +5,15 @@
  * `<N as 20 digits>.checkpoint.parquet`. Anything else in the directory (our `.tmp-*` files,
  * other engines' crc or multi-part files) is ignored by listing, never deleted here.
  */
-import { join, resolve } from "node:path";
+import { basename } from "node:path";
+import { joinLocation, resolveLocation } from "../storage/location.ts";
+import { storageFor } from "../storage/storage.ts";
 import { type Action, parseActions } from "./actions.ts";
-import { syncPaths } from "./durability.ts";
 import { VersionNotFoundError } from "./errors.ts";
 
-/** Absolute `_delta_log` directory of a table. */
+/** `_delta_log` of a table: an absolute path, or an `s3://` location. */
 export function logDir(tablePath: string): string {
-  return join(resolve(tablePath), "_delta_log");
+  return joinLocation(resolveLocation(tablePath), "_delta_log");
 }
 
 /** `00000000000000000042` for 42: fixed width so lexical order is version order. */
@@ -25,12 +26,12 @@ export function versionPrefix(version: number): string {
 
 /** Absolute path of commit file `version`. */
 export function commitPath(tablePath: string, version: number): string {
-  return join(logDir(tablePath), `${versionPrefix(version)}.json`);
+  return joinLocation(logDir(tablePath), `${versionPrefix(version)}.json`);
 }
 
 /** Absolute path of the single-part checkpoint of `version`. */
 export function checkpointPath(tablePath: string, version: number): string {
-  return join(logDir(tablePath), `${versionPrefix(version)}.checkpoint.parquet`);
+  return joinLocation(logDir(tablePath), `${versionPrefix(version)}.checkpoint.parquet`);
 }
 
 /** What the log directory holds, versions ascending. */
@@ -46,19 +47,16 @@ const CHECKPOINT_RE = /^(\d{20})\.checkpoint\.parquet$/;
 export async function listLog(tablePath: string): Promise<LogListing> {
   const commits: number[] = [];
   const checkpoints: number[] = [];
-  try {
-    for await (const e of Deno.readDir(logDir(tablePath))) {
-      if (!e.isFile) continue;
-      let m = COMMIT_RE.exec(e.name);
-      if (m) {
-        commits.push(Number(m[1]));
-        continue;
-      }
-      m = CHECKPOINT_RE.exec(e.name);
-      if (m) checkpoints.push(Number(m[1]));
+  const dir = logDir(tablePath);
+  for (const o of await storageFor(dir).list(dir)) {
+    const name = basename(o.location);
+    let m = COMMIT_RE.exec(name);
+    if (m) {
+      commits.push(Number(m[1]));
+      continue;
     }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    m = CHECKPOINT_RE.exec(name);
+    if (m) checkpoints.push(Number(m[1]));
   }
   commits.sort((a, b) => a - b);
   checkpoints.sort((a, b) => a - b);
@@ -67,28 +65,20 @@ export async function listLog(tablePath: string): Promise<LogListing> {
 
 /** True when commit `version` exists (a stat, cheaper than listing a 10,000-entry log). */
 export async function commitExists(tablePath: string, version: number): Promise<boolean> {
-  try {
-    await Deno.stat(commitPath(tablePath, version));
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
+  const file = commitPath(tablePath, version);
+  return await storageFor(file).head(file) !== undefined;
 }
+
+const decoder = new TextDecoder();
 
 /** Reads and parses commit `version`; VersionNotFoundError when the file is absent. */
 export async function readCommit(tablePath: string, version: number): Promise<Action[]> {
   const file = commitPath(tablePath, version);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new VersionNotFoundError(`commit ${version} of ${tablePath} does not exist (${file})`);
-    }
-    throw err;
+  const bytes = await storageFor(file).get(file);
+  if (bytes === undefined) {
+    throw new VersionNotFoundError(`commit ${version} of ${tablePath} does not exist (${file})`);
   }
-  return parseActions(text, file);
+  return parseActions(decoder.decode(bytes), file);
 }
 
 /** Content of `_delta_log/_last_checkpoint`. */
@@ -101,8 +91,11 @@ export interface LastCheckpoint {
 
 /** Reads `_last_checkpoint`; undefined when missing or unreadable (it is only a hint). */
 export async function readLastCheckpoint(tablePath: string): Promise<LastCheckpoint | undefined> {
+  const file = joinLocation(logDir(tablePath), "_last_checkpoint");
+  // Unreadable or absent: no hint. A storage that does not answer is not "no hint".
+  const bytes = await storageFor(file).get(file);
   try {
-    const v = JSON.parse(await Deno.readTextFile(join(logDir(tablePath), "_last_checkpoint")));
+    const v = bytes && JSON.parse(decoder.decode(bytes));
     return typeof v?.version === "number" ? v as LastCheckpoint : undefined;
   } catch {
     return undefined;
@@ -120,11 +113,8 @@ export async function readLastCheckpoint(tablePath: string): Promise<LastCheckpo
 export async function listRecentLog(tablePath: string): Promise<LogListing | undefined> {
   const last = await readLastCheckpoint(tablePath);
   if (!last || "parts" in last) return undefined;
-  try {
-    await Deno.stat(checkpointPath(tablePath, last.version));
-  } catch {
-    return undefined;
-  }
+  const cp = checkpointPath(tablePath, last.version);
+  if (await storageFor(cp).head(cp) === undefined) return undefined;
   const commits: number[] = [];
   for (let v = last.version + 1; await commitExists(tablePath, v); v++) commits.push(v);
   return { commits, checkpoints: [last.version] };
@@ -150,21 +140,13 @@ export async function withLogListing<T>(
 }
 
 /**
- * Writes `_last_checkpoint` atomically (temp file + rename), unless it already points at a
- * newer checkpoint: a slow checkpointer must not move the hint backwards.
+ * Writes `_last_checkpoint` atomically (an overwrite: temp file + rename locally, a plain PUT
+ * on S3), unless it already points at a newer checkpoint: a slow checkpointer must not move
+ * the hint backwards. (Two racing checkpointers may still leave the older one: it is a hint.)
  */
 export async function writeLastCheckpoint(tablePath: string, info: LastCheckpoint): Promise<void> {
   const current = await readLastCheckpoint(tablePath);
   if (current && current.version >= info.version) return;
-  const dir = logDir(tablePath);
-  const tmp = join(dir, `.tmp-${crypto.randomUUID()}.last_checkpoint`);
-  await Deno.writeTextFile(tmp, JSON.stringify(info));
-  try {
-    await syncPaths([tmp]);
-    await Deno.rename(tmp, join(dir, "_last_checkpoint"));
-    await syncPaths([dir]);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
+  const file = joinLocation(logDir(tablePath), "_last_checkpoint");
+  await storageFor(file).put(file, JSON.stringify(info));
 }

@@ -19,6 +19,7 @@
  * oldest unexpired one and the checkpoints are found by binary search and a few `stat`s.
  * Files of other engines (crc, multi-part checkpoints) are never touched.
  */
+import { storageFor } from "../storage/storage.ts";
 import { checkpointPath, commitPath } from "./log.ts";
 
 /** Default delta.logRetentionDuration. */
@@ -61,12 +62,8 @@ export interface LogCleanupResult {
 }
 
 async function mtimeOf(file: string): Promise<number | undefined> {
-  try {
-    return (await Deno.stat(file)).mtime?.getTime() ?? undefined;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw err;
-  }
+  const info = await storageFor(file).head(file);
+  return info === undefined ? undefined : info.mtime ?? 0;
 }
 
 /** Smallest v in [lo, hi] with pred(v), given pred is monotone (false…true); hi + 1 if none. */
@@ -84,14 +81,9 @@ async function firstTrue(
   return a;
 }
 
+/** Deletes `file`; true when it existed. */
 async function removeIfPresent(file: string): Promise<boolean> {
-  try {
-    await Deno.remove(file);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
-  }
+  return await storageFor(file).delete(file);
 }
 
 /** One cleanup pass over the log of `path`; see the module doc for what it keeps. */

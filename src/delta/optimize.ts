@@ -7,11 +7,12 @@
  * a concurrent commit (another optimize) already removed; then commit() throws
  * CommitConflictError and the files written here are left for vacuum.
  */
-import { join } from "node:path";
+import { joinLocation } from "../storage/location.ts";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { type Action, type AddAction, removeAction } from "./actions.ts";
 import { commit } from "./commit.ts";
 import { openDuckDB, sqlString } from "../duckdb/engine.ts";
+import { enableLocation } from "../duckdb/s3.ts";
 import { decodeAddPath } from "./partition.ts";
 import { writeDataFiles } from "./parquet_writer.ts";
 import { loadSnapshot, type Snapshot } from "./snapshot.ts";
@@ -111,6 +112,7 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
 
   const db = opts.conn ? null : await openDuckDB({ delta: false });
   const conn = opts.conn ?? db!.conn;
+  await enableLocation(conn, snap.path);
   const actions: Action[] = [];
   const now = Date.now();
   try {
@@ -120,7 +122,7 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
     const totalBins = plan.reduce((n, bins) => n + bins.length, 0);
     for (const bins of plan) {
       for (const bin of bins) {
-        const files = bin.map((f) => sqlString(join(snap.path, decodeAddPath(f.path))));
+        const files = bin.map((f) => sqlString(joinLocation(snap.path, decodeAddPath(f.path))));
         const bytes = bin.reduce((s, f) => s + f.size, 0);
         const adds = await writeDataFiles(
           conn,

@@ -7,11 +7,17 @@
  * TIMESTAMPTZ = UTC-adjusted INT64 micros for `timestamp`...), so callers may hand in loosely
  * typed temp tables. Partition columns are not stored in the files; they live only in
  * `add.partitionValues`.
+ *
+ * On `s3://` every file is COPYed straight to its final, unique name (no staging directory
+ * and no rename: an object store renames by copying), then committed.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { dirname, join, resolve, sep } from "node:path";
 import type { AddAction } from "./actions.ts";
 import { appendRows, sqlIdent, sqlString } from "../duckdb/engine.ts";
+import { enableLocation } from "../duckdb/s3.ts";
+import { isS3, joinLocation, resolveLocation } from "../storage/location.ts";
+import { storageFor } from "../storage/storage.ts";
 import { DataSchemaError, DeltaError } from "./errors.ts";
 import { encodeAddPath, partitionDirectory } from "./partition.ts";
 import { type DeltaField, duckdbType } from "./schema.ts";
@@ -83,7 +89,8 @@ export async function writeDataFiles(
   sourceSql: string,
   opts: WriteDataFilesOptions = {},
 ): Promise<AddAction[]> {
-  const root = resolve(snapshot.path);
+  const root = resolveLocation(snapshot.path);
+  await enableLocation(conn, root);
   const targetRows = Math.max(1, Math.floor(opts.targetFileRows ?? DEFAULT_TARGET_FILE_ROWS));
   const fixed = opts.fixedPartition;
   const partCols = fixed ? [] : snapshot.partitionColumns;
@@ -135,11 +142,14 @@ export async function writeDataFiles(
       }),
     ];
   }
-  const fast = await writeSinglePass(conn, snapshot, root, src, casts, partFields, dataFields, {
-    targetRows,
-    dataChange,
-    zstdLevel,
-  });
+  // The single pass stages and renames: local only.
+  const fast = isS3(root)
+    ? null
+    : await writeSinglePass(conn, snapshot, root, src, casts, partFields, dataFields, {
+      targetRows,
+      dataChange,
+      zstdLevel,
+    });
   if (fast) return fast;
   const tmp = `__delta_write_${crypto.randomUUID().replaceAll("-", "")}`;
   const pIdents = partFields.map((f) => sqlIdent(f.name));
@@ -182,7 +192,7 @@ export async function writeDataFiles(
       }
     } catch (err) {
       // Nothing references these files yet: remove them rather than wait for vacuum.
-      await Promise.all(targets.map((t) => Deno.remove(t.abs).catch(() => {})));
+      await Promise.all(targets.map((t) => removeUncommitted(t.abs)));
       throw err;
     }
     return targets.map((t, i) => addFor(t, planned[i], dataChange));
@@ -218,7 +228,7 @@ async function writeOneFile(
       opts.dataChange,
     );
   } catch (err) {
-    await Deno.remove(target.abs).catch(() => {});
+    await removeUncommitted(target.abs);
     throw err;
   }
 }
@@ -335,9 +345,9 @@ function stagingDirectory(root: string): string {
 /** Removes this process's staging directories under `roots` (once their writers are done). */
 export async function releaseStagingDirectories(roots: Iterable<string>): Promise<void> {
   await Promise.all([...roots].map(async (root) => {
-    const dir = stagingDirectories.get(resolve(root));
+    const dir = stagingDirectories.get(resolveLocation(root));
     if (!dir) return;
-    stagingDirectories.delete(resolve(root));
+    stagingDirectories.delete(resolveLocation(root));
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }));
 }
@@ -435,6 +445,11 @@ function planFile(
   return { partitionValues, json, size: file.size };
 }
 
+/** Deletes a written file nothing references yet (best effort: vacuum gets the rest). */
+async function removeUncommitted(location: string): Promise<void> {
+  await storageFor(location).delete(location).catch(() => {});
+}
+
 /** A fresh data file path in the partition's directory (created), checked to stay inside. */
 async function dataFilePath(
   snapshot: Snapshot,
@@ -444,12 +459,12 @@ async function dataFilePath(
   const dir = partitionDirectory(snapshot.partitionColumns, partitionValues);
   const name = `part-${crypto.randomUUID()}.zstd.parquet`;
   const rel = dir ? `${dir}/${name}` : name;
-  const abs = join(root, rel);
+  const abs = joinLocation(root, rel);
   // Defence in depth: escaping already guarantees this.
-  if (!abs.startsWith(root + sep)) {
+  if (!abs.startsWith(root + (isS3(root) ? "/" : sep))) {
     throw new DeltaError(`refusing to write ${abs}: outside table ${root}`);
   }
-  await Deno.mkdir(dirname(abs), { recursive: true });
+  if (!isS3(root)) await Deno.mkdir(dirname(abs), { recursive: true });
   return { rel, abs };
 }
 

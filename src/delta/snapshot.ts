@@ -7,7 +7,8 @@
  * Within the replay a `remove` deletes an active file and records a tombstone; an `add` of the
  * same path later revives it; the newest `txn` per appId wins.
  */
-import { resolve } from "node:path";
+import { resolveLocation } from "../storage/location.ts";
+import { storageFor } from "../storage/storage.ts";
 import {
   type Action,
   type AddAction,
@@ -38,7 +39,7 @@ export interface TxnState {
 
 /** An immutable view of a table at one version. */
 export interface Snapshot {
-  /** Absolute table root. */
+  /** Absolute table root: a local path or an `s3://` location. */
   path: string;
   version: number;
   schema: TableSchema;
@@ -152,8 +153,10 @@ export async function commitTimestampOf(
       return a.commitInfo.timestamp;
     }
   }
-  const st = await Deno.stat(commitPath(tablePath, version));
-  return st.mtime?.getTime() ?? 0;
+  const file = commitPath(tablePath, version);
+  const info = await storageFor(file).head(file);
+  if (!info) throw new VersionNotFoundError(`commit ${version} of ${tablePath} does not exist`);
+  return info.mtime ?? 0;
 }
 
 /** Latest version whose commit timestamp is <= `at` (time travel by timestamp). */
@@ -178,7 +181,7 @@ export async function loadSnapshot(
   path: string,
   opts: LoadSnapshotOptions = {},
 ): Promise<Snapshot> {
-  const root = resolve(path);
+  const root = resolveLocation(path);
   // Only the latest snapshot can start from the hint; time travel needs the whole log.
   const hint = opts.version === undefined && opts.timestamp === undefined;
   return await withLogListing(root, { hint }, (listing) => replay(root, listing, opts));

@@ -10,7 +10,7 @@
  * ```
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { resolve } from "node:path";
+import { isS3, resolveLocation } from "../storage/location.ts";
 import type { Action, AddAction } from "./actions.ts";
 import { rememberCheckpointPolicy } from "./checkpoint.ts";
 import { commit, type CommitOptions, engineInfo } from "./commit.ts";
@@ -75,7 +75,7 @@ async function existing(root: string, opts: CreateTableOptions): Promise<Snapsho
  * current snapshot; a different definition is a TableExistsMismatchError.
  */
 export async function createTable(path: string, opts: CreateTableOptions): Promise<Snapshot> {
-  const root = resolve(path);
+  const root = resolveLocation(path);
   validateSchema(opts.schema);
   validatePartitionColumns(opts.schema, opts.partitionColumns);
   // One read of the log whether or not the table exists (every consumer start comes here).
@@ -84,7 +84,8 @@ export async function createTable(path: string, opts: CreateTableOptions): Promi
   } catch (err) {
     if (!(err instanceof TableNotFoundError)) throw err;
   }
-  await Deno.mkdir(root, { recursive: true });
+  // Object stores have no directories; locally the root exists even before data arrives.
+  if (!isS3(root)) await Deno.mkdir(root, { recursive: true });
   const actions: Action[] = [
     { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
     {

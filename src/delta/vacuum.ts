@@ -8,9 +8,10 @@
  * touched except for our own `.tmp-*` files; nothing outside the table root is ever visited
  * (symlinks are not followed).
  */
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { isS3, relativeLocation } from "../storage/location.ts";
+import { storageFor } from "../storage/storage.ts";
 import { RetentionTooShortError } from "./errors.ts";
-import { logDir } from "./log.ts";
 import { decodeAddPath } from "./partition.ts";
 import { loadSnapshot } from "./snapshot.ts";
 
@@ -36,16 +37,6 @@ export interface VacuumResult {
   dryRun: boolean;
   files: string[];
   bytes: number;
-}
-
-async function* walk(dir: string): AsyncGenerator<{ path: string; info: Deno.FileInfo }> {
-  for await (const e of Deno.readDir(dir)) {
-    const p = join(dir, e.name);
-    const info = await Deno.lstat(p).catch(() => undefined);
-    if (!info) continue;
-    if (info.isDirectory) yield* walk(p);
-    else if (info.isFile) yield { path: p, info };
-  }
 }
 
 /**
@@ -90,44 +81,26 @@ export async function vacuum(path: string, opts: VacuumOptions = {}): Promise<Va
     if ((t.deletionTimestamp ?? 0) >= horizon) keep.add(decodeAddPath(t.path));
   }
   const root = snap.path;
-  const log = logDir(root);
+  const storage = storageFor(root);
   const files: string[] = [];
   let bytes = 0;
   const candidates: { abs: string; rel: string; size: number }[] = [];
-  for await (const e of Deno.readDir(root)) {
-    const abs = join(root, e.name);
-    if (abs === log) {
-      for await (const l of Deno.readDir(log)) {
-        if (!l.isFile || !l.name.startsWith(".tmp-")) continue;
-        const p = join(log, l.name);
-        const st = await Deno.lstat(p).catch(() => undefined);
-        if (st && (st.mtime?.getTime() ?? 0) < horizon) {
-          candidates.push({ abs: p, rel: relative(root, p), size: st.size });
-        }
-      }
-      continue;
-    }
-    const st = await Deno.lstat(abs);
-    const entries = st.isDirectory ? walk(abs) : (async function* () {
-      if (st.isFile) yield { path: abs, info: st };
-    })();
-    for await (const { path: p, info } of entries) {
-      const rel = relative(root, p);
-      if (keep.has(rel)) continue;
-      if ((info.mtime?.getTime() ?? 0) >= horizon) continue;
-      candidates.push({ abs: p, rel, size: info.size });
-    }
+  // One listing of everything under the root (a directory walk locally, ListObjectsV2 on S3).
+  for (const o of await storage.list(root, { recursive: true, details: true })) {
+    const rel = relativeLocation(root, o.location);
+    // The log: only our own stale temp files, never an entry or checkpoint.
+    if (rel.startsWith("_delta_log/") && !basename(rel).startsWith(".tmp-")) continue;
+    if (keep.has(rel)) continue;
+    if ((o.mtime ?? 0) >= horizon) continue;
+    candidates.push({ abs: o.location, rel, size: o.size ?? 0 });
   }
   for (const c of candidates) {
-    if (!opts.dryRun) {
-      await Deno.remove(c.abs).catch((err) => {
-        if (!(err instanceof Deno.errors.NotFound)) throw err;
-      });
-    }
+    if (!opts.dryRun) await storage.delete(c.abs);
     files.push(c.rel);
     bytes += c.size;
   }
-  if (!opts.dryRun && candidates.length > 0) {
+  // Object stores have no directories to leave behind.
+  if (!opts.dryRun && candidates.length > 0 && !isS3(root)) {
     const emptied = new Set<string>();
     for (const c of candidates) {
       for (let d = dirname(c.abs); d.length > root.length; d = dirname(d)) emptied.add(d);

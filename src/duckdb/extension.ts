@@ -1,5 +1,6 @@
 /**
- * Getting DuckDB's `delta` extension onto this machine, once, into a project-local cache.
+ * Getting DuckDB's `delta` and `httpfs` extensions onto this machine, once, into a
+ * project-local cache.
  *
  * An extension only loads into the exact DuckDB version it was built for, so the cache is laid
  * out as DuckDB's own extension directory (`<dir>/v<version>/<platform>/delta.duckdb_extension`)
@@ -43,15 +44,23 @@ export async function duckdbBuild(): Promise<{ version: string; platform: string
 
 /** Path the extension must have for the running DuckDB. */
 export async function deltaExtensionPath(dir = extensionDirectory()): Promise<string> {
-  const { version, platform } = await duckdbBuild();
-  return join(dir, `v${version}`, platform, "delta.duckdb_extension");
+  return await extensionPath("delta", dir);
 }
 
-async function tryInstallFromDuckDB(dir: string): Promise<string | null> {
+/** Path extension `name` must have for the running DuckDB. */
+export async function extensionPath(name: Extension, dir = extensionDirectory()): Promise<string> {
+  const { version, platform } = await duckdbBuild();
+  return join(dir, `v${version}`, platform, `${name}.duckdb_extension`);
+}
+
+/** The extensions this project loads: delta for tables, httpfs for an s3:// lakehouse. */
+export type Extension = "delta" | "httpfs";
+
+async function tryInstallFromDuckDB(dir: string, name: Extension): Promise<string | null> {
   const db = await DuckDBInstance.create(":memory:", { extension_directory: dir });
   const conn = await db.connect();
   try {
-    await conn.run("INSTALL delta");
+    await conn.run(`INSTALL ${name}`);
     return null;
   } catch (err) {
     return (err as Error).message.split("\n")[0];
@@ -62,6 +71,7 @@ async function tryInstallFromDuckDB(dir: string): Promise<string | null> {
 }
 
 async function tryInstallFromPyPI(
+  name: Extension,
   target: string,
   version: string,
   platform: string,
@@ -89,7 +99,7 @@ async function tryInstallFromPyPI(
       "--only-binary=:all:",
       "-d",
       tmp,
-      `duckdb-extension-delta==${version}`,
+      `duckdb-extension-${name}==${version}`,
     ]);
     const wheel = [...Deno.readDirSync(tmp)].find((e) => e.name.endsWith(".whl"));
     if (!wheel) throw new Error("pip downloaded no wheel");
@@ -97,10 +107,10 @@ async function tryInstallFromPyPI(
     const inner = join(
       tmp,
       "x",
-      "duckdb_extension_delta",
+      `duckdb_extension_${name}`,
       "extensions",
       `v${version}`,
-      "delta.duckdb_extension",
+      `${name}.duckdb_extension`,
     );
     await Deno.mkdir(join(target, ".."), { recursive: true });
     await Deno.copyFile(inner, `${target}.tmp`);
@@ -120,19 +130,27 @@ async function tryInstallFromPyPI(
 export async function ensureDeltaExtension(
   log: (line: string) => void = (l) => console.error(l),
 ): Promise<string> {
+  return await ensureExtension("delta", log);
+}
+
+/** Makes sure extension `name` for the running DuckDB is in the cache; returns its path. */
+export async function ensureExtension(
+  name: Extension,
+  log: (line: string) => void = (l) => console.error(l),
+): Promise<string> {
   const dir = extensionDirectory();
-  const target = await deltaExtensionPath(dir);
+  const target = await extensionPath(name, dir);
   if (await exists(target)) return target;
   const { version, platform } = await duckdbBuild();
-  log(`delta extension for DuckDB ${version} not cached; trying INSTALL delta …`);
-  const duckErr = await tryInstallFromDuckDB(dir);
+  log(`${name} extension for DuckDB ${version} not cached; trying INSTALL ${name} …`);
+  const duckErr = await tryInstallFromDuckDB(dir, name);
   if (duckErr === null && await exists(target)) return target;
-  log(`INSTALL delta failed (${duckErr}); trying PyPI duckdb-extension-delta==${version} …`);
-  const pipErr = await tryInstallFromPyPI(target, version, platform);
+  log(`INSTALL ${name} failed (${duckErr}); trying PyPI duckdb-extension-${name}==${version} …`);
+  const pipErr = await tryInstallFromPyPI(name, target, version, platform);
   if (pipErr === null) return target;
   throw new DeltaExtensionUnavailable(
-    `could not get DuckDB's delta extension v${version} for ${platform}.\n` +
-      `  INSTALL delta: ${duckErr}\n  pip download duckdb-extension-delta==${version}: ${pipErr}\n` +
+    `could not get DuckDB's ${name} extension v${version} for ${platform}.\n` +
+      `  INSTALL ${name}: ${duckErr}\n  pip download duckdb-extension-${name}==${version}: ${pipErr}\n` +
       `Place the file by hand at ${target}.`,
   );
 }

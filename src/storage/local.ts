@@ -68,9 +68,9 @@ function tempBeside(location: string): string {
   return join(dirname(location), `.tmp-${crypto.randomUUID()}.${basename(location)}`);
 }
 
-async function linkIfAbsent(file: string, location: string): Promise<boolean> {
+/** Links synced `file` to `location` unless taken; `created`: dirs ensureDir made for it. */
+async function linkIfAbsent(file: string, location: string, created: string[]): Promise<boolean> {
   const dir = dirname(location);
-  const created = await ensureDir(dir);
   try {
     await Deno.link(file, location);
   } catch (err) {
@@ -86,19 +86,27 @@ export class LocalStorage implements Storage {
   readonly kind = "local";
 
   async putIfAbsent(location: string, body: Body): Promise<boolean> {
-    await ensureDir(dirname(location));
+    const created = await ensureDir(dirname(location));
     const tmp = tempBeside(location);
     await (typeof body === "string" ? Deno.writeTextFile(tmp, body) : Deno.writeFile(tmp, body));
     try {
-      return await this.putFileIfAbsent(location, tmp);
+      await syncPaths([tmp]);
+      return await linkIfAbsent(tmp, location, created);
     } finally {
       await Deno.remove(tmp).catch(() => {});
     }
   }
 
   async putFileIfAbsent(location: string, localFile: string): Promise<boolean> {
+    const created = await ensureDir(dirname(location));
     await syncPaths([localFile]);
-    return await linkIfAbsent(localFile, location);
+    return await linkIfAbsent(localFile, location, created);
+  }
+
+  /** Beside the target: same filesystem, so putFileIfAbsent links instead of copying. */
+  async scratchFile(location: string): Promise<string> {
+    await ensureDir(dirname(location));
+    return tempBeside(location);
   }
 
   async put(location: string, body: Body): Promise<void> {
@@ -142,7 +150,8 @@ export class LocalStorage implements Storage {
     const walk = async (dir: string) => {
       try {
         for await (const e of Deno.readDir(dir)) {
-          const p = join(dir, e.name);
+          // Concatenated, not join()ed: `dir` is normalised, and a log lists 100,000s of names.
+          const p = `${dir}/${e.name}`;
           if (opts.startAfter !== undefined && p <= opts.startAfter) continue;
           if (e.isDirectory && opts.recursive) await walk(p);
           else if (e.isFile && !opts.details) out.push({ location: p });

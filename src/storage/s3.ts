@@ -257,6 +257,12 @@ export class S3Storage implements Storage {
     return await this.putIfAbsent(location, await Deno.readFile(localFile));
   }
 
+  /** In the OS temp directory (the caller removes it). */
+  async scratchFile(location: string): Promise<string> {
+    const name = location.slice(location.lastIndexOf("/") + 1);
+    return await Deno.makeTempFile({ prefix: "lakehouse-s3-", suffix: `-${name}` });
+  }
+
   async put(location: string, body: Body): Promise<void> {
     const { bucket, key } = parseS3(location);
     const bytes = bytesOf(body);
@@ -353,7 +359,9 @@ export class S3Storage implements Storage {
     return out;
   }
 
+  /** A HEAD first: S3 answers a DELETE of a missing key with 204 too. */
   async delete(location: string): Promise<boolean> {
+    if (await this.head(location) === undefined) return false;
     const { bucket, key } = parseS3(location);
     return await this.#retrying(`DELETE ${location}`, async () => {
       const res = await this.#once("DELETE", bucket, key, {});

@@ -41,6 +41,12 @@ export interface Storage {
   putIfAbsent(location: string, body: Body): Promise<boolean>;
   /** putIfAbsent with the body from a local file (locally: linked, never copied). */
   putFileIfAbsent(location: string, localFile: string): Promise<boolean>;
+  /**
+   * A local path where a file meant for `location` can be prepared (by DuckDB, say) before
+   * putFileIfAbsent publishes it: beside it locally (a link then, not a copy), in the OS temp
+   * directory for S3. The caller removes it.
+   */
+  scratchFile(location: string): Promise<string>;
   /** Creates or atomically replaces `location`. */
   put(location: string, body: Body): Promise<void>;
   /** The object's bytes; undefined when it does not exist. */
@@ -56,7 +62,7 @@ export interface Storage {
     location: string,
     opts?: { recursive?: boolean; startAfter?: string; details?: boolean },
   ): Promise<ObjectInfo[]>;
-  /** Deletes `location`; true when it existed (S3 cannot tell: always true). */
+  /** Deletes `location`; true when it existed. */
   delete(location: string): Promise<boolean>;
 }
 

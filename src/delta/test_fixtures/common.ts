@@ -4,7 +4,7 @@
  * partitionValues) and DuckDB's delta_scan — reduced to per-partition counts and sums.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { join } from "node:path";
+import { joinLocation } from "../../storage/location.ts";
 import { sqlString } from "../../duckdb/engine.ts";
 import type { TableSchema } from "../schema.ts";
 import type { Snapshot } from "../snapshot.ts";
@@ -59,7 +59,9 @@ export async function layerView(
 ): Promise<View> {
   const view: View = {};
   if (snap.files.length === 0) return view;
-  const byFile = new Map(snap.files.map((f) => [join(snap.path, decodeAddPath(f.path)), f]));
+  const byFile = new Map(
+    snap.files.map((f) => [joinLocation(snap.path, decodeAddPath(f.path)), f]),
+  );
   const list = [...byFile.keys()].map(sqlString).join(", ");
   const rows = (await conn.runAndReadAll(
     `SELECT filename, count(*)::BIGINT, coalesce(sum(${valueColumn}), 0)::DOUBLE
@@ -135,6 +137,7 @@ export function appendWorker(
       "--allow-write",
       "--allow-ffi",
       "--allow-env",
+      "--allow-net=127.0.0.1",
       WORKER,
       ...args,
     ],
