@@ -4,11 +4,12 @@
  */
 import { runMain } from "../src/config.ts";
 import { ensureJars } from "../src/kafka/local_broker.ts";
-import { ensureDeltaExtension } from "../src/duckdb/extension.ts";
+import { ensureDeltaExtension, ensureExtension } from "../src/duckdb/extension.ts";
 import { ensureS3ProxyJar } from "../src/storage/local_s3proxy.ts";
 
 await runMain(async () => {
   console.log(`delta extension: ${await ensureDeltaExtension()}`);
+  console.log(`httpfs extension: ${await ensureExtension("httpfs")}`);
   try {
     console.log(`kafka jars:      ${await ensureJars()}`);
   } catch (err) {

@@ -9,7 +9,7 @@
 import { brokerList, readEnv, runMain } from "../src/config.ts";
 import { brokerAnswers } from "../src/kafka/client.ts";
 import { startLocalBroker, stopLocalBroker } from "../src/kafka/local_broker.ts";
-import { ensureDeltaExtension } from "../src/duckdb/extension.ts";
+import { ensureDeltaExtension, ensureExtension } from "../src/duckdb/extension.ts";
 import { s3Answers, startLocalS3, stopLocalS3 } from "../src/storage/local_s3proxy.ts";
 
 /** The suites' permissions: spawned deno/java/python/chromium children, loopback only. */
@@ -26,6 +26,7 @@ const TEST_PERMISSIONS = [
 await runMain(async () => {
   const brokers = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
   await ensureDeltaExtension();
+  await ensureExtension("httpfs");
   let stateDir: string | null = null;
   if (!await brokerAnswers(brokerList(brokers), 2000)) {
     const [host, port] = brokerList(brokers)[0].split(":");
