@@ -4,15 +4,28 @@
  * rows, version, seconds. With --watch it refreshes every S seconds until Ctrl+C, printing only
  * when silver changed. All logic lives in src/gold/.
  */
-import { LAKEHOUSE_OPTION, numberOption, parseCli, runMain, UsageError } from "../src/config.ts";
+import {
+  LAKEHOUSE_OPTION,
+  numberOption,
+  parseCli,
+  resolveLakehouse,
+  runMain,
+  UsageError,
+} from "../src/config.ts";
 import { type GoldTableResult, refreshGold } from "../src/gold/refresh.ts";
+import { GOLD_TABLES } from "../src/gold/tables.ts";
+import { startTicker } from "../src/progress.ts";
 
 const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
 
 const SPECS = {
   ...LAKEHOUSE_OPTION,
   once: { type: "boolean", description: "Refresh once and exit (the default)" },
-  watch: { type: "boolean", description: "Refresh every --interval seconds until Ctrl+C" },
+  watch: {
+    type: "boolean",
+    env: "GOLD_WATCH",
+    description: "Refresh every --interval seconds until Ctrl+C",
+  },
   interval: {
     type: "string",
     env: "GOLD_INTERVAL",
@@ -23,8 +36,9 @@ const SPECS = {
   threads: { type: "string", env: "DUCKDB_THREADS", description: "DuckDB threads" },
   table: {
     type: "string",
+    env: "GOLD_TABLES",
     multiple: true,
-    description: "Only this gold table (repeatable; default all)",
+    description: "Only this gold table (repeatable or comma-separated; default all)",
   },
 } as const;
 
@@ -57,14 +71,41 @@ async function main(): Promise<void> {
     ? numberOption("threads", options.threads, { integer: true, min: 1 })
     : undefined;
   const tables = options.table ? options.table.split(",").filter(Boolean) : undefined;
+  const names = GOLD_TABLES.map((d) => d.name);
+  const unknown = (tables ?? []).filter((t) => !names.includes(t));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `unknown gold table${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; ` +
+        `the gold tables are: ${names.join(", ")}`,
+    );
+  }
+  const lakehouse = await resolveLakehouse(options.lakehouse);
   // In --watch mode an idle tick stays silent: only tables that changed are logged.
   const log = (l: string) => {
     if (!options.watch || !l.includes(": unchanged")) console.error(l);
   };
-  const run = (full: boolean) => refreshGold(options.lakehouse, { full, threads, tables, log });
+  const run = (full: boolean) => refreshGold(lakehouse, { full, threads, tables, log });
 
   if (!options.watch) {
-    report(await run(options.full));
+    // One log line per table as it finishes; on a terminal a ticker shows the work in between.
+    const total = tables?.length ?? names.length;
+    let done = 0;
+    const ticker = startTicker(() => `gold: ${done}/${total} tables refreshed …`);
+    try {
+      report(
+        await refreshGold(lakehouse, {
+          full: options.full,
+          threads,
+          tables,
+          log: (l) => {
+            done++;
+            ticker.log(l);
+          },
+        }),
+      );
+    } finally {
+      ticker.stop();
+    }
     return;
   }
   let stop = false;

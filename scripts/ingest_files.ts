@@ -1,6 +1,7 @@
 /**
  * `deno task ingest-files`: JSON files in sensor_data/ → bronze, silver, quarantine, each file
- * exactly once.
+ * exactly once. One line per file on stderr (rows per table, rejects by reason, or why it was
+ * skipped); a summary on stdout, for people or (`--format json`) as one JSON object.
  */
 import {
   LAKEHOUSE_OPTION,
@@ -8,9 +9,10 @@ import {
   type OptionSpecs,
   parseCli,
   runMain,
+  UsageError,
 } from "../src/config.ts";
 import { INGEST_OPTIONS, ingestorOptions } from "../src/pipeline/cli_options.ts";
-import { FileSource } from "../src/pipeline/sources/file.ts";
+import { type FileReport, FileSource } from "../src/pipeline/sources/file.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 
 const OPTIONS = {
@@ -28,12 +30,21 @@ const OPTIONS = {
     default: "2",
     description: "Seconds between directory scans with --watch",
   },
+  format: {
+    type: "string",
+    env: "INGEST_FORMAT",
+    default: "table",
+    description: "Summary on stdout: table (for people) or json (one object, per-file details)",
+  },
   ...INGEST_OPTIONS,
 } as const satisfies OptionSpecs;
 
 await runMain(async () => {
   const { options: o } = parseCli(Deno.args, OPTIONS, "Usage: deno task ingest-files [options]");
   const interval = numberOption("interval", o.interval, { min: 0.1 }) * 1000;
+  if (o.format !== "table" && o.format !== "json") {
+    throw new UsageError(`--format must be table or json, got "${o.format}"`);
+  }
   try {
     if (!(await Deno.stat(o.dir)).isDirectory) throw new Error();
   } catch {
@@ -49,10 +60,12 @@ await runMain(async () => {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   const total = { filesSeen: 0, filesIngested: 0, filesSkipped: 0, filesWaiting: 0, records: 0 };
+  const files: FileReport[] = [];
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   try {
     do {
       let s = await source.pass(o.watch);
+      files.push(...s.files);
       total.filesSeen = s.filesSeen;
       total.filesIngested += s.filesIngested;
       total.filesSkipped = s.filesSkipped;
@@ -65,6 +78,7 @@ await runMain(async () => {
         }
         await sleep(1000);
         s = await source.pass(false);
+        files.push(...s.files.filter((f) => f.status === "ingested"));
         total.filesIngested += s.filesIngested;
         total.records += s.records;
       }
@@ -82,13 +96,30 @@ await runMain(async () => {
     ingestor.abort();
     throw err;
   }
+  const summary = {
+    ...total,
+    rows: ingestor.totals.rows,
+    duplicates: ingestor.totals.duplicates,
+    compactions: ingestor.totals.compactions,
+    filesCompacted: ingestor.totals.filesCompacted,
+  };
+  if (o.format === "json") {
+    console.log(JSON.stringify({ ...summary, files }));
+    return;
+  }
+  const rejected: Record<string, number> = {};
+  for (const f of files) {
+    for (const [k, n] of Object.entries(f.rejected)) rejected[k] = (rejected[k] ?? 0) + n;
+  }
+  const reasons = Object.entries(rejected).sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`).join(", ");
   console.log(
-    JSON.stringify({
-      ...total,
-      rows: ingestor.totals.rows,
-      duplicates: ingestor.totals.duplicates,
-      compactions: ingestor.totals.compactions,
-      filesCompacted: ingestor.totals.filesCompacted,
-    }),
+    [
+      `files     ${summary.filesIngested} ingested, ${summary.filesSkipped} skipped, ` +
+      `${summary.filesWaiting} still changing (of ${summary.filesSeen} seen)`,
+      `rows      bronze ${summary.rows.bronze}, silver ${summary.rows.silver}, ` +
+      `quarantine ${summary.rows.quarantine}${reasons ? ` (${reasons})` : ""}`,
+      `duplicates ${summary.duplicates} (bronze only)`,
+    ].join("\n"),
   );
 });

@@ -44,9 +44,17 @@ function cleanReadings(device: string, n: number, startMs: number): Record<strin
 const ndjson = (lines: string[]) => lines.join("\n") + "\n";
 
 async function ingest(dir: string, lakehouse: string, extra: string[] = []) {
-  const r = await runTask("ingest-files", ["--dir", dir, "--lakehouse", lakehouse, ...extra]);
+  const r = await runTask("ingest-files", [
+    "--dir",
+    dir,
+    "--lakehouse",
+    lakehouse,
+    "--format",
+    "json",
+    ...extra,
+  ]);
   assert.equal(r.code, 0, `ingest-files failed:\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+  return { ...JSON.parse(r.stdout.trim().split("\n").pop()!), stderr: r.stderr };
 }
 
 Deno.test("ingest-files: exact counts; a rerun adds nothing; a new file adds only itself", async () => {
@@ -69,12 +77,39 @@ Deno.test("ingest-files: exact counts; a rerun adds nothing; a new file adds onl
   assert.equal(first.filesIngested, 4);
   assert.equal(first.records, mix.messages.length + 31);
   assertExact(await tableCounts(lakehouse), mix, 31);
+  // The per-file figures add up to what the tables hold, rejects by reason included.
+  type Report = { file: string; rows: Record<string, number>; rejected: Record<string, number> };
+  const files: Report[] = first.files;
+  assert.deepEqual(files.map((f) => f.file).sort(), [
+    "array.json",
+    "part1.ndjson",
+    "single.json",
+    "sub/part2.json",
+  ]);
+  for (const t of ["bronze", "silver", "quarantine"]) {
+    assert.equal(files.reduce((n, f) => n + f.rows[t], 0), first.rows[t], t);
+  }
+  const rejects = files.reduce(
+    (n, f) => n + Object.values(f.rejected).reduce((a, b) => a + b, 0),
+    0,
+  );
+  assert.equal(rejects, first.rows.quarantine);
+  assert.match(
+    first.stderr,
+    /ingested part1\.ndjson: 12000 record\(s\) → bronze 12000, silver \d+, quarantine \d+ \(\w+ \d+/,
+  );
 
   const again = await ingest(dir, lakehouse);
   assert.equal(again.filesIngested, 0);
   assert.equal(again.filesSkipped, 4);
   assert.equal(again.rows.bronze + again.rows.silver + again.rows.quarantine, 0);
   assertExact(await tableCounts(lakehouse), mix, 31);
+  assert.match(again.stderr, /skipped sub\/part2\.json: already ingested/);
+
+  // For people: a summary on stdout, the per-file lines on stderr.
+  const human = await runTask("ingest-files", ["--dir", dir, "--lakehouse", lakehouse]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^files {5}0 ingested, 4 skipped, 0 still changing \(of 4 seen\)\n/);
 
   const later = cleanReadings("file_later", 100, start).map((r) => JSON.stringify(r));
   await Deno.writeTextFile(join(dir, "later.ndjson"), ndjson(later));
@@ -125,6 +160,8 @@ Deno.test("ingest-files --watch: a file dropped while it runs lands once; SIGTER
     "--watch",
     "--interval",
     "0.2",
+    "--format",
+    "json",
   ]);
   try {
     const mix = makeMix(3_000);

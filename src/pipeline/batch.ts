@@ -114,6 +114,16 @@ interface AppInfo {
   topic: string | null;
   partition: number | null;
   file: string | null;
+  counts: AppCounts;
+}
+
+/** What one source (a file, a partition) contributed to a batch: the per-file summary's figures. */
+export interface AppCounts {
+  records: number;
+  valid: number;
+  duplicates: number;
+  /** Quarantined records by reason. */
+  rejected: Record<string, number>;
 }
 
 /*
@@ -211,6 +221,11 @@ export class Batch {
     return new Batch(conn, await conn.createAppender("staging_rows"), dedup, thresholds, opts);
   }
 
+  /** Per source (appId) of this batch, what it contributed. */
+  appCounts(): Map<string, AppCounts> {
+    return new Map([...this.#apps.values()].map((a) => [a.appId, a.counts]));
+  }
+
   /** Records added (each becomes at most one bronze row). */
   get size(): number {
     return this.#chunkStart + this.#c.pos.length;
@@ -236,6 +251,7 @@ export class Batch {
         topic: rec.topic,
         partition: rec.partition,
         file: rec.file,
+        counts: { records: 0, valid: 0, duplicates: 0, rejected: {} },
       };
       this.#apps.set(rec.appId, app);
     }
@@ -285,6 +301,7 @@ export class Batch {
     this.bytes += cost;
     this.#chunkBytes += cost;
     this.counts.records++;
+    app.counts.records++;
     const c = this.#c;
     c.app.push(app.index);
     c.pos.push(rec.position);
@@ -298,8 +315,12 @@ export class Batch {
       if (verdict !== "too_late") {
         if (verdict === "new") {
           this.counts.valid++;
+          app.counts.valid++;
           if (r.timestamp > this.newestEventMs) this.newestEventMs = r.timestamp;
-        } else this.counts.duplicates++;
+        } else {
+          this.counts.duplicates++;
+          app.counts.duplicates++;
+        }
         c.status.push(verdict === "new" ? STATUS.valid : STATUS.duplicate);
         c.building.push(this.#code(r.building));
         c.type.push(this.#code(r.type));
@@ -312,6 +333,7 @@ export class Batch {
         return;
       }
       this.#reject(
+        app,
         decoded.hints,
         "too_late",
         `event time ${new Date(r.timestamp).toISOString()} is more than the dedup horizon ` +
@@ -319,11 +341,17 @@ export class Batch {
       );
       return;
     }
-    this.#reject(decoded.hints, decoded.reason, decoded.detail);
+    this.#reject(app, decoded.hints, decoded.reason, decoded.detail);
   }
 
-  #reject(hints: { building: string | null; type: string | null }, reason: string, detail: string) {
+  #reject(
+    app: AppInfo,
+    hints: { building: string | null; type: string | null },
+    reason: string,
+    detail: string,
+  ) {
     this.counts.rejected++;
+    app.counts.rejected[reason] = (app.counts.rejected[reason] ?? 0) + 1;
     const c = this.#c;
     c.status.push(STATUS.rejected);
     c.building.push(this.#code(hints.building));

@@ -13,7 +13,7 @@ import { openDuckDB } from "../duckdb/engine.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import type { DuckDB } from "../duckdb/engine.ts";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { Batch, type SourceRecord } from "./batch.ts";
+import { type AppCounts, Batch, type SourceRecord } from "./batch.ts";
 import { DedupState } from "./dedup.ts";
 import { ensureIngestTables, INGEST_TABLES, type IngestTable } from "./tables.ts";
 import { type FlushResult, IngestWriter } from "./writer.ts";
@@ -113,6 +113,8 @@ export class Ingestor {
   #batch!: Batch;
   #inflight: Promise<void> | null = null;
   #inflightRows = 0;
+  /** Called after each successful flush with what each source (appId) contributed to it. */
+  onCommittedCounts?: (counts: Map<string, AppCounts>) => void;
   /** Called after each successful flush with the last position committed per appId. */
   onCommitted?: (lastPositions: Map<string, number>, result: FlushResult) => void;
   #lock: Promise<void> = Promise.resolve();
@@ -328,6 +330,7 @@ export class Ingestor {
     }
     if (b.newestEventMs > this.totals.newestEventMs) this.totals.newestEventMs = b.newestEventMs;
     this.totals.lastCommitAt = Date.now();
+    this.onCommittedCounts?.(b.appCounts());
     this.onCommitted?.(b.lastPosition, result);
   }
 

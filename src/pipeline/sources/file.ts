@@ -12,7 +12,7 @@
  * skipped). A line or element that is bad goes to quarantine; the good ones still land.
  */
 import { join, relative } from "node:path";
-import type { SourceRecord } from "../batch.ts";
+import type { AppCounts, SourceRecord } from "../batch.ts";
 import type { Ingestor } from "../ingestor.ts";
 import { fileAppId } from "../positions.ts";
 
@@ -31,6 +31,33 @@ export interface FilePassSummary {
   filesSkipped: number;
   filesWaiting: number;
   records: number;
+  /** Each file ingested or skipped in this pass (not the ones still waiting to settle). */
+  files: FileReport[];
+}
+
+/** What became of one file in a pass. */
+export interface FileReport {
+  file: string;
+  status: "ingested" | "skipped";
+  /** Why a file was skipped (already ingested, empty, unreadable). */
+  reason?: string;
+  /** Records read from it this time (a resumed file: only those after the last commit). */
+  records: number;
+  /** Rows written per table. */
+  rows: { bronze: number; silver: number; quarantine: number };
+  duplicates: number;
+  /** Quarantined records by reason. */
+  rejected: Record<string, number>;
+}
+
+/** One line for people: `a.ndjson: 120 records → silver 110, quarantine 8 (bad_json 8), …`. */
+export function describeFileReport(r: FileReport): string {
+  if (r.status === "skipped") return `skipped ${r.file}: ${r.reason}`;
+  const reasons = Object.entries(r.rejected).sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`).join(", ");
+  return `ingested ${r.file}: ${r.records} record(s) → bronze ${r.rows.bronze}, silver ${r.rows.silver}, quarantine ${r.rows.quarantine}${
+    reasons ? ` (${reasons})` : ""
+  }${r.duplicates ? `, ${r.duplicates} duplicate(s) (bronze only)` : ""}`;
 }
 
 interface FileEntry {
@@ -99,8 +126,28 @@ export function splitRecords(bytes: Uint8Array): (Uint8Array | string)[] {
 /** Reads files and feeds them to the ingestor; remembers sizes to detect files in flight. */
 export class FileSource {
   readonly #lastLook = new Map<string, string>();
+  /** What each file (by appId) of the current pass contributed to the flushes so far. */
+  readonly #counts = new Map<string, AppCounts>();
+  /** Files already reported as skipped, so --watch names each once, not every pass. */
+  readonly #toldSkipped = new Set<string>();
 
-  constructor(readonly ingestor: Ingestor, readonly opts: FileSourceOptions) {}
+  constructor(readonly ingestor: Ingestor, readonly opts: FileSourceOptions) {
+    ingestor.onCommittedCounts = (counts) => {
+      for (const [appId, c] of counts) {
+        const sum = this.#counts.get(appId);
+        if (!sum) {
+          this.#counts.set(appId, { ...c, rejected: { ...c.rejected } });
+          continue;
+        }
+        sum.records += c.records;
+        sum.valid += c.valid;
+        sum.duplicates += c.duplicates;
+        for (const [k, n] of Object.entries(c.rejected)) {
+          sum.rejected[k] = (sum.rejected[k] ?? 0) + n;
+        }
+      }
+    };
+  }
 
   /**
    * One pass over the directory. `requireStableLook` (watch mode) waits for a file to look the
@@ -114,7 +161,26 @@ export class FileSource {
       filesSkipped: 0,
       filesWaiting: 0,
       records: 0,
+      files: [],
     };
+    const skipped = (rel: string, reason: string) => {
+      s.filesSkipped++;
+      if (this.#toldSkipped.has(rel)) return;
+      this.#toldSkipped.add(rel);
+      const report: FileReport = {
+        file: rel,
+        status: "skipped",
+        reason,
+        records: 0,
+        rows: { bronze: 0, silver: 0, quarantine: 0 },
+        duplicates: 0,
+        rejected: {},
+      };
+      s.files.push(report);
+      log(describeFileReport(report));
+    };
+    const ingested: { rel: string; appId: string }[] = [];
+    this.#counts.clear();
     const now = Date.now();
     for (const f of await listFiles(this.opts.dir)) {
       s.filesSeen++;
@@ -132,13 +198,17 @@ export class FileSource {
       try {
         bytes = await Deno.readFile(f.abs);
       } catch (err) {
-        log(`skipping ${f.rel}: ${(err as Error).message}`);
+        skipped(f.rel, `unreadable (${(err as Error).message})`);
         continue;
       }
       const appId = fileAppId(f.rel, bytes);
       const payloads = splitRecords(bytes);
-      if (payloads.length === 0 || this.ingestor.resumePosition(appId) >= payloads.length) {
-        s.filesSkipped++;
+      if (payloads.length === 0) {
+        skipped(f.rel, "no records in it");
+        continue;
+      }
+      if (this.ingestor.resumePosition(appId) >= payloads.length) {
+        skipped(f.rel, "already ingested (same path and content)");
         continue;
       }
       const records: SourceRecord[] = payloads.map((payload, position) => ({
@@ -155,9 +225,25 @@ export class FileSource {
       await this.ingestor.exclusive(() => this.ingestor.addAll(records));
       s.filesIngested++;
       s.records += records.length;
-      log(`ingested ${f.rel}: ${records.length} record(s)`);
+      ingested.push({ rel: f.rel, appId });
     }
     await this.ingestor.exclusive(() => this.ingestor.flushNow());
+    // Reported once committed, so the figures are what the tables hold.
+    for (const { rel, appId } of ingested) {
+      const c = this.#counts.get(appId) ?? { records: 0, valid: 0, duplicates: 0, rejected: {} };
+      const quarantine = Object.values(c.rejected).reduce((a, b) => a + b, 0);
+      const report: FileReport = {
+        file: rel,
+        status: "ingested",
+        records: c.records,
+        rows: { bronze: c.records, silver: c.valid, quarantine },
+        duplicates: c.duplicates,
+        rejected: c.rejected,
+      };
+      s.files.push(report);
+      log(describeFileReport(report));
+    }
+    this.#counts.clear();
     return s;
   }
 }
