@@ -3,15 +3,26 @@
  * (sql/gold, sql/alarms) from silver, incrementally. Prints one line per table on stdout: mode,
  * rows, version, seconds. With --watch it refreshes every S seconds until Ctrl+C, printing only
  * when silver changed. All logic lives in src/gold/.
+ *
+ * `deno task gold:notify … --notify URL` (the same with network access) also POSTs incident
+ * events to each URL (src/notify/), beside the refreshes, never holding them up.
  */
 import {
   LAKEHOUSE_OPTION,
   numberOption,
   parseCli,
+  readEnv,
   resolveLakehouse,
   runMain,
   UsageError,
 } from "../src/config.ts";
+import {
+  type Endpoint,
+  NotifyConfigError,
+  type NotifyFormat,
+  parseEndpoint,
+} from "../src/notify/endpoint.ts";
+import { Notifier } from "../src/notify/notifier.ts";
 import { type GoldTableResult, refreshGold } from "../src/gold/refresh.ts";
 import { GOLD_TABLES } from "../src/gold/tables.ts";
 import { startTicker } from "../src/progress.ts";
@@ -40,7 +51,62 @@ const SPECS = {
     multiple: true,
     description: "Only this gold table (repeatable or comma-separated; default all)",
   },
+  notify: {
+    type: "string",
+    multiple: true,
+    env: "GOLD_NOTIFY_URLS",
+    description: "POST incident events to this http(s) URL (repeatable; env comma-separated; " +
+      "needs deno task gold:notify)",
+  },
+  "notify-format": {
+    type: "string",
+    env: "GOLD_NOTIFY_FORMAT",
+    default: "json",
+    description: "Event body: json (smarttech.incident_event/1) or slack (incoming webhook)",
+  },
+  "dashboard-url": {
+    type: "string",
+    env: "GOLD_DASHBOARD_URL",
+    default: "http://127.0.0.1:8080",
+    description: "Dashboard base URL for the events' links",
+  },
 } as const;
+
+/** How long a single refresh (--once) waits for its events to be delivered before exiting. */
+const ONCE_DRAIN_MS = 30_000;
+
+/**
+ * The --notify endpoints, checked before anything runs: a bad URL or a missing network
+ * permission is a usage error at start, not a failure at the first incident.
+ */
+async function notifyEndpoints(
+  urls: string,
+  format: string,
+  dashboardUrl: string,
+): Promise<Endpoint[]> {
+  const list = urls.split(",").map((u) => u.trim()).filter(Boolean);
+  if (list.length === 0) return [];
+  const endpoints: Endpoint[] = [];
+  try {
+    for (const u of list) endpoints.push(await parseEndpoint(u, format as NotifyFormat));
+    await parseEndpoint(dashboardUrl);
+  } catch (err) {
+    if (err instanceof NotifyConfigError) {
+      throw new UsageError(err.message.replace(/^notification URL/, "URL"));
+    }
+    throw err;
+  }
+  for (const ep of endpoints) {
+    const host = ep.url.host;
+    if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
+      throw new UsageError(
+        `--notify needs network access to ${host}: run deno task gold:notify (gold with ` +
+          `--allow-net), or deno run --allow-net=${host} … scripts/gold.ts (see README)`,
+      );
+    }
+  }
+  return endpoints;
+}
 
 function report(results: GoldTableResult[]): void {
   const w = Math.max(...results.map((r) => r.table.length), 5);
@@ -84,11 +150,41 @@ async function main(): Promise<void> {
   const log = (l: string) => {
     if (!options.watch || !l.includes(": unchanged")) console.error(l);
   };
-  const run = (full: boolean) => refreshGold(lakehouse, { full, threads, tables, log });
+  const endpoints = await notifyEndpoints(
+    options.notify,
+    options["notify-format"],
+    options["dashboard-url"],
+  );
+  const notifier = endpoints.length === 0 ? null : await Notifier.start({
+    lakehouse,
+    endpoints,
+    dashboardUrl: options["dashboard-url"],
+    secret: readEnv("GOLD_NOTIFY_SECRET") || undefined,
+    log: (l) => console.error(l),
+  });
+  try {
+    await refreshLoop(lakehouse, options, notifier, { interval, threads, tables, log });
+  } finally {
+    await notifier?.stop();
+  }
+}
+
+async function refreshLoop(
+  lakehouse: string,
+  options: { full: boolean; watch: boolean },
+  notifier: Notifier | null,
+  o: { interval: number; threads?: number; tables?: string[]; log: (l: string) => void },
+): Promise<void> {
+  const { interval, threads, tables, log } = o;
+  const run = async (full: boolean) => {
+    const results = await refreshGold(lakehouse, { full, threads, tables, log });
+    notifier?.poke();
+    return results;
+  };
 
   if (!options.watch) {
     // One log line per table as it finishes; on a terminal a ticker shows the work in between.
-    const total = tables?.length ?? names.length;
+    const total = tables?.length ?? GOLD_TABLES.length;
     let done = 0;
     const ticker = startTicker(() => `gold: ${done}/${total} tables refreshed …`);
     try {
@@ -105,6 +201,12 @@ async function main(): Promise<void> {
       );
     } finally {
       ticker.stop();
+    }
+    notifier?.poke();
+    if (notifier && !await notifier.drain(ONCE_DRAIN_MS)) {
+      console.error(
+        `gold: some incident events are not delivered yet; the next run resumes them`,
+      );
     }
     return;
   }

@@ -247,5 +247,11 @@ await runMain(async () => {
         summary.aborted ? ", stopped early" : ""
       }`,
   );
+  if (o.truth) {
+    console.error(
+      `produce: injected episodes in ${o.truth}; once consumed and gold is built, ` +
+        `deno task score --truth ${o.truth} prints the detection report (recall, false incidents)`,
+    );
+  }
   console.log(JSON.stringify(summary));
 });

@@ -16,7 +16,14 @@ import { openDuckDB } from "./duckdb/engine.ts";
 import { ensureDeltaExtension } from "./duckdb/extension.ts";
 import { formatResult, toResultTable } from "./query/format.ts";
 import { refreshGold } from "./gold/refresh.ts";
-import { readAlarms, readTruth, scoreAlarms } from "./simulator/scoring.ts";
+import {
+  detectionReport,
+  readAlarms,
+  readIncidents,
+  readTruth,
+  scoreAlarms,
+  scoreIncidents,
+} from "./simulator/scoring.ts";
 import { readSqlFile } from "./query/sql_files.ts";
 import { createLakehouseViews } from "./query/views.ts";
 import { runSimulation } from "./simulator/run.ts";
@@ -40,8 +47,12 @@ export interface DemoReport {
   text: string;
   seconds: number;
   messages: number;
+  /** Injected episodes some alarm episode found. */
   detectionRate: number;
   falseAlarmRate: number;
+  /** Injected episodes some incident found, and incidents no episode explains. */
+  incidentRecall: number;
+  falseIncidentRate: number;
 }
 
 async function withBroker<T>(
@@ -131,7 +142,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       await refreshGold(o.lakehouse, { log: o.log });
 
       o.log("4/4 report");
-      const score = scoreAlarms(await readAlarms(o.lakehouse), await readTruth(truthPath));
+      const truth = await readTruth(truthPath);
+      const score = scoreAlarms(await readAlarms(o.lakehouse), truth);
+      const incidents = scoreIncidents(await readIncidents(o.lakehouse), truth);
       const db = await openDuckDB();
       try {
         const views = await createLakehouseViews(db.conn, o.lakehouse);
@@ -157,16 +170,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
           "Worst rooms (alarm minutes):",
           await runQuery(db.conn, "report/worst_rooms.sql"),
           "",
-          `Detection against the simulator's truth: ${score.detected}/${score.episodes} injected episodes found ` +
-          `(${
-            (score.detectionRate * 100).toFixed(1)
-          } %), ${score.falseAlarms}/${score.alarms} alarms unexplained ` +
-          `(${(score.falseAlarmRate * 100).toFixed(1)} %).`,
+          detectionReport(incidents, score),
           "",
           "Next:",
           `  deno task dashboard --lakehouse ${o.lakehouse}     # open http://127.0.0.1:8080`,
           `  deno task query --lakehouse ${o.lakehouse}         # tables, versions, row counts`,
-          `  deno task query --lakehouse ${o.lakehouse} "SELECT * FROM gold_alarms WHERE ended_at IS NULL"`,
+          `  deno task score --lakehouse ${o.lakehouse} --truth ${truthPath}`,
+          `  deno task query --lakehouse ${o.lakehouse} "SELECT * FROM gold_incidents WHERE ended_at IS NULL"`,
           "",
         ].join("\n");
         return {
@@ -175,6 +185,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
           messages: sim.sent,
           detectionRate: score.detectionRate,
           falseAlarmRate: score.falseAlarmRate,
+          incidentRecall: incidents.recall,
+          falseIncidentRate: incidents.falseIncidentRate,
         };
       } finally {
         db.close();

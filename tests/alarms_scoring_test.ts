@@ -7,7 +7,12 @@
  */
 import assert from "node:assert/strict";
 import { refreshGold } from "../src/gold/refresh.ts";
-import { readAlarms, scoreAlarms } from "../src/simulator/scoring.ts";
+import {
+  readAlarms,
+  readIncidents,
+  scoreAlarms,
+  scoreIncidents,
+} from "../src/simulator/scoring.ts";
 import { resolveFaults } from "../src/simulator/faults.ts";
 import { simulate, tempLakehouse, writeSilver } from "./gold_helpers.ts";
 
@@ -42,10 +47,20 @@ Deno.test("alarms: seeded scenario scores >= 95 % detection, <= 5 % false alarms
       byKind: score.byKind,
       missed: score.missed.map((e) => `${e.kind} ${e.device_id} ${e.start}..${e.end}`),
     };
-    console.log(JSON.stringify(summary));
+    const incidents = scoreIncidents(await readIncidents(lh), day.episodes);
+    console.log(JSON.stringify({
+      ...summary,
+      incidents: incidents.incidents,
+      incidentRecall: `${(100 * incidents.recall).toFixed(1)} %`,
+      falseIncidents: incidents.falseIncidents,
+    }));
     assert.ok(score.episodes >= 20, `scenario too small: ${score.episodes} episodes`);
     assert.ok(score.detectionRate >= 0.95, JSON.stringify(summary));
     assert.ok(score.falseAlarmRate <= 0.05, JSON.stringify(summary));
+    // Incidents find what the alarms find, in fewer rows.
+    assert.equal(incidents.detected, score.detected);
+    assert.ok(incidents.incidents < score.alarms, `${incidents.incidents} incidents`);
+    assert.ok(incidents.falseIncidentRate <= 0.05, JSON.stringify(incidents.falseIncidentList));
   } finally {
     await Deno.remove(lh, { recursive: true });
   }

@@ -14,6 +14,7 @@ import { Notifier, type NotifierOptions } from "../src/notify/notifier.ts";
 import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 import { goldTablePath, INCIDENTS_SCHEMA } from "../src/gold/tables.ts";
 import { tempLakehouse } from "./gold_helpers.ts";
+import { runTask } from "./helpers/tasks.ts";
 
 const T0 = Date.UTC(2025, 0, 13, 9);
 const MIN = 60_000;
@@ -282,4 +283,38 @@ Deno.test("notify: a bad URL is an error at start", async () => {
   await assert.rejects(() => parseEndpoint("https://example.com", "xml" as "json"), /format/);
   const ep = await parseEndpoint("https://hooks.slack.com/services/T0/B0/secret-token", "slack");
   assert.ok(!ep.label.includes("secret-token"));
+});
+
+Deno.test("notify: gold refuses a bad URL, and --notify without network access, at start", async () => {
+  const lh = await tempLakehouse("notify-cli-");
+  try {
+    const bad = await runTask("gold:notify", [
+      "--lakehouse",
+      lh,
+      "--notify",
+      "ftp://example.com/x",
+    ]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /URL "ftp:\/\/example.com\/x" must be http:\/\/ or https:\/\//);
+    const format = await runTask("gold:notify", [
+      "--lakehouse",
+      lh,
+      "--notify",
+      "http://127.0.0.1:9/x",
+      "--notify-format",
+      "xml",
+    ]);
+    assert.equal(format.code, 2, format.stderr);
+    assert.match(format.stderr, /unknown notification format "xml"/);
+    const noNet = await runTask("gold", ["--lakehouse", lh, "--notify", "http://127.0.0.1:9/x"]);
+    assert.equal(noNet.code, 2, noNet.stderr);
+    assert.match(
+      noNet.stderr,
+      /--notify needs network access to 127\.0\.0\.1:9: run deno task gold:notify/,
+    );
+    // Nothing was written: the checks come before the lakehouse is touched.
+    assert.deepEqual([...Deno.readDirSync(lh)], []);
+  } finally {
+    await Deno.remove(lh, { recursive: true });
+  }
 });

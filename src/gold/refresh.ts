@@ -31,6 +31,7 @@ import { loadSql } from "../query/sql_files.ts";
 import { refreshAlarms } from "./alarms.ts";
 import { rowCount } from "./changes.ts";
 import { refreshHealth } from "./health.ts";
+import { refreshIncidents } from "./incidents.ts";
 import { Refresh, runScript } from "./scope.ts";
 import { GOLD_TABLES, type GoldTableDef, goldTablePath, goldTxnAppId } from "./tables.ts";
 import { refreshWindowed } from "./windowed.ts";
@@ -155,6 +156,8 @@ export async function refreshGold(
         ? refreshWindowed
         : def.kind === "health"
         ? refreshHealth
+        : def.kind === "incidents"
+        ? refreshIncidents
         : refreshAlarms;
       const { actions, written, scope } = await refresh(r, def, gold, change);
       const mode = change === null || change.ranges === null ? "full" : "incremental";

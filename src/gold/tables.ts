@@ -11,9 +11,10 @@ import type { DeltaField, TableSchema } from "../delta/schema.ts";
  * - `windowed`: time windows partitioned by `day`; only the hours (or days, see `recompute`)
  *   touched by new silver files are recomputed, and the days holding them rewritten;
  * - `health`: one row per device, rewritten from recent silver + the previous rows;
- * - `alarms`: episodes, recomputed from a bounded lookback before the first touched reading.
+ * - `alarms`: episodes, recomputed from a bounded lookback before the first touched reading;
+ * - `incidents`: alarm episodes merged per series, recomputed from all of alarms (small).
  */
-export type GoldKind = "windowed" | "health" | "alarms";
+export type GoldKind = "windowed" | "health" | "alarms" | "incidents";
 
 /** One gold table. */
 export interface GoldTableDef {
@@ -95,7 +96,10 @@ export const INCIDENTS_SCHEMA: TableSchema = {
   ],
 };
 
-/** Gold tables in refresh order (alarms last: the energy rule reads energy_hourly). */
+/**
+ * Gold tables in refresh order (alarms after energy_hourly, which the energy rule reads;
+ * incidents last: they read alarms and device_health).
+ */
 export const GOLD_TABLES: readonly GoldTableDef[] = [
   {
     name: "readings_1m",
@@ -214,6 +218,14 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
     sqlFile: "alarms/_episodes.sql",
     description:
       "Anomaly alarm episodes (sql/alarms/*.sql, thresholds in sql/alarms/thresholds.sql)",
+  },
+  {
+    name: "incidents",
+    kind: "incidents",
+    schema: INCIDENTS_SCHEMA,
+    partitionColumns: [],
+    sqlFile: "alarms/_incidents.sql",
+    description: "Alarm episodes of one series that overlap or are adjacent, as one incident",
   },
 ];
 

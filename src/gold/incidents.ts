@@ -1,0 +1,66 @@
+/**
+ * incidents: alarm episodes of one series merged (sql/alarms/_incidents.sql), recomputed from all
+ * of gold/alarms and gold/device_health as this refresh left them. Those are small (episodes,
+ * one row per device), so a whole recompute costs milliseconds and an incremental refresh equals
+ * a full one by construction; the table is rewritten whole (one file).
+ */
+import { removeAction } from "../delta/actions.ts";
+import { TableNotFoundError } from "../delta/errors.ts";
+import { duckdbType } from "../delta/schema.ts";
+import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
+import { writeDataFiles } from "../delta/table.ts";
+import { sqlIdent } from "../duckdb/engine.ts";
+import { loadSql } from "../query/sql_files.ts";
+import { snapshotScanSql } from "../query/views.ts";
+import type { SilverChange } from "./changes.ts";
+import { one, type Refresh, type TableRefresh } from "./scope.ts";
+import { GOLD_TABLES, type GoldTableDef, goldTablePath } from "./tables.ts";
+
+/** A gold table's rows as SQL, or an empty relation of its schema when it does not exist yet. */
+async function goldInput(lakehouse: string, name: string): Promise<string> {
+  try {
+    const snap = await loadSnapshot(goldTablePath(lakehouse, name), { tombstones: false });
+    return `(${snapshotScanSql(snap)})`;
+  } catch (err) {
+    if (!(err instanceof TableNotFoundError)) throw err;
+    const def = GOLD_TABLES.find((d) => d.name === name)!;
+    const cols = def.schema.fields.map((f) =>
+      `CAST(NULL AS ${duckdbType(f.type)}) AS ${sqlIdent(f.name)}`
+    );
+    return `(SELECT ${cols.join(", ")} WHERE false)`;
+  }
+}
+
+export async function refreshIncidents(
+  r: Refresh,
+  def: GoldTableDef,
+  gold: Snapshot,
+  change: SilverChange | null,
+): Promise<TableRefresh> {
+  if (change !== null && change.ranges !== null && change.ranges.length === 0) {
+    return { actions: [], written: 0, scope: "no new rows" };
+  }
+  const out = `gold_out_${def.name}`;
+  await r.conn.run(
+    `CREATE OR REPLACE TEMP TABLE ${out} AS ${await loadSql(def.sqlFile, {
+      alarms: await goldInput(r.lakehouse, "alarms"),
+      device_health: await goldInput(r.lakehouse, "device_health"),
+    })}`,
+  );
+  const written = Number(await one(r.conn, `SELECT count(*) FROM ${out}`));
+  const adds = await writeDataFiles(
+    r.conn,
+    gold,
+    `SELECT * FROM ${out} ORDER BY started_at, incident_id`,
+  );
+  await r.conn.run(`DROP TABLE ${out}`);
+  const now = Date.now();
+  return {
+    actions: [
+      ...gold.files.map((f) => removeAction(f, true, now)),
+      ...adds.map((add) => ({ add })),
+    ],
+    written,
+    scope: "all alarm episodes",
+  };
+}
