@@ -3,7 +3,8 @@
  * dashboard serving a seeded lakehouse (real ingestion, real gold refresh).
  *
  * Asserts what a building manager relies on: the page loads without console errors, shows the
- * seeded buildings and charts, an alarm committed to gold/alarms after the page loaded shows up
+ * seeded buildings and charts, an incident (two alarm episodes, merged by the gold refresh) committed
+ * after the page loaded shows up, expandable to its episodes,
  * within 5 s (pushed, no reload), an empty lakehouse says what to run, and the server refuses
  * anything but whitelisted GETs. Leaves a screenshot in tests/artifacts/dashboard.png.
  */
@@ -12,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import fs from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { startDashboard } from "../src/dashboard/server.ts";
+import { refreshGold } from "../src/gold/refresh.ts";
 import { appendAlarms, seedLakehouse } from "./dashboard_seed.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -89,7 +91,7 @@ async function rawGet(base: string, host: string): Promise<string> {
 }
 
 Deno.test({
-  name: "dashboard: real browser shows seeded buildings and a new alarm within 5 s",
+  name: "dashboard: real browser shows seeded buildings and a new incident within 5 s",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn(t) {
@@ -115,28 +117,51 @@ Deno.test({
         assert.equal(await page.locator("#now").innerText(), `${now} UTC`);
         assert.equal(await page.locator("#empty").isHidden(), true);
 
-        // Pushed, not polled by the page: an alarm committed now appears without a reload.
-        const alarmId = `test-${crypto.randomUUID()}`;
-        const started = Date.now();
-        await appendAlarms(lakehouse, [{
-          alarmId,
-          rule: "threshold",
-          severity: "critical",
-          deviceId: "A-F1-co2-01",
+        // Pushed, not polled by the page: an incident committed now appears without a reload.
+        // Two rules on one device at once (an alarm episode each) are one incident.
+        const startedAt = seeded.newestEventMs - 4 * 60_000;
+        const episode = {
+          severity: "critical" as const,
+          deviceId: "A-F1-co2-99",
           building: "A",
           floor: 1,
           type: "co2",
-          startedAt: seeded.newestEventMs - 4 * 60_000,
+          startedAt,
           endedAt: null,
-          peakValue: 1890,
           readings: 9,
-          threshold: 1500,
-        }]);
-        const row = page.locator(`#alarms-open tr[data-alarm-id="${alarmId}"]`);
+        };
+        await appendAlarms(lakehouse, [
+          {
+            ...episode,
+            alarmId: `t-${crypto.randomUUID()}`,
+            rule: "threshold",
+            peakValue: 1890,
+            threshold: 1500,
+          },
+          {
+            ...episode,
+            alarmId: `s-${crypto.randomUUID()}`,
+            rule: "spike",
+            peakValue: 1890,
+            threshold: 500,
+          },
+        ]);
+        await refreshGold(lakehouse, { full: true, tables: ["incidents"], threads: 1 });
+        const started = Date.now();
+        const row = page.locator("#alarms-open tr", { hasText: "A-F1-co2-99" })
+          .filter({ hasText: "spike, threshold" });
         await row.waitFor({ timeout: 5_000 });
         const appearedMs = Date.now() - started;
-        assert.ok(appearedMs < 5_000, `alarm appeared after ${appearedMs} ms`);
-        assert.match(await row.innerText(), /A-F1-co2-01[\s\S]*threshold[\s\S]*4 min/);
+        assert.ok(appearedMs < 5_000, `incident appeared after ${appearedMs} ms`);
+        assert.equal(await row.count(), 1);
+        assert.match(await row.innerText(), /A-F1-co2-99[\s\S]*spike, threshold[\s\S]*4 min/);
+        assert.match(await row.innerText(), /1,890 ppm \/ 1,500 ppm/);
+        // Its rules open to the two alarm episodes.
+        await row.locator("summary").click();
+        const episodes = row.locator("ul.episodes li");
+        assert.equal(await episodes.count(), 2);
+        assert.match(await episodes.nth(0).innerText(), /^spike · critical/);
+        assert.match(await episodes.nth(1).innerText(), /^threshold · critical/);
 
         // The range switch asks the server for the other whitelisted window.
         await page.locator('#range button[data-range="day"]').click();

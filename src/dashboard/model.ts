@@ -79,8 +79,12 @@ export interface DashboardState {
   hint: string | null;
   buildings: string[];
   overview: Row[];
+  /**
+   * The alarm panels: incidents (gold/incidents), each with its alarm episodes as
+   * `episodes_json` (sql/dashboard/incidents_*.sql).
+   */
   alarms: {
-    /** False until gold/alarms exists. */
+    /** False until gold/incidents exists. */
     available: boolean;
     open: Row[];
     /** More than the 200 shown are open. */
@@ -303,7 +307,7 @@ export class DashboardModel {
       buildings: [...this.#buildings],
       overview: [],
       alarms: {
-        available: this.#tables.has("gold/alarms"),
+        available: this.#tables.has("gold/incidents"),
         open: [],
         openTruncated: false,
         cleared: [],
@@ -317,16 +321,17 @@ export class DashboardModel {
     const sv = `${silver.version}|${nowMs}`;
     state.overview = await this.#cached("overview", sv, "overview", { now }, errors);
 
-    const alarms = this.#tables.get("gold/alarms");
-    if (alarms) {
-      const key = `${alarms.version}|${nowMs}`;
-      const open = await this.#cached("alarms_open", key, "alarms_open", { now }, errors);
+    const incidents = this.#tables.get("gold/incidents");
+    if (incidents) {
+      // The episodes come from gold/alarms: its version is part of the key too.
+      const key = `${incidents.version}|${this.#tables.get("gold/alarms")?.version}|${nowMs}`;
+      const open = await this.#cached("incidents_open", key, "incidents_open", { now }, errors);
       state.alarms.open = open.slice(0, ALARMS_SHOWN);
       state.alarms.openTruncated = open.length > ALARMS_SHOWN;
       state.alarms.cleared = await this.#cached(
-        "alarms_cleared",
+        "incidents_cleared",
         key,
-        "alarms_cleared",
+        "incidents_cleared",
         { now },
         errors,
       );

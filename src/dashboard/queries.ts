@@ -12,8 +12,8 @@ import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 export const DASHBOARD_QUERIES = [
   "overview",
   "series",
-  "alarms_open",
-  "alarms_cleared",
+  "incidents_open",
+  "incidents_cleared",
   "silent_devices",
   "silent_devices_silver",
   "quarantine_reasons",

@@ -34,7 +34,10 @@
   };
 
   let serverOffsetMs = 0;
-  const selection = { building: null, range: "hour" };
+  // A notification's link opens the page on its building and marks its device's incidents.
+  const linked = new URLSearchParams(location.search);
+  const selection = { building: linked.get("building"), range: "hour" };
+  const focusDevice = linked.get("device");
   let source = null;
   let charts = [];
   let chartsKey = "";
@@ -80,7 +83,8 @@
     for (const r of rows) {
       const tr = el("tr");
       for (const c of cells(r)) tr.append(c instanceof Node ? wrapTd(c) : el("td", null, c));
-      if (r.alarm_id) tr.dataset.alarmId = r.alarm_id;
+      if (r.incident_id) tr.dataset.incidentId = r.incident_id;
+      if (focusDevice && r.device_id === focusDevice) tr.classList.add("focus");
       body.append(tr);
     }
   }
@@ -170,6 +174,54 @@
     $("overview").replaceChildren(...cards);
   }
 
+  // Incident figures carry their units; "C" is the canonical unit of temperature.
+  const unit = (u) => (u ? ` ${u.replace(/^C\b/, "°C")}` : "");
+  const figure = (v, u) => `${num(v, 2)}${unit(u)}`;
+  const limit = (r) => {
+    const span = el(
+      "span",
+      null,
+      `${figure(r.peak_value, r.peak_unit)} / ${figure(r.threshold, r.threshold_unit)}`,
+    );
+    span.title = `peak and limit of the ${r.threshold_rule} rule`;
+    return span;
+  };
+
+  // The incident's rules; opens to its alarm episodes (one per rule episode).
+  function rulesCell(r) {
+    const details = el("details", "rules");
+    details.append(el("summary", null, String(r.rules ?? "").split(",").join(", ")));
+    const list = el("ul", "episodes");
+    let episodes = [];
+    try {
+      episodes = JSON.parse(r.episodes_json ?? "[]") ?? [];
+    } catch {
+      episodes = [];
+    }
+    const hm = (ms) => utc(ms).slice(11, 16);
+    for (const e of episodes) {
+      const span = `${hm(e.started_ms)}–${e.ended_ms === null ? "open" : hm(e.ended_ms)} UTC`;
+      const li = el(
+        "li",
+        null,
+        `${e.rule} · ${e.severity} · ${span} · peak ${num(e.peak_value, 2)} / ${
+          num(e.threshold, 2)
+        }`,
+      );
+      li.title = `from ${utc(e.started_ms)}`;
+      list.append(li);
+    }
+    details.append(list);
+    // Re-rendered on every push: keep an opened row open.
+    details.open = openedIncidents.has(r.incident_id);
+    details.addEventListener("toggle", () => {
+      if (details.open) openedIncidents.add(r.incident_id);
+      else openedIncidents.delete(r.incident_id);
+    });
+    return details;
+  }
+  const openedIncidents = new Set();
+
   function renderAlarms(s) {
     const a = s.alarms;
     $("open-count").textContent = a.openTruncated ? `${a.open.length}+` : String(a.open.length);
@@ -180,23 +232,24 @@
       (r) => [
         severity(r.severity),
         el("code", null, r.device_id ?? "(building)"),
-        r.rule,
+        rulesCell(r),
         `${where(r)} · ${r.type}`,
         duration(r.age_ms),
-        `${num(r.peak_value, 2)} / ${num(r.threshold, 2)}`,
+        limit(r),
       ],
-      a.available ? "No open alarm." : "gold/alarms does not exist yet.",
+      a.available ? "No open incident." : "gold/incidents does not exist yet.",
     );
     $("alarms-note").textContent = a.available
-      ? "Age is measured in data time (from the start of the episode to “now”)."
-      : "Alarms come from gold/alarms: run `deno task gold` to build it.";
+      ? "One incident per device and type: overlapping or adjacent alarm episodes of all rules " +
+        "(open a row's rules for its episodes). Age is in data time."
+      : "Incidents come from gold/incidents: run `deno task gold` to build it.";
     fillTable(
       $("alarms-cleared"),
       a.cleared,
       (r) => [
         severity(r.severity),
         el("code", null, r.device_id ?? "(building)"),
-        r.rule,
+        rulesCell(r),
         `${where(r)} · ${r.type}`,
         `${duration(s.nowMs - r.ended_ms)} ago`,
         duration(r.duration_ms),
