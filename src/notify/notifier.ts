@@ -90,6 +90,44 @@ interface Answered {
   at: number;
 }
 
+/** gold/incidents rows at one table version, by incident id. */
+export async function readIncidentsAt(
+  conn: DuckDBConnection,
+  path: string,
+  version: number,
+): Promise<Map<string, IncidentRow>> {
+  const snap = await loadSnapshot(path, { version, tombstones: false });
+  const rows = (await conn.runAndReadAll(
+    `SELECT incident_id, severity, device_id, building, floor::INTEGER, type, rules,
+       episodes::DOUBLE, epoch_ms(started_at)::DOUBLE, epoch_ms(ended_at)::DOUBLE,
+       peak_value, peak_unit, threshold, threshold_unit, threshold_rule
+     FROM (${snapshotScanSql(snap)})`,
+  )).getRows();
+  const out = new Map<string, IncidentRow>();
+  for (const r of rows) {
+    const s = (v: unknown) => v === null ? null : String(v);
+    const n = (v: unknown) => v === null ? null : Number(v);
+    out.set(String(r[0]), {
+      incident_id: String(r[0]),
+      severity: String(r[1]),
+      device_id: s(r[2]),
+      building: s(r[3]),
+      floor: n(r[4]),
+      type: s(r[5]),
+      rules: String(r[6] ?? ""),
+      episodes: Number(r[7]),
+      started_at: Number(r[8]),
+      ended_at: n(r[9]),
+      peak_value: n(r[10]),
+      peak_unit: s(r[11]),
+      threshold: n(r[12]),
+      threshold_unit: s(r[13]),
+      threshold_rule: s(r[14]),
+    });
+  }
+  return out;
+}
+
 /** gold/incidents by version, read through one DuckDB connection, one query at a time. */
 class IncidentVersions {
   #cache = new Map<number, Promise<Map<string, IncidentRow>>>();
@@ -110,7 +148,9 @@ class IncidentVersions {
   at(version: number): Promise<Map<string, IncidentRow>> {
     let hit = this.#cache.get(version);
     if (!hit) {
-      hit = version < 0 ? Promise.resolve(new Map()) : this.#serial(() => this.#read(version));
+      hit = version < 0
+        ? Promise.resolve(new Map())
+        : this.#serial(() => readIncidentsAt(this.conn, this.path, version));
       hit.catch(() => this.#cache.delete(version));
       this.#cache.set(version, hit);
       while (this.#cache.size > VERSIONS_CACHED) {
@@ -124,39 +164,6 @@ class IncidentVersions {
     const next = this.#queue.then(f, f);
     this.#queue = next.catch(() => {});
     return next;
-  }
-
-  async #read(version: number): Promise<Map<string, IncidentRow>> {
-    const snap = await loadSnapshot(this.path, { version, tombstones: false });
-    const rows = (await this.conn.runAndReadAll(
-      `SELECT incident_id, severity, device_id, building, floor::INTEGER, type, rules,
-         episodes::DOUBLE, epoch_ms(started_at)::DOUBLE, epoch_ms(ended_at)::DOUBLE,
-         peak_value, peak_unit, threshold, threshold_unit, threshold_rule
-       FROM (${snapshotScanSql(snap)})`,
-    )).getRows();
-    const out = new Map<string, IncidentRow>();
-    for (const r of rows) {
-      const s = (v: unknown) => v === null ? null : String(v);
-      const n = (v: unknown) => v === null ? null : Number(v);
-      out.set(String(r[0]), {
-        incident_id: String(r[0]),
-        severity: String(r[1]),
-        device_id: s(r[2]),
-        building: s(r[3]),
-        floor: n(r[4]),
-        type: s(r[5]),
-        rules: String(r[6] ?? ""),
-        episodes: Number(r[7]),
-        started_at: Number(r[8]),
-        ended_at: n(r[9]),
-        peak_value: n(r[10]),
-        peak_unit: s(r[11]),
-        threshold: n(r[12]),
-        threshold_unit: s(r[13]),
-        threshold_rule: s(r[14]),
-      });
-    }
-    return out;
   }
 }
 
