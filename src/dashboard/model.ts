@@ -81,7 +81,7 @@ export interface DashboardState {
   overview: Row[];
   /**
    * The alarm panels: incidents (gold/incidents), each with its alarm episodes as
-   * `episodes_json` (sql/dashboard/incidents_*.sql).
+   * `episodes_json` (sql/dashboard/incidents.sql).
    */
   alarms: {
     /** False until gold/incidents exists. */
@@ -325,16 +325,11 @@ export class DashboardModel {
     if (incidents) {
       // The episodes come from gold/alarms: its version is part of the key too.
       const key = `${incidents.version}|${this.#tables.get("gold/alarms")?.version}|${nowMs}`;
-      const open = await this.#cached("incidents_open", key, "incidents_open", { now }, errors);
+      const rows = await this.#cached("incidents", key, "incidents", { now }, errors);
+      const open = rows.filter((r) => r.is_open === true);
       state.alarms.open = open.slice(0, ALARMS_SHOWN);
       state.alarms.openTruncated = open.length > ALARMS_SHOWN;
-      state.alarms.cleared = await this.#cached(
-        "incidents_cleared",
-        key,
-        "incidents_cleared",
-        { now },
-        errors,
-      );
+      state.alarms.cleared = rows.filter((r) => r.is_open !== true);
     }
     const health_ = this.#tables.get("gold/device_health");
     if (health_) {

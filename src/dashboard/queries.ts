@@ -12,8 +12,7 @@ import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 export const DASHBOARD_QUERIES = [
   "overview",
   "series",
-  "incidents_open",
-  "incidents_cleared",
+  "incidents",
   "silent_devices",
   "silent_devices_silver",
   "quarantine_reasons",

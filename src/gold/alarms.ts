@@ -6,15 +6,21 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { join } from "node:path";
-import { mayHoldTime, removeAction } from "../delta/actions.ts";
+import { mayHoldTime } from "../delta/actions.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
-import { writeDataFiles } from "../delta/table.ts";
 import { sqlIdent } from "../duckdb/engine.ts";
 import { loadSql, placeholders, readSqlFile, SQL_DIR } from "../query/sql_files.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import type { SilverChange } from "./changes.ts";
 import { HOUR_MS, tsLiteral } from "./intervals.ts";
-import { one, type Refresh, runScript, SCOPE_COLUMNS, type TableRefresh } from "./scope.ts";
+import {
+  one,
+  type Refresh,
+  rewriteWhole,
+  runScript,
+  SCOPE_COLUMNS,
+  type TableRefresh,
+} from "./scope.ts";
 import { type GoldTableDef, goldTablePath } from "./tables.ts";
 
 /**
@@ -157,21 +163,12 @@ export async function refreshAlarms(
        SELECT ${cols} FROM gold_alarms_new WHERE started_at >= ${from}`,
     );
   }
-  const written = Number(await one(r.conn, `SELECT count(*) FROM ${out}`));
-  const adds = await writeDataFiles(
+  await r.conn.run(`DROP TABLE gold_alarms_new`);
+  return rewriteWhole(
     r.conn,
     gold,
-    `SELECT * FROM ${out} ORDER BY started_at, alarm_id`,
+    out,
+    "started_at, alarm_id",
+    full ? "all silver" : `episodes from ${new Date(recomputeFrom).toISOString()}`,
   );
-  await r.conn.run(`DROP TABLE ${out}`);
-  await r.conn.run(`DROP TABLE gold_alarms_new`);
-  const now = Date.now();
-  return {
-    actions: [
-      ...gold.files.map((f) => removeAction(f, true, now)),
-      ...adds.map((add) => ({ add })),
-    ],
-    written,
-    scope: full ? "all silver" : `episodes from ${new Date(recomputeFrom).toISOString()}`,
-  };
 }

@@ -4,16 +4,14 @@
  * one row per device), so a whole recompute costs milliseconds and an incremental refresh equals
  * a full one by construction; the table is rewritten whole (one file).
  */
-import { removeAction } from "../delta/actions.ts";
 import { TableNotFoundError } from "../delta/errors.ts";
 import { duckdbType } from "../delta/schema.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
-import { writeDataFiles } from "../delta/table.ts";
 import { sqlIdent } from "../duckdb/engine.ts";
 import { loadSql } from "../query/sql_files.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import type { SilverChange } from "./changes.ts";
-import { one, type Refresh, type TableRefresh } from "./scope.ts";
+import { type Refresh, rewriteWhole, type TableRefresh } from "./scope.ts";
 import { GOLD_TABLES, type GoldTableDef, goldTablePath } from "./tables.ts";
 
 /** A gold table's rows as SQL, or an empty relation of its schema when it does not exist yet. */
@@ -47,20 +45,5 @@ export async function refreshIncidents(
       device_health: await goldInput(r.lakehouse, "device_health"),
     })}`,
   );
-  const written = Number(await one(r.conn, `SELECT count(*) FROM ${out}`));
-  const adds = await writeDataFiles(
-    r.conn,
-    gold,
-    `SELECT * FROM ${out} ORDER BY started_at, incident_id`,
-  );
-  await r.conn.run(`DROP TABLE ${out}`);
-  const now = Date.now();
-  return {
-    actions: [
-      ...gold.files.map((f) => removeAction(f, true, now)),
-      ...adds.map((add) => ({ add })),
-    ],
-    written,
-    scope: "all alarm episodes",
-  };
+  return rewriteWhole(r.conn, gold, out, "started_at, incident_id", "all alarm episodes");
 }

@@ -4,8 +4,9 @@
  * table and shared by every table that needs the same rows.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { type Action, type AddAction, mayHoldTime } from "../delta/actions.ts";
+import { type Action, type AddAction, mayHoldTime, removeAction } from "../delta/actions.ts";
 import type { Snapshot } from "../delta/snapshot.ts";
+import { writeDataFiles } from "../delta/table.ts";
 import { sqlString } from "../duckdb/engine.ts";
 import { loadSql, splitStatements } from "../query/sql_files.ts";
 import { snapshotScanSql } from "../query/views.ts";
@@ -29,6 +30,31 @@ export interface TableRefresh {
 
 export async function one(conn: DuckDBConnection, sql: string): Promise<unknown> {
   return (await conn.runAndReadAll(sql)).getRows()[0]?.[0];
+}
+
+/**
+ * Rewrites a whole unpartitioned gold table with the rows of temp table `out` (dropped after),
+ * sorted by `orderBy`: its actions remove every current file and add the new ones.
+ */
+export async function rewriteWhole(
+  conn: DuckDBConnection,
+  gold: Snapshot,
+  out: string,
+  orderBy: string,
+  scope: string,
+): Promise<TableRefresh> {
+  const written = Number(await one(conn, `SELECT count(*) FROM ${out}`));
+  const adds = await writeDataFiles(conn, gold, `SELECT * FROM ${out} ORDER BY ${orderBy}`);
+  await conn.run(`DROP TABLE ${out}`);
+  const now = Date.now();
+  return {
+    actions: [
+      ...gold.files.map((f) => removeAction(f, true, now)),
+      ...adds.map((add) => ({ add })),
+    ],
+    written,
+    scope,
+  };
 }
 
 /** Runs every statement of a SQL text. */

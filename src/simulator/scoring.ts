@@ -237,18 +237,21 @@ export async function readTruth(path: string): Promise<Episode[]> {
   return text.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Episode);
 }
 
-/** Reads the latest committed `gold/alarms` of a lakehouse. */
-export async function readAlarms(lakehouse: string): Promise<ScoredAlarm[]> {
-  const snap = await loadSnapshot(goldTablePath(lakehouse, "alarms"), { tombstones: false });
+/**
+ * The latest committed rows of `gold/<table>`: `id` and `label` (the rule, or the rules) as
+ * strings, with what every detection has, times in epoch ms.
+ */
+async function readDetections(lakehouse: string, table: string, id: string, label: string) {
+  const snap = await loadSnapshot(goldTablePath(lakehouse, table), { tombstones: false });
   const db = await openDuckDB({ delta: false });
   try {
     const rows = (await db.conn.runAndReadAll(
-      `SELECT alarm_id, rule, severity, device_id, building, epoch_ms(started_at) AS s,
+      `SELECT ${id}, ${label}, severity, device_id, building, epoch_ms(started_at) AS s,
          epoch_ms(ended_at) AS e FROM (${snapshotScanSql(snap)}) ORDER BY started_at`,
     )).getRows();
     return rows.map((r) => ({
-      alarm_id: String(r[0]),
-      rule: String(r[1]),
+      id: String(r[0]),
+      label: String(r[1]),
       severity: String(r[2]),
       device_id: r[3] === null ? null : String(r[3]),
       building: String(r[4]),
@@ -260,25 +263,16 @@ export async function readAlarms(lakehouse: string): Promise<ScoredAlarm[]> {
   }
 }
 
+/** Reads the latest committed `gold/alarms` of a lakehouse. */
+export async function readAlarms(lakehouse: string): Promise<ScoredAlarm[]> {
+  return (await readDetections(lakehouse, "alarms", "alarm_id", "rule")).map((
+    { id, label, ...d },
+  ) => ({ alarm_id: id, rule: label, ...d }));
+}
+
 /** Reads the latest committed `gold/incidents` of a lakehouse. */
 export async function readIncidents(lakehouse: string): Promise<ScoredIncident[]> {
-  const snap = await loadSnapshot(goldTablePath(lakehouse, "incidents"), { tombstones: false });
-  const db = await openDuckDB({ delta: false });
-  try {
-    const rows = (await db.conn.runAndReadAll(
-      `SELECT incident_id, rules, severity, device_id, building, epoch_ms(started_at) AS s,
-         epoch_ms(ended_at) AS e FROM (${snapshotScanSql(snap)}) ORDER BY started_at`,
-    )).getRows();
-    return rows.map((r) => ({
-      incident_id: String(r[0]),
-      rules: String(r[1]).split(",").filter(Boolean),
-      severity: String(r[2]),
-      device_id: r[3] === null ? null : String(r[3]),
-      building: String(r[4]),
-      started_at: Number(r[5]),
-      ended_at: r[6] === null ? null : Number(r[6]),
-    }));
-  } finally {
-    db.close();
-  }
+  return (await readDetections(lakehouse, "incidents", "incident_id", "rules")).map((
+    { id, label, ...d },
+  ) => ({ incident_id: id, rules: label.split(",").filter(Boolean), ...d }));
 }
