@@ -14,8 +14,7 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { ROOT } from "../src/tasks.ts";
+import { ensureVenv } from "../src/python_venv.ts";
 import {
   type BareRun,
   benchBareConsumer,
@@ -25,44 +24,20 @@ import {
 } from "./kafka_bench.ts";
 import { type Figure, figure, pairRatios } from "./stats.ts";
 
-const VENV = join(ROOT, ".cache/peers-venv");
 /** The venv's interpreter, relative to ROOT as the bench task's --allow-run names it. */
 const VENV_PYTHON = ".cache/peers-venv/bin/python";
-const REQUIREMENTS = join(ROOT, "bench/peers/requirements.txt");
-/** Copy of the requirements the venv was built from: a changed pin rebuilds it. */
-const INSTALLED = join(VENV, "smarttech-requirements.txt");
-
-async function run(cmd: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
-  const out = await new Deno.Command(cmd, {
-    args,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  return { ok: out.success, stderr: new TextDecoder().decode(out.stderr) };
-}
 
 /**
  * Makes sure the Python peer's venv exists with the pinned packages; returns why not when it
  * cannot (no python3, no venv module, no network to PyPI).
  */
 export async function ensurePythonPeer(log: (l: string) => void): Promise<string | null> {
-  const wanted = await Deno.readTextFile(REQUIREMENTS);
-  const have = await Deno.readTextFile(INSTALLED).catch(() => null);
-  if (have === wanted) return null;
-  log(`  installing the Python peer into ${VENV} (pip: ${wanted.trim().split("\n").join(", ")})`);
-  try {
-    const venv = await run("python3", ["-m", "venv", "--clear", VENV]);
-    if (!venv.ok) return `python3 -m venv failed: ${venv.stderr.trim().split("\n").at(-1)}`;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return "python3 is not installed";
-    throw e;
-  }
-  const pip = await run(VENV_PYTHON, ["-m", "pip", "install", "-q", "-r", REQUIREMENTS]);
-  if (!pip.ok) return `pip install failed: ${pip.stderr.trim().split("\n").at(-1)}`;
-  await Deno.writeTextFile(INSTALLED, wanted);
-  return null;
+  const r = await ensureVenv(
+    ".cache/peers-venv",
+    "bench/peers/requirements.txt",
+    (l) => log(`  the Python peer: ${l}`),
+  );
+  return "reason" in r ? r.reason : null;
 }
 
 /** One run of a peer: throughput, CPU and peak RSS of its process. */

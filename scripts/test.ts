@@ -5,27 +5,41 @@
  * KAFKA_BROKERS and a throw-away S3Proxy when no S3 server answers at 127.0.0.1:S3_LOCAL_PORT
  * (and stops them afterwards, also on Ctrl+C), then runs `deno test` with the
  * permissions the suites need. Extra arguments go to `deno test` (e.g. a file or `--filter`).
+ * delta-rs (python `deltalake`) for the interoperability tests goes into a venv under .cache/.
+ * What cannot be fetched (a browser) skips its test loudly — failing instead under CI=true — and
+ * the final summary names every skipped test and why.
  */
 import { brokerList, readEnv, runMain } from "../src/config.ts";
 import { brokerAnswers } from "../src/kafka/client.ts";
 import { startLocalBroker, stopLocalBroker } from "../src/kafka/local_broker.ts";
 import { ensureDeltaExtension, ensureExtension } from "../src/duckdb/extension.ts";
+import { deltalakePython } from "../src/python_venv.ts";
 import { s3Answers, startLocalS3, stopLocalS3 } from "../src/storage/local_s3proxy.ts";
 
-/** The suites' permissions: spawned deno/java/python/chromium children, loopback only. */
-const TEST_PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-net=127.0.0.1",
-  "--allow-env",
-  "--allow-ffi",
-  "--allow-sys",
-  "--allow-run",
-];
+/** Prints the skip summary the suites wrote (tests/helpers/skip.ts) and removes its file. */
+async function reportSkips(file: string): Promise<void> {
+  const lines = (await Deno.readTextFile(file).catch(() => "")).split("\n").filter(Boolean);
+  await Deno.remove(file).catch(() => {});
+  if (lines.length === 0) return;
+  console.error(`\n${lines.length} test(s) or part(s) SKIPPED:`);
+  for (const l of [...new Set(lines)]) console.error(`  - ${l}`);
+}
 
 await runMain(async () => {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+    console.log(
+      "Usage: deno task test [deno test arguments, e.g. a file or --filter NAME]\n\n" +
+        "Fetches what the suites need into .cache/, starts a throw-away Kafka broker and S3 server\n" +
+        "when none answers, runs deno test over src/ and tests/, and lists skipped tests.",
+    );
+    return 0;
+  }
   const brokers = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
   await ensureDeltaExtension();
+  const deltalake = await deltalakePython((l) => console.error(`delta-rs: ${l}`));
+  if ("reason" in deltalake) console.error(`delta-rs unavailable: ${deltalake.reason}`);
+  const skipLog = `.cache/test-skips-${Deno.pid}.log`;
+  await Deno.remove(skipLog).catch(() => {});
   await ensureExtension("httpfs");
   let stateDir: string | null = null;
   if (!await brokerAnswers(brokerList(brokers), 2000)) {
@@ -69,10 +83,17 @@ await runMain(async () => {
     const hasPaths = Deno.args.some((a) => !a.startsWith("-"));
     const args = hasPaths ? Deno.args : [...Deno.args, "src/", "tests/"];
     const status = await new Deno.Command(Deno.execPath(), {
-      args: ["test", ...TEST_PERMISSIONS, ...args],
-      env: { KAFKA_BROKERS: brokers, S3_LOCAL_PORT: String(s3Port) },
+      // The suites' permissions are the "test" set of deno.json, as a plain `deno test -P` uses.
+      args: ["test", "-P", ...args],
+      env: {
+        KAFKA_BROKERS: brokers,
+        S3_LOCAL_PORT: String(s3Port),
+        TEST_SKIP_LOG: skipLog,
+        ...("python" in deltalake ? { DELTALAKE_PYTHON: deltalake.python } : {}),
+      },
       stdin: "null",
     }).spawn().status;
+    await reportSkips(skipLog);
     return status.code;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);

@@ -1,7 +1,8 @@
 /**
  * Cross-check with delta-rs: python's `deltalake` reads tables written by this layer (at an
  * old version, after a checkpoint, after optimize, after log cleanup) with the same per-partition counts and sums
- * as the layer's own reader. Skips (with a message) when `import deltalake` fails.
+ * as the layer's own reader. delta-rs comes from a venv under .cache/ made on first use; without
+ * python3 or PyPI the test is skipped loudly (and fails under CI=true).
  *
  * Unlike delta_scan, delta-rs keeps the partition value "" distinct from null, so this
  * comparison does not fold them.
@@ -24,28 +25,14 @@ import {
   SENSOR_SCHEMA,
   sensorRowsSql,
 } from "../src/delta/test_fixtures/common.ts";
+import { deltalakePython } from "../src/python_venv.ts";
+import { skipTest } from "./helpers/skip.ts";
 
 const SCRIPT = new URL("./tools/read_with_deltalake.py", import.meta.url).pathname;
 
-async function deltalakeAvailable(): Promise<boolean> {
-  try {
-    const o = await new Deno.Command("python3", {
-      args: ["-c", "import deltalake"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return o.success;
-  } catch {
-    return false;
-  }
-}
-
-const available = await deltalakeAvailable();
-if (!available) {
-  console.error(
-    "delta_interop_test: skipped, python3 cannot `import deltalake` (pip install deltalake==1.6.6)",
-  );
-}
+/** delta-rs from the venv under .cache/ (made on first use; DELTALAKE_PYTHON overrides). */
+const deltalake = await deltalakePython();
+const PYTHON = "python" in deltalake ? deltalake.python : null;
 
 interface PyView {
   version: number;
@@ -55,7 +42,7 @@ interface PyView {
 }
 
 async function readWithDeltalake(path: string, version?: number, appIds: string[] = []) {
-  const o = await new Deno.Command("python3", {
+  const o = await new Deno.Command(PYTHON!, {
     args: [SCRIPT, path, version === undefined ? "latest" : String(version), ...appIds],
     stdout: "piped",
     stderr: "piped",
@@ -64,10 +51,20 @@ async function readWithDeltalake(path: string, version?: number, appIds: string[
   return JSON.parse(new TextDecoder().decode(o.stdout)) as PyView;
 }
 
+const NAME =
+  "delta-rs reads the layer's tables identically (time travel, checkpoint, optimize, cleanup)";
+if (PYTHON === null) {
+  skipTest(
+    NAME,
+    `no python with deltalake: ${"reason" in deltalake ? deltalake.reason : ""} ` +
+      `(needs python3 with venv and pip, e.g. apt-get install python3-venv, and PyPI)`,
+    { failInCi: true },
+  );
+}
+
 Deno.test({
-  name:
-    "delta-rs reads the layer's tables identically (time travel, checkpoint, optimize, cleanup)",
-  ignore: !available,
+  name: NAME,
+  ignore: PYTHON === null,
   fn: async () => {
     const dir = await Deno.makeTempDir();
     const path = join(dir, "t");

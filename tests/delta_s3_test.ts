@@ -33,14 +33,8 @@ import {
 
 const PARTS = ["building", "type"];
 
-async function pythonHasDeltalake(): Promise<boolean> {
-  const o = await new Deno.Command("python3", {
-    args: ["-c", "import deltalake"],
-    stdout: "null",
-    stderr: "null",
-  }).output().catch(() => ({ success: false }));
-  return o.success;
-}
+import { deltalakePython } from "../src/python_venv.ts";
+import { noteSkip } from "./helpers/skip.ts";
 
 const READER = new URL("./tools/read_with_deltalake.py", import.meta.url).pathname;
 
@@ -78,8 +72,9 @@ Deno.test("s3: 3 processes x 15 commits race: contiguous versions, nothing lost,
       const mine = normalise(await layerView(db.conn, snap));
       assert.equal(Object.values(mine).reduce((s, v) => s + v.rows, 0), 45 * 5);
       assert.deepEqual(normalise(await scanView(db.conn, path, PARTS)), mine);
-      if (await pythonHasDeltalake()) {
-        const o = await new Deno.Command("python3", {
+      const deltalake = await deltalakePython();
+      if ("python" in deltalake) {
+        const o = await new Deno.Command(deltalake.python, {
           args: [READER, path, "latest", "worker-0"],
           stdout: "piped",
           stderr: "piped",
@@ -90,7 +85,7 @@ Deno.test("s3: 3 processes x 15 commits race: contiguous versions, nothing lost,
         assert.equal(py.txns["worker-0"], 14);
         assert.deepEqual(normalise(py.partitions), mine, "delta-rs reads the same counts/sums");
       } else {
-        console.error("delta_s3_test: delta-rs part skipped (python3 cannot import deltalake)");
+        noteSkip("s3 race: the delta-rs reader", `no python with deltalake: ${deltalake.reason}`);
       }
     } finally {
       db.close();

@@ -6,17 +6,17 @@
  * byte for byte, or as base64 when it is not UTF-8); and nothing is written outside the
  * lakehouse — in particular no partition directory derived from a hostile building or type.
  */
+import { testBrokers } from "../src/kafka/test_broker.ts";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Partitioners } from "kafkajs";
 import { join, relative, resolve, sep } from "node:path";
-import { readEnv } from "../src/config.ts";
 import { createKafka } from "../src/kafka/client.ts";
 import { ensureTopic } from "../src/kafka/producer.ts";
 import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 import { consumeArgs, runTask, type TaskResult } from "./helpers/tasks.ts";
 
-const BROKERS = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
+const BROKERS = (await testBrokers()).join(",");
 
 /** One hostile input and what the pipeline must make of it. */
 interface HostileCase {

@@ -2,8 +2,9 @@
  * Kafka → bronze/silver/quarantine through the real broker and the real `consume` task:
  * exact counts, reruns, SIGKILL mid-stream, two consumers in one group, auto-compaction.
  */
+import { testBrokers } from "../src/kafka/test_broker.ts";
 import assert from "node:assert/strict";
-import { brokerList, readEnv } from "../src/config.ts";
+import { brokerList } from "../src/config.ts";
 import {
   bronzeVersion,
   makeMix,
@@ -17,7 +18,7 @@ import { consumeArgs, runTask, spawnTask } from "./helpers/tasks.ts";
 import { join } from "node:path";
 import { loadSnapshot } from "../src/delta/table.ts";
 
-const BROKERS = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
+const BROKERS = (await testBrokers()).join(",");
 
 function assertExact(c: TableCounts, mix: Mix) {
   const total = mix.messages.length;

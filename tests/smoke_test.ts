@@ -2,13 +2,13 @@
  * Smoke tests of the two external systems everything else builds on: a real Kafka broker
  * (through kafkajs under Deno) and DuckDB with the delta extension.
  */
+import { testBrokers } from "../src/kafka/test_broker.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { brokerList, readEnv } from "../src/config.ts";
 import { brokerAnswers, createKafka } from "../src/kafka/client.ts";
 import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 
-const BROKERS = brokerList(readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092");
+const BROKERS = await testBrokers();
 
 Deno.test("kafka: a message produced with kafkajs is consumed back", async () => {
   assert.ok(await brokerAnswers(BROKERS), `no Kafka broker answers at ${BROKERS}`);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { testBrokers } from "./test_broker.ts";
 import { readMessages } from "../chaos/mix.ts";
-import { brokerList, readEnv } from "../config.ts";
 import { brokerAnswers, createKafka } from "./client.ts";
 import { Buffer } from "node:buffer";
 import { Partitioners, type PartitionMetadata } from "kafkajs";
@@ -15,7 +15,7 @@ import {
 } from "./producer.ts";
 import { createSimulator } from "../simulator/simulator.ts";
 
-const BROKERS = brokerList(readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092");
+const BROKERS = await testBrokers();
 
 Deno.test("TokenBucket: paces takes to the rate, keeps at most `capacity` saved", async () => {
   let now = 0;

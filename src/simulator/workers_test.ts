@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
+import { testBrokers } from "../kafka/test_broker.ts";
 import { readMessages } from "../chaos/mix.ts";
 import { join } from "node:path";
 import { Partitioners } from "kafkajs";
-import { brokerList, readEnv } from "../config.ts";
 import { brokerAnswers, createKafka } from "../kafka/client.ts";
 import { runSimulation } from "./run.ts";
 import { createSimulator, type SimulatorOptions } from "./simulator.ts";
 import { workerOfKey } from "./workers.ts";
 
-const BROKERS = brokerList(readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092");
+const BROKERS = await testBrokers();
 const SIM: SimulatorOptions = {
   seed: 5,
   start: Date.UTC(2025, 11, 15, 9),
