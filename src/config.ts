@@ -6,6 +6,7 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { isS3, LocationError, normaliseLakehouse } from "./storage/location.ts";
 
 /** Describes one option: its env twin, default and the line `--help` prints. */
 export interface OptionSpec {
@@ -52,7 +53,8 @@ export const COMMON_OPTIONS = {
     type: "string",
     env: "LAKEHOUSE_DIR",
     default: "./lakehouse",
-    description: "Directory holding the Delta tables",
+    description:
+      "Directory or s3://bucket/prefix holding the Delta tables (S3: AWS_* variables, see README)",
   },
 } as const satisfies OptionSpecs;
 
@@ -62,6 +64,8 @@ export const COMMON_OPTIONS = {
  * task resolves `--lakehouse` here, so other locations (URLs) get one place to be added.
  */
 export async function resolveLakehouse(path: string): Promise<string> {
+  // An object store has no directories to check: a missing table says so when it is read.
+  if (isS3(normaliseLakehouse(path))) return normaliseLakehouse(path);
   const abs = resolve(path);
   let isDir = false;
   try {
@@ -155,6 +159,16 @@ export function parseCli<S extends OptionSpecs>(
     } else {
       options[name] = (flagValue as string | undefined) ?? envValue ?? (spec.default as string) ??
         "";
+    }
+  }
+  // Every task touching tables takes `--lakehouse`: an s3:// URL is normalised, any other
+  // scheme refused here (taken as a path, `gs://x` silently became a local folder `gs:`).
+  if ("lakehouse" in specs && typeof options.lakehouse === "string") {
+    try {
+      options.lakehouse = normaliseLakehouse(options.lakehouse);
+    } catch (err) {
+      if (err instanceof LocationError) throw new UsageError(err.message);
+      throw err;
     }
   }
   const given = new Set<string>();

@@ -5,6 +5,7 @@
 import { type Kafka, Partitioners } from "kafkajs";
 import { createKafka } from "../kafka/client.ts";
 import { openDuckDB, sqlString } from "../duckdb/engine.ts";
+import { enableLocation } from "../duckdb/s3.ts";
 
 export interface Mix {
   messages: { key: string; value: string }[];
@@ -126,6 +127,7 @@ export interface TableCounts {
 export async function tableCounts(lakehouse: string): Promise<TableCounts> {
   const db = await openDuckDB();
   try {
+    await enableLocation(db.conn, lakehouse);
     const t = (name: string) => `delta_scan(${sqlString(`${lakehouse}/${name}`)})`;
     const one = async (sql: string) => Number((await db.conn.runAndReadAll(sql)).getRows()[0][0]);
     const reasons: Record<string, number> = {};

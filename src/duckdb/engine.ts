@@ -7,6 +7,8 @@
  */
 import { type DuckDBConnection, DuckDBInstance, StatementType } from "@duckdb/node-api";
 import { readEnv } from "../config.ts";
+import { isS3 } from "../storage/location.ts";
+import { enableLocation } from "./s3.ts";
 import { deltaExtensionPath, extensionDirectory } from "./extension.ts";
 
 export interface DuckDB {
@@ -103,7 +105,15 @@ export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
         `SET allowed_directories = [${opts.readOnlyUnder.map(sqlString).join(", ")}]`,
       );
       await conn.run("SET allow_persistent_secrets = false");
-      await conn.run("SET enable_external_access = false");
+      // S3 access (httpfs, the secret) is set up before the configuration is locked.
+      for (const dir of opts.readOnlyUnder) await enableLocation(conn, dir);
+      if (opts.readOnlyUnder.some(isS3)) {
+        // allowed_directories does not reach httpfs, and without external access DuckDB reads
+        // no s3:// file: turn off the local and plain-HTTP filesystems instead.
+        await conn.run("SET disabled_filesystems = 'LocalFileSystem,HTTPFileSystem'");
+      } else {
+        await conn.run("SET enable_external_access = false");
+      }
       await conn.run("SET lock_configuration = true");
     } catch (err) {
       close();

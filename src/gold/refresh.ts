@@ -20,13 +20,14 @@
  * Compactions (dataChange=false) change nothing. No silver change → no gold commit at all, so
  * running twice is a no-op. `full` recomputes everything from all of silver.
  */
-import { join } from "node:path";
+import { joinLocation, resolveLocation } from "../storage/location.ts";
 import { commit } from "../delta/commit.ts";
 import { TableNotFoundError } from "../delta/errors.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { createTable, releaseStagingDirectories } from "../delta/table.ts";
 import { type DuckDB, openDuckDB } from "../duckdb/engine.ts";
+import { enableLocation } from "../duckdb/s3.ts";
 import { loadSql } from "../query/sql_files.ts";
 import { refreshAlarms } from "./alarms.ts";
 import { rowCount } from "./changes.ts";
@@ -101,7 +102,7 @@ export async function refreshGold(
   lakehouse: string,
   opts: RefreshGoldOptions = {},
 ): Promise<GoldTableResult[]> {
-  const silverPath = join(lakehouse, "silver");
+  const silverPath = joinLocation(resolveLocation(lakehouse), "silver");
   let silver: Snapshot;
   try {
     silver = await loadSnapshot(silverPath, { tombstones: false });
@@ -122,6 +123,7 @@ export async function refreshGold(
   });
   const results: GoldTableResult[] = [];
   try {
+    await enableLocation(db.conn, silverPath);
     await db.conn.run("SET preserve_insertion_order = false");
     await runScript(db.conn, await loadSql("gold/_macros.sql"));
     await runScript(db.conn, await loadSql("alarms/thresholds.sql"));

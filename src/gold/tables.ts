@@ -3,7 +3,7 @@
  * The SQL that computes them lives in sql/gold/ and sql/alarms/; the schemas here are the
  * contract documented in docs/architecture.md ("Gold tables").
  */
-import { join } from "node:path";
+import { joinLocation, resolveLocation } from "../storage/location.ts";
 import type { DeltaField, TableSchema } from "../delta/schema.ts";
 
 /**
@@ -231,7 +231,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
 
 /** Where a gold table lives: `<lakehouse>/gold/<name>`. */
 export function goldTablePath(lakehouse: string, name: string): string {
-  return join(lakehouse, "gold", name);
+  return joinLocation(resolveLocation(lakehouse), "gold", name);
 }
 
 /** The txn appId under which a gold table records the silver version it was built from. */

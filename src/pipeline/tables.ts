@@ -2,7 +2,8 @@
  * The three ingestion tables and their schemas — the lakehouse's public contract
  * (docs/architecture.md). Spark, delta-rs and DuckDB read exactly these columns.
  */
-import { join } from "node:path";
+import { isS3, joinLocation, resolveLocation } from "../storage/location.ts";
+import { storageFor } from "../storage/storage.ts";
 import type { TableSchema } from "../delta/schema.ts";
 import { createTable } from "../delta/table.ts";
 
@@ -76,7 +77,7 @@ const SCHEMAS: Record<IngestTable, { schema: TableSchema; description: string }>
 };
 
 export function tablePath(lakehouse: string, table: IngestTable): string {
-  return join(lakehouse, table);
+  return joinLocation(resolveLocation(lakehouse), table);
 }
 
 /**
@@ -85,8 +86,17 @@ export function tablePath(lakehouse: string, table: IngestTable): string {
  * mistyped `.`) keeps them.
  */
 export async function removeLakehouseTables(lakehouse: string): Promise<void> {
+  const root = resolveLocation(lakehouse);
   for (const dir of [...INGEST_TABLES, "gold"]) {
-    await Deno.remove(join(lakehouse, dir), { recursive: true }).catch((err) => {
+    const location = joinLocation(root, dir);
+    if (isS3(root)) {
+      const storage = storageFor(location);
+      for (const o of await storage.list(location, { recursive: true })) {
+        await storage.delete(o.location);
+      }
+      continue;
+    }
+    await Deno.remove(location, { recursive: true }).catch((err) => {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     });
   }
@@ -94,7 +104,7 @@ export async function removeLakehouseTables(lakehouse: string): Promise<void> {
 
 /** Creates the three tables where missing (idempotent, safe between concurrent processes). */
 export async function ensureIngestTables(lakehouse: string): Promise<Record<IngestTable, string>> {
-  await Deno.mkdir(lakehouse, { recursive: true });
+  if (!isS3(resolveLocation(lakehouse))) await Deno.mkdir(lakehouse, { recursive: true });
   const out = {} as Record<IngestTable, string>;
   for (const name of INGEST_TABLES) {
     const path = tablePath(lakehouse, name);

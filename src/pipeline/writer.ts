@@ -19,7 +19,8 @@ import { writeDataFiles } from "../delta/table.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { resumeFromSnapshots } from "./positions.ts";
 import { appendRows } from "../duckdb/engine.ts";
-import { join } from "node:path";
+import { joinLocation } from "../storage/location.ts";
+import { storageFor } from "../storage/storage.ts";
 import { type Batch, STATUS, type Thresholds } from "./batch.ts";
 import { INGEST_TABLES, type IngestTable, tablePath } from "./tables.ts";
 
@@ -171,7 +172,10 @@ export class IngestWriter {
         } catch (err) {
           // Our files were never referenced: remove them now rather than wait for vacuum.
           await Promise.all(
-            adds.map((a) => Deno.remove(join(snap.path, decodeAddPath(a.path))).catch(() => {})),
+            adds.map((a) => {
+              const file = joinLocation(snap.path, decodeAddPath(a.path));
+              return storageFor(file).delete(file).catch(() => false);
+            }),
           );
           if (!(err instanceof ConcurrentTransactionError) || attempt >= maxRetries) throw err;
           result.retries++;

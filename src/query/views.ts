@@ -10,7 +10,9 @@
  *   files by their `add.stats` (time ranges) before DuckDB opens any of them.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { join } from "node:path";
+import { joinLocation, resolveLocation } from "../storage/location.ts";
+import { storageFor } from "../storage/storage.ts";
+import { enableLocation } from "../duckdb/s3.ts";
 import type { AddAction } from "../delta/actions.ts";
 import { listLog, listRecentLog } from "../delta/log.ts";
 import { decodeAddPath } from "../delta/partition.ts";
@@ -56,20 +58,17 @@ async function isDeltaTable(path: string): Promise<boolean> {
 /** Lists the Delta tables under a lakehouse: the ingestion tables, then gold tables by name. */
 export async function listLakehouseTables(lakehouse: string): Promise<LakehouseTable[]> {
   const out: LakehouseTable[] = [];
+  const root = resolveLocation(lakehouse);
   for (const name of INGEST_VIEW_TABLES) {
-    const path = join(lakehouse, name);
+    const path = joinLocation(root, name);
     if (await isDeltaTable(path)) out.push({ view: name, path });
   }
-  const goldDir = join(lakehouse, "gold");
+  const goldDir = joinLocation(root, "gold");
   const gold: LakehouseTable[] = [];
-  try {
-    for await (const e of Deno.readDir(goldDir)) {
-      if (!e.isDirectory || !/^[a-z0-9_]+$/.test(e.name)) continue;
-      const path = join(goldDir, e.name);
-      if (await isDeltaTable(path)) gold.push({ view: `gold_${e.name}`, path });
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  for (const name of await storageFor(goldDir).listDirectories(goldDir)) {
+    if (!/^[a-z0-9_]+$/.test(name)) continue;
+    const path = joinLocation(goldDir, name);
+    if (await isDeltaTable(path)) gold.push({ view: `gold_${name}`, path });
   }
   gold.sort((a, b) => a.view.localeCompare(b.view));
   return [...out, ...gold];
@@ -86,7 +85,8 @@ export async function findLakehouseTable(
   const tables = await listLakehouseTables(lakehouse);
   const wanted = name.replace(/\/+$/, "");
   const hit = tables.find((t) =>
-    t.view === wanted || t.path === join(lakehouse, wanted) || t.path === wanted
+    t.view === wanted || t.path === joinLocation(resolveLocation(lakehouse), wanted) ||
+    t.path === wanted
   );
   if (hit) return hit;
   throw new Error(
@@ -134,7 +134,7 @@ export function snapshotScanSql(snapshot: Snapshot, files: AddAction[] = snapsho
       g = { values: f.partitionValues, paths: [] };
       groups.set(key, g);
     }
-    g.paths.push(join(snapshot.path, decodeAddPath(f.path)));
+    g.paths.push(joinLocation(snapshot.path, decodeAddPath(f.path)));
   }
   const selects = [...groups.values()].map((g) => {
     const cols = fields.map((f) =>
@@ -175,6 +175,7 @@ export async function createLakehouseViews(
   opts: CreateViewsOptions = {},
 ): Promise<ViewInfo[]> {
   const out: ViewInfo[] = [];
+  await enableLocation(conn, resolveLocation(lakehouse));
   const tables = await listLakehouseTables(lakehouse);
   const named = opts.asOf?.tables ?? {};
   const unknown = Object.keys(named).filter((v) => !tables.some((t) => t.view === v));

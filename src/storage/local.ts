@@ -171,6 +171,16 @@ export class LocalStorage implements Storage {
     return out.sort((a, b) => a.location < b.location ? -1 : a.location > b.location ? 1 : 0);
   }
 
+  async listDirectories(location: string): Promise<string[]> {
+    const out: string[] = [];
+    try {
+      for await (const e of Deno.readDir(location)) if (e.isDirectory) out.push(e.name);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    return out.sort();
+  }
+
   async delete(location: string): Promise<boolean> {
     try {
       await Deno.remove(location);

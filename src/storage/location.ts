@@ -64,6 +64,15 @@ export function resolveLocation(value: string): string {
   return resolve(value);
 }
 
+/**
+ * A `--lakehouse` value as the tasks keep it: an `s3://` URL normalised, a local path as given
+ * (messages show what the user typed). Throws LocationError for other schemes.
+ */
+export function normaliseLakehouse(value: string): string {
+  const location = resolveLocation(value);
+  return isS3(location) ? location : value;
+}
+
 /** `base` joined with relative parts (`/`-separated), for either kind of location. */
 export function joinLocation(base: string, ...parts: string[]): string {
   if (!isS3(base)) return join(base, ...parts);

@@ -359,6 +359,28 @@ export class S3Storage implements Storage {
     return out;
   }
 
+  async listDirectories(location: string): Promise<string[]> {
+    const { bucket, key } = parseS3(location);
+    const prefix = key ? `${key}/` : "";
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      const query: Record<string, string> = { "list-type": "2", prefix, delimiter: "/" };
+      if (token) query["continuation-token"] = token;
+      const xml = await this.#retrying(`LIST ${location}`, async () => {
+        const res = await this.#once("GET", bucket, "", { query });
+        if (!res.ok) await this.#fail(res, "LIST", bucket, prefix);
+        return await res.text();
+      });
+      for (const m of xml.matchAll(/<CommonPrefixes>([\s\S]*?)<\/CommonPrefixes>/g)) {
+        const p = tag(m[1], "Prefix")!;
+        out.push(p.slice(prefix.length).replace(/\/$/, ""));
+      }
+      token = tag(xml, "IsTruncated") === "true" ? tag(xml, "NextContinuationToken") : undefined;
+    } while (token);
+    return out.sort();
+  }
+
   /** A HEAD first: S3 answers a DELETE of a missing key with 204 too. */
   async delete(location: string): Promise<boolean> {
     if (await this.head(location) === undefined) return false;

@@ -62,6 +62,8 @@ export interface Storage {
     location: string,
     opts?: { recursive?: boolean; startAfter?: string; details?: boolean },
   ): Promise<ObjectInfo[]>;
+  /** Names of the directories (S3: common prefixes) directly under `location`. */
+  listDirectories(location: string): Promise<string[]>;
   /** Deletes `location`; true when it existed. */
   delete(location: string): Promise<boolean>;
 }
