@@ -176,9 +176,13 @@ export function slackBody(e: IncidentEvent): { text: string } {
     ? `escalated to ${e.severity}`
     : `${e.event} (${e.severity})`;
   const when = e.event === "cleared" ? `${e.started_at} to ${e.ended_at}` : `since ${e.started_at}`;
+  const icon = e.event === "cleared"
+    ? ":white_check_mark:"
+    : e.severity === "critical"
+    ? ":rotating_light:"
+    : ":warning:";
   return {
-    text:
-      `${e.severity === "critical" ? ":rotating_light:" : ":warning:"} ${e.type ?? ""} incident ` +
+    text: `${icon} ${e.type ?? ""} incident ` +
       `${what} on ${where}: ${e.rules.join(", ")}; peak ${figure(e.peak.value, e.peak.unit)}, ` +
       `limit ${figure(e.threshold.value, e.threshold.unit)} (${e.threshold.rule}), ${when} ` +
       `<${e.link}|dashboard>`,
