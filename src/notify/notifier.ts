@@ -324,27 +324,44 @@ export class Notifier {
     }
     progress.position = position;
     const signal = this.#abort.signal;
+    let failures = 0;
     while (!signal.aborted) {
-      const latest = await this.versions.latest();
-      while (latest !== null && position < latest && !signal.aborted) {
-        const after = await this.versions.at(position + 1);
-        const events = await diffIncidents(before, after.values(), {
-          dashboardUrl: this.opts.dashboardUrl,
-          version: position + 1,
-        });
-        const answered: Answered[] = [];
-        for (const event of events) {
-          const a = await this.#deliver(ep, event);
-          if (a === null) return; // stopped mid-step: this step is re-sent by the next start
-          answered.push(a);
+      try {
+        const latest = await this.versions.latest();
+        while (latest !== null && position < latest && !signal.aborted) {
+          const after = await this.versions.at(position + 1);
+          const events = await diffIncidents(before, after.values(), {
+            dashboardUrl: this.opts.dashboardUrl,
+            version: position + 1,
+          });
+          const answered: Answered[] = [];
+          for (const event of events) {
+            const a = await this.#deliver(ep, event);
+            if (a === null) return; // stopped mid-step: this step is re-sent by the next start
+            answered.push(a);
+          }
+          before = after;
+          position++;
+          progress.position = position;
+          if (answered.length > 0 || position - recorded >= STEPS_PER_COMMIT) {
+            await this.#record(ep, position, answered);
+            recorded = position;
+          }
         }
-        before = after;
-        position++;
-        progress.position = position;
-        if (answered.length > 0 || position - recorded >= STEPS_PER_COMMIT) {
-          await this.#record(ep, position, answered);
-          recorded = position;
-        }
+        failures = 0;
+      } catch (err) {
+        // Reading the lakehouse or recording failed (storage trouble): the position is kept,
+        // and the loop goes on after a backoff rather than ending this endpoint's deliveries.
+        if (signal.aborted) break;
+        const wait = Math.min(
+          (this.opts.retryInitialMs ?? 1000) * 2 ** failures++,
+          this.opts.retryMaxMs ?? 60_000,
+        );
+        this.#log(
+          `notify ${ep.label}: at gold/incidents v${position}: ${err}; retrying in ${wait} ms`,
+        );
+        if (!await this.#sleep(wait)) break;
+        continue;
       }
       if (signal.aborted) break;
       await this.#idle();
