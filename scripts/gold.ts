@@ -4,8 +4,8 @@
  * rows, version, seconds. With --watch it refreshes every S seconds until Ctrl+C, printing only
  * when silver changed. All logic lives in src/gold/.
  *
- * `deno task gold:notify … --notify URL` (the same with network access) also POSTs incident
- * events to each URL (src/notify/), beside the refreshes, never holding them up.
+ * With `--notify URL` it also POSTs incident events to each URL (src/notify/), beside the
+ * refreshes, never holding them up.
  */
 import {
   LAKEHOUSE_OPTION,
@@ -55,8 +55,7 @@ const SPECS = {
     type: "string",
     multiple: true,
     env: "GOLD_NOTIFY_URLS",
-    description: "POST incident events to this http(s) URL (repeatable; env comma-separated; " +
-      "needs deno task gold:notify)",
+    description: "POST incident events to this http(s) URL (repeatable; env comma-separated)",
   },
   "notify-format": {
     type: "string",
@@ -100,8 +99,8 @@ async function notifyEndpoints(
     const host = ep.url.host;
     if (Deno.permissions.querySync({ name: "net", host }).state !== "granted") {
       throw new UsageError(
-        `--notify needs network access to ${host}: run deno task gold:notify (gold with ` +
-          `--allow-net), or deno run --allow-net=${host} … scripts/gold.ts (see README)`,
+        `--notify needs network access to ${host}: deno task gold has it; run with ` +
+          `--allow-net=${host} (see README, Notifications)`,
       );
     }
   }

@@ -1,5 +1,5 @@
 /**
- * `deno task gold:notify --watch` end to end: real silver (the seeded simulator with anomalies)
+ * `deno task gold --watch --notify` end to end: real silver (the seeded simulator with anomalies)
  * arrives in batches while gold refreshes and notifies a receiver on 127.0.0.1; the gold process
  * is SIGKILLed while an event is in flight and started again. Every event that walking
  * gold/incidents version by version yields arrives (nothing lost), signed, and a repeat only
@@ -81,7 +81,7 @@ Deno.test({
     const appId = notifyAppId(await parseEndpoint(url));
     const gold = () =>
       spawnTask(
-        "gold:notify",
+        "gold",
         ["--lakehouse", lh, "--watch", "--interval", "0.5", "--notify", url, "--threads", "1"],
         { GOLD_NOTIFY_SECRET: SECRET, GOLD_DASHBOARD_URL: DASHBOARD },
         { stdout: "null", stderr: "null" },
