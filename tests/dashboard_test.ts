@@ -213,6 +213,74 @@ Deno.test({
         await again.close();
       });
 
+      await t.step("stale badge, threshold bands, drill-down, CSV, lag and offsets", async () => {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+        const errors = watchErrors(page);
+        await page.goto(dash.url);
+        await page.locator("#charts canvas").first().waitFor({ timeout: 10_000 });
+        // Just seeded: data is arriving, so LIVE.
+        await page.locator("#conn.conn-live").waitFor({ timeout: 5_000 });
+
+        // The limits of sql/alarms/thresholds.sql, shaded on the charts.
+        const temperature = page.locator('#charts .chart[data-type="temperature"]');
+        assert.equal(
+          await temperature.getAttribute("data-bands"),
+          "comfort band 18–28 °C · critical outside 15–32 °C",
+        );
+        await page.locator('#charts .chart[data-type="co2"][data-bands-drawn="1"]').waitFor({
+          timeout: 5_000,
+        });
+        assert.match(
+          (await page.locator('#charts .chart[data-type="co2"]').getAttribute("data-bands")) ?? "",
+          /comfort band ≤ 1,000 ppm · critical outside ≤ 1,500 ppm/,
+        );
+        assert.equal(
+          await page.locator('#charts .chart[data-type="energy"]').getAttribute(
+            "data-bands",
+          ),
+          null,
+        );
+
+        // Lag without a broker, in words; offsets one row per source.
+        assert.match(await page.locator("#lag-note").innerText(), /^no broker configured/);
+        const sources = await page.locator("#offsets tbody tr td:first-child").allInnerTexts();
+        assert.ok(sources.length >= 1 && sources.length <= 3, sources.join("|"));
+        for (const src of sources) assert.match(src, /^(kafka |files$)/);
+
+        // A device's drill-down: its incidents, its floor's line only.
+        await page.locator("#alarms-open button.device-link", { hasText: "A-F1-co2-99" }).click();
+        await page.locator("#device-panel").waitFor({ state: "visible", timeout: 5_000 });
+        assert.equal(await page.locator("#device-id").innerText(), "A-F1-co2-99");
+        assert.match(
+          await page.locator("#device-incidents tbody").innerText(),
+          /critical[\s\S]*spike, threshold[\s\S]*open/i,
+        );
+        await page.locator("#device-close").click();
+        assert.equal(await page.locator("#device-panel").isHidden(), true);
+
+        // CSV of what a chart shows: UTC times, one column per floor.
+        const [download] = await Promise.all([
+          page.waitForEvent("download"),
+          page.locator('#charts .chart[data-type="co2"] button.csv').click(),
+        ]);
+        const csv = await Deno.readTextFile(await download.path());
+        assert.match(csv, /^time_utc,F\d+_ppm/);
+        assert.match(csv.split("\n")[1], /^\d{4}-\d\d-\d\dT\d\d:\d\d:00Z,/);
+        assert.deepEqual(errors, []);
+        await page.close();
+
+        // Nothing committed to bronze or silver for longer than ?stale= seconds: STALE.
+        const stale = await browser.newPage();
+        await stale.goto(`${dash.url}?stale=1`);
+        await stale.locator("#conn.conn-stale").waitFor({ timeout: 10_000 });
+        assert.equal(await stale.locator("#title-state").innerText(), "STALE");
+        assert.match(
+          await stale.locator("#conn").innerText(),
+          /^stale · last commit \d+ (s|min) ago$/i,
+        );
+        await stale.close();
+      });
+
       await t.step("an empty lakehouse says what to run", async () => {
         const page = await browser.newPage();
         const errors = watchErrors(page);

@@ -17,10 +17,11 @@ import {
   newestEventMs,
   partitionValues,
   snapshotRows,
+  type SourceWatermark,
+  sourceWatermarks,
   type TableHealth,
-  type Watermark,
-  watermarks,
 } from "./pipeline_health.ts";
+import { loadSql, splitStatements } from "../query/sql_files.ts";
 import { type DashboardQuery, loadDashboardSql, type Row, runQuery } from "./queries.ts";
 import type { LagSource, TopicLag } from "../kafka/lag.ts";
 import { partitionAppId, resumeFromSnapshots } from "../pipeline/positions.ts";
@@ -59,12 +60,14 @@ export interface PipelineHealth {
   /** Share of all inputs ever quarantined (from file stats). */
   quarantineRateAll: number | null;
   quarantineReasons: Row[];
-  /** Bronze's last committed offset per source stream. */
-  watermarks: Watermark[];
+  /** Bronze's committed positions, one row per source (a Kafka topic, the files). */
+  watermarks: SourceWatermark[];
   /** Lag of the ingestion tables behind the Kafka topic (null without a broker). */
   consumerLag: TopicLag | null;
-  /** Why there is no lag figure (no --brokers, broker unreachable), else null. */
+  /** Why there is no lag figure, plainly ("no broker configured", "broker unreachable"). */
   consumerLagNote: string | null;
+  /** The error behind a "broker unreachable", for a tooltip. */
+  consumerLagDetail?: string;
 }
 
 /** Everything but the charts: identical for every viewer. */
@@ -93,8 +96,18 @@ export interface DashboardState {
   };
   silent: { source: "gold" | "silver" | "none"; rows: Row[] };
   health: PipelineHealth;
+  /** Alarm limits per type (sql/alarms/thresholds.sql, read at start), for the chart bands. */
+  thresholds: Record<string, Thresholds>;
   /** Query failures of this refresh (the other panels still show). */
   errors: string[];
+}
+
+/** A type's comfort band and critical band, canonical units; null: no limit on that side. */
+export interface Thresholds {
+  warnLow: number | null;
+  warnHigh: number | null;
+  critLow: number | null;
+  critHigh: number | null;
 }
 
 /** One chart: a line per floor over aligned time buckets. */
@@ -174,6 +187,7 @@ export class DashboardModel {
     readonly lakehouse: string,
     readonly db: DuckDB,
     readonly sql: Record<DashboardQuery, string>,
+    readonly thresholds: Record<string, Thresholds>,
     readonly lagSource?: LagSource,
   ) {}
 
@@ -181,7 +195,12 @@ export class DashboardModel {
   static async open(lakehouse: string, lagSource?: LagSource): Promise<DashboardModel> {
     const sql = await loadDashboardSql();
     const db = await openDuckDB({ threads: 1, memoryLimit: "512MB" });
-    return new DashboardModel(lakehouse, db, sql, lagSource);
+    try {
+      return new DashboardModel(lakehouse, db, sql, await readThresholds(db), lagSource);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
   }
 
   /** The shared state of the last refresh. */
@@ -314,6 +333,7 @@ export class DashboardModel {
       },
       silent: { source: "none", rows: [] },
       health,
+      thresholds: this.thresholds,
       errors: [],
     };
     if (!silver || nowMs === null) return state;
@@ -388,14 +408,21 @@ export class DashboardModel {
         : null,
       quarantineRateAll: bronze && bronze.rows > 0 ? (quarantine?.rows ?? 0) / bronze.rows : null,
       quarantineReasons: reasons,
-      watermarks: bronzeSnap ? watermarks(bronzeSnap) : [],
+      watermarks: bronzeSnap ? sourceWatermarks(bronzeSnap) : [],
       ...await this.#lag(),
     };
   }
 
-  async #lag(): Promise<Pick<PipelineHealth, "consumerLag" | "consumerLagNote">> {
+  async #lag(): Promise<
+    Pick<PipelineHealth, "consumerLag" | "consumerLagNote" | "consumerLagDetail">
+  > {
     const src = this.lagSource;
-    if (!src) return { consumerLag: null, consumerLagNote: "start the dashboard with --brokers" };
+    if (!src) {
+      return {
+        consumerLag: null,
+        consumerLagNote: "no broker configured (start the dashboard with --brokers)",
+      };
+    }
     const snaps = ["bronze", "silver", "quarantine"].flatMap((n) => {
       const t = this.#tables.get(n);
       return t ? [t.snap] : [];
@@ -406,7 +433,11 @@ export class DashboardModel {
       );
       return { consumerLag: lag, consumerLagNote: null };
     } catch (err) {
-      return { consumerLag: null, consumerLagNote: `broker unreachable: ${message(err)}` };
+      return {
+        consumerLag: null,
+        consumerLagNote: "broker unreachable",
+        consumerLagDetail: message(err),
+      };
     }
   }
 
@@ -466,6 +497,24 @@ function chartOf(rows: Row[], type: string, unit: string): SeriesChart {
       : Number(r.value);
   }
   return { type, unit, floors, t, values };
+}
+
+/** The limits of sql/alarms/thresholds.sql, the same file the alarm rules read. */
+async function readThresholds(db: DuckDB): Promise<Record<string, Thresholds>> {
+  for (const stmt of splitStatements(await loadSql("alarms/thresholds.sql"))) {
+    await db.conn.run(stmt);
+  }
+  const rows = await runQuery(
+    db.conn,
+    "SELECT type, warn_low, warn_high, crit_low, crit_high FROM alarm_thresholds",
+  );
+  const n = (v: unknown) => (v === null ? null : Number(v));
+  return Object.fromEntries(rows.map((r) => [String(r.type), {
+    warnLow: n(r.warn_low),
+    warnHigh: n(r.warn_high),
+    critLow: n(r.crit_low),
+    critHigh: n(r.crit_high),
+  }]));
 }
 
 function message(err: unknown): string {

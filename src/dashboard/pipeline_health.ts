@@ -34,14 +34,6 @@ export interface TableHealth {
   silverVersion?: number;
 }
 
-/** Exactly-once watermark of one source stream (Kafka partition or file) in bronze. */
-export interface Watermark {
-  appId: string;
-  /** Last Kafka offset (or record index) committed. */
-  version: number;
-  lastUpdatedMs?: number;
-}
-
 /** Operations that rewrite existing rows rather than ingest new ones. */
 const REWRITES = new Set(["OPTIMIZE", "VACUUM START", "VACUUM END"]);
 /** Commits read back at most per table and refresh (bounds a first load of a busy table). */
@@ -141,16 +133,59 @@ export function partitionValues(snap: Snapshot, column: string): string[] {
   return [...set].sort((a, b) => a.length - b.length || a.localeCompare(b));
 }
 
-/** Bronze's exactly-once watermarks, newest first (at most `limit`). */
-export function watermarks(snap: Snapshot, limit = 32): Watermark[] {
-  return [...snap.txns.entries()]
-    .map(([appId, t]) => ({
-      appId,
-      version: t.version,
-      ...(t.lastUpdated != null ? { lastUpdatedMs: t.lastUpdated } : {}),
-    }))
-    .sort((a, b) =>
-      (b.lastUpdatedMs ?? 0) - (a.lastUpdatedMs ?? 0) || a.appId.localeCompare(b.appId)
-    )
-    .slice(0, limit);
+/** Committed positions of one source: a Kafka topic's partitions, or the ingested files. */
+export interface SourceWatermark {
+  /** `kafka <topic>` (per consumer app id) or `files`. */
+  source: string;
+  /** Partitions, or file versions, with a committed position. */
+  streams: number;
+  /** Per partition `p0 1234`, newest first for files (a few), for the row's detail. */
+  detail: string[];
+  lastUpdatedMs?: number;
+}
+
+const KAFKA_APP_ID = /^(.*)-(\d+)$/;
+const FILES_SHOWN = 3;
+
+/**
+ * Bronze's committed positions grouped by source: one row per Kafka topic (its partitions'
+ * offsets) and one for the ingested files (how many, the newest few), so the panel stays one
+ * row per source however many files were ingested.
+ */
+export function sourceWatermarks(snap: Snapshot): SourceWatermark[] {
+  const kafka = new Map<string, { p: number; v: number; at?: number }[]>();
+  const files: { appId: string; at?: number }[] = [];
+  for (const [appId, t] of snap.txns) {
+    const at = t.lastUpdated ?? undefined;
+    const m = KAFKA_APP_ID.exec(appId);
+    if (appId.startsWith("file:") || !m) {
+      files.push({ appId, at });
+      continue;
+    }
+    const list = kafka.get(m[1]) ?? [];
+    list.push({ p: Number(m[2]), v: t.version, at });
+    kafka.set(m[1], list);
+  }
+  const newest = (xs: { at?: number }[]) => {
+    const ats = xs.map((x) => x.at).filter((x): x is number => x !== undefined);
+    return ats.length ? { lastUpdatedMs: Math.max(...ats) } : {};
+  };
+  const out: SourceWatermark[] = [...kafka].sort(([a], [b]) => a.localeCompare(b)).map((
+    [prefix, parts],
+  ) => ({
+    source: `kafka ${prefix}`,
+    streams: parts.length,
+    detail: parts.sort((a, b) => a.p - b.p).map((x) => `p${x.p} ${x.v}`),
+    ...newest(parts),
+  }));
+  if (files.length > 0) {
+    files.sort((a, b) => (b.at ?? 0) - (a.at ?? 0) || a.appId.localeCompare(b.appId));
+    out.push({
+      source: "files",
+      streams: files.length,
+      detail: files.slice(0, FILES_SHOWN).map((f) => f.appId.replace(/^file:/, "")),
+      ...newest(files),
+    });
+  }
+  return out;
 }

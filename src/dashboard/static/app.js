@@ -38,7 +38,14 @@
   const linked = new URLSearchParams(location.search);
   const selection = { building: linked.get("building"), range: "hour" };
   const focusDevice = linked.get("device");
+  // Stale after this long without a commit to bronze or silver (?stale=SECONDS changes it).
+  const STALE_MS = (Number(linked.get("stale")) > 0 ? Number(linked.get("stale")) : 600) * 1000;
   let source = null;
+  let connected = false;
+  let lastState = null;
+  let lastSeries = null;
+  // The device opened for drill-down: {device_id, building, floor, type}.
+  let drill = null;
   let charts = [];
   let chartsKey = "";
   let firstState = false;
@@ -66,6 +73,10 @@
       maximumFractionDigits: digits,
       minimumFractionDigits: 0,
     });
+  const hhmm = (ms) => {
+    const d = new Date(ms);
+    return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  };
   const pct = (v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(2)} %`);
   const where = (r) => `${r.building}${r.floor === null ? "" : ` · F${r.floor}`}`;
 
@@ -95,6 +106,19 @@
     return td;
   };
   const severity = (s) => el("span", `sev sev-${s === "critical" ? "critical" : "warning"}`, s);
+  /** A device id that opens its drill-down (its floor's series, its incidents). */
+  const deviceLink = (r) => {
+    if (!r.device_id) return el("code", null, "(building)");
+    const b = el("button", "device-link", r.device_id);
+    b.type = "button";
+    b.title = "Show this device's series and incidents";
+    b.addEventListener(
+      "click",
+      () =>
+        openDevice({ device_id: r.device_id, building: r.building, floor: r.floor, type: r.type }),
+    );
+    return b;
+  };
 
   // ---- state ------------------------------------------------------------------------------
 
@@ -114,6 +138,16 @@
     renderOverview(s.overview);
     renderAlarms(s);
     renderHealth(s.health);
+    lastState = s;
+    if (focusDevice && !drill) {
+      const r = [...s.alarms.open, ...s.alarms.cleared, ...s.silent.rows].find((x) =>
+        x.device_id === focusDevice
+      );
+      if (r) {
+        openDevice({ device_id: r.device_id, building: r.building, floor: r.floor, type: r.type });
+      }
+    }
+    renderDevice();
     tickAges();
     if (!firstState) {
       firstState = true;
@@ -177,13 +211,22 @@
   // Incident figures carry their units; "C" is the canonical unit of temperature.
   const unit = (u) => (u ? ` ${u.replace(/^C\b/, "°C")}` : "");
   const figure = (v, u) => `${num(v, 2)}${unit(u)}`;
+  // Peak and limit side by side only where they share a unit. A z-score limit is not a value
+  // of the reading: the peak reading is shown with its unit and the limit as the condition.
+  const limitText = (rule, peak, peakUnit, threshold, thresholdUnit) =>
+    rule === "zscore"
+      ? `${figure(peak, peakUnit)} · z > ${num(threshold, 1)}`
+      : `${figure(peak, peakUnit)} / ${figure(threshold, thresholdUnit)}`;
   const limit = (r) => {
     const span = el(
       "span",
       null,
-      `${figure(r.peak_value, r.peak_unit)} / ${figure(r.threshold, r.threshold_unit)}`,
+      limitText(r.threshold_rule, r.peak_value, r.peak_unit, r.threshold, r.threshold_unit),
     );
-    span.title = `peak and limit of the ${r.threshold_rule} rule`;
+    span.title = r.threshold_rule === "zscore"
+      ? "peak reading; flagged because it lies more than z robust deviations (1.4826 × MAD) " +
+        "from its trailing-hour median"
+      : `peak and limit of the ${r.threshold_rule} rule`;
     return span;
   };
 
@@ -204,8 +247,10 @@
       const li = el(
         "li",
         null,
-        `${e.rule} · ${e.severity} · ${span} · peak ${num(e.peak_value, 2)} / ${
-          num(e.threshold, 2)
+        `${e.rule} · ${e.severity} · ${span} · peak ${
+          e.rule === "zscore"
+            ? `${num(e.peak_value, 2)}${unit(r.peak_unit)} · z > ${num(e.threshold, 1)}`
+            : `${num(e.peak_value, 2)} / ${num(e.threshold, 2)}`
         }`,
       );
       li.title = `from ${utc(e.started_ms)}`;
@@ -231,7 +276,7 @@
       a.open,
       (r) => [
         severity(r.severity),
-        el("code", null, r.device_id ?? "(building)"),
+        deviceLink(r),
         rulesCell(r),
         `${where(r)} · ${r.type}`,
         duration(r.age_ms),
@@ -248,7 +293,7 @@
       a.cleared,
       (r) => [
         severity(r.severity),
-        el("code", null, r.device_id ?? "(building)"),
+        deviceLink(r),
         rulesCell(r),
         `${where(r)} · ${r.type}`,
         `${duration(s.nowMs - r.ended_ms)} ago`,
@@ -261,7 +306,7 @@
     fillTable(
       $("silent"),
       s.silent.rows,
-      (r) => [el("code", null, r.device_id), where(r), r.type, duration(r.silent_ms)],
+      (r) => [deviceLink(r), where(r), r.type, duration(r.silent_ms)],
       "Every device is reporting.",
     );
     $("silent-note").textContent = s.silent.source === "gold"
@@ -280,6 +325,7 @@
     $("lag-note").textContent = h.consumerLag
       ? `topic ${h.consumerLag.topic}, across ${h.consumerLag.partitions.length} partitions`
       : h.consumerLagNote ?? "";
+    $("lag-note").title = h.consumerLagDetail ?? "";
     const silver = h.tables.find((t) => t.name === "silver");
     fillTable(
       $("tables"),
@@ -308,8 +354,16 @@
     fillTable(
       $("offsets"),
       h.watermarks,
-      (w) => [el("code", null, w.appId), num(w.version, 0)],
-      "No source stream committed yet.",
+      (w) => [
+        el("code", null, w.source),
+        num(w.streams, 0),
+        w.source === "files"
+          ? `newest: ${w.detail.join(", ")}${w.streams > w.detail.length ? ", …" : ""}`
+          : w.detail.map((d) => d.replace(/ (\d+)$/, (_, n) => ` ${num(Number(n), 0)}`)).join(
+            " · ",
+          ),
+      ],
+      "No source committed yet.",
     );
   }
 
@@ -319,7 +373,25 @@
     for (const td of document.querySelectorAll("td.age")) {
       const ms = Number(td.dataset.commitMs);
       td.textContent = ms > 0 ? `${duration(now - ms)} ago` : "–";
-      td.classList.toggle("stale", now - ms > 10 * 60_000);
+      td.classList.toggle("stale", now - ms > STALE_MS);
+    }
+    renderFreshness(now);
+  }
+
+  /**
+   * LIVE only while data keeps arriving: the connection is up and bronze or silver committed
+   * within STALE_MS (wall clock). Otherwise the badge says how old the newest commit is.
+   */
+  function renderFreshness(now) {
+    if (!connected) return;
+    const commits = (lastState?.health.tables ?? [])
+      .filter((t) => t.name === "bronze" || t.name === "silver")
+      .map((t) => t.commitMs);
+    const newest = commits.length ? Math.max(...commits) : null;
+    if (newest !== null && now - newest > STALE_MS) {
+      setConn(`stale · last commit ${duration(now - newest)} ago`, "conn-stale");
+    } else {
+      setConn("live", "conn-live");
     }
   }
 
@@ -331,7 +403,9 @@
       $("building").value = s.building;
     }
     const container = $("charts");
-    const key = `${s.building}|${s.range}|` + s.charts.map((c) => c.floors.join(",")).join(";");
+    // Rebuilt when the floors change, or once the thresholds (for the bands) are known.
+    const key = `${s.building}|${s.range}|${lastState ? "t" : ""}|` +
+      s.charts.map((c) => c.floors.join(",")).join(";");
     const width = Math.max(260, Math.floor((container.clientWidth - 16) / 2));
     if (key !== chartsKey) {
       for (const c of charts) c.destroy();
@@ -341,7 +415,18 @@
       for (const c of s.charts) {
         const box = el("div", "chart");
         box.dataset.type = c.type;
-        box.append(el("h3", null, `${TYPE_LABEL[c.type]} (${c.unit})`));
+        const title = el("h3", null, `${TYPE_LABEL[c.type]} (${c.unit})`);
+        const csv = el("button", "csv", "CSV");
+        csv.type = "button";
+        csv.title = "Download what this chart shows as CSV (UTC times)";
+        title.append(csv);
+        box.append(title);
+        const th = lastState?.thresholds?.[c.type];
+        const bands = bandText(th, c.unit);
+        if (bands) {
+          box.dataset.bands = bands;
+          box.append(el("p", "bands muted small", bands));
+        }
         container.append(box);
         if (c.t.length === 0) {
           box.append(el("p", "muted small", "No readings in this window."));
@@ -353,9 +438,27 @@
           height: 180,
           tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
           legend: { live: false },
-          cursor: { drag: { x: false, y: false } },
-          scales: { x: { time: true } },
-          axes: [{ stroke: "#555" }, { stroke: "#555", size: 56 }],
+          // Drag across to zoom in on a time range; double-click zooms back out.
+          cursor: { drag: { x: true, y: false } },
+          scales: {
+            x: { time: true },
+            y: { range: (_u, min, max) => yRange(min, max, th) },
+          },
+          axes: [
+            {
+              stroke: "#555",
+              label: "UTC",
+              labelSize: 16,
+              // 24-hour UTC; the date where a tick falls on midnight.
+              values: (_u, ticks) =>
+                ticks.map((t) => {
+                  const ms = t * 1000;
+                  return ms % 86_400_000 === 0 ? utc(ms).slice(5, 10) : hhmm(ms);
+                }),
+            },
+            { stroke: "#555", size: 56, label: c.unit, labelSize: 16 },
+          ],
+          plugins: th ? [bandsPlugin(th, box)] : [],
           series: [
             {},
             ...c.floors.map((f, i) => ({
@@ -367,17 +470,183 @@
             })),
           ],
         };
-        charts.push(new uPlot(opts, chartData(c), box));
+        const u = new uPlot(opts, chartData(c), box);
+        csv.addEventListener("click", () => downloadCsv(u, c, s));
+        charts.push(u);
       }
     } else {
-      s.charts.forEach((c, i) => c.t.length && charts[i].setData(chartData(c)));
+      // A zoomed chart keeps its time range while new data arrives.
+      s.charts.forEach((c, i) => {
+        if (!c.t.length) return;
+        const u = charts[i];
+        const zoomed = u.scales?.x && u.data?.[0]?.length &&
+          (u.scales.x.min > u.data[0][0] || u.scales.x.max < u.data[0][u.data[0].length - 1]);
+        if (zoomed) {
+          const { min, max } = u.scales.x;
+          u.setData(chartData(c), false);
+          u.setScale("x", { min, max });
+        } else {
+          u.setData(chartData(c));
+        }
+      });
     }
+    lastSeries = s;
+    applyDrill();
     if (!document.documentElement.dataset.chartsAt) {
       document.documentElement.dataset.chartsAt = String(Math.round(performance.now()));
     }
   }
 
   const chartData = (c) => [c.t.map((t) => t / 1000), ...c.values];
+
+  /** "band 18–28 °C · critical outside 15–32 °C" from a type's thresholds, or "". */
+  function bandText(th, u) {
+    if (!th) return "";
+    const range = (lo, hi) =>
+      lo === null && hi === null
+        ? null
+        : lo === null
+        ? `≤ ${num(hi, 1)}`
+        : hi === null
+        ? `≥ ${num(lo, 1)}`
+        : `${num(lo, 1)}–${num(hi, 1)}`;
+    const warn = range(th.warnLow, th.warnHigh);
+    const crit = range(th.critLow, th.critHigh);
+    if (!warn && !crit) return "";
+    return [warn && `comfort band ${warn} ${u}`, crit && `critical outside ${crit} ${u}`]
+      .filter(Boolean).join(" · ");
+  }
+
+  /** The y range: the data's, widened to show the comfort band's limits, with 5 % padding. */
+  function yRange(min, max, th) {
+    let lo = min, hi = max;
+    if (th) {
+      for (const v of [th.warnLow, th.warnHigh]) {
+        if (v !== null) {
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
+        }
+      }
+    }
+    if (lo === null || hi === null || !Number.isFinite(lo) || !Number.isFinite(hi)) return [0, 1];
+    const padY = (hi - lo) * 0.05 || 1;
+    return [lo - padY, hi + padY];
+  }
+
+  /** Shades the comfort band (green) and what lies beyond the critical limits (red). */
+  function bandsPlugin(th, box) {
+    return {
+      hooks: {
+        drawAxes: [(u) => {
+          const { ctx } = u;
+          const { left, top, width, height } = u.bbox;
+          const y = (v) => Math.min(top + height, Math.max(top, u.valToPos(v, "y", true)));
+          const shade = (lo, hi, colour) => {
+            const y0 = hi === null ? top : y(hi);
+            const y1 = lo === null ? top + height : y(lo);
+            if (y1 > y0) {
+              ctx.fillStyle = colour;
+              ctx.fillRect(left, y0, width, y1 - y0);
+            }
+          };
+          ctx.save();
+          if (th.warnLow !== null || th.warnHigh !== null) {
+            shade(th.warnLow, th.warnHigh, "rgba(29, 107, 44, 0.10)");
+          }
+          if (th.critHigh !== null) shade(th.critHigh, null, "rgba(161, 38, 27, 0.12)");
+          if (th.critLow !== null) shade(null, th.critLow, "rgba(161, 38, 27, 0.12)");
+          ctx.restore();
+          box.dataset.bandsDrawn = "1";
+        }],
+      },
+    };
+  }
+
+  /** Downloads the chart's rows inside its current (possibly zoomed) time range as CSV. */
+  function downloadCsv(u, c, s) {
+    const [xs, ...ys] = u.data;
+    const min = u.scales.x.min ?? -Infinity, max = u.scales.x.max ?? Infinity;
+    const lines = [["time_utc", ...c.floors.map((f) => `F${f}_${c.unit}`)].join(",")];
+    xs.forEach((x, j) => {
+      if (x < min || x > max) return;
+      const t = new Date(x * 1000).toISOString().replace(".000Z", "Z");
+      lines.push([t, ...ys.map((col) => (col[j] === null ? "" : String(col[j])))].join(","));
+    });
+    const blob = new Blob([lines.join("\n") + "\n"], { type: "text/csv" });
+    const a = el("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = `${s.building}-${c.type}-${s.range}.csv`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+
+  // ---- device drill-down ------------------------------------------------------------------
+
+  function openDevice(d) {
+    drill = d;
+    if (d.building && d.building !== selection.building) {
+      selection.building = d.building;
+      chartsKey = "";
+      connect();
+    }
+    renderDevice();
+    applyDrill();
+    $("device-panel").scrollIntoView({ block: "nearest" });
+  }
+
+  /** The device's incidents (open and cleared) and whether it is silent, from the last state. */
+  function renderDevice() {
+    const panel = $("device-panel");
+    panel.hidden = drill === null;
+    if (!drill || !lastState) return;
+    $("device-id").textContent = drill.device_id;
+    $("device-where").textContent = `${where(drill)} · ${drill.type}`;
+    const a = lastState.alarms;
+    const mine = [
+      ...a.open.map((r) => ({ ...r, state: "open" })),
+      ...a.cleared.map((r) => ({ ...r, state: "cleared" })),
+    ].filter((r) => r.device_id === drill.device_id);
+    const silent = lastState.silent.rows.find((r) => r.device_id === drill.device_id);
+    $("device-note").textContent =
+      `${
+        silent ? `Silent for ${duration(silent.silent_ms)}. ` : ""
+      }Its series: floor F${drill.floor}'s ${TYPE_LABEL[drill.type] ?? drill.type} line ` +
+      "below (the other floors hidden).";
+    fillTable(
+      $("device-incidents"),
+      mine,
+      (r) => [
+        severity(r.severity),
+        String(r.rules ?? "").split(",").join(", "),
+        r.state,
+        utc(r.started_ms),
+        limit(r),
+      ],
+      "No incident of this device in the last 24 h.",
+    );
+  }
+
+  /** Shows only the drilled device's floor in its type's chart; every floor otherwise. */
+  function applyDrill() {
+    if (!lastSeries) return;
+    lastSeries.charts.forEach((c, i) => {
+      const u = charts[i];
+      if (!u || !u.series) return;
+      c.floors.forEach((f, k) => {
+        const show = !drill || drill.building !== lastSeries.building || drill.type !== c.type ||
+          drill.floor === f;
+        if (u.series[k + 1].show !== show) u.setSeries(k + 1, { show });
+      });
+    });
+  }
+
+  $("device-close").addEventListener("click", () => {
+    drill = null;
+    renderDevice();
+    applyDrill();
+  });
 
   globalThis.addEventListener("resize", () => {
     const width = Math.max(260, Math.floor(($("charts").clientWidth - 16) / 2));
@@ -392,10 +661,14 @@
     if (selection.building) params.set("building", selection.building);
     const es = new EventSource(`/events?${params}`);
     source = es;
-    es.addEventListener("open", () => setConn("live", "conn-live"));
+    es.addEventListener("open", () => {
+      connected = true;
+      renderFreshness(Date.now() + serverOffsetMs);
+    });
     es.addEventListener("state", (e) => renderState(JSON.parse(e.data)));
     es.addEventListener("series", (e) => renderSeries(JSON.parse(e.data)));
     es.addEventListener("error", () => {
+      connected = false;
       if (es.readyState === EventSource.CLOSED) {
         // Refused (e.g. a building that no longer exists): start over without a choice.
         setConn("reconnecting…", "conn-wait");
@@ -411,6 +684,11 @@
     const c = $("conn");
     c.textContent = text;
     c.className = `conn ${cls}`;
+    // The title's badge: LIVE only while data keeps arriving.
+    const badge = $("title-state");
+    badge.textContent = cls === "conn-live" ? "live" : cls === "conn-stale" ? "stale" : "offline";
+    badge.className = `sub ${cls}`;
+    document.title = `SmartTech Lakehouse · ${badge.textContent}`;
   }
 
   $("building").addEventListener("change", (e) => {
