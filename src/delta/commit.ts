@@ -12,7 +12,9 @@
  *   partition: ConcurrentTransactionError, never retried (a retry would duplicate data);
  * - a winner removing a file we also remove conflicts (optimize racing optimize);
  * - anything else (blind appends, compactions of other files) is harmless: retry at the next
- *   free version with jittered backoff, up to maxRetries.
+ *   free version with jittered backoff, up to maxRetries — unless the caller's `checkWinner`
+ *   finds that a winner invalidates what it read (a writer whose rows must be unique against
+ *   the table's: see pipeline/writer.ts), and throws.
  */
 import { resolveLocation } from "../storage/location.ts";
 import { storageFor } from "../storage/storage.ts";
@@ -59,6 +61,11 @@ export interface CommitOptions {
   checkpointInterval?: number;
   /** Skip the automatic checkpoint (bulk loads that checkpoint once at the end). */
   skipCheckpoint?: boolean;
+  /**
+   * Called with each concurrent commit this one lost a race to, after the built-in checks and
+   * before retrying; throwing abandons the commit (nothing of it is in the log).
+   */
+  checkWinner?: (version: number, actions: Action[]) => Promise<void> | void;
 }
 
 /** Result of a successful commit. */
@@ -200,7 +207,9 @@ export async function commit(
     let latest = version;
     while (await commitExists(root, latest + 1)) latest++;
     for (let v = checkedUpTo + 1; v <= latest; v++) {
-      checkWinner(v, await readCommit(root, v), opts.readVersion, ours);
+      const winner = await readCommit(root, v);
+      checkWinner(v, winner, opts.readVersion, ours);
+      await opts.checkWinner?.(v, winner);
       lostTo.push(v);
     }
     checkedUpTo = latest;

@@ -138,3 +138,33 @@ Deno.test("metadata change or double remove by a winner -> CommitConflictError n
   assert.ok(err3 instanceof CommitConflictError);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("checkWinner sees each commit that won the race and can abandon the commit", async () => {
+  const { dir, path } = await table();
+  await commit(path, [fakeAdd(path, "a")], { readVersion: 0, operation: "WRITE" });
+  await commit(path, [fakeAdd(path, "b")], { readVersion: 1, operation: "WRITE" });
+  const seen: number[] = [];
+  const r = await commit(path, [fakeAdd(path, "c")], {
+    readVersion: 0,
+    operation: "WRITE",
+    isBlindAppend: true,
+    checkWinner: (v, actions) => {
+      seen.push(v);
+      assert.ok(actions.some((a) => "add" in a));
+    },
+  });
+  assert.deepEqual(seen, [1, 2]);
+  assert.equal(r.version, 3);
+  await assert.rejects(
+    commit(path, [fakeAdd(path, "d")], {
+      readVersion: 2,
+      operation: "WRITE",
+      checkWinner: () => {
+        throw new Error("taken");
+      },
+    }),
+    /taken/,
+  );
+  assert.equal((await loadSnapshot(path)).version, 3, "the abandoned commit left no version");
+  await Deno.remove(dir, { recursive: true });
+});

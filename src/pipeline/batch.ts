@@ -52,8 +52,14 @@ export interface SourceRecord {
 /** Thresholds per table and appId: positions at or below are already committed there. */
 export type Thresholds = Record<IngestTable, Map<string, number>>;
 
-/** Status codes of the staging table (bronze shows them as words). */
-export const STATUS = { valid: 0, duplicate: 1, rejected: 2 } as const;
+/**
+ * Status codes of the staging table (bronze shows the first three as words). The last two are
+ * provisional, resolved against silver before anything is written (writer.ts): `check`, a
+ * reading older than the dedup cache covers; `replay`, a reading whose position silver already
+ * holds but bronze does not (a crash between the two commits), valid when silver's row for its
+ * key is this very record.
+ */
+export const STATUS = { valid: 0, duplicate: 1, rejected: 2, check: 3, replay: 4 } as const;
 
 /**
  * Columns of `staging_rows`, in chunk order. No value is NULL: the node-api's validity mask
@@ -105,6 +111,8 @@ export interface BatchCounts {
   valid: number;
   rejected: number;
   duplicates: number;
+  /** Rows staged as `check` or `replay`, until the writer resolves them into valid/duplicates. */
+  unresolved: number;
 }
 
 interface AppInfo {
@@ -175,7 +183,18 @@ export class Batch {
   readonly #apps = new Map<string, AppInfo>();
   /** Highest position seen per appId in this batch (the txn version to commit). */
   readonly lastPosition = new Map<string, number>();
-  readonly counts: BatchCounts = { records: 0, valid: 0, rejected: 0, duplicates: 0 };
+  readonly counts: BatchCounts = {
+    records: 0,
+    valid: 0,
+    rejected: 0,
+    duplicates: 0,
+    unresolved: 0,
+  };
+  /**
+   * The silver version the dedup cache reflected when this batch opened: silver commits after
+   * it by other writers are checked against the batch's rows before it commits.
+   */
+  baseVersion = -1;
   /** Approximate bytes held (payloads dominate), for the max-bytes flush trigger. */
   bytes = 0;
   /** performance.now() of the first record, for the max-latency flush trigger. */
@@ -226,6 +245,25 @@ export class Batch {
     return new Map([...this.#apps.values()].map((a) => [a.appId, a.counts]));
   }
 
+  /**
+   * Re-reads the valid and duplicate counts per source from the staging table, after the writer
+   * changed statuses there (rows resolved against silver, keys another writer took).
+   */
+  async recountApps(): Promise<void> {
+    const reader = await this.conn.runAndReadAll(
+      `SELECT app, count(*) FILTER (WHERE status = ${STATUS.valid}),
+         count(*) FILTER (WHERE status = ${STATUS.duplicate})
+       FROM staging_rows GROUP BY app`,
+    );
+    const byIndex = new Map([...this.#apps.values()].map((a) => [a.index, a]));
+    for (const [index, valid, duplicates] of reader.getRows()) {
+      const app = byIndex.get(Number(index));
+      if (!app) continue;
+      app.counts.valid = Number(valid);
+      app.counts.duplicates = Number(duplicates);
+    }
+  }
+
   /** Records added (each becomes at most one bronze row). */
   get size(): number {
     return this.#chunkStart + this.#c.pos.length;
@@ -260,7 +298,8 @@ export class Batch {
 
   /**
    * Decodes, classifies and stages one record. A record all three tables hold is dropped; one
-   * silver already holds is not re-checked for duplicates (dedup state was seeded from silver).
+   * silver already holds is not run through the dedup cache (which was seeded from silver, so
+   * would call it a duplicate of itself).
    */
   add(rec: SourceRecord): void {
     this.#addRow(rec);
@@ -311,34 +350,36 @@ export class Batch {
     c.payload.push(text);
     if (decoded.ok) {
       const r = decoded.reading;
-      const verdict = inSilver ? "new" : this.dedup.check(r.deviceId, r.type, r.timestamp);
-      if (verdict !== "too_late") {
-        if (verdict === "new") {
-          this.counts.valid++;
-          app.counts.valid++;
-          if (r.timestamp > this.newestEventMs) this.newestEventMs = r.timestamp;
-        } else {
-          this.counts.duplicates++;
-          app.counts.duplicates++;
-        }
-        c.status.push(verdict === "new" ? STATUS.valid : STATUS.duplicate);
-        c.building.push(this.#code(r.building));
-        c.type.push(this.#code(r.type));
-        c.reason.push(0);
-        c.ts.push(r.timestamp);
-        c.device_id.push(this.#code(r.deviceId));
-        c.floor.push(r.floor);
-        c.value.push(r.value);
-        c.unit.push(this.#code(r.unit));
-        return;
+      let status: number;
+      if (inSilver) {
+        // Bronze holds it too: only quarantine could still want the record, and not this one.
+        if (rec.position <= (t.bronze.get(rec.appId) ?? -1)) status = STATUS.valid;
+        else status = STATUS.replay;
+      } else {
+        const verdict = this.dedup.check(r.deviceId, r.type, r.timestamp);
+        status = verdict === "new"
+          ? STATUS.valid
+          : verdict === "duplicate"
+          ? STATUS.duplicate
+          : STATUS.check;
       }
-      this.#reject(
-        app,
-        decoded.hints,
-        "too_late",
-        `event time ${new Date(r.timestamp).toISOString()} is more than the dedup horizon ` +
-          `(${this.dedup.horizonMs / 1000} s) behind this device's newest reading`,
-      );
+      if (status === STATUS.valid) {
+        this.counts.valid++;
+        app.counts.valid++;
+        if (r.timestamp > this.newestEventMs) this.newestEventMs = r.timestamp;
+      } else if (status === STATUS.duplicate) {
+        this.counts.duplicates++;
+        app.counts.duplicates++;
+      } else this.counts.unresolved++;
+      c.status.push(status);
+      c.building.push(this.#code(r.building));
+      c.type.push(this.#code(r.type));
+      c.reason.push(0);
+      c.ts.push(r.timestamp);
+      c.device_id.push(this.#code(r.deviceId));
+      c.floor.push(r.floor);
+      c.value.push(r.value);
+      c.unit.push(this.#code(r.unit));
       return;
     }
     this.#reject(app, decoded.hints, decoded.reason, decoded.detail);

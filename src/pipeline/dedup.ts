@@ -1,16 +1,19 @@
 /**
- * Deduplication of readings on (device_id, type, timestamp) within an event-time horizon.
+ * The in-memory half of deduplication on (device_id, type, timestamp): a cache of what silver
+ * holds for each key's recent window, which answers most readings without touching silver.
  *
  * State is per (device, type) key: the newest event time seen and the set of event times within
- * `horizon` of it. Keying by device makes decisions independent of how Kafka partitions
- * interleave (a device's readings all live in one partition, in order), so a replay after a crash
- * takes exactly the same decisions — which exactly-once depends on. A reading older than its
- * key's newest minus the horizon can no longer be checked and is rejected as `too_late`
- * rather than risk a duplicate in silver. Memory is bounded by devices × horizon / interval,
- * not by backlog size.
+ * `horizon` of it. The cache is authoritative for a key only from its covered-from time on:
+ * the later of `floor` (the time from which the state was rebuilt from silver on start; -∞ for
+ * an empty silver) and the key's newest minus the horizon (older times have been let go). For a
+ * reading older than that the cache cannot say, and answers `check`: the batch then looks the
+ * reading up in silver itself (see writer.ts). So lateness never loses a reading, and the live
+ * path — readings within the window — never reads silver. Keying by device makes decisions
+ * independent of how Kafka partitions interleave. Memory is bounded by devices × horizon /
+ * interval, not by backlog size or history.
  */
 
-export type DedupDecision = "new" | "duplicate" | "too_late";
+export type DedupDecision = "new" | "duplicate" | "check";
 
 /**
  * Event times of one key, ascending, in `buf[head, tail)` as offsets from `base`. Readings
@@ -73,6 +76,11 @@ function reserve(s: KeyState, horizonMs: number): void {
 export class DedupState {
   readonly #keys = new Map<string, Map<string, KeyState>>();
   readonly horizonMs: number;
+  /**
+   * Silver's rows at or after this time (ms) were all seeded; the cache knows nothing of
+   * earlier ones, so it answers `check` below it.
+   */
+  floor = -Infinity;
   /** Horizons beyond what 32-bit offsets span keep absolute times in doubles. */
   readonly #wide: boolean;
 
@@ -94,8 +102,12 @@ export class DedupState {
     byDevice.set(deviceId, { base, buf, head: 0, tail: 1 });
   }
 
-  /** Classifies a reading and records it when new. */
+  /**
+   * Classifies a reading and records it when new. `check`: older than the key's covered-from
+   * time, so only silver can tell (nothing is recorded).
+   */
   check(deviceId: string, type: string, timestamp: number): DedupDecision {
+    if (timestamp < this.floor) return "check";
     const state = this.#state(deviceId, type);
     if (!state) {
       this.#create(deviceId, type, timestamp);
@@ -106,7 +118,7 @@ export class DedupState {
       this.#append(state, timestamp);
       return "new";
     }
-    if (timestamp <= max - this.horizonMs) return "too_late";
+    if (timestamp <= max - this.horizonMs) return "check";
     const at = search(state, timestamp - state.base);
     if (at >= 0) return "duplicate";
     this.#insert(state, -at - 1, timestamp);
@@ -115,18 +127,21 @@ export class DedupState {
 
   /** Seeds state from readings already committed to silver (on start and on rebalance). */
   seed(deviceId: string, type: string, timestamp: number): void {
+    if (timestamp < this.floor) return;
     const state = this.#state(deviceId, type);
     if (!state) this.#create(deviceId, type, timestamp);
     else if (timestamp > newest(state)) this.#append(state, timestamp);
-    // An expired time would never be looked up: check() calls it too_late first.
+    // An expired time would never be looked up: check() answers `check` first.
     else if (timestamp > newest(state) - this.horizonMs) {
       const at = search(state, timestamp - state.base);
       if (at < 0) this.#insert(state, -at - 1, timestamp);
     }
   }
 
-  clear(): void {
+  /** Forgets everything; the cache then covers times from `floor` on (see the field). */
+  clear(floor = -Infinity): void {
     this.#keys.clear();
+    this.floor = floor;
   }
 
   /** Number of (key, timestamp) entries held; for memory reporting. */

@@ -11,12 +11,12 @@ Deno.test("dedup: same key and timestamp is a duplicate, other keys are not", ()
   assert.equal(d.check("s2", "co2", 1000), "new");
 });
 
-Deno.test("dedup: out-of-order within the horizon is new; beyond it is too_late", () => {
+Deno.test("dedup: out-of-order within the horizon is new; beyond it the cache says check (silver must)", () => {
   const d = new DedupState(H);
   assert.equal(d.check("s1", "co2", 10 * H), "new");
   assert.equal(d.check("s1", "co2", 10 * H - 60_000), "new");
   assert.equal(d.check("s1", "co2", 10 * H - 60_000), "duplicate");
-  assert.equal(d.check("s1", "co2", 9 * H), "too_late");
+  assert.equal(d.check("s1", "co2", 9 * H), "check");
 });
 
 Deno.test("dedup: memory stays bounded by the horizon", () => {
@@ -30,6 +30,19 @@ Deno.test("dedup: seeded state from silver catches replays", () => {
   d.seed("s1", "co2", 5000);
   assert.equal(d.check("s1", "co2", 5000), "duplicate");
   assert.equal(d.check("s1", "co2", 6000), "new");
+});
+
+Deno.test("dedup: below the rebuild floor every key, known or not, needs a silver check", () => {
+  const d = new DedupState(H);
+  d.clear(100 * H);
+  d.seed("s1", "co2", 99 * H); // older than the floor: not silver's whole story, not kept
+  assert.equal(d.check("s1", "co2", 99 * H), "check");
+  assert.equal(d.check("lagging", "co2", 50 * H), "check");
+  assert.equal(d.size, 0);
+  assert.equal(d.check("lagging", "co2", 100 * H), "new");
+  assert.equal(d.check("lagging", "co2", 100 * H), "duplicate");
+  d.clear();
+  assert.equal(d.check("lagging", "co2", 50 * H), "new");
 });
 
 Deno.test("dedup: agrees with a naive reference on shuffled, late and repeated readings", () => {
@@ -50,7 +63,7 @@ function checkAgainstReference(jump: number): void {
     const ref = seen.get(dev) ?? { max: -Infinity, set: new Set<number>() };
     seen.set(dev, ref);
     let expected: string;
-    if (ref.max !== -Infinity && t <= ref.max - horizon) expected = "too_late";
+    if (ref.max !== -Infinity && t <= ref.max - horizon) expected = "check";
     else if (ref.set.has(t)) expected = "duplicate";
     else {
       expected = "new";
@@ -68,9 +81,9 @@ Deno.test("dedup: long gaps between readings rebase the 32-bit offsets; long hor
     const times = [0, 1000, 13 * day, 13 * day - 500, 30 * day, 30 * day + 1, 61 * day];
     for (const t of times) assert.equal(d.check("s1", "co2", t), "new", `${horizon} @ ${t}`);
     assert.equal(d.check("s1", "co2", 61 * day), "duplicate");
-    assert.equal(d.check("s1", "co2", 61 * day - horizon), "too_late");
+    assert.equal(d.check("s1", "co2", 61 * day - horizon), "check");
     assert.equal(d.check("s1", "co2", 61 * day - horizon + 1), "new");
-    assert.equal(d.check("s1", "co2", -5 * day), "too_late");
+    assert.equal(d.check("s1", "co2", -5 * day), "check");
   }
 });
 

@@ -178,25 +178,29 @@ export class Ingestor {
 
   /**
    * Re-reads table snapshots and rebuilds dedup state from silver. Call with nothing buffered
-   * (after a flush): the state then equals exactly what silver holds.
+   * (after a flush): the state then equals exactly what silver holds from the rebuild floor on.
    */
   async resync(): Promise<void> {
     await this.#awaitInflight();
     this.#batch?.discard();
-    await this.writer.refresh();
-    this.dedup.clear();
+    const snap = await this.writer.resynced();
     const h = this.dedup.horizonMs;
     // Only files whose stats reach into the last horizon before silver's newest reading (and
     // files without stats) can hold state: the snapshot just read says which.
-    const snap = this.writer.snapshots.get("silver")!;
     const newest = Math.max(...snap.files.map((f) => timeRange(f)?.[1] ?? -Infinity));
     const files = snap.files.filter((f) => mayHoldTime(f, newest - h));
     const silver = `(${snapshotScanSql(snap, files)})`;
+    // The floor: every row of silver at or after it is read below, so the cache is exact from
+    // there on; anything older is looked up in silver (a lagging device, a backfill).
+    const top = await this.db.conn.runAndReadAll(
+      `SELECT epoch_ms(max(timestamp)) FROM ${silver}`,
+    );
+    const max = top.getRows()[0]?.[0];
+    const floor = max === null || max === undefined ? -Infinity : Number(max) - h;
+    this.dedup.clear(floor);
     const result = await this.db.conn.stream(
-      `WITH s AS (
-         SELECT device_id, type, epoch_ms(timestamp) AS ts FROM ${silver}
-         WHERE timestamp >= (SELECT max(timestamp) FROM ${silver}) - to_milliseconds(${h}))
-       SELECT device_id, type, ts FROM s
+      `SELECT device_id, type, epoch_ms(timestamp) AS ts FROM ${silver}
+       WHERE timestamp >= make_timestamp(${Number.isFinite(floor) ? floor * 1000 : 0}::BIGINT)
        QUALIFY ts > max(ts) OVER (PARTITION BY device_id, type) - ${h}
        ORDER BY device_id, type, ts`,
     );
@@ -213,11 +217,13 @@ export class Ingestor {
     this.#batch = await this.#openBatch(this.conns[0]);
   }
 
-  #openBatch(conn: DuckDBConnection): Promise<Batch> {
-    return Batch.open(conn, this.dedup, this.writer.thresholds([]), {
+  async #openBatch(conn: DuckDBConnection): Promise<Batch> {
+    const batch = await Batch.open(conn, this.dedup, this.writer.thresholds([]), {
       maxPayloadBytes: this.opts.maxPayloadBytes ?? 1024 * 1024,
       futureToleranceMs: this.opts.futureToleranceMs,
     });
+    batch.baseVersion = this.writer.syncedVersion;
+    return batch;
   }
 
   /** Where a stream should resume: one past what all three tables hold. */

@@ -61,7 +61,7 @@ export const QUARANTINE_SCHEMA: TableSchema = {
 
 export type IngestTable = "bronze" | "silver" | "quarantine";
 
-/** Commit order matters for exactly-once: bronze first (see docs/architecture.md). */
+/** The ingestion tables (writer.ts commits them silver first: see docs/architecture.md). */
 export const INGEST_TABLES: readonly IngestTable[] = ["bronze", "silver", "quarantine"];
 
 const SCHEMAS: Record<IngestTable, { schema: TableSchema; description: string }> = {

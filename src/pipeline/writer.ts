@@ -1,14 +1,21 @@
 /**
- * Flushes a batch into bronze, silver and quarantine, exactly once.
+ * Flushes a batch into silver, bronze and quarantine, exactly once.
  *
  * Invariant: a table holds every position of an appId up to its stored txn version and none
  * above. Each table's commit carries, atomically with its files, one txn per appId of the
  * batch (version = last position). Rows are filtered against the txn versions of a snapshot
  * read just before writing — so positions another process committed meanwhile are dropped —
  * and the Delta commit fails with ConcurrentTransactionError if a txn for the same appId lands
- * after that snapshot; we then re-read and write again. Tables are committed in the order
- * bronze, silver, quarantine, so after a crash bronze ≥ silver ≥ quarantine and the source
- * resumes from the smallest.
+ * after that snapshot; we then re-read and write again. The source resumes from the smallest
+ * version over the three tables.
+ *
+ * Silver is committed first because its commit is where uniqueness is decided: the batch's
+ * provisional rows are resolved against silver's snapshot and the commits of other writers are
+ * checked (silver_check.ts), and a commit that loses a race re-checks the winners' rows before
+ * retrying. Bronze, written after, records each row's final status (valid or duplicate), so
+ * bronze = silver + quarantine + duplicates holds even when two writers race for one key. A
+ * crash between silver and bronze replays positions silver holds: those rows are `replay` and
+ * resolve by whether silver's row for their key is theirs.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { ConcurrentTransactionError } from "../delta/errors.ts";
@@ -21,8 +28,22 @@ import { resumeFromSnapshots } from "./positions.ts";
 import { appendRows } from "../duckdb/engine.ts";
 import { joinLocation } from "../storage/location.ts";
 import { storageFor } from "../storage/storage.ts";
+import type { AddAction } from "../delta/actions.ts";
 import { type Batch, STATUS, type Thresholds } from "./batch.ts";
+import {
+  dataAdds,
+  foreignAdds,
+  markConflicts,
+  resolveAgainstSilver,
+  seedFrom,
+} from "./silver_check.ts";
 import { INGEST_TABLES, type IngestTable, tablePath } from "./tables.ts";
+
+/** Commit order (see the module comment): silver decides uniqueness, bronze records it. */
+const COMMIT_ORDER: readonly IngestTable[] = ["silver", "bronze", "quarantine"];
+
+/** A concurrent silver commit added keys the batch was about to add: rewrite without them. */
+class KeysTakenError extends Error {}
 
 const KAFKA_TS = "make_timestamp((s.kts * 1000)::BIGINT)::TIMESTAMPTZ AS kafka_timestamp";
 const SOURCE_COLS =
@@ -72,6 +93,13 @@ export interface WriterOptions {
 export class IngestWriter {
   readonly snapshots = new Map<IngestTable, Snapshot>();
   #epoch = 0;
+  /** Silver versions this writer committed: never checked against its own batches. */
+  readonly #ours = new Set<number>();
+  /**
+   * The silver version the dedup cache reflects: it was rebuilt at or seeded with every other
+   * writer's commit up to here. A batch opened now checks only the commits after it.
+   */
+  syncedVersion = -1;
 
   constructor(readonly opts: WriterOptions) {}
 
@@ -121,6 +149,18 @@ export class IngestWriter {
     return resumeFromSnapshots(this.snapshots.values(), appId);
   }
 
+  /**
+   * Re-reads the tables and marks silver's current version as what the dedup cache reflects
+   * (call when the cache has just been rebuilt from that snapshot).
+   */
+  async resynced(): Promise<Snapshot> {
+    await this.refresh();
+    this.#ours.clear();
+    const silver = this.snapshots.get("silver")!;
+    this.syncedVersion = silver.version;
+    return silver;
+  }
+
   /** Writes and commits the batch to the three tables, in order. */
   async flush(batch: Batch): Promise<FlushResult> {
     const result: FlushResult = {
@@ -133,10 +173,33 @@ export class IngestWriter {
     const conn = batch.conn;
     const epoch = this.#epoch++;
     const ingest = new Date().toISOString();
-    for (const table of INGEST_TABLES) {
+    /** Other writers' silver commits checked against the batch so far, and what they added. */
+    let checkedThrough = Math.max(batch.baseVersion, -1);
+    const foreign: AddAction[] = [];
+    /** Whether statuses changed in staging since the batch counted them per source. */
+    let recount = false;
+    const taken = (n: number) => {
+      batch.counts.valid -= n;
+      batch.counts.duplicates += n;
+      if (n > 0) recount = true;
+    };
+    for (const table of COMMIT_ORDER) {
       const maxRetries = this.opts.maxConflictRetries ?? 5;
       for (let attempt = 0;; attempt++) {
         const snap = await this.#latest(table);
+        if (table === "silver") {
+          const adds = await foreignAdds(snap.path, checkedThrough, snap.version, this.#ours);
+          checkedThrough = snap.version;
+          foreign.push(...adds);
+          taken(await markConflicts(conn, snap, adds));
+          if (batch.counts.unresolved > 0) {
+            const r = await resolveAgainstSilver(conn, snap);
+            batch.counts.valid += r.valid;
+            batch.counts.duplicates += r.duplicates;
+            batch.counts.unresolved = 0;
+            recount = true;
+          }
+        }
         const txns = [...batch.lastPosition]
           .filter(([appId, pos]) => pos > (snap.txnVersion(appId) ?? -1))
           .map(([appId, version]) => ({ appId, version }));
@@ -162,7 +225,23 @@ export class IngestWriter {
             },
             txns,
             isBlindAppend: true,
+            // Delta's conflict detection for uniqueness: a winner that added one of our keys
+            // makes our files wrong; the next attempt writes them without it.
+            checkWinner: table === "silver"
+              ? async (v, actions) => {
+                const adds = dataAdds(actions);
+                checkedThrough = v;
+                foreign.push(...adds);
+                const n = await markConflicts(conn, snap, adds);
+                taken(n);
+                if (n > 0) throw new KeysTakenError(`version ${v} added ${n} of the batch's keys`);
+              }
+              : undefined,
           });
+          if (table === "silver") {
+            this.#ours.add(version);
+            checkedThrough = version;
+          }
           result.versions[table] = version;
           result.rows[table] = rows;
           // Our own commit: resume positions (a file source asks before re-reading a file)
@@ -177,9 +256,18 @@ export class IngestWriter {
               return storageFor(file).delete(file).catch(() => false);
             }),
           );
-          if (!(err instanceof ConcurrentTransactionError) || attempt >= maxRetries) throw err;
+          const retriable = err instanceof ConcurrentTransactionError ||
+            err instanceof KeysTakenError;
+          if (!retriable || attempt >= maxRetries) throw err;
           result.retries++;
         }
+      }
+      if (table === "silver") {
+        if (recount) await batch.recountApps();
+        // The cache learns what the other writers added, so later batches skip those commits.
+        await seedFrom(conn, this.snapshots.get("silver")!, foreign, batch.dedup);
+        this.syncedVersion = Math.max(this.syncedVersion, checkedThrough);
+        for (const v of this.#ours) if (v <= batch.baseVersion) this.#ours.delete(v);
       }
     }
     return result;
