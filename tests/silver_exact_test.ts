@@ -11,8 +11,8 @@ import { brokerList, readEnv } from "../src/config.ts";
 import { createKafka } from "../src/kafka/client.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 import type { SourceRecord } from "../src/pipeline/batch.ts";
-import { openDuckDB, sqlString } from "../src/query/duckdb.ts";
-import { produceMix } from "./helpers/fixtures.ts";
+import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
+import { produceMix } from "../src/chaos/mix.ts";
 import { consumeArgs, runTask } from "./helpers/tasks.ts";
 
 const BROKERS = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
