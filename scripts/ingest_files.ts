@@ -12,7 +12,7 @@ import {
   UsageError,
 } from "../src/config.ts";
 import { INGEST_OPTIONS, ingestorOptions } from "../src/pipeline/cli_options.ts";
-import { type FileReport, FileSource } from "../src/pipeline/sources/file.ts";
+import { type FilePassSummary, type FileReport, FileSource } from "../src/pipeline/sources/file.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 
 const OPTIONS = {
@@ -59,7 +59,21 @@ await runMain(async () => {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
-  const total = { filesSeen: 0, filesIngested: 0, filesSkipped: 0, filesWaiting: 0, records: 0 };
+  const total = {
+    filesSeen: 0,
+    filesIngested: 0,
+    filesAppended: 0,
+    filesRewritten: 0,
+    filesSkipped: 0,
+    filesWaiting: 0,
+    records: 0,
+  };
+  const add = (s: FilePassSummary) => {
+    total.filesIngested += s.filesIngested;
+    total.filesAppended += s.filesAppended;
+    total.filesRewritten += s.filesRewritten;
+    total.records += s.records;
+  };
   const files: FileReport[] = [];
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   try {
@@ -67,9 +81,8 @@ await runMain(async () => {
       let s = await source.pass(o.watch);
       files.push(...s.files);
       total.filesSeen = s.filesSeen;
-      total.filesIngested += s.filesIngested;
       total.filesSkipped = s.filesSkipped;
-      total.records += s.records;
+      add(s);
       // One-shot: a file changed in the last second may still be being written. Wait for it to
       // settle (bounded) rather than leave it for a rerun the user would not know to do.
       for (let tries = 0; !o.watch && !stop && s.filesWaiting > 0 && tries < 30; tries++) {
@@ -79,8 +92,7 @@ await runMain(async () => {
         await sleep(1000);
         s = await source.pass(false);
         files.push(...s.files.filter((f) => f.status === "ingested"));
-        total.filesIngested += s.filesIngested;
-        total.records += s.records;
+        add(s);
       }
       total.filesWaiting = s.filesWaiting;
       if (!o.watch && s.filesWaiting > 0) {
@@ -111,11 +123,14 @@ await runMain(async () => {
   for (const f of files) {
     for (const [k, n] of Object.entries(f.rejected)) rejected[k] = (rejected[k] ?? 0) + n;
   }
+  const changes = summary.filesAppended || summary.filesRewritten
+    ? ` (${summary.filesAppended} appended to, ${summary.filesRewritten} rewritten in place)`
+    : "";
   const reasons = Object.entries(rejected).sort((a, b) => b[1] - a[1])
     .map(([k, n]) => `${k} ${n}`).join(", ");
   console.log(
     [
-      `files     ${summary.filesIngested} ingested, ${summary.filesSkipped} skipped, ` +
+      `files     ${summary.filesIngested} ingested${changes}, ${summary.filesSkipped} skipped, ` +
       `${summary.filesWaiting} still changing (of ${summary.filesSeen} seen)`,
       `rows      bronze ${summary.rows.bronze}, silver ${summary.rows.silver}, ` +
       `quarantine ${summary.rows.quarantine}${reasons ? ` (${reasons})` : ""}`,

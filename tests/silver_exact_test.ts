@@ -91,7 +91,14 @@ async function assertExact(lakehouse: string): Promise<Silver> {
 }
 
 async function ingestFiles(dir: string, lakehouse: string) {
-  const r = await runTask("ingest-files", ["--dir", dir, "--lakehouse", lakehouse]);
+  const r = await runTask("ingest-files", [
+    "--dir",
+    dir,
+    "--lakehouse",
+    lakehouse,
+    "--format",
+    "json",
+  ]);
   assert.equal(r.code, 0, `ingest-files failed:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
@@ -185,6 +192,47 @@ Deno.test("files and Kafka: a reading 2 days ahead of the clock is quarantined a
   const s = await assertExact(lakehouse);
   assert.deepEqual(s.perDevice, { a1: 5, a2: 5 });
   assert.deepEqual(s.reasons, { future_timestamp: 2 });
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(lakehouse, { recursive: true });
+});
+
+Deno.test("files: an appended NDJSON file ingests only its new complete lines; rewritten in place it is a new file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "exact-append-" });
+  const lakehouse = await Deno.makeTempDir({ prefix: "lh-exact-append-" });
+  const path = join(dir, "log.ndjson");
+  const start = Date.now() - DAY;
+  const all = readings("a1", 200, start);
+  await Deno.writeTextFile(path, ndjson(all.slice(0, 100)));
+  let r = await ingestFiles(dir, lakehouse);
+  assert.equal(r.records, 100);
+
+  // 50 lines appended, and a 51st being written (no newline, not yet complete JSON).
+  const partial = JSON.stringify(all[150]);
+  await Deno.writeTextFile(path, ndjson(all.slice(100, 150)) + partial.slice(0, 30), {
+    append: true,
+  });
+  r = await ingestFiles(dir, lakehouse);
+  assert.deepEqual([r.records, r.filesAppended, r.rows.bronze], [50, 1, 50]);
+  assert.equal(r.files[0].change, "appended");
+  assert.equal(r.files[0].waitingBytes, 30);
+  assert.equal((await assertExact(lakehouse)).silver, 150);
+
+  // The line completes; a rerun with nothing new reads nothing.
+  await Deno.writeTextFile(path, partial.slice(30) + "\n", { append: true });
+  r = await ingestFiles(dir, lakehouse);
+  assert.deepEqual([r.records, r.filesAppended], [1, 1]);
+  r = await ingestFiles(dir, lakehouse);
+  assert.deepEqual([r.records, r.filesSkipped], [0, 1]);
+  let s = await assertExact(lakehouse);
+  assert.deepEqual([s.silver, s.duplicates, s.bronze], [151, 0, 151]);
+
+  // Rewritten in place (its first line changed): a new file, whose old readings are duplicates.
+  await Deno.writeTextFile(path, ndjson([all[199], ...all.slice(0, 151)]));
+  r = await ingestFiles(dir, lakehouse);
+  assert.deepEqual([r.records, r.filesRewritten], [152, 1]);
+  assert.equal(r.files[0].change, "rewritten");
+  s = await assertExact(lakehouse);
+  assert.deepEqual([s.silver, s.duplicates], [152, 151]);
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(lakehouse, { recursive: true });
 });

@@ -6,7 +6,10 @@
  * already written, and must not change.
  *
  * - a Kafka partition: `<app>-<topic>-<partition>`, version = last offset written;
- * - a file: `file:<path>#<sha256 prefix of its content>`, version = index of the last record.
+ * - a JSON array or object file: `file:<path>#<sha256 prefix of its content>`, version = index
+ *   of the last record;
+ * - an NDJSON file: `file:<path>#<sha256 prefix of its first L bytes>:<L>`, version = byte offset
+ *   of the last line (see fileLineageAppId; files ingested before lineages keep the form above).
  */
 import { createHash } from "node:crypto";
 import type { Snapshot } from "../delta/snapshot.ts";
@@ -42,4 +45,21 @@ export function resumeFromSnapshots(snapshots: Iterable<Snapshot>, appId: string
   let min = Infinity;
   for (const s of snapshots) min = Math.min(min, s.txnVersion(appId) ?? -1);
   return min === Infinity ? 0 : min + 1;
+}
+
+/**
+ * appId of an NDJSON file's lineage: its path plus the length L of its complete lines when first
+ * seen and a hash of those L bytes (`file:<path>#<sha256 prefix>:<L>`), version = byte offset
+ * of the last line written. The file stays the same lineage while its first L bytes do, so
+ * lines appended later continue it.
+ */
+export function fileLineageAppId(relativePath: string, prefix: Uint8Array): string {
+  const hash = createHash("sha256").update(prefix).digest("hex").slice(0, 16);
+  return `file:${relativePath}#${hash}:${prefix.length}`;
+}
+
+/** The prefix length a lineage appId names, or null for any other appId. */
+export function fileLineageLength(appId: string): number | null {
+  const m = /#[0-9a-f]{16}:(0|[1-9][0-9]*)$/.exec(appId);
+  return m ? Number(m[1]) : null;
 }

@@ -141,6 +141,15 @@ export class IngestWriter {
     return out;
   }
 
+  /** The txn appIds any of the tables holds that start with `prefix`. */
+  knownAppIds(prefix: string): Set<string> {
+    const out = new Set<string>();
+    for (const snap of this.snapshots.values()) {
+      for (const appId of snap.txns.keys()) if (appId.startsWith(prefix)) out.add(appId);
+    }
+    return out;
+  }
+
   /**
    * Resume position of an appId: one past the smallest version stored over the three tables
    * (0 when a table never saw it).

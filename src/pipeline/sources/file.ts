@@ -1,12 +1,12 @@
 /**
  * JSON files dropped in a directory → the same decode path and tables as Kafka.
  *
- * A file's identity is its relative path plus a hash of its content: the txn appId
- * `file:<path>#<sha256 prefix>`, whose version is the index of the last record written. So a
- * rerun ingests nothing twice, a crash mid-file resumes after the last committed record, and a
- * file replaced by new content under the same name counts as a new file. Files are read only
- * once stable (unchanged size and mtime across two looks, or older than `settleMs`), so a file
- * still being copied in is not ingested half-way — writers should still prefer write-then-rename.
+ * What is read of each file, and under which txn appId, is file_plan.ts's business: an NDJSON
+ * file that grew yields only its new complete lines, a file rewritten in place is a new file,
+ * a rerun ingests nothing twice and a crash mid-file resumes after the last committed record.
+ * Files are read only once stable (unchanged size and mtime across two looks, or older than
+ * `settleMs`), so a file still being copied in is not ingested half-way — writers should still
+ * prefer write-then-rename.
  *
  * Formats: one JSON object, a JSON array of objects, or NDJSON (one record per line; blank lines
  * skipped). A line or element that is bad goes to quarantine; the good ones still land.
@@ -14,7 +14,9 @@
 import { join, relative } from "node:path";
 import type { AppCounts, SourceRecord } from "../batch.ts";
 import type { Ingestor } from "../ingestor.ts";
-import { fileAppId } from "../positions.ts";
+import { type FileChange, planFile } from "./file_plan.ts";
+
+export { splitRecords } from "./file_plan.ts";
 
 const EXTENSIONS = [".json", ".ndjson", ".jsonl"];
 
@@ -27,7 +29,10 @@ export interface FileSourceOptions {
 
 export interface FilePassSummary {
   filesSeen: number;
+  /** Files with records ingested in this pass; of them, appended to and rewritten in place. */
   filesIngested: number;
+  filesAppended: number;
+  filesRewritten: number;
   filesSkipped: number;
   filesWaiting: number;
   records: number;
@@ -41,6 +46,10 @@ export interface FileReport {
   status: "ingested" | "skipped";
   /** Why a file was skipped (already ingested, empty, unreadable). */
   reason?: string;
+  /** An ingested file: new, grown since last read (only its new lines), or rewritten in place. */
+  change?: Exclude<FileChange, "unchanged">;
+  /** Bytes at its end not read yet: a last line still being written. */
+  waitingBytes?: number;
   /** Records read from it this time (a resumed file: only those after the last commit). */
   records: number;
   /** Rows written per table. */
@@ -55,9 +64,15 @@ export function describeFileReport(r: FileReport): string {
   if (r.status === "skipped") return `skipped ${r.file}: ${r.reason}`;
   const reasons = Object.entries(r.rejected).sort((a, b) => b[1] - a[1])
     .map(([k, n]) => `${k} ${n}`).join(", ");
-  return `ingested ${r.file}: ${r.records} record(s) → bronze ${r.rows.bronze}, silver ${r.rows.silver}, quarantine ${r.rows.quarantine}${
+  const how = r.change === "appended"
+    ? " (appended: new lines only)"
+    : r.change === "rewritten"
+    ? " (rewritten in place: a new file)"
+    : "";
+  const waiting = r.waitingBytes ? `; a last line of ${r.waitingBytes} bytes waits` : "";
+  return `ingested ${r.file}${how}: ${r.records} record(s) → bronze ${r.rows.bronze}, silver ${r.rows.silver}, quarantine ${r.rows.quarantine}${
     reasons ? ` (${reasons})` : ""
-  }${r.duplicates ? `, ${r.duplicates} duplicate(s) (bronze only)` : ""}`;
+  }${r.duplicates ? `, ${r.duplicates} duplicate(s) (bronze only)` : ""}${waiting}`;
 }
 
 interface FileEntry {
@@ -79,48 +94,6 @@ async function listFiles(dir: string, root = dir): Promise<FileEntry[]> {
     }
   }
   return out.sort((a, b) => a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0);
-}
-
-/** Splits a file into record payloads: single object, array elements or NDJSON lines. */
-export function splitRecords(bytes: Uint8Array): (Uint8Array | string)[] {
-  let i = 0;
-  while (
-    i < bytes.length &&
-    (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)
-  ) i++;
-  if (i === bytes.length) return [];
-  if (bytes[i] === 0x5b /* [ */) {
-    // An array: each element is one record (re-serialised: JSON has no element offsets).
-    try {
-      const arr = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-      if (Array.isArray(arr)) return arr.map((el) => JSON.stringify(el) ?? "null");
-    } catch { /* a broken array is one bad record, below */ }
-    return [bytes];
-  }
-  const lines: Uint8Array[] = [];
-  let start = 0;
-  for (let j = 0; j <= bytes.length; j++) {
-    if (j === bytes.length || bytes[j] === 0x0a) {
-      let end = j;
-      if (end > start && bytes[end - 1] === 0x0d) end--;
-      const line = bytes.subarray(start, end);
-      if (line.some((b) => b !== 0x20 && b !== 0x09)) lines.push(line);
-      start = j + 1;
-    }
-  }
-  // A pretty-printed single object spans lines: if the lines are not each JSON, try the whole.
-  if (lines.length > 1 && bytes[i] === 0x7b /* { */) {
-    try {
-      JSON.parse(new TextDecoder().decode(lines[0]));
-    } catch {
-      try {
-        const whole = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-        JSON.parse(whole);
-        return [whole];
-      } catch { /* really NDJSON with a bad first line */ }
-    }
-  }
-  return lines;
 }
 
 /** Reads files and feeds them to the ingestor; remembers sizes to detect files in flight. */
@@ -158,6 +131,8 @@ export class FileSource {
     const s: FilePassSummary = {
       filesSeen: 0,
       filesIngested: 0,
+      filesAppended: 0,
+      filesRewritten: 0,
       filesSkipped: 0,
       filesWaiting: 0,
       records: 0,
@@ -179,7 +154,12 @@ export class FileSource {
       s.files.push(report);
       log(describeFileReport(report));
     };
-    const ingested: { rel: string; appId: string }[] = [];
+    const ingested: {
+      rel: string;
+      appId: string;
+      change: Exclude<FileChange, "unchanged">;
+      waitingBytes: number;
+    }[] = [];
     this.#counts.clear();
     const now = Date.now();
     for (const f of await listFiles(this.opts.dir)) {
@@ -201,18 +181,25 @@ export class FileSource {
         skipped(f.rel, `unreadable (${(err as Error).message})`);
         continue;
       }
-      const appId = fileAppId(f.rel, bytes);
-      const payloads = splitRecords(bytes);
-      if (payloads.length === 0) {
-        skipped(f.rel, "no records in it");
+      const plan = planFile(
+        f.rel,
+        bytes,
+        this.ingestor.writer.knownAppIds(`file:${f.rel}#`),
+        (appId) => this.ingestor.resumePosition(appId),
+      );
+      if (plan.change === "unchanged" || plan.records.length === 0) {
+        skipped(
+          f.rel,
+          plan.change === "unchanged"
+            ? "already ingested (same path and content)"
+            : plan.waitingBytes
+            ? `only an incomplete last line (${plan.waitingBytes} bytes)`
+            : "no records in it",
+        );
         continue;
       }
-      if (this.ingestor.resumePosition(appId) >= payloads.length) {
-        skipped(f.rel, "already ingested (same path and content)");
-        continue;
-      }
-      const records: SourceRecord[] = payloads.map((payload, position) => ({
-        appId,
+      const records: SourceRecord[] = plan.records.map(({ position, payload }) => ({
+        appId: plan.appId,
         position,
         source: "file",
         topic: null,
@@ -224,17 +211,27 @@ export class FileSource {
       }));
       await this.ingestor.exclusive(() => this.ingestor.addAll(records));
       s.filesIngested++;
+      if (plan.change === "appended") s.filesAppended++;
+      if (plan.change === "rewritten") s.filesRewritten++;
       s.records += records.length;
-      ingested.push({ rel: f.rel, appId });
+      this.#toldSkipped.delete(f.rel);
+      ingested.push({
+        rel: f.rel,
+        appId: plan.appId,
+        change: plan.change,
+        waitingBytes: plan.waitingBytes,
+      });
     }
     await this.ingestor.exclusive(() => this.ingestor.flushNow());
     // Reported once committed, so the figures are what the tables hold.
-    for (const { rel, appId } of ingested) {
+    for (const { rel, appId, change, waitingBytes } of ingested) {
       const c = this.#counts.get(appId) ?? { records: 0, valid: 0, duplicates: 0, rejected: {} };
       const quarantine = Object.values(c.rejected).reduce((a, b) => a + b, 0);
       const report: FileReport = {
         file: rel,
         status: "ingested",
+        change,
+        ...(waitingBytes ? { waitingBytes } : {}),
         records: c.records,
         rows: { bronze: c.records, silver: c.valid, quarantine },
         duplicates: c.duplicates,
