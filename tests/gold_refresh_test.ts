@@ -1,7 +1,8 @@
 /**
  * Gold refresh: exact aggregates on a hand-made silver, incremental = full after more silver
  * arrives (including late data for an already built day, and seeded random batches whose late
- * readings land in hours and days already built, and a deletion hidden behind a checkpoint),
+ * readings land in hours and days already built, a backfill older than anything built, and a
+ * deletion hidden behind a checkpoint),
  * idempotence, and that delta_scan (an
  * independent Delta reader) reads every gold table.
  */
@@ -16,6 +17,7 @@ import { GOLD_TABLES, goldTablePath } from "../src/gold/tables.ts";
 import { deltaScanSql } from "../src/query/views.ts";
 import { Prng } from "../src/simulator/prng.ts";
 import { type SilverRow, simulate, tempLakehouse, writeSilver } from "./gold_helpers.ts";
+import { runTask } from "./helpers/tasks.ts";
 
 const T = (hms: string) => `2025-01-06T${hms}Z`;
 
@@ -281,5 +283,46 @@ Deno.test("gold: silver rows deleted since the last refresh are seen even throug
     await assertSameAsFullRebuild(lh, after);
   } finally {
     await Deno.remove(lh, { recursive: true });
+  }
+});
+
+Deno.test("gold: a backfill two days older than anything refreshed, through ingest-files: incremental = full", async () => {
+  const lh = await tempLakehouse();
+  const dir = await Deno.makeTempDir({ prefix: "gold-backfill-in-" });
+  try {
+    const day = 86_400_000;
+    const start = Date.UTC(2025, 0, 10, 20);
+    const sim = (from: number) =>
+      simulate({
+        seed: 5,
+        start: from,
+        intervalSeconds: 60,
+        durationSeconds: 6 * 3600, // 20:00 to 02:00: two days each
+        topology: { buildings: 1, floors: 2 },
+        faults: "anomalies",
+      }).rows.map((r) =>
+        JSON.stringify({ ...r, timestamp: new Date(Number(r.timestamp)).toISOString() })
+      );
+    const ingest = async (name: string, lines: string[]) => {
+      await Deno.writeTextFile(join(dir, name), lines.join("\n") + "\n");
+      const r = await runTask("ingest-files", ["--dir", dir, "--lakehouse", lh]);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    await ingest("live.ndjson", sim(start));
+    await refreshGold(lh);
+    await ingest("archive.ndjson", sim(start - 2 * day));
+    const inc = await refreshGold(lh);
+    assert.ok(inc.every((r) => r.mode === "incremental"), JSON.stringify(inc.map((r) => r.mode)));
+    const scope = inc.find((r) => r.table === "energy_daily")!.scope;
+    assert.equal(scope, "2 day(s) in [2025-01-08, 2025-01-10)");
+    const [dup] = await query(
+      `SELECT count(*)::INTEGER AS n FROM (SELECT device_id, type, timestamp
+       FROM delta_scan('${join(lh, "silver")}') GROUP BY ALL HAVING count(*) > 1)`,
+    );
+    assert.equal(dup.n, 0, "silver holds no key twice");
+    await assertSameAsFullRebuild(lh, inc);
+  } finally {
+    await Deno.remove(lh, { recursive: true });
+    await Deno.remove(dir, { recursive: true });
   }
 });
