@@ -11,6 +11,7 @@ import {
   runMain,
   UsageError,
 } from "../src/config.ts";
+import { startTicker } from "../src/progress.ts";
 import { INGEST_OPTIONS, ingestorOptions } from "../src/pipeline/cli_options.ts";
 import { type FilePassSummary, type FileReport, FileSource } from "../src/pipeline/sources/file.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
@@ -51,7 +52,14 @@ await runMain(async () => {
     throw new Error(`--dir ${o.dir} is not a readable directory`);
   }
   const ingestor = await Ingestor.open(ingestorOptions(o, o.lakehouse, "ingest-files"));
-  const source = new FileSource(ingestor, { dir: o.dir });
+  // A large directory takes a while before the first file's line (lines come once committed):
+  // on a terminal a ticker counts the records read and the rows committed meanwhile.
+  const ticker = startTicker(() => {
+    const r = ingestor.totals.rows;
+    return `ingest-files: ${ingestor.totals.records} records read, ` +
+      `${r.bronze + r.silver + r.quarantine} rows committed …`;
+  });
+  const source = new FileSource(ingestor, { dir: o.dir, log: (l) => ticker.log(l) });
   let stop = false;
   const onSignal = () => {
     console.error("stopping after this pass …");
@@ -107,6 +115,8 @@ await runMain(async () => {
   } catch (err) {
     ingestor.abort();
     throw err;
+  } finally {
+    ticker.stop();
   }
   const summary = {
     ...total,
