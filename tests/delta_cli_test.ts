@@ -2,6 +2,7 @@
  * scripts/table.ts end to end: JSON info/history, checkpoint (and its dry run, which writes
  * nothing), optimize, vacuum refusal, tables by name under --lakehouse, flags a verb does not take.
  */
+import { runTask } from "./helpers/tasks.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openDuckDB } from "../src/duckdb/engine.ts";
@@ -97,6 +98,8 @@ Deno.test("table CLI: info, history, checkpoint, optimize, vacuum", async () => 
     const list = await run(dir, "list", "--lakehouse", lh);
     assert.match(list.out, /^table\s+version\s+last_commit\s+files\s+size\s+rows\s+path\n/);
     assert.match(list.out, /\nsilver\s+4\s.*\s30\s/);
+    const twin = await runTask("table", ["list", "--lakehouse", lh], { TABLE_FORMAT: "json" });
+    assert.equal(JSON.parse(twin.stdout)[0].table, "silver", twin.stderr);
     const unknown = await run(dir, "info", "gold_nope", "--lakehouse", lh);
     assert.equal(unknown.code, 1);
     assert.match(unknown.err, /no table "gold_nope" in .*; tables: silver/);

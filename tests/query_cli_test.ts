@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { refreshGold } from "../src/gold/refresh.ts";
 import { tempLakehouse, writeSilver } from "./gold_helpers.ts";
+import { runTask } from "./helpers/tasks.ts";
 
 /** The query task's own permissions (deno.json): it may not write. */
 const PERMS = ["--allow-read", "--allow-ffi", "--allow-env"];
@@ -168,6 +169,12 @@ Deno.test("query CLI: read-only, escapes, limits, several statements, -f and std
     assert.equal(fromFile.stdout, "n\n1\n", fromFile.stderr);
     const fromStdin = await queryWith("SELECT 7 AS seven", lh, "--format", "csv", "-");
     assert.equal(fromStdin.stdout, "seven\n7\n", fromStdin.stderr);
+
+    // The env twins reach the task as deno.json runs it.
+    const twin = await runTask("query", ["--lakehouse", lh, "SELECT 1 AS one"], {
+      QUERY_FORMAT: "csv",
+    });
+    assert.equal(twin.stdout, "one\n1\n", twin.stderr);
 
     const typo = await query(`${lh}-typo`);
     assert.equal(typo.code, 1);
