@@ -55,7 +55,8 @@ const SPECS = {
     type: "string",
     multiple: true,
     env: "GOLD_NOTIFY_URLS",
-    description: "POST incident events to this http(s) URL (repeatable; env comma-separated)",
+    description: "POST incident events to this http(s) URL (repeatable; env comma-separated; " +
+      "slack+https://… for one Slack webhook among others)",
   },
   "notify-format": {
     type: "string",
@@ -88,12 +89,14 @@ async function notifyEndpoints(
   const endpoints: Endpoint[] = [];
   try {
     for (const u of list) endpoints.push(await parseEndpoint(u, format as NotifyFormat));
-    await parseEndpoint(dashboardUrl);
   } catch (err) {
     if (err instanceof NotifyConfigError) {
       throw new UsageError(err.message.replace(/^notification URL/, "URL"));
     }
     throw err;
+  }
+  if (!/^https?:\/\/[^/]/.test(dashboardUrl) || !URL.canParse(dashboardUrl)) {
+    throw new UsageError(`--dashboard-url "${dashboardUrl}" is not an http(s) URL`);
   }
   for (const ep of endpoints) {
     const host = ep.url.host;

@@ -283,6 +283,11 @@ Deno.test("notify: a bad URL is an error at start", async () => {
   await assert.rejects(() => parseEndpoint("https://example.com", "xml" as "json"), /format/);
   const ep = await parseEndpoint("https://hooks.slack.com/services/T0/B0/secret-token", "slack");
   assert.ok(!ep.label.includes("secret-token"));
+  const own = await parseEndpoint("slack+https://hooks.slack.com/services/T0/B0/x", "json");
+  assert.deepEqual([own.format, own.url.href], [
+    "slack",
+    "https://hooks.slack.com/services/T0/B0/x",
+  ]);
 });
 
 Deno.test("notify: gold refuses a bad URL, and --notify without network access, at start", async () => {
@@ -306,6 +311,9 @@ Deno.test("notify: gold refuses a bad URL, and --notify without network access, 
     ]);
     assert.equal(format.code, 2, format.stderr);
     assert.match(format.stderr, /unknown notification format "xml"/);
+    const plus = await runTask("gold", ["--lakehouse", lh, "--notify", "slack+ftp://example.com"]);
+    assert.equal(plus.code, 2, plus.stderr);
+    assert.match(plus.stderr, /URL "slack\+ftp:\/\/example.com" is not a URL|must be http/);
     // gold's task line lets it reach any host; run with network for another host only.
     const narrowed = await new Deno.Command(Deno.execPath(), {
       args: [

@@ -36,8 +36,13 @@ export class NotifyConfigError extends Error {
   }
 }
 
-/** Parses and checks one endpoint URL. */
+/**
+ * Parses and checks one endpoint URL. A URL written `slack+https://…` (or `json+…`) has that
+ * format whatever `format` says: a Slack channel beside a generic receiver.
+ */
 export async function parseEndpoint(raw: string, format: NotifyFormat = "json"): Promise<Endpoint> {
+  const own = /^(json|slack)\+(https?:.*)$/i.exec(raw.trim());
+  if (own) return parseEndpoint(own[2], own[1].toLowerCase() as NotifyFormat);
   if (!NOTIFY_FORMATS.includes(format)) {
     throw new NotifyConfigError(
       `unknown notification format "${format}" (expected ${NOTIFY_FORMATS.join(" or ")})`,
