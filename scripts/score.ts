@@ -37,7 +37,11 @@ const SPECS = {
     default: "60",
     description: "Seconds of slack on both sides of an episode when matching",
   },
-  json: { type: "boolean", description: "Print the scores as JSON (with missed and false lists)" },
+  json: {
+    type: "boolean",
+    env: "SCORE_JSON",
+    description: "Print the scores as JSON (with missed and false lists)",
+  },
 } as const;
 
 async function main(): Promise<void> {
