@@ -255,6 +255,14 @@ Deno.test({
           await page.locator("#device-incidents tbody").innerText(),
           /critical[\s\S]*spike, threshold[\s\S]*open/i,
         );
+        // Its own line, from silver (the seeded device of A/F1/co2 that has readings).
+        const own = await browser.newPage();
+        await own.goto(`${dash.url}?building=A&device=A-F1-co2-01`);
+        await own.locator("#device-panel").waitFor({ state: "visible", timeout: 10_000 });
+        await own.locator("#device-chart canvas").waitFor({ timeout: 10_000 });
+        assert.ok(Number(await own.locator("#device-chart").getAttribute("data-points")) > 10);
+        assert.match(await own.locator("#device-chart .bands").innerText(), /^CO₂ \(ppm\)/);
+        await own.close();
         await page.locator("#device-close").click();
         assert.equal(await page.locator("#device-panel").isHidden(), true);
 
@@ -312,6 +320,9 @@ Deno.test({
         assert.equal(await status("/events?building=A%27%3B--"), 400);
         assert.equal(await status("/events?range=week"), 400);
         assert.equal(await status("/events?sql=SELECT%201"), 400);
+        assert.equal(await status("/api/device?building=A&device=x%27%3B--&range=hour"), 400);
+        assert.equal(await status("/api/device?building=ZZZ&device=A-F1-co2-01"), 400);
+        assert.equal(await status("/api/device?building=A&device=A-F1-co2-01"), 200);
         assert.equal(await status("/../deno.json"), 404);
         // DNS rebinding: a page of another site resolved to 127.0.0.1 sends its own Host.
         assert.match(await rawGet(dash.url, "attacker.example"), /^HTTP\/1\.1 403/);

@@ -180,6 +180,8 @@ export class DashboardModel {
   #state: Published = { json: "", seq: 0 };
   #buildings = new Set<string>();
   #loggedErrors = new Set<string>();
+  /** "Now" of the last refresh (newest event time in silver), null when empty. */
+  #nowMs: number | null = null;
   /** Queries run since start (for the CPU figures and tests of the caching). */
   queriesRun = 0;
 
@@ -316,6 +318,7 @@ export class DashboardModel {
     const newest = silver ? newestEventMs(silver.snap) : null;
     // Never ahead of the wall clock: a device clock far ahead must not become everyone's "now".
     const nowMs = newest === null ? null : Math.min(newest, Date.now());
+    this.#nowMs = nowMs;
     this.#buildings = new Set(silver ? partitionValues(silver.snap, "building") : []);
     const health = await this.#health(errors);
     const state: DashboardState = {
@@ -474,6 +477,37 @@ export class DashboardModel {
       key: cacheKey,
       at: Date.now(),
       value: { json: JSON.stringify(series), seq: (hit?.value.seq ?? 0) + 1 },
+    });
+  }
+
+  /**
+   * One device's line (its drill-down) over a chart range, as of the last refresh's "now".
+   * Not cached: asked for by a viewer that opened the device, when its charts move.
+   */
+  async deviceSeries(building: string, device: string, range: SeriesRange): Promise<string> {
+    const silver = this.#tables.get("silver");
+    const nowMs = this.#nowMs;
+    const spec = SERIES_RANGES[range];
+    let rows: Row[] = [];
+    if (silver && nowMs !== null) {
+      this.queriesRun++;
+      rows = await runQuery(this.db.conn, this.sql.device_series, {
+        now: new Date(nowMs).toISOString(),
+        building,
+        device,
+        range_minutes: spec.rangeMinutes,
+        bucket_minutes: spec.bucketMinutes,
+      });
+    }
+    const type = rows.length ? String(rows[0].type) : null;
+    return JSON.stringify({
+      device,
+      building,
+      range,
+      type,
+      unit: CHART_TYPES.find(([t]) => t === type)?.[1] ?? null,
+      t: rows.map((r) => Number(r.t_ms)),
+      values: rows.map((r) => (r.value === null ? null : Number(r.value))),
     });
   }
 

@@ -12,6 +12,7 @@ import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 export const DASHBOARD_QUERIES = [
   "overview",
   "series",
+  "device_series",
   "incidents",
   "silent_devices",
   "silent_devices_silver",

@@ -77,6 +77,7 @@ export const SECURITY_HEADERS: Record<string, string> = {
 
 /** Building names as the pipeline partitions them (safe identifiers); checked before lookup. */
 const BUILDING_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const DEVICE_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
 const HEARTBEAT_MS = 15_000;
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
 
@@ -274,6 +275,27 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     });
   };
 
+  /** One device's line for its drill-down: building whitelisted, device bound as a parameter. */
+  const onDevice = async (url: URL): Promise<Response> => {
+    const params = validateParams(url, ["building", "device", "range"]);
+    if (params instanceof Response) return params;
+    const { building, device } = params;
+    const range = params.range ?? "hour";
+    if (!isSeriesRange(range)) return badRequest("range must be one of: hour, day");
+    if (!building || !BUILDING_RE.test(building) || !model.isBuilding(building)) {
+      return badRequest("unknown building");
+    }
+    if (!device || !DEVICE_RE.test(device)) return badRequest("bad device id");
+    const json = await withModel(() => model.deviceSeries(building, device, range));
+    return new Response(json, {
+      headers: {
+        ...SECURITY_HEADERS,
+        "content-type": "application/json; charset=utf-8",
+        "cache-control": "no-store",
+      },
+    });
+  };
+
   const handler = async (req: Request): Promise<Response> => {
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response("read-only\n", {
@@ -282,7 +304,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       });
     }
     const url = new URL(req.url);
-    if (req.method === "HEAD" && (url.pathname === "/events" || url.pathname === "/api/state")) {
+    if (
+      req.method === "HEAD" && (url.pathname.startsWith("/api/") || url.pathname === "/events")
+    ) {
       return new Response(null, { status: 405, headers: { ...SECURITY_HEADERS, allow: "GET" } });
     }
     if (LOOPBACK.has(host) || host === "::1") {
@@ -293,6 +317,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     }
     if (url.pathname === "/events") return await onEvents(url);
     if (url.pathname === "/api/state") return await onState(url);
+    if (url.pathname === "/api/device") return await onDevice(url);
     const asset = assets.get(url.pathname);
     if (!asset) return new Response("not found\n", { status: 404, headers: SECURITY_HEADERS });
     const headers: Record<string, string> = {

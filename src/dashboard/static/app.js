@@ -492,6 +492,8 @@
     }
     lastSeries = s;
     applyDrill();
+    // New data for the charts: the drilled device's line moves with them.
+    if (drill && drill.building === s.building) loadDeviceSeries();
     if (!document.documentElement.dataset.chartsAt) {
       document.documentElement.dataset.chartsAt = String(Math.round(performance.now()));
     }
@@ -584,8 +586,73 @@
 
   // ---- device drill-down ------------------------------------------------------------------
 
+  let deviceChart = null;
+  let deviceFetch = 0;
+
+  /** Fetches the drilled device's own line for the current range and draws it. */
+  async function loadDeviceSeries() {
+    if (!drill || !drill.building) return;
+    const ticket = ++deviceFetch;
+    const params = new URLSearchParams({
+      building: drill.building,
+      device: drill.device_id,
+      range: selection.range,
+    });
+    let d;
+    try {
+      const res = await fetch(`/api/device?${params}`);
+      if (!res.ok) return;
+      d = await res.json();
+    } catch {
+      return;
+    }
+    if (ticket !== deviceFetch || !drill || d.device !== drill.device_id) return;
+    const box = $("device-chart");
+    if (deviceChart) deviceChart.destroy();
+    deviceChart = null;
+    box.replaceChildren();
+    box.dataset.points = String(d.t.length);
+    if (d.t.length === 0) {
+      box.append(el("p", "muted small", "No readings of this device in this window."));
+      return;
+    }
+    const th = lastState?.thresholds?.[d.type];
+    const bands = bandText(th, d.unit);
+    box.append(
+      el(
+        "p",
+        "bands muted small",
+        `${TYPE_LABEL[d.type] ?? d.type} (${d.unit})${bands ? ` · ${bands}` : ""}`,
+      ),
+    );
+    deviceChart = new uPlot(
+      {
+        width: Math.max(260, Math.min(900, $("charts").clientWidth - 32)),
+        height: 160,
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
+        legend: { live: false },
+        cursor: { drag: { x: true, y: false } },
+        scales: { x: { time: true }, y: { range: (_u, min, max) => yRange(min, max, th) } },
+        axes: [
+          {
+            stroke: "#555",
+            label: "UTC",
+            labelSize: 16,
+            values: (_u, ticks) => ticks.map((t) => hhmm(t * 1000)),
+          },
+          { stroke: "#555", size: 56, label: d.unit, labelSize: 16 },
+        ],
+        plugins: th ? [bandsPlugin(th, box)] : [],
+        series: [{}, { label: d.device, stroke: "#1f4e79", width: 1.5, points: { show: false } }],
+      },
+      [d.t.map((t) => t / 1000), d.values],
+      box,
+    );
+  }
+
   function openDevice(d) {
     drill = d;
+    loadDeviceSeries();
     if (d.building && d.building !== selection.building) {
       selection.building = d.building;
       chartsKey = "";
@@ -612,8 +679,8 @@
     $("device-note").textContent =
       `${
         silent ? `Silent for ${duration(silent.silent_ms)}. ` : ""
-      }Its series: floor F${drill.floor}'s ${TYPE_LABEL[drill.type] ?? drill.type} line ` +
-      "below (the other floors hidden).";
+      }Its own readings below; in the ${TYPE_LABEL[drill.type] ?? drill.type} chart only its ` +
+      `floor (F${drill.floor}) is shown.`;
     fillTable(
       $("device-incidents"),
       mine,
@@ -644,6 +711,9 @@
 
   $("device-close").addEventListener("click", () => {
     drill = null;
+    if (deviceChart) deviceChart.destroy();
+    deviceChart = null;
+    $("device-chart").replaceChildren();
     renderDevice();
     applyDrill();
   });
