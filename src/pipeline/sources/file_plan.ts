@@ -4,8 +4,8 @@
  * bytes>:<L>` (L: the length of its complete lines when first seen) is the same file as long as
  * those L bytes are unchanged, and its positions are line byte offsets, so an appended file
  * yields only the lines past its committed txn version (`appended`) and a file whose beginning
- * changed matches no lineage (`rewritten`: a new file). A last line without its newline is read
- * only once it is complete JSON; until then it waits (the appender is mid-line). A JSON array or
+ * changed matches no lineage (`rewritten`: a new file). A last line without its newline whose
+ * object has not closed waits for the rest (the appender is mid-line). A JSON array or
  * pretty-printed object is one record set identified by its whole content, positions being
  * element indexes: changed content is a new file.
  */
@@ -62,6 +62,28 @@ function isWholeValue(bytes: Uint8Array): boolean {
   return records.length === 1 && typeof records[0] === "string";
 }
 
+/**
+ * Whether an unterminated last line is still being written: a JSON object or array whose
+ * brackets (outside strings) have not closed yet. A line that closed — even if it is not valid
+ * JSON (NaN, a NUL byte, bad UTF-8) — is complete, and goes to quarantine like any bad line.
+ */
+function unfinished(tail: Uint8Array): boolean {
+  let i = 0;
+  while (i < tail.length && tail[i] <= 0x20) i++;
+  if (i === tail.length || (tail[i] !== 0x7b && tail[i] !== 0x5b)) return false;
+  let depth = 0, inString = false;
+  for (; i < tail.length; i++) {
+    const b = tail[i];
+    if (inString) {
+      if (b === 0x5c /* \ */) i++;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x7b || b === 0x5b) depth++;
+    else if ((b === 0x7d || b === 0x5d) && --depth === 0) return false;
+  }
+  return true;
+}
+
 /** An NDJSON line: its bytes (CR stripped) and the offset where it starts. */
 export interface NdjsonLine {
   offset: number;
@@ -70,7 +92,7 @@ export interface NdjsonLine {
 
 /**
  * The complete lines of NDJSON `bytes` (blank ones skipped) and where they end: a last line
- * without its newline counts only when it is complete JSON (else an appender is mid-line).
+ * without its newline counts unless it is unfinished (an appender is mid-line).
  */
 export function ndjsonLines(bytes: Uint8Array): { lines: NdjsonLine[]; end: number } {
   const lines: NdjsonLine[] = [];
@@ -84,19 +106,9 @@ export function ndjsonLines(bytes: Uint8Array): { lines: NdjsonLine[]; end: numb
     push(start, j);
     start = j + 1;
   }
-  if (start < bytes.length) {
-    const tail = bytes.subarray(start);
-    let complete = !tail.some((b) => b !== 0x20 && b !== 0x09 && b !== 0x0d);
-    if (!complete) {
-      try {
-        JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(tail));
-        complete = true;
-      } catch { /* partial: wait for the rest */ }
-    }
-    if (complete) {
-      push(start, bytes.length);
-      start = bytes.length;
-    }
+  if (start < bytes.length && !unfinished(bytes.subarray(start))) {
+    push(start, bytes.length);
+    start = bytes.length;
   }
   return { lines, end: start };
 }
