@@ -61,6 +61,13 @@ export const INGEST_OPTIONS = {
     default: String(DEFAULT_COMPACTION.targetBytes),
     description: "Auto-compaction packs files up to this size and never rewrites larger ones",
   },
+  "duckdb-threads": {
+    type: "string",
+    env: "INGEST_DUCKDB_THREADS",
+    default: "1",
+    description:
+      "DuckDB threads of the writer (0: DuckDB's choice, the cores or DUCKDB_THREADS). One is the fastest on 2 cores: with more, the querying thread polls DuckDB's task queue while the workers write",
+  },
 } as const satisfies OptionSpecs;
 
 /** Builds the Ingestor options from parsed INGEST_OPTIONS (plus the lakehouse and query id). */
@@ -94,6 +101,8 @@ export function ingestorOptions(
         min: 1024,
       }),
     },
+    threads: numberOption("duckdb-threads", o["duckdb-threads"], { integer: true, min: 0 }) ||
+      undefined,
     onLog: (message) => console.error(message),
   };
 }
