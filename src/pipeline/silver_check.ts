@@ -17,6 +17,7 @@ import { type Action, type AddAction, isAdd, parseStats, timeRange } from "../de
 import { readCommit } from "../delta/log.ts";
 import type { Snapshot } from "../delta/snapshot.ts";
 import { snapshotScanSql } from "../query/views.ts";
+import { sqlString } from "../duckdb/engine.ts";
 import { STATUS } from "./batch.ts";
 import type { DedupState } from "./dedup.ts";
 
@@ -58,6 +59,29 @@ export async function markConflicts(
        WHERE s.status = ${STATUS.valid})`,
   );
   return Number(result.rowsChanged);
+}
+
+/**
+ * DuckDB memory limit while looking rows up in silver. The lookup scans one file group per
+ * partition at once, and DuckDB's buffers for those scans overrun the ingest session's small
+ * limit (128 MB: out of memory at 20 partitions); the live path never runs it.
+ */
+const LOOKUP_MEMORY = "512MB";
+
+/** Runs `fn` with DuckDB's memory limit set to `limit`, then restores it. */
+async function withMemory<T>(
+  conn: DuckDBConnection,
+  limit: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const reader = await conn.runAndReadAll(`SELECT current_setting('memory_limit')`);
+  const current = String(reader.getRows()[0][0]);
+  await conn.run(`SET memory_limit = ${sqlString(limit)}`);
+  try {
+    return await fn();
+  } finally {
+    await conn.run(`SET memory_limit = ${sqlString(current)}`);
+  }
 }
 
 interface KeyRange {
@@ -141,30 +165,44 @@ export async function resolveAgainstSilver(
     snapshotScanSql(snap, files)
   }) WHERE timestamp BETWEEN make_timestamp(${lo * 1000}::BIGINT)::TIMESTAMPTZ
       AND make_timestamp(${hi * 1000}::BIGINT)::TIMESTAMPTZ)`;
+  // In steps, each a small temp table: the rows to resolve, their matches in silver, the
+  // batch's valid keys, then the verdicts.
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE unresolved AS
+     SELECT s."row", s.status, s.device_id, s.type, s.ts,
+       a.label || CAST(s.pos::BIGINT AS VARCHAR) AS own_source
+     FROM staging s JOIN staging_apps a ON s.app = a.app WHERE ${unresolved}`,
+  );
+  await withMemory(
+    conn,
+    LOOKUP_MEMORY,
+    () =>
+      conn.run(
+        `CREATE OR REPLACE TEMP TABLE silver_hits AS
+         SELECT u."row", bool_or(f.source = u.own_source) AS own
+         FROM unresolved u JOIN ${silver} f
+           ON f.device_id = u.device_id AND f.type = u.type AND f.ts = u.ts
+         GROUP BY u."row"`,
+      ),
+  );
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE batch_valid AS
+     SELECT DISTINCT device_id, type, ts FROM staging WHERE status = ${STATUS.valid}`,
+  );
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE resolved AS
-     WITH u AS (
-       SELECT s."row", s.status, s.device_id, s.type, s.ts,
-         a.label || CAST(s.pos::BIGINT AS VARCHAR) AS own_source
-       FROM staging s JOIN staging_apps a ON s.app = a.app WHERE ${unresolved}),
-     hits AS (
-       SELECT u."row", bool_or(f.source = u.own_source) AS own
-       FROM u JOIN ${silver} f ON f.device_id = u.device_id AND f.type = u.type AND f.ts = u.ts
-       GROUP BY u."row"),
-     batch_valid AS (
-       SELECT DISTINCT device_id, type, ts FROM staging WHERE status = ${STATUS.valid}),
-     firsts AS (
-       SELECT u."row" FROM u
-       WHERE u.status = ${STATUS.check} AND u."row" NOT IN (SELECT "row" FROM hits)
-         AND NOT EXISTS (SELECT 1 FROM batch_valid v
-           WHERE v.device_id = u.device_id AND v.type = u.type AND v.ts = u.ts)
+     WITH firsts AS (
+       SELECT u."row" FROM unresolved u
+       ANTI JOIN silver_hits h ON h."row" = u."row"
+       ANTI JOIN batch_valid v ON v.device_id = u.device_id AND v.type = u.type AND v.ts = u.ts
+       WHERE u.status = ${STATUS.check}
        QUALIFY row_number() OVER (PARTITION BY u.device_id, u.type, u.ts ORDER BY u."row") = 1)
      SELECT u."row", CASE
          WHEN u.status = ${STATUS.replay} AND coalesce(h.own, false) THEN ${STATUS.valid}
-         WHEN u.status = ${STATUS.check} AND u."row" IN (SELECT "row" FROM firsts)
-           THEN ${STATUS.valid}
+         WHEN u.status = ${STATUS.check} AND f."row" IS NOT NULL THEN ${STATUS.valid}
          ELSE ${STATUS.duplicate} END AS status
-     FROM u LEFT JOIN hits h ON h."row" = u."row"`,
+     FROM unresolved u LEFT JOIN silver_hits h ON h."row" = u."row"
+     LEFT JOIN firsts f ON f."row" = u."row"`,
   );
   await conn.run(
     `UPDATE staging_rows SET status = r.status FROM resolved r WHERE staging_rows."row" = r."row"`,
