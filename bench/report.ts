@@ -210,6 +210,12 @@ export function figureRows(r: BenchResults): Row[] {
     "delta.logCleanupUsPerFile",
   );
   add("delta", "log cleanup: a pass with nothing to delete — ms", "delta.logCleanupIdleMs");
+  const backfill = `backfill (${count("backfill.backfillRows")} readings a day older than ${
+    count("backfill.silverRows")
+  } in silver)`;
+  add(backfill, "live path: the silver rows, in order — rows/s", "backfill.liveRowsPerSec");
+  add(backfill, "backfill: each looked up in silver, new — rows/s", "backfill.backfillRowsPerSec");
+  add(backfill, "the same backfill again: all duplicates — rows/s", "backfill.resendRowsPerSec");
   add(
     "decode",
     `decodeReading, ${count("decode.messages")} payloads — msg/s`,

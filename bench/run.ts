@@ -58,6 +58,7 @@ import {
 import { benchPeers, type PeersResult } from "./peers_bench.ts";
 import { renderMarkdown } from "./report.ts";
 import { figure, pairRatios } from "./stats.ts";
+import { type BackfillFigures, benchBackfill } from "./backfill_bench.ts";
 
 /** Sizes and repetitions of one bench mode. */
 export interface BenchSizes {
@@ -79,6 +80,9 @@ export interface BenchSizes {
   warmupMessages: number;
   /** Topic length of the peers scenario (consume vs the Python peer, kafkajs vs platformatic). */
   peersMessages: number;
+  /** Backfill scenario: readings in silver first, then readings one day older than them. */
+  backfillSilverRows: number;
+  backfillRows: number;
 }
 
 /** Full: the sizes issue 7 names. Quick: a smoke test that finishes in under 2 minutes. */
@@ -100,6 +104,8 @@ export const SIZES: Record<"full" | "quick", BenchSizes> = {
     decodeMessages: 500_000,
     warmupMessages: 3_000_000,
     peersMessages: 1_000_000,
+    backfillSilverRows: 10_000_000,
+    backfillRows: 1_000_000,
   },
   quick: {
     runs: 1,
@@ -118,6 +124,8 @@ export const SIZES: Record<"full" | "quick", BenchSizes> = {
     decodeMessages: 100_000,
     warmupMessages: 0,
     peersMessages: 100_000,
+    backfillSilverRows: 200_000,
+    backfillRows: 20_000,
   },
 };
 
@@ -136,10 +144,13 @@ export interface BenchOptions {
   /** The deno executable for child processes. */
   deno: string;
   log?: (line: string) => void;
-  /** Only these scenarios (default all): producer, pipeline, freshness, gold, memory, delta, decode. */
+  /** Only these scenarios (default all): see SCENARIOS. */
   only?: string[];
   /** Overrides the mode's `peersMessages`. */
   peersMessages?: number;
+  /** Override the mode's backfill sizes. */
+  backfillSilverRows?: number;
+  backfillRows?: number;
 }
 
 /** The JSON written to latest.json. */
@@ -170,6 +181,7 @@ export const SCENARIOS = [
   "peers",
   "gold",
   "delta",
+  "backfill",
   "decode",
 ] as const;
 
@@ -177,7 +189,12 @@ export const SCENARIOS = [
 export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const mode = opts.quick ? "quick" : "full";
-  const sizes = { ...SIZES[mode], peersMessages: opts.peersMessages ?? SIZES[mode].peersMessages };
+  const sizes = {
+    ...SIZES[mode],
+    peersMessages: opts.peersMessages ?? SIZES[mode].peersMessages,
+    backfillSilverRows: opts.backfillSilverRows ?? SIZES[mode].backfillSilverRows,
+    backfillRows: opts.backfillRows ?? SIZES[mode].backfillRows,
+  };
   const started = new Date();
   const t0 = performance.now();
   const machine = machineInfo();
@@ -504,6 +521,27 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
         logCleanupPasses: cleanup.passes,
         logCleanupUsPerFile: figure([cleanup.usPerFile], "µs", 0),
         logCleanupIdleMs: figure([cleanup.idleMs], "ms", 1),
+      };
+    });
+
+    await scenario("backfill", async () => {
+      const runs: BackfillFigures[] = [];
+      for (let i = 0; i < sizes.runs; i++) {
+        const r = await benchBackfill(sizes.backfillSilverRows, sizes.backfillRows, lakehouse());
+        log(
+          `  run ${i + 1}: live ${r.liveRowsPerSec} rows/s, backfill ${r.backfillRowsPerSec} ` +
+            `rows/s, resend ${r.resendRowsPerSec} rows/s`,
+        );
+        runs.push(r);
+      }
+      return {
+        silverRows: sizes.backfillSilverRows,
+        backfillRows: sizes.backfillRows,
+        liveRowsPerSec: figure(runs.map((r) => r.liveRowsPerSec), "rows/s", 0),
+        backfillRowsPerSec: figure(runs.map((r) => r.backfillRowsPerSec), "rows/s", 0),
+        resendRowsPerSec: figure(runs.map((r) => r.resendRowsPerSec), "rows/s", 0),
+        backfillSilverRows: runs[0].backfillSilverRows,
+        resendDuplicates: runs[0].resendDuplicates,
       };
     });
 

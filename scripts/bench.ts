@@ -39,13 +39,27 @@ const OPTIONS = {
     default: "",
     description: "Topic length of the peers scenario (default 1000000, quick 100000)",
   },
+  "backfill-rows": {
+    type: "string",
+    env: "BENCH_BACKFILL_ROWS",
+    default: "",
+    description:
+      "Readings one day older than silver's in the backfill scenario (default 1000000, quick 20000)",
+  },
+  "backfill-silver-rows": {
+    type: "string",
+    env: "BENCH_BACKFILL_SILVER_ROWS",
+    default: "",
+    description: "Readings in silver before the backfill (default 10000000, quick 200000)",
+  },
 } as const satisfies OptionSpecs;
 
 await runMain(async () => {
   const { options: o, positionals } = parseCli(
     Deno.args,
     OPTIONS,
-    "Usage: deno task bench [--quick] [--out DIR] [--only a,b] [--peers-messages N]",
+    "Usage: deno task bench [--quick] [--out DIR] [--only a,b] [--peers-messages N] " +
+      "[--backfill-rows N] [--backfill-silver-rows N]",
   );
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const only = o.only ? o.only.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
@@ -63,6 +77,12 @@ await runMain(async () => {
     only,
     peersMessages: o["peers-messages"]
       ? numberOption("peers-messages", o["peers-messages"], { integer: true, min: 1 })
+      : undefined,
+    backfillRows: o["backfill-rows"]
+      ? numberOption("backfill-rows", o["backfill-rows"], { integer: true, min: 1 })
+      : undefined,
+    backfillSilverRows: o["backfill-silver-rows"]
+      ? numberOption("backfill-silver-rows", o["backfill-silver-rows"], { integer: true, min: 1 })
       : undefined,
   });
   console.log(figuresTable(results));
