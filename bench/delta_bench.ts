@@ -4,6 +4,8 @@
  * lives elsewhere; `deno run ... bench/delta_bench.ts` prints them all.
  */
 import { join } from "node:path";
+import { joinLocation } from "../src/storage/location.ts";
+import { storageFor } from "../src/storage/storage.ts";
 import { openDuckDB } from "../src/duckdb/engine.ts";
 import {
   appendQuery,
@@ -29,19 +31,35 @@ const SCHEMA: TableSchema = {
 };
 const PARTS = ["building", "type"];
 
-async function withTable<T>(fn: (path: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "delta_bench_" });
+/**
+ * Runs `fn` on a fresh table: in a temp dir, or under `base` (an `s3://` prefix: the table and
+ * everything under it are deleted afterwards).
+ */
+async function withTable<T>(fn: (path: string) => Promise<T>, base?: string): Promise<T> {
+  const dir = base
+    ? joinLocation(base, `delta_bench_${crypto.randomUUID().slice(0, 8)}`)
+    : await Deno.makeTempDir({ prefix: "delta_bench_" });
   try {
-    const path = join(dir, "t");
+    const path = joinLocation(dir, "t");
     await createTable(path, { schema: SCHEMA, partitionColumns: PARTS });
     return await fn(path);
   } finally {
-    await Deno.remove(dir, { recursive: true });
+    if (base) {
+      const storage = storageFor(dir);
+      for (const o of await storage.list(dir, { recursive: true })) {
+        await storage.delete(o.location);
+      }
+    } else {
+      await Deno.remove(dir, { recursive: true });
+    }
   }
 }
 
-/** Append throughput in rows/s: one append of `rows` rows (8 buildings x 4 types). */
-export async function benchAppend(rows: number): Promise<number> {
+/**
+ * Append throughput in rows/s: one append of `rows` rows (8 buildings x 4 types), to a local
+ * table or one under `base` (`s3://…`).
+ */
+export async function benchAppend(rows: number, base?: string): Promise<number> {
   return await withTable(async (path) => {
     const db = await openDuckDB({ delta: false });
     try {
@@ -55,14 +73,19 @@ export async function benchAppend(rows: number): Promise<number> {
     } finally {
       db.close();
     }
-  });
+  }, base);
 }
 
-/** Mean latency in ms of `n` sequential commits of one add each (checkpoints included). */
-export async function benchCommitLatency(n: number): Promise<number> {
+/**
+ * Mean latency in ms of `n` sequential commits of one add each (checkpoints included), to a
+ * local table or one under `base` (`s3://…`).
+ */
+export async function benchCommitLatency(n: number, base?: string): Promise<number> {
   return await withTable(async (path) => {
     // The files exist before timing starts: what is timed is the commit, syncs included.
-    const adds = Array.from({ length: n }, (_, i) => fakeAdd(path, i + 1));
+    const adds = base
+      ? await Promise.all(Array.from({ length: n }, (_, i) => fakeRemoteAdd(path, i + 1)))
+      : Array.from({ length: n }, (_, i) => fakeAdd(path, i + 1));
     const t0 = performance.now();
     for (let v = 1; v <= n; v++) {
       await commit(path, [{ add: adds[v - 1] }], {
@@ -73,15 +96,17 @@ export async function benchCommitLatency(n: number): Promise<number> {
       });
     }
     return (performance.now() - t0) / n;
-  });
+  }, base);
 }
 
 /** An add of a small file it creates in the table: commit syncs every file it adds. */
-function fakeAdd(table: string, v: number) {
+function fakeAdd(table: string, v: number, write = true) {
   const dir = `building=B${v % 8}/type=temp`;
   const path = `${dir}/part-${crypto.randomUUID()}.zstd.parquet`;
-  Deno.mkdirSync(join(table, dir), { recursive: true });
-  Deno.writeFileSync(join(table, path), new Uint8Array(1000 + v));
+  if (write) {
+    Deno.mkdirSync(join(table, dir), { recursive: true });
+    Deno.writeFileSync(join(table, path), new Uint8Array(1000 + v));
+  }
   return {
     path,
     partitionValues: { building: `B${v % 8}`, type: "temp" },
@@ -90,6 +115,13 @@ function fakeAdd(table: string, v: number) {
     dataChange: true,
     stats: JSON.stringify({ numRecords: 10, minValues: {}, maxValues: {}, nullCount: {} }),
   };
+}
+
+/** fakeAdd for a table on object storage: the file is PUT first. */
+async function fakeRemoteAdd(table: string, v: number) {
+  const add = fakeAdd("", v, false);
+  await storageFor(table).put(joinLocation(table, add.path), new Uint8Array(add.size));
+  return add;
 }
 
 /** Commits versions 1..commits-1 of one add each to the table at `path` (no checkpoints). */

@@ -196,6 +196,14 @@ export function figureRows(r: BenchResults): Row[] {
   }
   add("delta", `append ${count("delta.appendRows")} rows — rows/s`, "delta.appendRowsPerSec");
   add("delta", "commit latency — ms", "delta.commitLatencyMs");
+  add("s3", `append ${count("s3.appendRows")} rows, local — rows/s`, "s3.appendRowsPerSecLocal");
+  add(
+    "s3",
+    `append ${count("s3.appendRows")} rows, s3:// (S3Proxy) — rows/s`,
+    "s3.appendRowsPerSecS3",
+  );
+  add("s3", "commit latency, local — ms", "s3.commitLatencyMsLocal");
+  add("s3", "commit latency, s3:// (S3Proxy) — ms", "s3.commitLatencyMsS3");
   add(
     "delta",
     `snapshot load at ${count("delta.snapshotCommits")} commits — ms`,

@@ -17,6 +17,7 @@ import { ensureDeltaExtension } from "../src/duckdb/extension.ts";
 import { ROOT } from "../src/tasks.ts";
 import { refreshGold } from "../src/gold/refresh.ts";
 import { benchDecode } from "./decode_bench.ts";
+import { benchS3 } from "./s3_bench.ts";
 import {
   benchAppend,
   benchCommitLatency,
@@ -183,6 +184,7 @@ export const SCENARIOS = [
   "delta",
   "backfill",
   "decode",
+  "s3",
 ] as const;
 
 /** Runs the benchmarks and writes `<outDir>/latest.json` and `latest.md`. */
@@ -544,6 +546,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
         resendDuplicates: runs[0].resendDuplicates,
       };
     });
+
+    await scenario("s3", () =>
+      benchS3({
+        runs: sizes.runs,
+        // The same table shape as the delta scenario, a tenth of its rows: S3Proxy shares the disk.
+        appendRows: Math.round(sizes.appendRows / 10),
+        commits: Math.min(sizes.commits, 100),
+      }, log));
 
     await scenario("decode", () => {
       const rates: number[] = [];
