@@ -14,7 +14,7 @@
  * @module
  */
 import { Ingestor } from "../src/pipeline/ingestor.ts";
-import type { SourceRecord } from "../src/pipeline/batch.ts";
+import { fileRecord } from "../src/pipeline/sources/file.ts";
 import { createSimulator } from "../src/simulator/simulator.ts";
 
 export interface BackfillFigures {
@@ -44,17 +44,7 @@ async function feed(
   for (;;) {
     const batch = sim.nextBatch(10_000);
     if (batch.length === 0) break;
-    const records: SourceRecord[] = batch.map((m) => ({
-      appId,
-      position: position++,
-      source: "file",
-      topic: null,
-      partition: null,
-      key: null,
-      kafkaTimestampMs: null,
-      file: appId,
-      payload: m.value,
-    }));
+    const records = batch.map((m) => fileRecord(appId, appId, position++, m.value));
     await ingestor.exclusive(() => ingestor.addAll(records));
   }
   await ingestor.exclusive(() => ingestor.flushNow());

@@ -13,7 +13,12 @@ import {
 } from "../src/config.ts";
 import { startTicker } from "../src/progress.ts";
 import { INGEST_OPTIONS, ingestorOptions } from "../src/pipeline/cli_options.ts";
-import { type FilePassSummary, type FileReport, FileSource } from "../src/pipeline/sources/file.ts";
+import {
+  emptyPassSummary,
+  type FilePassSummary,
+  type FileReport,
+  FileSource,
+} from "../src/pipeline/sources/file.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 
 const OPTIONS = {
@@ -67,15 +72,7 @@ await runMain(async () => {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
-  const total = {
-    filesSeen: 0,
-    filesIngested: 0,
-    filesAppended: 0,
-    filesRewritten: 0,
-    filesSkipped: 0,
-    filesWaiting: 0,
-    records: 0,
-  };
+  const { files: _, ...total } = emptyPassSummary();
   const add = (s: FilePassSummary) => {
     total.filesIngested += s.filesIngested;
     total.filesAppended += s.filesAppended;

@@ -11,6 +11,7 @@ import { brokerList, readEnv } from "../src/config.ts";
 import { createKafka } from "../src/kafka/client.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 import type { SourceRecord } from "../src/pipeline/batch.ts";
+import { fileRecord } from "../src/pipeline/sources/file.ts";
 import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 import { produceMix } from "../src/chaos/mix.ts";
 import { consumeArgs, runTask } from "./helpers/tasks.ts";
@@ -273,19 +274,9 @@ Deno.test("consume: two consumers of one group with a lagging device: exact", as
   await laggingDevice(2);
 });
 
-/** File-like records of one stream (appId) over the same readings. */
+/** File records of one stream (appId) over the readings. */
 function records(appId: string, rs: Reading[]): SourceRecord[] {
-  return rs.map((r, position) => ({
-    appId,
-    position,
-    source: "file",
-    topic: null,
-    partition: null,
-    key: null,
-    kafkaTimestampMs: null,
-    file: appId,
-    payload: JSON.stringify(r),
-  }));
+  return rs.map((r, position) => fileRecord(appId, appId, position, JSON.stringify(r)));
 }
 
 Deno.test("two writers racing to add the same keys: one wins each key, the other's become duplicates", async () => {

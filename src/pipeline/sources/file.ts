@@ -40,6 +40,40 @@ export interface FilePassSummary {
   files: FileReport[];
 }
 
+/** A pass that has seen nothing yet (also the start of a running total over passes). */
+export function emptyPassSummary(): FilePassSummary {
+  return {
+    filesSeen: 0,
+    filesIngested: 0,
+    filesAppended: 0,
+    filesRewritten: 0,
+    filesSkipped: 0,
+    filesWaiting: 0,
+    records: 0,
+    files: [],
+  };
+}
+
+/** One record of file `rel` (stream `appId`) at `position`, as sources hand them to an Ingestor. */
+export function fileRecord(
+  appId: string,
+  rel: string,
+  position: number,
+  payload: Uint8Array | string,
+): SourceRecord {
+  return {
+    appId,
+    position,
+    source: "file",
+    topic: null,
+    partition: null,
+    key: null,
+    kafkaTimestampMs: null,
+    file: rel,
+    payload,
+  };
+}
+
 /** What became of one file in a pass. */
 export interface FileReport {
   file: string;
@@ -128,16 +162,7 @@ export class FileSource {
    */
   async pass(requireStableLook = false): Promise<FilePassSummary> {
     const log = this.opts.log ?? ((l: string) => console.error(l));
-    const s: FilePassSummary = {
-      filesSeen: 0,
-      filesIngested: 0,
-      filesAppended: 0,
-      filesRewritten: 0,
-      filesSkipped: 0,
-      filesWaiting: 0,
-      records: 0,
-      files: [],
-    };
+    const s = emptyPassSummary();
     const skipped = (rel: string, reason: string) => {
       s.filesSkipped++;
       if (this.#toldSkipped.has(rel)) return;
@@ -198,17 +223,9 @@ export class FileSource {
         );
         continue;
       }
-      const records: SourceRecord[] = plan.records.map(({ position, payload }) => ({
-        appId: plan.appId,
-        position,
-        source: "file",
-        topic: null,
-        partition: null,
-        key: null,
-        kafkaTimestampMs: null,
-        file: f.rel,
-        payload,
-      }));
+      const records = plan.records.map(({ position, payload }) =>
+        fileRecord(plan.appId, f.rel, position, payload)
+      );
       await this.ingestor.exclusive(() => this.ingestor.addAll(records));
       s.filesIngested++;
       if (plan.change === "appended") s.filesAppended++;
