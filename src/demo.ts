@@ -8,6 +8,7 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { join } from "node:path";
+import { isS3, resolveLocation } from "./storage/location.ts";
 import { createKafka } from "./kafka/client.ts";
 import { type RunningConsumer, startConsumer } from "./pipeline/sources/kafka.ts";
 import { type BrokerInfo, startLocalBroker, stopLocalBroker } from "./kafka/local_broker.ts";
@@ -91,8 +92,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   return await withBroker(o.brokers, o.log, async () => {
     const kafka = createKafka({ brokers: o.brokers, clientId: "smarttech-demo" });
     const topic = `smarttech-demo-${Date.now()}`;
-    const truthPath = join(o.lakehouse, "_demo_truth.ndjson");
-    await Deno.mkdir(o.lakehouse, { recursive: true });
+    // The simulator's truth is a local file: beside the tables, or in a temp dir for s3://.
+    const remote = isS3(resolveLocation(o.lakehouse));
+    const truthDir = remote ? await Deno.makeTempDir({ prefix: "demo-truth-" }) : o.lakehouse;
+    const truthPath = join(truthDir, "_demo_truth.ndjson");
+    await Deno.mkdir(truthDir, { recursive: true });
     const durationSeconds = o.hours * 3600;
     const interval = o.intervalSeconds * 1000;
     const start = Math.floor((Date.now() - durationSeconds * 1000) / interval) * interval;

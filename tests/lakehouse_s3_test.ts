@@ -94,6 +94,19 @@ Deno.test("s3: three consumers of one group, no shared local path: exact, no dup
   }
 });
 
+Deno.test("s3: deno task demo --lakehouse s3://… runs end to end against S3Proxy", async () => {
+  const lakehouse = await s3Scratch("demo");
+  try {
+    const r = await runTask("demo", ["--lakehouse", lakehouse, "--hours", "1"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /silver\s+[1-9]\d* rows/);
+    assert.match(r.stdout, /gold_alarms\s+\d+ rows/);
+    assert.equal(await exists(`${ROOT}s3:`), false);
+  } finally {
+    await removeS3Scratch(lakehouse);
+  }
+});
+
 Deno.test("s3: other URL schemes are refused and s3:// never becomes a local folder", async () => {
   for (const bad of ["gs://lake/x", "s3a://lake/x", "file:///tmp/x"]) {
     const r = await runTask("ingest-files", ["--lakehouse", bad]);

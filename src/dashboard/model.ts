@@ -10,6 +10,8 @@
 import type { DuckDBValue } from "@duckdb/node-api";
 import { listLog, listRecentLog } from "../delta/log.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
+import { enableLocation } from "../duckdb/s3.ts";
+import { resolveLocation } from "../storage/location.ts";
 import { type DuckDB, openDuckDB, sqlIdent } from "../duckdb/engine.ts";
 import { deltaScanSql, type LakehouseTable, listLakehouseTables } from "../query/views.ts";
 import {
@@ -197,6 +199,7 @@ export class DashboardModel {
   static async open(lakehouse: string, lagSource?: LagSource): Promise<DashboardModel> {
     const sql = await loadDashboardSql();
     const db = await openDuckDB({ threads: 1, memoryLimit: "512MB" });
+    await enableLocation(db.conn, resolveLocation(lakehouse));
     try {
       return new DashboardModel(lakehouse, db, sql, await readThresholds(db), lagSource);
     } catch (err) {

@@ -8,6 +8,7 @@
 import { type DuckDBConnection, DuckDBInstance, StatementType } from "@duckdb/node-api";
 import { readEnv } from "../config.ts";
 import { isS3 } from "../storage/location.ts";
+import { s3InUse } from "../storage/storage.ts";
 import { enableLocation } from "./s3.ts";
 import { deltaExtensionPath, extensionDirectory } from "./extension.ts";
 
@@ -77,6 +78,9 @@ export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
     conns.push(c);
     // Event time is UTC everywhere; TIMESTAMPTZ values print and truncate in UTC.
     await c.run("SET TimeZone = 'UTC'");
+    // A process working on s3:// tables reads their files through any connection (the sandboxed
+    // query connection is set up below, before its configuration is locked).
+    if (s3InUse() && !opts.readOnlyUnder) await enableLocation(c, "s3://");
     return c;
   };
   let closed = false;

@@ -80,6 +80,14 @@ export function storageFor(location: string): Storage {
   return local ??= new LocalStorage();
 }
 
+/**
+ * True once this process has talked to an `s3://` location: DuckDB connections opened from then
+ * on are given S3 access (engine.ts), so every reader of those tables can read their files.
+ */
+export function s3InUse(): boolean {
+  return s3 !== undefined;
+}
+
 /** Forgets the S3 client built from the environment (tests changing AWS_* variables). */
 export function resetStorageCache(): void {
   s3 = undefined;
