@@ -10,6 +10,7 @@
 import { mayHoldTime, timeRange } from "../delta/actions.ts";
 import { optimize, releaseStagingDirectories } from "../delta/table.ts";
 import { openDuckDB } from "../duckdb/engine.ts";
+import { enableLocation } from "../duckdb/s3.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import type { DuckDB } from "../duckdb/engine.ts";
 import type { DuckDBConnection } from "@duckdb/node-api";
@@ -190,6 +191,7 @@ export class Ingestor {
     const newest = Math.max(...snap.files.map((f) => timeRange(f)?.[1] ?? -Infinity));
     const files = snap.files.filter((f) => mayHoldTime(f, newest - h));
     const silver = `(${snapshotScanSql(snap, files)})`;
+    await enableLocation(this.db.conn, snap.path);
     // The floor: every row of silver at or after it is read below, so the cache is exact from
     // there on; anything older is looked up in silver (a lagging device, a backfill).
     const top = await this.db.conn.runAndReadAll(

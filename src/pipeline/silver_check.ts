@@ -18,6 +18,7 @@ import { readCommit } from "../delta/log.ts";
 import type { Snapshot } from "../delta/snapshot.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import { sqlString } from "../duckdb/engine.ts";
+import { enableLocation } from "../duckdb/s3.ts";
 import { STATUS } from "./batch.ts";
 import type { DedupState } from "./dedup.ts";
 
@@ -50,6 +51,7 @@ export async function markConflicts(
   adds: AddAction[],
 ): Promise<number> {
   if (adds.length === 0) return 0;
+  await enableLocation(conn, snap.path);
   const result = await conn.run(
     `UPDATE staging_rows SET status = ${STATUS.duplicate}
      WHERE status = ${STATUS.valid} AND "row" IN (
@@ -159,6 +161,7 @@ export async function resolveAgainstSilver(
     hi = Math.max(hi, Number(max));
   }
   if (keys.size === 0) return { valid: 0, duplicates: 0 };
+  await enableLocation(conn, snap.path);
   const files = candidateFiles(snap, keys);
   // The time bounds let DuckDB skip row groups inside the files it reads.
   const silver = `(SELECT device_id, type, epoch_ms(timestamp) AS ts, source FROM (${
@@ -226,6 +229,7 @@ export async function seedFrom(
   dedup: DedupState,
 ): Promise<void> {
   if (adds.length === 0) return;
+  await enableLocation(conn, snap.path);
   const result = await conn.stream(
     `SELECT device_id, type, epoch_ms(timestamp) FROM (${snapshotScanSql(snap, adds)})`,
   );
