@@ -192,6 +192,7 @@ Deno.test("s3: optimize, vacuum and log cleanup keep the table readable", async 
 });
 
 Deno.test("s3: the S3 server restarted mid-stream: commits wait for it and none is lost", async () => {
+  await s3Scratch(); // the AWS_* variables (credentials) of the test server
   const port = 9000 + 100 + Math.floor(Math.random() * 800);
   const stateDir = await Deno.makeTempDir({ prefix: "s3restart-" });
   await startLocalS3({ port, stateDir, log: () => {} });

@@ -10,6 +10,7 @@
 import { join, resolve } from "node:path";
 import { brokerAnswers } from "./client.ts";
 import { exists } from "../files.ts";
+import { isProcessOf, readPidFile, stopPidFileProcess } from "../local_process.ts";
 
 export const DEFAULT_KAFKA_VERSION = "3.9.1";
 
@@ -218,36 +219,13 @@ async function java(
   }).output();
 }
 
-/** Signals via kill(1): Deno.kill needs unscoped --allow-run, `kill` keeps the task scoped. */
-async function signal(pid: number, sig: "TERM" | "KILL"): Promise<void> {
-  await new Deno.Command("kill", { args: [`-${sig}`, String(pid)], stdout: "null", stderr: "null" })
-    .output();
-}
-
-async function readPid(o: Resolved): Promise<number | null> {
-  try {
-    const pid = Number((await Deno.readTextFile(join(o.stateDir, "broker.pid"))).trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
+function readPid(o: Resolved): Promise<number | null> {
+  return readPidFile(join(o.stateDir, "broker.pid"));
 }
 
 /** True when `pid` is alive and is the java process serving this state directory. */
-async function isOurBroker(pid: number, o: Resolved): Promise<boolean> {
-  // `ps` rather than /proc/<pid>/cmdline: Deno only grants /proc/<pid> to --allow-all.
-  try {
-    const out = await new Deno.Command("ps", {
-      args: ["-o", "stat=,args=", "-p", String(pid)],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const line = new TextDecoder().decode(out.stdout).trim();
-    return out.success && !line.startsWith("Z") && line.includes("kafka.Kafka") &&
-      line.includes(o.stateDir);
-  } catch {
-    return false;
-  }
+function isOurBroker(pid: number, o: Resolved): Promise<boolean> {
+  return isProcessOf(pid, ["kafka.Kafka", o.stateDir]);
 }
 
 async function logTail(o: Resolved, lines = 30): Promise<string> {
@@ -378,21 +356,9 @@ export async function stopLocalBroker(
   opts: LocalBrokerOptions & { graceMs?: number; signal?: "SIGTERM" | "SIGKILL" } = {},
 ): Promise<number | null> {
   const o = resolveOptions(opts);
-  const pid = await readPid(o);
-  if (!pid || !await isOurBroker(pid, o)) {
-    await Deno.remove(join(o.stateDir, "broker.pid")).catch(() => {});
-    return null;
-  }
-  await signal(pid, opts.signal === "SIGKILL" ? "KILL" : "TERM");
-  const deadline = Date.now() + (opts.graceMs ?? 30_000);
-  while (Date.now() < deadline && await isOurBroker(pid, o)) {
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  if (await isOurBroker(pid, o)) {
-    o.log(`broker pid ${pid} did not stop in time; sending SIGKILL`);
-    await signal(pid, "KILL");
-    while (await isOurBroker(pid, o)) await new Promise((r) => setTimeout(r, 100));
-  }
-  await Deno.remove(join(o.stateDir, "broker.pid")).catch(() => {});
-  return pid;
+  return await stopPidFileProcess(join(o.stateDir, "broker.pid"), ["kafka.Kafka", o.stateDir], {
+    graceMs: opts.graceMs ?? 30_000,
+    first: opts.signal,
+    log: (line) => o.log(`broker ${line}`),
+  });
 }

@@ -12,6 +12,7 @@
  */
 import { join, resolve } from "node:path";
 import { exists } from "../files.ts";
+import { isProcessOf, readPidFile, stopPidFileProcess } from "../local_process.ts";
 import { S3Storage } from "./s3.ts";
 
 export const DEFAULT_S3PROXY_VERSION = "4.0.0";
@@ -123,30 +124,13 @@ export async function ensureS3ProxyJar(opts: LocalS3Options = {}): Promise<strin
   return jar;
 }
 
-async function readPid(o: Resolved): Promise<number | null> {
-  try {
-    const pid = Number((await Deno.readTextFile(join(o.stateDir, "s3proxy.pid"))).trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
+function readPid(o: Resolved): Promise<number | null> {
+  return readPidFile(join(o.stateDir, "s3proxy.pid"));
 }
 
 /** True when `pid` is alive and is the S3Proxy serving this state directory. */
-async function isOurs(pid: number, o: Resolved): Promise<boolean> {
-  // `ps` rather than /proc/<pid>/cmdline: Deno only grants /proc/<pid> to --allow-all.
-  try {
-    const out = await new Deno.Command("ps", {
-      args: ["-o", "stat=,args=", "-p", String(pid)],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const line = new TextDecoder().decode(out.stdout).trim();
-    return out.success && !line.startsWith("Z") && line.includes("s3proxy") &&
-      line.includes(o.stateDir);
-  } catch {
-    return false;
-  }
+function isOurs(pid: number, o: Resolved): Promise<boolean> {
+  return isProcessOf(pid, ["s3proxy", o.stateDir]);
 }
 
 async function logTail(o: Resolved): Promise<string> {
@@ -267,23 +251,9 @@ export async function stopLocalS3(
   opts: LocalS3Options & { graceMs?: number; signal?: "SIGTERM" | "SIGKILL" } = {},
 ): Promise<number | null> {
   const o = resolveOptions(opts);
-  const pid = await readPid(o);
-  if (!pid || !await isOurs(pid, o)) {
-    await Deno.remove(join(o.stateDir, "s3proxy.pid")).catch(() => {});
-    return null;
-  }
-  const kill = (sig: string) =>
-    new Deno.Command("kill", { args: [`-${sig}`, String(pid)], stdout: "null", stderr: "null" })
-      .output();
-  await kill(opts.signal === "SIGKILL" ? "KILL" : "TERM");
-  const deadline = Date.now() + (opts.graceMs ?? 10_000);
-  while (Date.now() < deadline && await isOurs(pid, o)) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  if (await isOurs(pid, o)) {
-    await kill("KILL");
-    while (await isOurs(pid, o)) await new Promise((r) => setTimeout(r, 100));
-  }
-  await Deno.remove(join(o.stateDir, "s3proxy.pid")).catch(() => {});
-  return pid;
+  return await stopPidFileProcess(join(o.stateDir, "s3proxy.pid"), ["s3proxy", o.stateDir], {
+    graceMs: opts.graceMs ?? 10_000,
+    first: opts.signal,
+    log: (line) => o.log(`S3Proxy ${line}`),
+  });
 }
