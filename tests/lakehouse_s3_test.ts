@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { brokerList, readEnv } from "../src/config.ts";
-import { makeMix, produceMix, tableCounts, totalRejects } from "../src/chaos/mix.ts";
+import { bronzeVersion, makeMix, produceMix, tableCounts, totalRejects } from "../src/chaos/mix.ts";
 import { openDuckDB } from "../src/duckdb/engine.ts";
 import { enableLocation } from "../src/duckdb/s3.ts";
 import { exists } from "../src/files.ts";
@@ -90,6 +90,37 @@ Deno.test("s3: three consumers of one group, no shared local path: exact, no dup
     assert.match(q.stdout, new RegExp(`^s,g\\n${mix.valid},true`, "m"));
   } finally {
     await Promise.all(tmps.map((t) => Deno.remove(t, { recursive: true })));
+    await removeS3Scratch(lakehouse);
+  }
+});
+
+Deno.test("s3: consume SIGKILLed mid-stream twice, then resumed from the txns: exact", async () => {
+  const lakehouse = await s3Scratch("kill");
+  const topic = `s3-kill-${crypto.randomUUID().slice(0, 8)}`;
+  const mix = makeMix(40_000, 60);
+  await produceMix(brokerList(BROKERS), topic, mix);
+  const run = { brokers: BROKERS, topic, lakehouse, group: `g-${topic}`, sessionTimeoutMs: 6000 };
+  try {
+    for (let kill = 0; kill < 2; kill++) {
+      const before = await bronzeVersion(lakehouse);
+      const child = spawnTask("consume", consumeArgs(run, ["--max-rows", "3000"]));
+      const deadline = Date.now() + 60_000;
+      while (await bronzeVersion(lakehouse) < before + 1 + kill && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      child.kill("SIGKILL");
+      await child.output();
+    }
+    assert.ok((await tableCounts(lakehouse)).bronze < mix.messages.length, "killed mid-stream");
+    const r = await runTask("consume", consumeArgs({ ...run, untilCaughtUp: true }));
+    assert.equal(r.code, 0, r.stderr);
+    const c = await tableCounts(lakehouse);
+    assert.equal(c.bronze, mix.messages.length);
+    assert.equal(c.bronzeDistinctCoords, mix.messages.length, "no duplicate (partition, offset)");
+    assert.equal(c.silver, mix.valid);
+    assert.equal(c.silverDistinctKeys, mix.valid);
+    assert.equal(c.bronze, c.silver + c.quarantine + c.bronzeDuplicates);
+  } finally {
     await removeS3Scratch(lakehouse);
   }
 });

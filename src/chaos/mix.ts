@@ -6,6 +6,7 @@ import { type Kafka, Partitioners } from "kafkajs";
 import { createKafka } from "../kafka/client.ts";
 import { openDuckDB, sqlString } from "../duckdb/engine.ts";
 import { enableLocation } from "../duckdb/s3.ts";
+import { listLog } from "../delta/log.ts";
 
 export interface Mix {
   messages: { key: string; value: string }[];
@@ -208,12 +209,7 @@ export async function readMessages(
 
 /** The latest committed version of `lakehouse`'s bronze table (-1 before its first commit). */
 export async function bronzeVersion(lakehouse: string): Promise<number> {
-  let v = -1;
-  try {
-    for await (const e of Deno.readDir(`${lakehouse}/bronze/_delta_log`)) {
-      const m = e.name.match(/^(\d{20})\.json$/);
-      if (m) v = Math.max(v, Number(m[1]));
-    }
-  } catch { /* not created yet */ }
-  return v;
+  // Through the storage seam: the lakehouse may be on s3://.
+  const { commits } = await listLog(`${lakehouse}/bronze`).catch(() => ({ commits: [] }));
+  return commits.at(-1) ?? -1;
 }
