@@ -18,6 +18,8 @@ import { readCommit } from "../delta/log.ts";
 import type { Snapshot } from "../delta/snapshot.ts";
 import { snapshotScanSql } from "../query/views.ts";
 import { sqlString } from "../duckdb/engine.ts";
+import { decodeAddPath } from "../delta/partition.ts";
+import { joinLocation } from "../storage/location.ts";
 import { enableLocation } from "../duckdb/s3.ts";
 import { STATUS } from "./batch.ts";
 import type { DedupState } from "./dedup.ts";
@@ -56,34 +58,46 @@ export async function markConflicts(
     `UPDATE staging_rows SET status = ${STATUS.duplicate}
      WHERE status = ${STATUS.valid} AND "row" IN (
        SELECT s."row" FROM staging s
-       SEMI JOIN (${snapshotScanSql(snap, adds)}) f
-         ON f.device_id = s.device_id AND f.type = s.type AND epoch_ms(f.timestamp) = s.ts
+       SEMI JOIN (${keysScanSql(snap, adds, false)}) f
+         ON f.device_id = s.device_id AND f.type = s.type AND f.ts = s.ts
        WHERE s.status = ${STATUS.valid})`,
   );
   return Number(result.rowsChanged);
 }
 
 /**
- * DuckDB memory limit while looking rows up in silver. The lookup scans one file group per
- * partition at once, and DuckDB's buffers for those scans overrun the ingest session's small
- * limit (128 MB: out of memory at 20 partitions); the live path never runs it.
+ * The keys of `files` — device_id, type, ts (ms) and `source` when asked — as ONE read_parquet
+ * over them all, each file's type coming from its partition value through a small table.
+ * Joining the batch against snapshotScanSql's UNION ALL (a scan per partition) instead ran
+ * DuckDB out of its 128 MB at 20 partitions: a join over a union of scans holds far more.
  */
-const LOOKUP_MEMORY = "512MB";
-
-/** Runs `fn` with DuckDB's memory limit set to `limit`, then restores it. */
-async function withMemory<T>(
-  conn: DuckDBConnection,
-  limit: string,
-  fn: () => Promise<T>,
-): Promise<T> {
-  const reader = await conn.runAndReadAll(`SELECT current_setting('memory_limit')`);
-  const current = String(reader.getRows()[0][0]);
-  await conn.run(`SET memory_limit = ${sqlString(limit)}`);
-  try {
-    return await fn();
-  } finally {
-    await conn.run(`SET memory_limit = ${sqlString(current)}`);
+function keysScanSql(
+  snap: Snapshot,
+  files: AddAction[],
+  withSource: boolean,
+  range?: [number, number],
+): string {
+  const source = withSource ? "r.source" : "NULL::VARCHAR AS source";
+  if (files.length === 0) {
+    return `SELECT NULL::VARCHAR AS device_id, NULL::VARCHAR AS type, NULL::BIGINT AS ts,
+      NULL::VARCHAR AS source WHERE false`;
   }
+  const paths = files.map((f) => joinLocation(snap.path, decodeAddPath(f.path)));
+  const types = files.map((f, i) => {
+    const type = f.partitionValues.type;
+    return `(${sqlString(paths[i])}, ${type == null ? "NULL" : sqlString(type)})`;
+  });
+  return `SELECT r.device_id, p.type, epoch_ms(r.timestamp) AS ts, ${source}
+    FROM read_parquet([${
+    paths.map(sqlString).join(", ")
+  }], filename = true, hive_partitioning = false) r
+    JOIN (VALUES ${types.join(", ")}) p(path, type) ON p.path = r.filename${
+    range
+      ? `
+    WHERE r.timestamp BETWEEN make_timestamp(${range[0] * 1000}::BIGINT)::TIMESTAMPTZ
+      AND make_timestamp(${range[1] * 1000}::BIGINT)::TIMESTAMPTZ`
+      : ""
+  }`;
 }
 
 interface KeyRange {
@@ -167,11 +181,7 @@ export async function resolveAgainstSilver(
   const files = candidateFiles(snap, keys);
   // The time bounds let DuckDB skip row groups inside the files it reads; `source` (long
   // strings, the bulk of what a scan holds) is read only to tell a replay's own row.
-  const source = replays > 0 ? "source" : "NULL::VARCHAR AS source";
-  const silver = `(SELECT device_id, type, epoch_ms(timestamp) AS ts, ${source} FROM (${
-    snapshotScanSql(snap, files)
-  }) WHERE timestamp BETWEEN make_timestamp(${lo * 1000}::BIGINT)::TIMESTAMPTZ
-      AND make_timestamp(${hi * 1000}::BIGINT)::TIMESTAMPTZ)`;
+  const silver = `(${keysScanSql(snap, files, replays > 0, [lo, hi])})`;
   // In steps, each a small temp table: the rows to resolve, their matches in silver, the
   // batch's valid keys, then the verdicts.
   await conn.run(
@@ -180,17 +190,12 @@ export async function resolveAgainstSilver(
        a.label || CAST(s.pos::BIGINT AS VARCHAR) AS own_source
      FROM staging s JOIN staging_apps a ON s.app = a.app WHERE ${unresolved}`,
   );
-  await withMemory(
-    conn,
-    LOOKUP_MEMORY,
-    () =>
-      conn.run(
-        `CREATE OR REPLACE TEMP TABLE silver_hits AS
-         SELECT u."row", bool_or(f.source = u.own_source) AS own
-         FROM unresolved u JOIN ${silver} f
-           ON f.device_id = u.device_id AND f.type = u.type AND f.ts = u.ts
-         GROUP BY u."row"`,
-      ),
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE silver_hits AS
+     SELECT u."row", bool_or(f.source = u.own_source) AS own
+     FROM unresolved u JOIN ${silver} f
+       ON f.device_id = u.device_id AND f.type = u.type AND f.ts = u.ts
+     GROUP BY u."row"`,
   );
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE batch_valid AS
