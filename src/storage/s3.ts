@@ -328,17 +328,20 @@ export class S3Storage implements Storage {
     this.#bucketsSeen.add(bucket);
   }
 
-  async list(
+  /**
+   * The pages of a ListObjectsV2 under directory `location` (`key/`), following continuation
+   * tokens; `delimiter` groups deeper keys into CommonPrefixes.
+   */
+  async *#listPages(
     location: string,
-    opts: { recursive?: boolean; startAfter?: string; details?: boolean } = {},
-  ): Promise<ObjectInfo[]> {
+    opts: { delimiter: boolean; startAfter?: string },
+  ): AsyncGenerator<{ xml: string; bucket: string; prefix: string }> {
     const { bucket, key } = parseS3(location);
     const prefix = key ? `${key}/` : "";
-    const out: ObjectInfo[] = [];
     let token: string | undefined;
     do {
       const query: Record<string, string> = { "list-type": "2", prefix };
-      if (!opts.recursive) query.delimiter = "/";
+      if (opts.delimiter) query.delimiter = "/";
       if (token) query["continuation-token"] = token;
       else if (opts.startAfter) query["start-after"] = parseS3(opts.startAfter).key;
       const xml = await this.#retrying(`LIST ${location}`, async () => {
@@ -346,38 +349,39 @@ export class S3Storage implements Storage {
         if (!res.ok) await this.#fail(res, "LIST", bucket, prefix);
         return await res.text();
       });
+      yield { xml, bucket, prefix };
+      token = tag(xml, "IsTruncated") === "true" ? tag(xml, "NextContinuationToken") : undefined;
+    } while (token);
+  }
+
+  async list(
+    location: string,
+    opts: { recursive?: boolean; startAfter?: string; details?: boolean } = {},
+  ): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    const pages = this.#listPages(location, {
+      delimiter: !opts.recursive,
+      startAfter: opts.startAfter,
+    });
+    for await (const { xml, bucket } of pages) {
       for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
-        const k = tag(m[1], "Key")!;
         out.push({
-          location: `s3://${bucket}/${k}`,
+          location: `s3://${bucket}/${tag(m[1], "Key")}`,
           size: Number(tag(m[1], "Size") ?? 0),
           mtime: Date.parse(tag(m[1], "LastModified") ?? "") || 0,
         });
       }
-      token = tag(xml, "IsTruncated") === "true" ? tag(xml, "NextContinuationToken") : undefined;
-    } while (token);
+    }
     return out;
   }
 
   async listDirectories(location: string): Promise<string[]> {
-    const { bucket, key } = parseS3(location);
-    const prefix = key ? `${key}/` : "";
     const out: string[] = [];
-    let token: string | undefined;
-    do {
-      const query: Record<string, string> = { "list-type": "2", prefix, delimiter: "/" };
-      if (token) query["continuation-token"] = token;
-      const xml = await this.#retrying(`LIST ${location}`, async () => {
-        const res = await this.#once("GET", bucket, "", { query });
-        if (!res.ok) await this.#fail(res, "LIST", bucket, prefix);
-        return await res.text();
-      });
+    for await (const { xml, prefix } of this.#listPages(location, { delimiter: true })) {
       for (const m of xml.matchAll(/<CommonPrefixes>([\s\S]*?)<\/CommonPrefixes>/g)) {
-        const p = tag(m[1], "Prefix")!;
-        out.push(p.slice(prefix.length).replace(/\/$/, ""));
+        out.push(tag(m[1], "Prefix")!.slice(prefix.length).replace(/\/$/, ""));
       }
-      token = tag(xml, "IsTruncated") === "true" ? tag(xml, "NextContinuationToken") : undefined;
-    } while (token);
+    }
     return out.sort();
   }
 

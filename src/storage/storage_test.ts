@@ -44,6 +44,8 @@ async function contract(storage: Storage, base: string): Promise<void> {
     "d/b.bin",
   ]);
   assert.deepEqual(await storage.list(joinLocation(base, "nothing")), []);
+  assert.deepEqual(await storage.listDirectories(joinLocation(base, "d")), ["sub"]);
+  assert.deepEqual(await storage.listDirectories(joinLocation(base, "nothing")), []);
   assert.equal(await storage.delete(a), true);
   assert.equal(await storage.get(a), undefined);
 }
