@@ -28,7 +28,8 @@ export const INGEST_OPTIONS = {
     type: "string",
     env: "INGEST_DEDUP_HORIZON_S",
     default: "3600",
-    description: "Deduplication horizon in seconds of event time",
+    description:
+      "Seconds of event time the in-memory dedup cache holds per device (older readings are looked up in silver)",
   },
   "max-payload-bytes": {
     type: "string",
