@@ -6,7 +6,7 @@
  * other engines' crc or multi-part files) is ignored by listing, never deleted here.
  */
 import { basename } from "node:path";
-import { joinLocation, resolveLocation } from "../storage/location.ts";
+import { isS3, joinLocation, resolveLocation } from "../storage/location.ts";
 import { storageFor } from "../storage/storage.ts";
 import { type Action, parseActions } from "./actions.ts";
 import { VersionNotFoundError } from "./errors.ts";
@@ -43,11 +43,35 @@ export interface LogListing {
 const COMMIT_RE = /^(\d{20})\.json$/;
 const CHECKPOINT_RE = /^(\d{20})\.checkpoint\.parquet$/;
 
-/** Lists commit and single-part checkpoint versions; empty lists when there is no log. */
+/**
+ * Lists commit and single-part checkpoint versions; empty lists when there is no log.
+ *
+ * A log is contiguous from its first version (0, or a checkpoint's after cleanup), and writers
+ * only ever add at the end, so a listing with a hole cannot be the truth: on an object store it
+ * is re-listed (a few times) before anyone takes it for corruption. S3Proxy's filesystem
+ * backend drops entries from listings taken while objects are being written (seen in tests: 3
+ * writers, listings missing committed versions); AWS S3 listings are strongly consistent.
+ */
 export async function listLog(tablePath: string): Promise<LogListing> {
+  const dir = logDir(tablePath);
+  let listing = await listLogOnce(dir);
+  for (let i = 0; isS3(dir) && i < 5 && hasHole(listing); i++) {
+    await new Promise((r) => setTimeout(r, 20 * (i + 1)));
+    listing = await listLogOnce(dir);
+  }
+  return listing;
+}
+
+/** True when the listing cannot be a whole log: a gap, or no version 0 and no checkpoint. */
+function hasHole({ commits, checkpoints }: LogListing): boolean {
+  if (commits.length === 0) return false;
+  if (commits[0] !== 0 && !checkpoints.some((c) => c <= commits[0])) return true;
+  return commits.at(-1)! - commits[0] + 1 !== commits.length;
+}
+
+async function listLogOnce(dir: string): Promise<LogListing> {
   const commits: number[] = [];
   const checkpoints: number[] = [];
-  const dir = logDir(tablePath);
   for (const o of await storageFor(dir).list(dir)) {
     const name = basename(o.location);
     let m = COMMIT_RE.exec(name);
