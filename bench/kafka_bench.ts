@@ -183,9 +183,10 @@ export const TIME_WRAPPER: readonly string[] = [TIME, "-f", `${TIME_MARK}%M %U %
 export function parseTimeMark(
   stderr: string,
 ): { peakRssBytes: number | null; cpuSeconds: number | null } {
-  const line = stderr.split("\n").reverse().find((l) => l.startsWith(TIME_MARK));
-  if (!line) return { peakRssBytes: null, cpuSeconds: null };
-  const [kb, user, sys] = line.slice(TIME_MARK.length).trim().split(/\s+/).map(Number);
+  // Not anchored to a line start: a child's last output may end in a carriage return.
+  const m = [...stderr.matchAll(/BENCH_TIME=(\d+) ([\d.]+) ([\d.]+)/g)].at(-1);
+  if (!m) return { peakRssBytes: null, cpuSeconds: null };
+  const [kb, user, sys] = m.slice(1).map(Number);
   return { peakRssBytes: kb * 1024, cpuSeconds: Number((user + sys).toFixed(2)) };
 }
 

@@ -14,7 +14,9 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { ensureVenv } from "../src/python_venv.ts";
+import { ROOT } from "../src/tasks.ts";
 import {
   type BareRun,
   benchBareConsumer,
@@ -49,32 +51,51 @@ export interface PeerRun {
   peakRssBytes: number | null;
 }
 
-/** The Python peer over `topic`, writing its two tables under `out` (a fresh directory). */
-export async function benchPythonPeer(
+/** A peer script's run: its JSON summary line and its process's time figures. */
+export type PeerScriptRun = PeerRun & { rows: { bronze: number; silver: number } };
+
+/** A peer script (`python` from its venv) over `topic`, writing its tables under `out`. */
+export async function benchPeerScript(
+  name: string,
+  python: string,
+  script: string,
   env: KafkaBenchEnv,
   topic: string,
   out: string,
-): Promise<PeerRun & { rows: { bronze: number; silver: number } }> {
-  const { summary, time } = await runBenchChild("python peer", [
-    VENV_PYTHON,
-    "bench/peers/python_peer.py",
-    env.brokers,
-    topic,
-    out,
-  ]);
+): Promise<PeerScriptRun> {
+  const { summary, time } = await runBenchChild(name, [python, script, env.brokers, topic, out]);
   const s = summary as {
     records: number;
     rows: { bronze: number; silver: number };
     seconds: number;
+    /** A JVM the script started (Spark): its own figures, added to the script's. */
+    jvm?: { peakRssBytes: number; cpuSeconds: number };
   };
+  const add = (a: number | null, b: number | undefined) =>
+    a === null || b === undefined ? a : Number((a + b).toFixed(2));
   return {
     records: s.records,
     rows: s.rows,
     seconds: s.seconds,
     msgsPerSec: Math.round(s.records / s.seconds),
-    ...time,
+    // Two processes: CPU adds up; peak RSS is the sum of their peaks (an upper bound).
+    cpuSeconds: add(time.cpuSeconds, s.jvm?.cpuSeconds),
+    peakRssBytes: add(time.peakRssBytes, s.jvm?.peakRssBytes),
   };
 }
+
+/** The Python peer over `topic`, writing its two tables under `out` (a fresh directory). */
+export function benchPythonPeer(
+  env: KafkaBenchEnv,
+  topic: string,
+  out: string,
+): Promise<PeerScriptRun> {
+  return benchPeerScript("python peer", VENV_PYTHON, "bench/peers/python_peer.py", env, topic, out);
+}
+
+/** The Spark peer's venv (pyspark + delta-spark) and script. */
+const SPARK_VENV = ".cache/spark-venv";
+const SPARK_SCRIPT = "bench/peers/spark_peer.py";
 
 /** Median/min/max of msg/s, CPU s, CPU µs a message and peak RSS over a peer's runs. */
 export interface PeerFigures {
@@ -120,6 +141,9 @@ export interface PeersResult {
   python: PeerFigures | { skipped: string };
   /** consume / python, pair by pair. */
   consumeOverPython: ReturnType<typeof peerRatios> | null;
+  /** Only with `--peers spark`. */
+  spark?: PeerFigures | { skipped: string };
+  consumeOverSpark?: ReturnType<typeof peerRatios> | null;
   clients: {
     kafkajs: PeerFigures;
     platformatic: PeerFigures | { error: string };
@@ -130,8 +154,8 @@ export interface PeersResult {
 
 /**
  * Runs the scenario over `topic` (already produced, `messages` long): `runs` alternating pairs
- * of consume (fresh lakehouse and group each) and the Python peer (fresh output dir), then
- * `runs` alternating pairs of the two bare clients.
+ * of consume (fresh lakehouse and group each) and the Python peer (fresh output dir), with the
+ * Spark peer as a third when `opts.spark`, then `runs` alternating pairs of the two bare clients.
  */
 export async function benchPeers(
   env: KafkaBenchEnv,
@@ -139,10 +163,37 @@ export async function benchPeers(
   messages: number,
   runs: number,
   freshDir: () => string,
+  opts: { spark?: boolean } = {},
 ): Promise<PeersResult> {
   const log = env.log;
   const skipped = await ensurePythonPeer(log);
   if (skipped) log(`  Python peer skipped: ${skipped}`);
+  let sparkPython: string | null = null;
+  let sparkSkipped: string | null = null;
+  if (opts.spark) {
+    const v = await ensureVenv(
+      SPARK_VENV,
+      "bench/peers/spark-requirements.txt",
+      (l) => log(`  the Spark peer: ${l}`),
+    );
+    if ("reason" in v) sparkSkipped = v.reason;
+    else sparkPython = v.python;
+    if (sparkSkipped) log(`  Spark peer skipped: ${sparkSkipped}`);
+  }
+  const spark: PeerRun[] = [];
+  const jarsResolved = await Deno.stat(join(ROOT, ".cache/ivy/jars")).then(() => true, () => false);
+  if (sparkPython && !jarsResolved) {
+    // Its first run resolves the Kafka source's jars from Maven Central: not a timed one.
+    const w = await benchPeerScript(
+      "spark peer",
+      sparkPython,
+      SPARK_SCRIPT,
+      env,
+      topic,
+      freshDir(),
+    );
+    log(`  spark warm-up (untimed, resolves its jars): ${w.msgsPerSec} msg/s`);
+  }
   const consume: PeerRun[] = [];
   const python: PeerRun[] = [];
   const mib = (b: number | null) => (b === null ? "?" : Math.round(b / 1048576));
@@ -156,6 +207,18 @@ export async function benchPeers(
       const p = await benchPythonPeer(env, topic, freshDir());
       python.push(p);
       msg += `; ${line("python", p)} (bronze ${p.rows.bronze}, silver ${p.rows.silver})`;
+    }
+    if (sparkPython) {
+      const p = await benchPeerScript(
+        "spark peer",
+        sparkPython,
+        SPARK_SCRIPT,
+        env,
+        topic,
+        freshDir(),
+      );
+      spark.push(p);
+      msg += `; ${line("spark", p)} (bronze ${p.rows.bronze}, silver ${p.rows.silver})`;
     }
     log(msg);
   }
@@ -184,6 +247,12 @@ export async function benchPeers(
     consume: peerFigures(consume),
     python: skipped ? { skipped } : peerFigures(python),
     consumeOverPython: skipped ? null : peerRatios(consume, python),
+    ...(opts.spark
+      ? {
+        spark: sparkSkipped ? { skipped: sparkSkipped } : peerFigures(spark),
+        consumeOverSpark: sparkSkipped ? null : peerRatios(consume, spark),
+      }
+      : {}),
     clients: {
       kafkajs: peerFigures(kafkajs),
       platformatic: platformaticError ? { error: platformaticError } : peerFigures(platformatic),

@@ -148,6 +148,7 @@ export function figureRows(r: BenchResults): Row[] {
     const [who, path] of [
       ["consume --until-caught-up", "peers.consume"],
       ["Python peer (confluent-kafka + pyarrow + delta-rs)", "peers.python"],
+      ["Spark peer (Structured Streaming + delta-spark, local[2])", "peers.spark"],
       ["bare kafkajs (fetch + JSON.parse, no writes)", "peers.clients.kafkajs"],
       ["bare @platformatic/kafka (same)", "peers.clients.platformatic"],
     ]
@@ -165,6 +166,8 @@ export function figureRows(r: BenchResults): Row[] {
   add(peers, "consume / Python — msg/s (pairwise)", "peers.consumeOverPython.msgsPerSec", "≥ 1.3");
   add(peers, "consume / Python — CPU s", "peers.consumeOverPython.cpuSeconds");
   add(peers, "consume / Python — peak RSS", "peers.consumeOverPython.peakRss", "< 1");
+  add(peers, "consume / Spark — msg/s (pairwise)", "peers.consumeOverSpark.msgsPerSec", "≥ 4");
+  add(peers, "consume / Spark — peak RSS", "peers.consumeOverSpark.peakRss");
   add(
     peers,
     "@platformatic/kafka / kafkajs — msg/s",

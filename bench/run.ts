@@ -152,6 +152,8 @@ export interface BenchOptions {
   /** Override the mode's backfill sizes. */
   backfillSilverRows?: number;
   backfillRows?: number;
+  /** Extra peers of the peers scenario: "spark". */
+  peers?: string[];
 }
 
 /** The JSON written to latest.json. */
@@ -435,7 +437,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     await scenario("peers", async () => {
       const t = topic("peers");
       await benchProduce(env, t, sizes.peersMessages, PRODUCERS.after);
-      return benchPeers(env, t, sizes.peersMessages, sizes.runs, lakehouse);
+      return benchPeers(env, t, sizes.peersMessages, sizes.runs, lakehouse, {
+        spark: opts.peers?.includes("spark"),
+      });
     });
     const python = (figures.peers as PeersResult | undefined)?.python;
     if (python && "skipped" in python) notes.push(`peers: Python peer skipped (${python.skipped})`);

@@ -33,6 +33,13 @@ const OPTIONS = {
     default: "",
     description: `Comma-separated scenarios to run (default all): ${SCENARIOS.join(", ")}`,
   },
+  peers: {
+    type: "string",
+    env: "BENCH_PEERS",
+    default: "",
+    description:
+      "Extra peers of the peers scenario: spark (pyspark + delta-spark + Maven's Kafka source, a venv under .cache)",
+  },
   "peers-messages": {
     type: "string",
     env: "BENCH_PEERS_MESSAGES",
@@ -58,8 +65,8 @@ await runMain(async () => {
   const { options: o, positionals } = parseCli(
     Deno.args,
     OPTIONS,
-    "Usage: deno task bench [--quick] [--out DIR] [--only a,b] [--peers-messages N] " +
-      "[--backfill-rows N] [--backfill-silver-rows N]",
+    "Usage: deno task bench [--quick] [--out DIR] [--only a,b] [--peers spark] " +
+      "[--peers-messages N] [--backfill-rows N] [--backfill-silver-rows N]",
   );
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const only = o.only ? o.only.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
@@ -68,6 +75,10 @@ await runMain(async () => {
       throw new UsageError(`--only: unknown scenario "${s}" (${SCENARIOS.join(", ")})`);
     }
   }
+  const peers = o.peers ? o.peers.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
+  for (const p of peers ?? []) {
+    if (p !== "spark") throw new UsageError(`--peers: unknown peer "${p}" (spark)`);
+  }
   const results = await runBench({
     quick: o.quick,
     brokers: o.brokers,
@@ -75,6 +86,7 @@ await runMain(async () => {
     // Children are spawned as "deno": the task's --allow-run names it so (see deno.json).
     deno: "deno",
     only,
+    peers,
     peersMessages: o["peers-messages"]
       ? numberOption("peers-messages", o["peers-messages"], { integer: true, min: 1 })
       : undefined,
