@@ -181,17 +181,12 @@ export async function benchPeers(
     if (sparkSkipped) log(`  Spark peer skipped: ${sparkSkipped}`);
   }
   const spark: PeerRun[] = [];
+  const runSpark = (python: string) =>
+    benchPeerScript("spark peer", python, SPARK_SCRIPT, env, topic, freshDir());
   const jarsResolved = await Deno.stat(join(ROOT, ".cache/ivy/jars")).then(() => true, () => false);
   if (sparkPython && !jarsResolved) {
     // Its first run resolves the Kafka source's jars from Maven Central: not a timed one.
-    const w = await benchPeerScript(
-      "spark peer",
-      sparkPython,
-      SPARK_SCRIPT,
-      env,
-      topic,
-      freshDir(),
-    );
+    const w = await runSpark(sparkPython);
     log(`  spark warm-up (untimed, resolves its jars): ${w.msgsPerSec} msg/s`);
   }
   const consume: PeerRun[] = [];
@@ -209,14 +204,7 @@ export async function benchPeers(
       msg += `; ${line("python", p)} (bronze ${p.rows.bronze}, silver ${p.rows.silver})`;
     }
     if (sparkPython) {
-      const p = await benchPeerScript(
-        "spark peer",
-        sparkPython,
-        SPARK_SCRIPT,
-        env,
-        topic,
-        freshDir(),
-      );
+      const p = await runSpark(sparkPython);
       spark.push(p);
       msg += `; ${line("spark", p)} (bronze ${p.rows.bronze}, silver ${p.rows.silver})`;
     }
