@@ -29,6 +29,7 @@ Deno.test({
           "pipeline",
           "freshness",
           "memory",
+          "peers",
           "tableHealth",
           "gold",
           "delta",
