@@ -61,6 +61,11 @@ export interface SpawnTaskOptions {
   /** Where stdout/stderr go (default "piped"). */
   stdout?: "piped" | "inherit" | "null";
   stderr?: "piped" | "inherit" | "null";
+  /**
+   * runTask only: SIGKILL the task after this many ms (default 600000) and say so in its
+   * stderr, so a task that hangs fails its test instead of the whole suite's time budget.
+   */
+  timeoutMs?: number;
 }
 
 /** Spawns a task with extra args; the caller may kill it. */
@@ -91,12 +96,28 @@ export async function runTask(
   env: Record<string, string> = {},
   opts: SpawnTaskOptions = {},
 ): Promise<TaskResult> {
-  const out = await spawnTask(name, args, env, opts).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+  const child = spawnTask(name, args, env, opts);
+  const timeoutMs = opts.timeoutMs ?? 600_000;
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, timeoutMs);
+  try {
+    const out = await child.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: timedOut
+        ? `${stderr}\n[runTask] deno task ${name} killed after ${timeoutMs / 1000} s (hung?)\n`
+        : stderr,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Where and how a `consume` run reads and writes; the flags every scripted run repeats. */

@@ -214,7 +214,8 @@ export async function brokerAnswers(brokers: string[], timeoutMs = 3000): Promis
 /**
  * Waits until the brokers answer an admin call, retrying with backoff (0.5 s doubling to 5 s)
  * for as long as it takes, and says so on every failed attempt: kafkajs' own retries would keep
- * a consumer silent for most of a minute before failing.
+ * a consumer silent for most of a minute before failing. A refused login is not a broker that is
+ * down: waiting cannot fix a wrong password, so it is thrown at once.
  */
 export async function waitForBrokers(
   opts: KafkaClientOptions,
@@ -229,6 +230,7 @@ export async function waitForBrokers(
       await admin.describeCluster();
       return;
     } catch (err) {
+      if (isAuthenticationError(err)) throw err;
       onRetry(attempt, delay, (err as Error)?.message ?? String(err));
     } finally {
       await admin.disconnect().catch(() => {});
@@ -236,4 +238,13 @@ export async function waitForBrokers(
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(5000, delay * 2);
   }
+}
+
+/** True for a broker's refusal of our credentials (SASL handshake or authentication failed). */
+export function isAuthenticationError(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; type?: string } | null;
+  if (!e) return false;
+  return /SASL|Authentication/i.test(e.name ?? "") ||
+    /SASL_AUTHENTICATION_FAILED|ILLEGAL_SASL_STATE|UNSUPPORTED_SASL_MECHANISM/.test(e.type ?? "") ||
+    /SASL .*(authentication failed|handshake)/i.test(e.message ?? "");
 }

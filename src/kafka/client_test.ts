@@ -6,7 +6,12 @@
  */
 import assert from "node:assert/strict";
 import { parseCli, UsageError } from "../config.ts";
-import { KAFKA_SECURITY_OPTIONS, securityConfig, securityFromOptions } from "./client.ts";
+import {
+  isAuthenticationError,
+  KAFKA_SECURITY_OPTIONS,
+  securityConfig,
+  securityFromOptions,
+} from "./client.ts";
 
 /** A fake file reader: returns a marker naming the path, and records what was read. */
 function fakeFiles() {
@@ -183,4 +188,20 @@ Deno.test("security: SASL without a password is a UsageError naming --sasl-passw
     () => securityConfig(fromCli(["--sasl-mechanism", "scram-sha-512", "--sasl-username", "u"])),
     (e: unknown) => e instanceof UsageError && /--sasl-password-env/.test(e.message),
   );
+});
+
+Deno.test("isAuthenticationError: a refused login is fatal, a broker that is down is not", () => {
+  const sasl = Object.assign(new Error("SASL PLAIN authentication failed: Invalid credentials"), {
+    name: "KafkaJSSASLAuthenticationError",
+  });
+  assert.equal(isAuthenticationError(sasl), true);
+  assert.equal(
+    isAuthenticationError(Object.assign(new Error("x"), { type: "SASL_AUTHENTICATION_FAILED" })),
+    true,
+  );
+  const down = Object.assign(new Error("Connection error: connect ECONNREFUSED 127.0.0.1:9"), {
+    name: "KafkaJSConnectionError",
+  });
+  assert.equal(isAuthenticationError(down), false);
+  assert.equal(isAuthenticationError(null), false);
 });
