@@ -1,5 +1,5 @@
 /**
- * Delta layer benchmarks (figures for issue 3; not tests). Each function builds its own table
+ * Delta layer benchmarks (commit, checkpoint, snapshot load and optimize figures; not tests). Each function builds its own table
  * in a temp dir, removes it afterwards and returns one number. The harness that records them
  * lives elsewhere; `deno run ... bench/delta_bench.ts` prints them all.
  */

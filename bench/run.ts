@@ -1,5 +1,5 @@
 /**
- * The `deno task bench` harness: every scenario of issue 7 against the local broker and fresh
+ * The `deno task bench` harness: every scenario against the local broker and fresh
  * lakehouses in a temp dir, each figure the median of several runs with min and max, ratios
  * taken pair by pair within a run; results as JSON and Markdown.
  *
@@ -11,8 +11,8 @@
  */
 import { join } from "node:path";
 import { brokerList } from "../src/config.ts";
-import { brokerAnswers, createKafka } from "../src/kafka/client.ts";
-import { startLocalBroker, stopLocalBroker } from "../src/kafka/local_broker.ts";
+import { createKafka } from "../src/kafka/client.ts";
+import { type BrokerInUse, useOrStartBroker } from "../src/kafka/local_broker.ts";
 import { ensureDeltaExtension } from "../src/duckdb/extension.ts";
 import { ROOT } from "../src/tasks.ts";
 import { refreshGold } from "../src/gold/refresh.ts";
@@ -86,7 +86,7 @@ export interface BenchSizes {
   backfillRows: number;
 }
 
-/** Full: the sizes issue 7 names. Quick: a smoke test that finishes in under 2 minutes. */
+/** Full: the sizes the README's figures are measured at. Quick: a smoke test that finishes in under 2 minutes. */
 export const SIZES: Record<"full" | "quick", BenchSizes> = {
   full: {
     runs: 3,
@@ -220,27 +220,20 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
 
   await ensureDeltaExtension();
   // The broker: the one that answers, else a throw-away one we stop afterwards.
-  let brokerState: string | null = null;
+  let broker: BrokerInUse | null = null;
   let brokerPid: number | null = null;
   const needKafka = SCENARIOS.filter((s) =>
     ["producer", "pipeline", "freshness", "memory", "peers"].includes(s)
   )
     .some(want);
   if (needKafka) {
-    const list = brokerList(opts.brokers);
-    if (!(await brokerAnswers(list, 2000))) {
-      const [host, port] = list[0].split(":");
-      if (host !== "127.0.0.1" && host !== "localhost") {
-        throw new Error(`no Kafka broker answers at ${opts.brokers}, and it is not local`);
-      }
-      brokerState = join(ROOT, ".cache/kafka/bench");
-      const info = await startLocalBroker({
-        port: Number(port ?? 9092),
-        stateDir: brokerState,
-        fresh: true,
-      });
-      brokerPid = info.pid;
-      log(`bench broker up at ${info.brokers} (pid ${info.pid})`);
+    broker = await useOrStartBroker(brokerList(opts.brokers), {
+      stateDir: join(ROOT, ".cache/kafka/bench"),
+      graceMs: 15_000,
+    });
+    if (broker.started) {
+      brokerPid = broker.started.pid;
+      log(`bench broker up at ${broker.started.brokers} (pid ${brokerPid})`);
       notes.push("Kafka: a throw-away local broker was started for this run.");
     } else {
       brokerPid = await Deno.readTextFile(join(ROOT, ".cache/kafka/run/broker.pid"))
@@ -249,10 +242,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     }
   }
   const stopBroker = async () => {
-    if (brokerState) {
-      const dir = brokerState;
-      brokerState = null;
-      await stopLocalBroker({ stateDir: dir, graceMs: 15_000 });
+    if (broker?.started) {
+      await broker.stop();
       log("bench broker stopped");
     }
   };

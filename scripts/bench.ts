@@ -1,7 +1,8 @@
 /**
- * `deno task bench [--quick] [--out DIR]`: the performance figures of issue 7, from one
- * harness anyone can rerun (bench/run.ts). Progress on stderr, the figures table on stdout,
- * results in `<out>/latest.json` and `<out>/latest.md`.
+ * `deno task bench [--quick] [--out DIR]`: the performance figures (producer, pipeline,
+ * freshness, memory, Delta, gold, dashboard, peers), from one harness anyone can rerun
+ * (bench/run.ts). Progress on stderr, the figures table on stdout, results in
+ * `<out>/latest.json` and `<out>/latest.md`.
  */
 import {
   COMMON_OPTIONS,

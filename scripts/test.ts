@@ -10,8 +10,7 @@
  * the final summary names every skipped test and why.
  */
 import { brokerList, readEnv, runMain } from "../src/config.ts";
-import { brokerAnswers } from "../src/kafka/client.ts";
-import { startLocalBroker, stopLocalBroker } from "../src/kafka/local_broker.ts";
+import { useOrStartBroker } from "../src/kafka/local_broker.ts";
 import { ensureDeltaExtension, ensureExtension } from "../src/duckdb/extension.ts";
 import { deltalakePython } from "../src/python_venv.ts";
 import { s3Answers, startLocalS3, stopLocalS3 } from "../src/storage/local_s3proxy.ts";
@@ -41,14 +40,9 @@ await runMain(async () => {
   const skipLog = `.cache/test-skips-${Deno.pid}.log`;
   await Deno.remove(skipLog).catch(() => {});
   await ensureExtension("httpfs");
-  let stateDir: string | null = null;
-  if (!await brokerAnswers(brokerList(brokers), 2000)) {
-    const [host, port] = brokerList(brokers)[0].split(":");
-    if (host !== "127.0.0.1" && host !== "localhost") {
-      throw new Error(`no Kafka broker answers at ${brokers}, and it is not local: start it first`);
-    }
-    stateDir = ".cache/kafka/test";
-    const info = await startLocalBroker({ port: Number(port ?? 9092), stateDir, fresh: true });
+  const broker = await useOrStartBroker(brokerList(brokers), { stateDir: ".cache/kafka/test" });
+  if (broker.started) {
+    const info = broker.started;
     console.error(`test broker up at ${info.brokers} (pid ${info.pid}, log ${info.logFile})`);
   } else {
     console.error(`using the Kafka broker that answers at ${brokers}`);
@@ -67,10 +61,8 @@ await runMain(async () => {
       s3StateDir = null;
       await stopLocalS3({ port: s3Port, stateDir: dir });
     }
-    if (stateDir) {
-      const dir = stateDir;
-      stateDir = null;
-      await stopLocalBroker({ stateDir: dir, graceMs: 15_000 });
+    if (broker.started) {
+      await broker.stop();
       console.error("test broker stopped");
     }
   };

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { isS3, resolveLocation } from "./storage/location.ts";
 import { createKafka } from "./kafka/client.ts";
 import { type RunningConsumer, startConsumer } from "./pipeline/sources/kafka.ts";
-import { type BrokerInfo, startLocalBroker, stopLocalBroker } from "./kafka/local_broker.ts";
+import { useOrStartBroker } from "./kafka/local_broker.ts";
 import { Ingestor } from "./pipeline/ingestor.ts";
 import { openDuckDB } from "./duckdb/engine.ts";
 import { ensureDeltaExtension } from "./duckdb/extension.ts";
@@ -61,20 +61,13 @@ async function withBroker<T>(
   log: (l: string) => void,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const [host, port] = brokers[0].split(":");
-  const local = host === "127.0.0.1" || host === "localhost";
-  let started: BrokerInfo | null = null;
-  if (local) {
-    const stateDir = ".cache/kafka/demo";
-    started = await startLocalBroker({ port: Number(port ?? 9092), stateDir, fresh: true, log });
-    if (started.started) log(`started a local Kafka broker for the demo (pid ${started.pid})`);
-    else started = null;
-  }
+  const broker = await useOrStartBroker(brokers, { stateDir: ".cache/kafka/demo", log });
+  if (broker.started) log(`started a local Kafka broker for the demo (pid ${broker.started.pid})`);
   try {
     return await fn();
   } finally {
-    if (started) {
-      await stopLocalBroker({ stateDir: started.stateDir, port: Number(port ?? 9092) });
+    if (broker.started) {
+      await broker.stop();
       log("stopped the demo's Kafka broker");
     }
   }

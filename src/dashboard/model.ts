@@ -27,6 +27,7 @@ import { loadSql, splitStatements } from "../query/sql_files.ts";
 import { type DashboardQuery, loadDashboardSql, type Row, runQuery } from "./queries.ts";
 import type { LagSource, TopicLag } from "../kafka/lag.ts";
 import { partitionAppId, resumeFromSnapshots } from "../pipeline/positions.ts";
+import { INGEST_TABLES } from "../pipeline/tables.ts";
 
 /** The chart ranges a viewer may ask for; anything else is rejected by the server. */
 export const SERIES_RANGES = {
@@ -429,7 +430,7 @@ export class DashboardModel {
         consumerLagNote: "no broker configured (start the dashboard with --brokers)",
       };
     }
-    const snaps = ["bronze", "silver", "quarantine"].flatMap((n) => {
+    const snaps = INGEST_TABLES.flatMap((n) => {
       const t = this.#tables.get(n);
       return t ? [t.snap] : [];
     });

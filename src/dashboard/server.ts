@@ -17,14 +17,8 @@
  * await dash.close();
  * ```
  */
-import {
-  DashboardModel,
-  isSeriesRange,
-  type SeriesKey,
-  seriesKeyString,
-  type SeriesRange,
-} from "./model.ts";
-import { loadStaticAssets } from "./static_files.ts";
+import { DashboardModel, isSeriesRange, type SeriesKey, seriesKeyString } from "./model.ts";
+import { loadStaticAssets, type StaticAsset } from "./static_files.ts";
 import { createKafka } from "../kafka/client.ts";
 import { cachedLagSource } from "../kafka/lag.ts";
 
@@ -92,9 +86,6 @@ interface Client {
 
 /** Starts the dashboard; resolves once it listens. */
 export async function startDashboard(opts: DashboardOptions): Promise<DashboardHandle> {
-  const host = opts.host ?? "127.0.0.1";
-  const intervalMs = Math.max(100, opts.intervalMs ?? 2000);
-  const maxClients = opts.maxClients ?? 64;
   const assets = await loadStaticAssets();
   const model = await DashboardModel.open(
     opts.lakehouse,
@@ -107,25 +98,120 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       )
       : undefined,
   );
-  const clients = new Set<Client>();
-  let refreshes = 0;
-  let refreshMs = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let running: Promise<void> | null = null;
-  let again = false;
-  let closed = false;
+  const server = new DashboardServer(opts, model, assets);
+  try {
+    await server.listen(opts.port ?? 8080);
+  } catch (err) {
+    model.close();
+    throw err;
+  }
+  return server;
+}
+
+const JSON_HEADERS = {
+  ...SECURITY_HEADERS,
+  "content-type": "application/json; charset=utf-8",
+  "cache-control": "no-store",
+};
+
+/**
+ * The refresh loop and the HTTP routes around one model. At most one refresh runs at a time
+ * (`#kick` coalesces requests that arrive meanwhile) and every use of the model goes through
+ * `#withModel`, because the model holds one DuckDB connection.
+ */
+class DashboardServer implements DashboardHandle {
+  url = "";
+  readonly #host: string;
+  readonly #intervalMs: number;
+  readonly #maxClients: number;
+  readonly #model: DashboardModel;
+  readonly #assets: Map<string, StaticAsset>;
+  readonly #clients = new Set<Client>();
+  #server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #refreshes = 0;
+  #refreshMs = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running: Promise<void> | null = null;
+  #again = false;
+  #closed = false;
+  #lock: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    opts: DashboardOptions,
+    model: DashboardModel,
+    assets: Map<string, StaticAsset>,
+  ) {
+    this.#host = opts.host ?? "127.0.0.1";
+    this.#intervalMs = Math.max(100, opts.intervalMs ?? 2000);
+    this.#maxClients = opts.maxClients ?? 64;
+    this.#model = model;
+    this.#assets = assets;
+  }
+
+  clients(): number {
+    return this.#clients.size;
+  }
+
+  stats(): { refreshes: number; queries: number; refreshMs: number } {
+    return {
+      refreshes: this.#refreshes,
+      queries: this.#model.queriesRun,
+      refreshMs: Math.round(this.#refreshMs),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    for (const c of [...this.#clients]) c.close();
+    await this.#running;
+    await this.#lock;
+    await this.#server?.shutdown();
+    this.#model.close();
+  }
+
+  /** Binds the port; sets `url` once listening. */
+  async listen(port: number): Promise<void> {
+    const host = this.#host;
+    const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.NetAddr>();
+    let server: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      server = Deno.serve({
+        hostname: host,
+        port,
+        onListen: (addr) => onListen(addr),
+        onError: (err) => {
+          console.error(`dashboard: ${(err as Error).message}`);
+          return new Response("internal error\n", { status: 500, headers: SECURITY_HEADERS });
+        },
+      }, (req) => this.#handle(req));
+    } catch (err) {
+      throw new Error(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
+    }
+    this.#server = server;
+    const addr = await Promise.race([
+      listening,
+      server.finished.then(() => {
+        throw new Error(`dashboard: could not listen on ${host}:${port}`);
+      }),
+    ]);
+    const urlHost = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+    this.url = `http://${urlHost === "0.0.0.0" ? "127.0.0.1" : urlHost}:${addr.port}/`;
+  }
+
   /** Serialises every use of the model: one DuckDB connection, one refresh at a time. */
-  let lock: Promise<unknown> = Promise.resolve();
-  const withModel = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = lock.then(fn);
-    lock = run.catch(() => {});
+  #withModel<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn);
+    this.#lock = run.catch(() => {});
     return run;
-  };
+  }
 
   /** Assigns the default building to viewers that have none (or one that vanished). */
-  const viewerKeys = (): SeriesKey[] => {
+  #viewerKeys(): SeriesKey[] {
+    const model = this.#model;
     const keys = new Map<string, SeriesKey>();
-    for (const c of clients) {
+    for (const c of this.#clients) {
       if (!model.isBuilding(c.key.building)) {
         const b = model.defaultBuilding();
         if (b) {
@@ -137,87 +223,146 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
     }
     model.forgetSeries(new Set(keys.keys()));
     return [...keys.values()];
-  };
+  }
 
   /** One refresh for everyone, then a push of whatever changed to each viewer. */
-  const cycle = async () => {
-    if (clients.size === 0) return;
-    refreshes++;
+  async #cycle(): Promise<void> {
+    if (this.#clients.size === 0) return;
+    this.#refreshes++;
     const t0 = performance.now();
-    await withModel(() => model.refresh(viewerKeys));
-    refreshMs += performance.now() - t0;
-    push();
-  };
+    await this.#withModel(() => this.#model.refresh(() => this.#viewerKeys()));
+    this.#refreshMs += performance.now() - t0;
+    this.#push();
+  }
 
-  const push = () => {
-    const state = model.state;
-    for (const c of clients) {
+  #push(): void {
+    const state = this.#model.state;
+    for (const c of this.#clients) {
       if (c.stateSeq !== state.seq && state.json) {
         if (!c.send("state", `{"serverTimeMs":${Date.now()},"state":${state.json}}`)) continue;
         c.stateSeq = state.seq;
       }
-      const s = model.series(c.key);
+      const s = this.#model.series(c.key);
       if (s && c.seriesSeq !== s.seq) {
         if (c.send("series", s.json)) c.seriesSeq = s.seq;
       }
     }
-  };
+  }
 
   /** Runs a cycle now, or right after the one in progress; never two at once. */
-  const kick = (): Promise<void> => {
-    if (running) {
-      again = true;
-      return running;
+  #kick(): Promise<void> {
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
     }
-    running = (async () => {
+    this.#running = (async () => {
       try {
         do {
-          again = false;
-          await cycle();
-        } while (again && !closed);
+          this.#again = false;
+          await this.#cycle();
+        } while (this.#again && !this.#closed);
       } catch (err) {
         console.error(`dashboard: refresh failed: ${(err as Error).message}`);
       } finally {
-        running = null;
-        schedule();
+        this.#running = null;
+        this.#schedule();
       }
     })();
-    return running;
-  };
+    return this.#running;
+  }
 
-  const schedule = () => {
-    if (closed || timer !== undefined || clients.size === 0) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      kick();
-    }, intervalMs);
-  };
+  #schedule(): void {
+    if (this.#closed || this.#timer !== undefined || this.#clients.size === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#kick();
+    }, this.#intervalMs);
+  }
 
-  const onEvents = async (url: URL): Promise<Response> => {
+  async #handle(req: Request): Promise<Response> {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return new Response("read-only\n", {
+        status: 405,
+        headers: { ...SECURITY_HEADERS, allow: "GET, HEAD" },
+      });
+    }
+    const url = new URL(req.url);
+    if (
+      req.method === "HEAD" && (url.pathname.startsWith("/api/") || url.pathname === "/events")
+    ) {
+      return new Response(null, { status: 405, headers: { ...SECURITY_HEADERS, allow: "GET" } });
+    }
+    if (LOOPBACK.has(this.#host)) {
+      const hostname = (req.headers.get("host") ?? "").replace(/:\d+$/, "");
+      if (!LOOPBACK.has(hostname)) {
+        return new Response("forbidden host\n", { status: 403, headers: SECURITY_HEADERS });
+      }
+    }
+    if (url.pathname === "/events") return await this.#onEvents(url);
+    if (url.pathname === "/api/state") return await this.#onState(url);
+    if (url.pathname === "/api/device") return await this.#onDevice(url);
+    return this.#onAsset(req, url);
+  }
+
+  #onAsset(req: Request, url: URL): Response {
+    const asset = this.#assets.get(url.pathname);
+    if (!asset) return new Response("not found\n", { status: 404, headers: SECURITY_HEADERS });
+    const headers: Record<string, string> = {
+      ...SECURITY_HEADERS,
+      "content-type": asset.contentType,
+      "cache-control": "no-cache",
+      etag: asset.etag,
+      vary: "accept-encoding",
+    };
+    if (req.headers.get("if-none-match") === asset.etag) {
+      return new Response(null, { status: 304, headers });
+    }
+    const gzip = /\bgzip\b/.test(req.headers.get("accept-encoding") ?? "");
+    if (gzip) headers["content-encoding"] = "gzip";
+    const body = gzip ? asset.gzip : asset.body;
+    return new Response(req.method === "HEAD" ? null : body, { headers });
+  }
+
+  async #onEvents(url: URL): Promise<Response> {
+    const model = this.#model;
     const params = validateParams(url, ["building", "range"]);
     if (params instanceof Response) return params;
     // The building whitelist comes from silver: read it once before the first check.
-    if (model.state.seq === 0) await withModel(() => model.refresh());
+    if (model.state.seq === 0) await this.#withModel(() => model.refresh());
     const range = params.range ?? "hour";
     if (!isSeriesRange(range)) return badRequest("range must be one of: hour, day");
     const building = params.building;
     if (building !== undefined && (!BUILDING_RE.test(building) || !model.isBuilding(building))) {
       return badRequest("unknown building");
     }
-    if (clients.size >= maxClients) {
+    if (this.#clients.size >= this.#maxClients) {
       return new Response("too many viewers\n", { status: 503, headers: SECURITY_HEADERS });
     }
+    const key = { building: building ?? model.defaultBuilding() ?? "", range };
+    return new Response(this.#openStream(key), {
+      headers: {
+        ...SECURITY_HEADERS,
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+      },
+    });
+  }
+
+  /** One viewer's SSE stream: registered on start, dropped on cancel or a failed write. */
+  #openStream(key: SeriesKey): ReadableStream<Uint8Array> {
     const encoder = new TextEncoder();
+    const clients = this.#clients;
     let heartbeat: ReturnType<typeof setInterval> | undefined;
-    let client: Client;
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
+    let client: Client | undefined;
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
         let open = true;
         const drop = () => {
           if (!open) return;
           open = false;
           clearInterval(heartbeat);
-          clients.delete(client);
+          if (client) clients.delete(client);
           try {
             controller.close();
           } catch {
@@ -235,48 +380,35 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
           }
         };
         client = {
-          key: { building: building ?? model.defaultBuilding() ?? "", range: range as SeriesRange },
+          key,
           stateSeq: 0,
           seriesSeq: 0,
           send: (event, data) => write(`event: ${event}\ndata: ${data}\n\n`),
           close: drop,
         };
         clients.add(client);
-        write(`retry: ${intervalMs}\n\n`);
+        write(`retry: ${this.#intervalMs}\n\n`);
         heartbeat = setInterval(() => write(": ping\n\n"), HEARTBEAT_MS);
         // Serve what is cached right away; the cycle computes what this viewer still lacks.
-        push();
-        kick();
+        this.#push();
+        this.#kick();
       },
       cancel() {
         client?.close();
       },
     });
-    return new Response(body, {
-      headers: {
-        ...SECURITY_HEADERS,
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-store",
-        "x-accel-buffering": "no",
-      },
-    });
-  };
+  }
 
-  const onState = async (url: URL): Promise<Response> => {
+  async #onState(url: URL): Promise<Response> {
     const params = validateParams(url, []);
     if (params instanceof Response) return params;
-    if (clients.size === 0) await withModel(() => model.refresh());
-    return new Response(model.state.json || "{}", {
-      headers: {
-        ...SECURITY_HEADERS,
-        "content-type": "application/json; charset=utf-8",
-        "cache-control": "no-store",
-      },
-    });
-  };
+    if (this.#clients.size === 0) await this.#withModel(() => this.#model.refresh());
+    return new Response(this.#model.state.json || "{}", { headers: JSON_HEADERS });
+  }
 
   /** One device's line for its drill-down: building whitelisted, device bound as a parameter. */
-  const onDevice = async (url: URL): Promise<Response> => {
+  async #onDevice(url: URL): Promise<Response> {
+    const model = this.#model;
     const params = validateParams(url, ["building", "device", "range"]);
     if (params instanceof Response) return params;
     const { building, device } = params;
@@ -286,102 +418,9 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
       return badRequest("unknown building");
     }
     if (!device || !DEVICE_RE.test(device)) return badRequest("bad device id");
-    const json = await withModel(() => model.deviceSeries(building, device, range));
-    return new Response(json, {
-      headers: {
-        ...SECURITY_HEADERS,
-        "content-type": "application/json; charset=utf-8",
-        "cache-control": "no-store",
-      },
-    });
-  };
-
-  const handler = async (req: Request): Promise<Response> => {
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      return new Response("read-only\n", {
-        status: 405,
-        headers: { ...SECURITY_HEADERS, allow: "GET, HEAD" },
-      });
-    }
-    const url = new URL(req.url);
-    if (
-      req.method === "HEAD" && (url.pathname.startsWith("/api/") || url.pathname === "/events")
-    ) {
-      return new Response(null, { status: 405, headers: { ...SECURITY_HEADERS, allow: "GET" } });
-    }
-    if (LOOPBACK.has(host) || host === "::1") {
-      const hostname = (req.headers.get("host") ?? "").replace(/:\d+$/, "");
-      if (!LOOPBACK.has(hostname)) {
-        return new Response("forbidden host\n", { status: 403, headers: SECURITY_HEADERS });
-      }
-    }
-    if (url.pathname === "/events") return await onEvents(url);
-    if (url.pathname === "/api/state") return await onState(url);
-    if (url.pathname === "/api/device") return await onDevice(url);
-    const asset = assets.get(url.pathname);
-    if (!asset) return new Response("not found\n", { status: 404, headers: SECURITY_HEADERS });
-    const headers: Record<string, string> = {
-      ...SECURITY_HEADERS,
-      "content-type": asset.contentType,
-      "cache-control": "no-cache",
-      etag: asset.etag,
-      vary: "accept-encoding",
-    };
-    if (req.headers.get("if-none-match") === asset.etag) {
-      return new Response(null, { status: 304, headers });
-    }
-    const gzip = /\bgzip\b/.test(req.headers.get("accept-encoding") ?? "");
-    if (gzip) headers["content-encoding"] = "gzip";
-    const body = gzip ? asset.gzip : asset.body;
-    return new Response(req.method === "HEAD" ? null : body, { headers });
-  };
-
-  const { promise: listening, resolve: onListen } = Promise.withResolvers<Deno.NetAddr>();
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve({
-      hostname: host,
-      port: opts.port ?? 8080,
-      onListen: (addr) => onListen(addr),
-      onError: (err) => {
-        console.error(`dashboard: ${(err as Error).message}`);
-        return new Response("internal error\n", { status: 500, headers: SECURITY_HEADERS });
-      },
-    }, handler);
-  } catch (err) {
-    model.close();
-    throw new Error(`cannot listen on ${host}:${opts.port ?? 8080}: ${(err as Error).message}`);
+    const json = await this.#withModel(() => model.deviceSeries(building, device, range));
+    return new Response(json, { headers: JSON_HEADERS });
   }
-  let addr: Deno.NetAddr;
-  try {
-    addr = await Promise.race([
-      listening,
-      server.finished.then(() => {
-        throw new Error(`dashboard: could not listen on ${host}:${opts.port ?? 8080}`);
-      }),
-    ]);
-  } catch (err) {
-    model.close();
-    throw err;
-  }
-  const urlHost = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  const base = `http://${urlHost === "0.0.0.0" ? "127.0.0.1" : urlHost}:${addr.port}/`;
-
-  return {
-    url: base,
-    clients: () => clients.size,
-    stats: () => ({ refreshes, queries: model.queriesRun, refreshMs: Math.round(refreshMs) }),
-    async close() {
-      if (closed) return;
-      closed = true;
-      clearTimeout(timer);
-      for (const c of [...clients]) c.close();
-      await running;
-      await lock;
-      await server.shutdown();
-      model.close();
-    },
-  };
 }
 
 /** Rejects unknown or repeated query parameters; returns the known ones. */

@@ -48,13 +48,13 @@ export interface OpenOptions {
 }
 
 /** Raised when the delta extension is not cached yet; says which command fetches it. */
-export class DeltaExtensionMissing extends Error {
+export class DeltaExtensionMissingError extends Error {
   constructor(path: string) {
     super(
       `DuckDB's delta extension is not installed (expected at ${path}). ` +
         "Run `deno task setup` once to fetch it.",
     );
-    this.name = "DeltaExtensionMissing";
+    this.name = "DeltaExtensionMissingError";
   }
 }
 
@@ -98,7 +98,7 @@ export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
       close();
       const path = await deltaExtensionPath();
       if (/not found|No such file|Failed to open|does not exist/i.test((err as Error).message)) {
-        throw new DeltaExtensionMissing(path);
+        throw new DeltaExtensionMissingError(path);
       }
       throw err;
     }

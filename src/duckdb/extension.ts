@@ -20,10 +20,10 @@ export function extensionDirectory(): string {
 }
 
 /** Raised when no source could deliver the extension; the message lists what was tried. */
-export class DeltaExtensionUnavailable extends Error {
+export class DeltaExtensionUnavailableError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "DeltaExtensionUnavailable";
+    this.name = "DeltaExtensionUnavailableError";
   }
 }
 
@@ -148,7 +148,7 @@ export async function ensureExtension(
   log(`INSTALL ${name} failed (${duckErr}); trying PyPI duckdb-extension-${name}==${version} …`);
   const pipErr = await tryInstallFromPyPI(name, target, version, platform);
   if (pipErr === null) return target;
-  throw new DeltaExtensionUnavailable(
+  throw new DeltaExtensionUnavailableError(
     `could not get DuckDB's ${name} extension v${version} for ${platform}.\n` +
       `  INSTALL ${name}: ${duckErr}\n  pip download duckdb-extension-${name}==${version}: ${pipErr}\n` +
       `Place the file by hand at ${target}.`,

@@ -362,3 +362,54 @@ export async function stopLocalBroker(
     log: (line) => o.log(`broker ${line}`),
   });
 }
+
+/** The broker a task runs against, and how to give it back. */
+export interface BrokerInUse {
+  brokers: string[];
+  /** The broker this call started, or null when one already answered. */
+  started: BrokerInfo | null;
+  /** Stops the broker if this call started it (once); a no-op otherwise. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The broker that answers at `brokers`, else a throw-away local one started on its port in
+ * `stateDir` (fresh). Tests, bench and demo all start this way, so none of them ever touches a
+ * remote cluster it was not pointed at: a non-local address that does not answer is an error.
+ */
+export async function useOrStartBroker(
+  brokers: string[],
+  opts: { stateDir: string; log?: (line: string) => void; graceMs?: number },
+): Promise<BrokerInUse> {
+  if (await brokerAnswers(brokers, 2000)) {
+    return { brokers, started: null, stop: () => Promise.resolve() };
+  }
+  const [host, portText] = brokers[0].split(":");
+  if (host !== "127.0.0.1" && host !== "localhost") {
+    throw new BrokerStartError(
+      `no Kafka broker answers at ${brokers.join(",")}, and it is not local: start it first`,
+    );
+  }
+  const port = Number(portText ?? 9092);
+  const info = await startLocalBroker({
+    port,
+    stateDir: opts.stateDir,
+    fresh: true,
+    log: opts.log,
+  });
+  let stopped = !info.started;
+  return {
+    brokers,
+    started: info.started ? info : null,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await stopLocalBroker({
+        port,
+        stateDir: opts.stateDir,
+        graceMs: opts.graceMs,
+        log: opts.log,
+      });
+    },
+  };
+}

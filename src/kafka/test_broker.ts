@@ -7,8 +7,7 @@
  * @module
  */
 import { brokerList, readEnv } from "../config.ts";
-import { brokerAnswers } from "./client.ts";
-import { startLocalBroker } from "./local_broker.ts";
+import { useOrStartBroker } from "./local_broker.ts";
 
 let ready: Promise<string[]> | undefined;
 
@@ -17,19 +16,11 @@ export function testBrokers(): Promise<string[]> {
   ready ??= (async () => {
     const brokers = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
     const list = brokerList(brokers);
-    if (await brokerAnswers(list, 2000)) return list;
-    const [host, port] = list[0].split(":");
-    if (host !== "127.0.0.1" && host !== "localhost") {
-      throw new Error(`no Kafka broker answers at ${brokers}, and it is not local: start it first`);
-    }
-    const info = await startLocalBroker({
-      port: Number(port ?? 9092),
-      stateDir: `.cache/kafka/test-${port ?? 9092}`,
-      fresh: true,
-    });
-    if (info.started && info.pid !== null) {
-      console.error(`tests: throw-away Kafka broker up at ${info.brokers} (pid ${info.pid})`);
-      const pid = info.pid;
+    const port = list[0].split(":")[1] ?? "9092";
+    const { started } = await useOrStartBroker(list, { stateDir: `.cache/kafka/test-${port}` });
+    if (started?.pid) {
+      console.error(`tests: throw-away Kafka broker up at ${started.brokers} (pid ${started.pid})`);
+      const pid = started.pid;
       // Synchronous: nothing async runs once the process is exiting. The broker shuts down
       // cleanly on SIGTERM by itself.
       globalThis.addEventListener("unload", () => {

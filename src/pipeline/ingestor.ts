@@ -250,7 +250,7 @@ export class Ingestor {
       if (!b.knownApps.has(rec.appId)) {
         b.knownApps.add(rec.appId);
         const t = this.writer.thresholds([rec.appId]);
-        for (const table of ["bronze", "silver", "quarantine"] as const) {
+        for (const table of INGEST_TABLES) {
           const v = t[table].get(rec.appId);
           if (v !== undefined) b.thresholds[table].set(rec.appId, v);
         }
@@ -332,7 +332,7 @@ export class Ingestor {
     this.totals.flushes++;
     this.totals.conflictRetries += result.retries;
     this.totals.duplicates += b.counts.duplicates;
-    for (const t of ["bronze", "silver", "quarantine"] as const) {
+    for (const t of INGEST_TABLES) {
       this.totals.rows[t] += result.rows[t];
       if (result.versions[t] !== undefined) this.totals.lastVersions[t] = result.versions[t];
     }

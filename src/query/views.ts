@@ -21,9 +21,7 @@ import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { versionAtTimestamp } from "../delta/snapshot.ts";
 import { VersionNotFoundError } from "../delta/errors.ts";
 import { sqlIdent, sqlString } from "../duckdb/engine.ts";
-
-/** The ingestion tables, each read as a view of the same name. */
-export const INGEST_VIEW_TABLES = ["bronze", "silver", "quarantine"] as const;
+import { INGEST_TABLES } from "../pipeline/tables.ts";
 
 /** A table of the lakehouse and the view name it gets. */
 export interface LakehouseTable {
@@ -59,7 +57,7 @@ async function isDeltaTable(path: string): Promise<boolean> {
 export async function listLakehouseTables(lakehouse: string): Promise<LakehouseTable[]> {
   const out: LakehouseTable[] = [];
   const root = resolveLocation(lakehouse);
-  for (const name of INGEST_VIEW_TABLES) {
+  for (const name of INGEST_TABLES) {
     const path = joinLocation(root, name);
     if (await isDeltaTable(path)) out.push({ view: name, path });
   }

@@ -186,7 +186,8 @@ export function decodeReading(payload: Uint8Array | string, opts?: DecodeOptions
     ) {
       return reject("too_large", `payload exceeds ${maxBytes} bytes`, NO_HINTS);
     }
-    text = payload;
+    // A leading BOM is dropped, as decoding the same payload from bytes drops it.
+    text = payload.charCodeAt(0) === 0xfeff ? payload.slice(1) : payload;
   } else {
     if (payload.byteLength > maxBytes) {
       return reject(

@@ -7,7 +7,7 @@ import {
   PLAUSIBLE_RANGES,
 } from "./decode.ts";
 import type { DecodeResult } from "./reading.ts";
-import { HOSTILE_CASES } from "./hostile_cases.ts";
+import { CATALOGUE_MAX_BYTES, HOSTILE_CASES } from "./hostile_cases.ts";
 
 const BASE = {
   timestamp: "2025-12-15T10:00:00Z",
@@ -324,9 +324,20 @@ Deno.test("parseIsoTimestamp matches Date.parse on well-formed input", () => {
 
 for (const c of HOSTILE_CASES) {
   Deno.test(`hostile: ${c.name} → ${c.expect}`, () => {
-    const r = decodeReading(c.payload);
+    const r = decodeReading(c.payload, { maxBytes: CATALOGUE_MAX_BYTES });
     assert.equal(r.ok ? "valid" : r.reason, c.expect, r.ok ? "" : r.detail);
     if (c.hints) assert.deepEqual(r.hints, c.hints);
     if (!r.ok) assert.ok(r.detail.length < 300, r.detail);
   });
 }
+
+Deno.test("hostile catalogue: every valid case is its own reading (none would be deduplicated)", () => {
+  const seen = new Map<string, string>();
+  for (const c of HOSTILE_CASES) {
+    const r = decodeReading(c.payload, { maxBytes: CATALOGUE_MAX_BYTES });
+    if (!r.ok) continue;
+    const key = `${r.reading.deviceId}|${r.reading.type}|${r.reading.timestamp}`;
+    assert.equal(seen.get(key), undefined, `${c.name} repeats ${seen.get(key)}`);
+    seen.set(key, c.name);
+  }
+});

@@ -9,7 +9,7 @@
  * reset). Records the tables already hold are dropped by the writer's thresholds anyway.
  * Kafka-side offset commits happen after each Delta flush, only so lag shows in Kafka tools.
  */
-import type { Consumer, EachBatchPayload, Kafka } from "kafkajs";
+import type { Admin, Consumer, EachBatchPayload, Kafka } from "kafkajs";
 import type { SourceRecord } from "../batch.ts";
 import type { Ingestor } from "../ingestor.ts";
 import { endOffsets, topicLag } from "../../kafka/lag.ts";
@@ -100,138 +100,199 @@ export async function startConsumer(
   ingestor: Ingestor,
   opts: ConsumerOptions,
 ): Promise<RunningConsumer> {
-  const log = opts.log ?? ((line: string) => console.error(line));
-  const started = performance.now();
-  const consumer: Consumer = kafka.consumer({
-    groupId: opts.groupId,
-    ...FETCH_SETTINGS,
-    ...(opts.maxBytesPerPartition
-      ? { maxBytesPerPartition: opts.maxBytesPerPartition, maxBytes: opts.maxBytesPerPartition }
-      : {}),
-    sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
-    heartbeatInterval: Math.max(500, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 5)),
-    retry: { retries: 30, initialRetryTime: 300, maxRetryTime: 5_000 },
-  });
-  const admin = kafka.admin();
-  await admin.connect();
+  const source = new KafkaSource(kafka, ingestor, opts);
+  await source.start();
+  return source;
+}
 
-  // End offsets at start, for --until-caught-up and lag.
-  const endAtStart = new Map<number, number>();
+/**
+ * The consumer's state machine: joining, consuming, flushing on a timer, rejoining after a
+ * broker outage, and finishing exactly once (caught up, stopped, or failed). Every step that
+ * touches the ingestor runs inside `ingestor.exclusive`, so a timer flush, a rebalance and a
+ * batch never interleave.
+ */
+class KafkaSource implements RunningConsumer {
+  readonly done: Promise<ConsumeSummary>;
+  readonly #ingestor: Ingestor;
+  readonly #opts: ConsumerOptions;
+  readonly #log: (line: string) => void;
+  readonly #started = performance.now();
+  readonly #consumer: Consumer;
+  readonly #admin: Admin;
+  /** End offsets at start, for --until-caught-up. */
+  readonly #endAtStart = new Map<number, number>();
+  /** Partitions whose position has been checked against the tables since the last join. */
+  readonly #verified = new Map<number, { expected: number; sought: boolean }>();
+  readonly #runConfig = {
+    autoCommit: false,
+    eachBatch: (payload: EachBatchPayload) => this.#eachBatch(payload),
+    partitionsConsumedConcurrently: 1,
+  };
+  #stopping = false;
+  #finished = false;
+  #failure: unknown = null;
+  #checking = false;
+  #rejoins = 0;
+  #lastProgress = { at: performance.now(), records: 0 };
+  #flushTimer: ReturnType<typeof setInterval> | undefined;
+  #progressTimer: ReturnType<typeof setInterval> | undefined;
+  #rejoinTimer: ReturnType<typeof setTimeout> | undefined;
+  #resolveDone!: (s: ConsumeSummary) => void;
+  #rejectDone!: (e: unknown) => void;
 
-  if (opts.untilCaughtUp) {
-    for (const [p, high] of await endOffsets(admin, opts.topic)) endAtStart.set(p, high);
+  constructor(kafka: Kafka, ingestor: Ingestor, opts: ConsumerOptions) {
+    this.#ingestor = ingestor;
+    this.#opts = opts;
+    this.#log = opts.log ?? ((line: string) => console.error(line));
+    const sessionTimeout = opts.sessionTimeoutMs ?? 10_000;
+    this.#consumer = kafka.consumer({
+      groupId: opts.groupId,
+      ...FETCH_SETTINGS,
+      ...(opts.maxBytesPerPartition
+        ? { maxBytesPerPartition: opts.maxBytesPerPartition, maxBytes: opts.maxBytesPerPartition }
+        : {}),
+      sessionTimeout,
+      heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 5)),
+      retry: { retries: 30, initialRetryTime: 300, maxRetryTime: 5_000 },
+    });
+    this.#admin = kafka.admin();
+    this.done = new Promise<ConsumeSummary>((res, rej) => {
+      this.#resolveDone = res;
+      this.#rejectDone = rej;
+    });
   }
 
-  /** Partitions whose position has been checked against the tables since the last join. */
-  const verified = new Map<number, { expected: number; sought: boolean }>();
-  let stopping = false;
-  let finished = false;
-  let failure: unknown = null;
-  let resolveDone!: (s: ConsumeSummary) => void;
-  let rejectDone!: (e: unknown) => void;
-  const done = new Promise<ConsumeSummary>((res, rej) => {
-    resolveDone = res;
-    rejectDone = rej;
-  });
-  const summary = (): ConsumeSummary => ({
-    records: ingestor.totals.records,
-    rows: { ...ingestor.totals.rows },
-    duplicates: ingestor.totals.duplicates,
-    flushes: ingestor.totals.flushes,
-    compactions: ingestor.totals.compactions,
-    filesCompacted: ingestor.totals.filesCompacted,
-    seconds: (performance.now() - started) / 1000,
-    lastVersions: { ...ingestor.totals.lastVersions },
-  });
-
-  const commitKafkaOffsets = (lastPositions: Map<string, number>) => {
-    const offsets = [];
-    for (const [appId, pos] of lastPositions) {
-      const partition = partitionOfAppId(appId, opts.appName, opts.topic);
-      if (partition !== null) {
-        offsets.push({ topic: opts.topic, partition, offset: String(pos + 1) });
+  async start(): Promise<void> {
+    const opts = this.#opts;
+    await this.#admin.connect();
+    if (opts.untilCaughtUp) {
+      for (const [p, high] of await endOffsets(this.#admin, opts.topic)) {
+        this.#endAtStart.set(p, high);
       }
     }
-    if (offsets.length) consumer.commitOffsets(offsets).catch(() => {/* informational only */});
-  };
+    this.#ingestor.onCommitted = (positions) => this.#commitKafkaOffsets(positions);
+    // Latency-driven flushes and the caught-up check run on a timer: no message may arrive.
+    this.#flushTimer = setInterval(() => this.#tick(), 100);
+    if (opts.progressIntervalMs) {
+      this.#progressTimer = setInterval(() => this.#progress(), opts.progressIntervalMs);
+    }
+    const events = this.#consumer.events;
+    this.#consumer.on(events.GROUP_JOIN, () => this.#joined());
+    this.#consumer.on(events.CRASH, (e) => this.#crashed(e.payload.error, e.payload.restart));
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topic: opts.topic, fromBeginning: true });
+    await this.#consumer.run(this.#runConfig);
+  }
 
-  ingestor.onCommitted = commitKafkaOffsets;
-  const flush = () => ingestor.flushNow();
+  async stop(): Promise<ConsumeSummary> {
+    this.#stopping = true;
+    await this.#finish();
+    return await this.done;
+  }
+
+  #appId(partition: number): string {
+    return partitionAppId(this.#opts.appName, this.#opts.topic, partition);
+  }
+
+  #summary(): ConsumeSummary {
+    const t = this.#ingestor.totals;
+    return {
+      records: t.records,
+      rows: { ...t.rows },
+      duplicates: t.duplicates,
+      flushes: t.flushes,
+      compactions: t.compactions,
+      filesCompacted: t.filesCompacted,
+      seconds: (performance.now() - this.#started) / 1000,
+      lastVersions: { ...t.lastVersions },
+    };
+  }
+
+  /** Kafka-side commits are informational only (lag in Kafka tools): the tables hold positions. */
+  #commitKafkaOffsets(lastPositions: Map<string, number>): void {
+    const { appName, topic } = this.#opts;
+    const offsets = [];
+    for (const [appId, pos] of lastPositions) {
+      const partition = partitionOfAppId(appId, appName, topic);
+      if (partition !== null) offsets.push({ topic, partition, offset: String(pos + 1) });
+    }
+    if (offsets.length) this.#consumer.commitOffsets(offsets).catch(() => {});
+  }
 
   /** Whether every partition's `position` has reached its end offset at start. */
-  const reachedEnds = (position: (appId: string) => number): boolean => {
-    for (const [p, high] of endAtStart) {
-      if (position(partitionAppId(opts.appName, opts.topic, p)) < high) return false;
+  #reachedEnds(position: (appId: string) => number): boolean {
+    for (const [p, high] of this.#endAtStart) {
+      if (position(this.#appId(p)) < high) return false;
     }
     return true;
-  };
+  }
 
-  const caughtUp = async (): Promise<boolean> => {
-    if (!opts.untilCaughtUp || ingestor.buffered > 0) return false;
+  async #caughtUp(): Promise<boolean> {
+    const ingestor = this.#ingestor;
+    if (!this.#opts.untilCaughtUp || ingestor.buffered > 0) return false;
     await ingestor.writer.refresh();
-    return reachedEnds((appId) => ingestor.resumePosition(appId));
-  };
+    return this.#reachedEnds((appId) => ingestor.resumePosition(appId));
+  }
 
-  const finish = async (err?: unknown) => {
-    if (finished) return;
-    finished = true;
-    stopping = true;
-    clearInterval(timer);
-    clearInterval(progressTimer);
-    clearTimeout(rejoinTimer);
+  async #finish(err?: unknown): Promise<void> {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#stopping = true;
+    clearInterval(this.#flushTimer);
+    clearInterval(this.#progressTimer);
+    clearTimeout(this.#rejoinTimer);
     try {
-      if (!err) await ingestor.exclusive(flush);
+      if (!err) await this.#ingestor.exclusive(() => this.#ingestor.flushNow());
     } catch (e) {
       err = err ?? e;
     }
-    await consumer.disconnect().catch(() => {});
-    await admin.disconnect().catch(() => {});
-    if (err) rejectDone(err);
-    else resolveDone(summary());
-  };
+    await this.#consumer.disconnect().catch(() => {});
+    await this.#admin.disconnect().catch(() => {});
+    if (err) this.#rejectDone(err);
+    else this.#resolveDone(this.#summary());
+  }
 
-  const fail = (err: unknown) => {
-    if (failure) return;
-    failure = err;
-    log(`consumer stopping on error: ${(err as Error)?.message ?? String(err)}`);
-    finish(err);
-  };
+  #fail(err: unknown): void {
+    if (this.#failure) return;
+    this.#failure = err;
+    this.#log(`consumer stopping on error: ${(err as Error)?.message ?? String(err)}`);
+    this.#finish(err);
+  }
 
-  // Latency-driven flushes and the caught-up check run on a timer: no message may arrive.
-  let checking = false;
-  const timer = setInterval(() => {
-    if (stopping || checking) return;
-    checking = true;
+  #tick(): void {
+    if (this.#stopping || this.#checking) return;
+    this.#checking = true;
+    const ingestor = this.#ingestor;
     ingestor.exclusive(async () => {
-      if (stopping) return;
+      if (this.#stopping) return;
       // With --until-caught-up, the batch holding the last records flushes at once: nothing
       // more is coming for it to wait for.
-      const last = opts.untilCaughtUp && ingestor.buffered > 0 &&
-        reachedEnds((appId) => ingestor.receivedThrough(appId));
+      const last = this.#opts.untilCaughtUp && ingestor.buffered > 0 &&
+        this.#reachedEnds((appId) => ingestor.receivedThrough(appId));
       if (last || ingestor.shouldFlush()) await ingestor.startFlush();
-      if (await caughtUp()) {
-        log("caught up with the end offsets seen at start; stopping");
-        stopping = true;
+      if (await this.#caughtUp()) {
+        this.#log("caught up with the end offsets seen at start; stopping");
+        this.#stopping = true;
       }
     }).then(() => {
-      if (stopping && !finished) finish();
-    }, fail).finally(() => (checking = false));
-  }, 100);
+      if (this.#stopping && !this.#finished) this.#finish();
+    }, (err) => this.#fail(err)).finally(() => (this.#checking = false));
+  }
 
-  let lastProgress = { at: performance.now(), records: 0 };
-  const progressTimer = setInterval(async () => {
-    if (stopping) return;
+  async #progress(): Promise<void> {
+    if (this.#stopping) return;
+    const ingestor = this.#ingestor;
     try {
       const { total: lag } = await topicLag(
-        admin,
-        opts.topic,
-        (p) => ingestor.resumePosition(partitionAppId(opts.appName, opts.topic, p)),
+        this.#admin,
+        this.#opts.topic,
+        (p) => ingestor.resumePosition(this.#appId(p)),
       );
       const now = performance.now();
-      const rate = (ingestor.totals.records - lastProgress.records) /
-        ((now - lastProgress.at) / 1000);
-      lastProgress = { at: now, records: ingestor.totals.records };
       const t = ingestor.totals;
+      const rate = (t.records - this.#lastProgress.records) /
+        ((now - this.#lastProgress.at) / 1000);
+      this.#lastProgress = { at: now, records: t.records };
       const age = t.newestEventMs ? (Date.now() - t.newestEventMs) / 1000 : undefined;
       // Simulated time can run ahead of the wall clock (--speedup): say so, not "-2191.5s".
       const fresh = age === undefined
@@ -240,7 +301,7 @@ export async function startConsumer(
         ? `${age.toFixed(1)}s`
         : `n/a (newest event ${(-age).toFixed(0)}s ahead of the clock)`;
       const v = t.lastVersions;
-      log(
+      this.#log(
         `consume: ${
           Math.round(rate)
         } msg/s, lag ${lag}, rows bronze ${t.rows.bronze} silver ${t.rows.silver} ` +
@@ -249,19 +310,23 @@ export async function startConsumer(
           }/q${v.quarantine ?? "-"}, freshness ${fresh}, rss ${memoryLine()}`,
       );
     } catch { /* broker away: the next line will tell */ }
-  }, opts.progressIntervalMs || 5000);
-  if (!opts.progressIntervalMs) clearInterval(progressTimer);
+  }
 
-  consumer.on(consumer.events.GROUP_JOIN, () => {
-    // New assignment: commit what we hold (partitions may have moved), then rebuild dedup
-    // state and positions from the tables, which now include every other member's commits.
+  /**
+   * New assignment: commit what we hold (partitions may have moved), then rebuild dedup state
+   * and positions from the tables, which now include every other member's commits.
+   */
+  #joined(): void {
+    this.#rejoins = 0;
+    const ingestor = this.#ingestor;
     ingestor.exclusive(async () => {
-      if (stopping) return;
-      await flush();
+      if (this.#stopping) return;
+      await ingestor.flushNow();
       await ingestor.resync();
-      verified.clear();
-    }).catch(fail);
-  });
+      this.#verified.clear();
+    }).catch((err) => this.#fail(err));
+  }
+
   /*
    * kafkajs restarts itself only after errors it deems retriable; a broker outage can end in
    * one it does not (KafkaJSGroupCoordinatorNotFound when every broker refused the
@@ -269,93 +334,85 @@ export async function startConsumer(
    * never a reason to stop: rejoin with backoff until the broker is back. The GROUP_JOIN
    * that follows re-reads positions from the tables, so nothing is lost or repeated.
    */
-  let rejoinTimer: ReturnType<typeof setTimeout> | undefined;
-  let rejoins = 0;
-  const rejoin = () => {
-    const delay = Math.min(10_000, 500 * 2 ** Math.min(rejoins++, 5));
-    rejoinTimer = setTimeout(async () => {
-      if (stopping) return;
+  #crashed(err: Error, restart: boolean): void {
+    if (restart) this.#log(`kafka consumer restarting after: ${err.message}`);
+    else if (this.#stopping || this.#failure || !isConnectionError(err)) this.#fail(err);
+    else {
+      this.#log(`kafka consumer lost the broker (${err.message}); rejoining`);
+      this.#rejoin();
+    }
+  }
+
+  #rejoin(): void {
+    const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#rejoins++, 5));
+    this.#rejoinTimer = setTimeout(async () => {
+      if (this.#stopping) return;
       try {
-        await consumer.connect();
-        await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
-        await consumer.run(runConfig);
+        await this.#consumer.connect();
+        await this.#consumer.subscribe({ topic: this.#opts.topic, fromBeginning: true });
+        await this.#consumer.run(this.#runConfig);
       } catch (err) {
-        log(`kafka consumer rejoin failed: ${(err as Error)?.message ?? err}; retrying`);
-        rejoin();
+        this.#log(`kafka consumer rejoin failed: ${(err as Error)?.message ?? err}; retrying`);
+        this.#rejoin();
       }
     }, delay);
-  };
-  consumer.on(consumer.events.CRASH, (e) => {
-    const err = e.payload.error;
-    if (e.payload.restart) log(`kafka consumer restarting after: ${err.message}`);
-    else if (stopping || failure || !isConnectionError(err)) fail(err);
-    else {
-      log(`kafka consumer lost the broker (${err.message}); rejoining`);
-      rejoin();
-    }
-  });
-  consumer.on(consumer.events.GROUP_JOIN, () => (rejoins = 0));
+  }
 
-  const eachBatch = async ({ batch, heartbeat, isRunning, isStale }: EachBatchPayload) => {
+  async #eachBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     // An ingestor error (a flush that could not write) is fatal: stop with it. Thrown into
     // kafkajs it would be retried forever, re-adding the batch to an ingestor that lost one.
-    await ingestor.exclusive(async () => {
-      if (stopping || !isRunning() || isStale() || batch.messages.length === 0) return;
-      const partition = batch.partition;
-      const appId = partitionAppId(opts.appName, opts.topic, partition);
-      const first = Number(batch.messages[0].offset);
-      let check = verified.get(partition);
-      if (!check) {
-        check = { expected: ingestor.resumePosition(appId), sought: false };
-        verified.set(partition, check);
-      }
-      // Kafka's committed offset disagrees with the tables by more than one batch: seek.
-      // Once sought, a later first offset means the log start moved past us (retention).
-      if (!check.sought && (first > check.expected || first + 10_000 < check.expected)) {
-        check.sought = true;
-        log(
-          `partition ${partition}: seeking to offset ${check.expected} (tables) from ${first} (Kafka)`,
-        );
-        consumer.seek({ topic: opts.topic, partition, offset: String(check.expected) });
-        return;
-      }
-      if (first > check.expected) {
-        log(
-          `partition ${partition}: offsets ${check.expected}..${first - 1} are no longer in Kafka`,
-        );
-      }
+    await this.#ingestor.exclusive(async () => {
+      if (this.#stopping || !isRunning() || isStale() || batch.messages.length === 0) return;
+      const records = this.#positioned(batch);
+      if (records) await this.#ingestor.addAll(records);
+    }).catch((err) => this.#fail(err));
+    if (!this.#stopping) await heartbeat().catch(() => {});
+  }
+
+  /**
+   * The batch as source records, or null when the consumer must first seek: Kafka's committed
+   * offset disagrees with the tables by more than one batch. Once sought, a later first offset
+   * means the log start moved past us (retention).
+   */
+  #positioned(batch: EachBatchPayload["batch"]): SourceRecord[] | null {
+    const { topic } = this.#opts;
+    const partition = batch.partition;
+    const appId = this.#appId(partition);
+    const first = Number(batch.messages[0].offset);
+    let check = this.#verified.get(partition);
+    if (!check) {
+      check = { expected: this.#ingestor.resumePosition(appId), sought: false };
+      this.#verified.set(partition, check);
+    }
+    if (!check.sought && (first > check.expected || first + 10_000 < check.expected)) {
       check.sought = true;
-      const records: SourceRecord[] = [];
-      for (const m of batch.messages) {
-        records.push({
-          appId,
-          position: Number(m.offset),
-          source: "kafka",
-          topic: opts.topic,
-          partition,
-          key: m.key ? m.key.toString("utf8") : null,
-          kafkaTimestampMs: m.timestamp ? Number(m.timestamp) : null,
-          file: null,
-          payload: m.value ?? new Uint8Array(0),
-        });
-      }
-      check.expected = Number(batch.messages[batch.messages.length - 1].offset) + 1;
-      await ingestor.addAll(records);
-    }).catch(fail);
-    if (!stopping) await heartbeat().catch(() => {});
-  };
-
-  await consumer.connect();
-  await consumer.subscribe({ topic: opts.topic, fromBeginning: true });
-  const runConfig = { autoCommit: false, eachBatch, partitionsConsumedConcurrently: 1 };
-  await consumer.run(runConfig);
-
-  return {
-    done,
-    stop: async () => {
-      stopping = true;
-      await finish();
-      return await done;
-    },
-  };
+      this.#log(
+        `partition ${partition}: seeking to offset ${check.expected} (tables) from ${first} (Kafka)`,
+      );
+      this.#consumer.seek({ topic, partition, offset: String(check.expected) });
+      return null;
+    }
+    if (first > check.expected) {
+      this.#log(
+        `partition ${partition}: offsets ${check.expected}..${first - 1} are no longer in Kafka`,
+      );
+    }
+    check.sought = true;
+    const records: SourceRecord[] = [];
+    for (const m of batch.messages) {
+      records.push({
+        appId,
+        position: Number(m.offset),
+        source: "kafka",
+        topic,
+        partition,
+        key: m.key ? m.key.toString("utf8") : null,
+        kafkaTimestampMs: m.timestamp ? Number(m.timestamp) : null,
+        file: null,
+        payload: m.value ?? new Uint8Array(0),
+      });
+    }
+    check.expected = Number(batch.messages[batch.messages.length - 1].offset) + 1;
+    return records;
+  }
 }
