@@ -18,6 +18,7 @@ import { parseStats } from "../src/delta/actions.ts";
 import { assertReadOnlyStatement, openDuckDB } from "../src/duckdb/engine.ts";
 import {
   type Cell,
+  type Format,
   formatResult,
   FORMATS,
   isFormat,
@@ -25,9 +26,12 @@ import {
   TABLE_DEFAULTS,
   toResultTable,
 } from "../src/query/format.ts";
+import { toArrowIpc } from "../src/query/arrow.ts";
 import { type AsOf, createLakehouseViews, type TimeTravel } from "../src/query/views.ts";
 
 const USAGE = 'Usage: deno task query ["SQL" | -f FILE | -] [options]';
+/** The text formats, and `arrow`: binary, so it takes its own path. */
+const OUTPUT_FORMATS = [...FORMATS, "arrow"] as const;
 
 const SPECS = {
   ...LAKEHOUSE_OPTION,
@@ -36,7 +40,9 @@ const SPECS = {
     type: "string",
     env: "QUERY_FORMAT",
     default: "table",
-    description: `Output format: ${FORMATS.join(", ")}`,
+    description: `Output format: ${
+      OUTPUT_FORMATS.join(", ")
+    } (arrow: one Arrow IPC stream on stdout, for pandas, polars, pyarrow)`,
   },
   "max-width": {
     type: "string",
@@ -105,6 +111,13 @@ export function parseTimeTravel(values: string[]): TimeTravel {
   return out;
 }
 
+async function writeAll(
+  out: { write(p: Uint8Array): Promise<number> },
+  bytes: Uint8Array,
+): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await out.write(bytes.subarray(off));
+}
+
 async function readSql(file: string, positionals: string[]): Promise<string | undefined> {
   if (positionals.length > 1) {
     throw new UsageError(`pass the SQL as one argument (quote it)\n\n${USAGE}`);
@@ -130,9 +143,19 @@ const RESULT_STATEMENTS = new Set<StatementType>([
 
 async function main(): Promise<number> {
   const { options, positionals } = parseCli(Deno.args, SPECS, USAGE);
-  if (!isFormat(options.format)) {
-    throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got "${options.format}"`);
+  const arrow = options.format === "arrow";
+  if (!arrow && !isFormat(options.format)) {
+    throw new UsageError(
+      `--format must be one of ${OUTPUT_FORMATS.join(", ")}, got "${options.format}"`,
+    );
   }
+  if (arrow && Deno.stdout.isTerminal()) {
+    throw new UsageError(
+      "--format arrow writes a binary Arrow IPC stream: redirect it to a file or a pipe " +
+        "(e.g. | python -c 'import pyarrow as pa, sys; print(pa.ipc.open_stream(sys.stdin.buffer).read_all())')",
+    );
+  }
+  const format = arrow ? "table" : options.format as Format;
   const table = {
     maxWidth: numberOption("max-width", options["max-width"], { min: 0, integer: true }),
     maxRows: numberOption("max-rows", options["max-rows"], { min: 0, integer: true }),
@@ -153,6 +176,7 @@ async function main(): Promise<number> {
       );
     }
     if (sql === undefined || sql.trim() === "") {
+      if (arrow) throw new UsageError("--format arrow needs a query (the table list is text)");
       if (views.length === 0) {
         console.error(`no tables under ${lakehouse} yet: run ingestion, then deno task gold`);
       }
@@ -169,7 +193,7 @@ async function main(): Promise<number> {
           types: ["VARCHAR", "BIGINT", "BIGINT", "TIMESTAMP WITH TIME ZONE", "BIGINT"],
           rows,
         },
-        options.format,
+        format,
         table,
       ));
       return 0;
@@ -194,9 +218,16 @@ async function main(): Promise<number> {
       }
       // CREATE, INSERT and the like answer with a row count nobody asked for.
       if (!RESULT_STATEMENTS.has(type)) continue;
+      if (arrow) {
+        // One stream holds one schema: a second result could not follow it.
+        if (printed) throw new UsageError("--format arrow writes one result: give one query");
+        await writeAll(Deno.stdout, toArrowIpc(reader));
+        printed = true;
+        continue;
+      }
       const result = toResultTable(reader);
-      const out = formatResult(result, options.format, table);
-      if (printed && options.format === "table") console.log("");
+      const out = formatResult(result, format, table);
+      if (printed && format === "table") console.log("");
       if (out !== "") console.log(out);
       printed = true;
     }

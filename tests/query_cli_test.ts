@@ -7,11 +7,12 @@ import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { refreshGold } from "../src/gold/refresh.ts";
 import { tempLakehouse, writeSilver } from "./gold_helpers.ts";
 import { runTask } from "./helpers/tasks.ts";
+import { tableFromIPC } from "apache-arrow";
 
 /** The query task's own permissions (deno.json): it may not write. */
 const PERMS = ["--allow-read", "--allow-ffi", "--allow-env"];
 
-async function queryWith(stdin: string | null, lh: string, ...args: string[]) {
+async function queryBytes(stdin: string | null, lh: string, ...args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMS, "scripts/query.ts", "--lakehouse", lh, ...args],
     stdin: stdin === null ? "null" : "piped",
@@ -24,7 +25,11 @@ async function queryWith(stdin: string | null, lh: string, ...args: string[]) {
     await w.write(new TextEncoder().encode(stdin));
     await w.close();
   }
-  const out = await child.output();
+  return await child.output();
+}
+
+async function queryWith(stdin: string | null, lh: string, ...args: string[]) {
+  const out = await queryBytes(stdin, lh, ...args);
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
@@ -271,6 +276,55 @@ Deno.test("query CLI: listing, formats, --as-of, bad SQL", async () => {
     assert.match(missing.stderr, /Catalog Error: Table with name gold_nope does not exist/);
     const badFlag = await query(lh, "--format", "xml", "SELECT 1");
     assert.equal(badFlag.code, 2);
+  } finally {
+    await Deno.remove(lh, { recursive: true });
+  }
+});
+
+Deno.test("query CLI: --format arrow writes one Arrow IPC stream with the columns' types", async () => {
+  const lh = await tempLakehouse("query-arrow-");
+  try {
+    await writeSilver(lh, [{
+      timestamp: "2025-01-06T10:00:00Z",
+      device_id: "A-F0-co2-01",
+      building: "A",
+      floor: 0,
+      type: "co2",
+      value: 512.5,
+    }]);
+    const sql = "SELECT device_id, timestamp, value, floor, 9007199254740993::BIGINT AS big, " +
+      "DATE '2025-01-06' AS day, INTERVAL 90 MINUTE AS span, NULL::BIGINT AS none, " +
+      "timestamp::TIMESTAMP AS naive FROM silver";
+    const out = await queryBytes(null, lh, "--format", "arrow", sql);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const t = tableFromIPC(out.stdout);
+    assert.equal(t.numRows, 1);
+    const types = Object.fromEntries(t.schema.fields.map((f) => [f.name, String(f.type)]));
+    assert.deepEqual(types, {
+      device_id: "Utf8",
+      timestamp: "Timestamp<MICROSECOND, UTC>",
+      value: "Float64",
+      floor: "Int32",
+      big: "Int64",
+      day: "Date32<DAY>",
+      span: "Utf8",
+      none: "Int64",
+      naive: "Timestamp<MICROSECOND>",
+    });
+    const row = t.get(0)!.toJSON();
+    assert.equal(row.device_id, "A-F0-co2-01");
+    assert.equal(row.value, 512.5);
+    assert.equal(row.big, 9007199254740993n, "64-bit integers stay exact");
+    assert.equal(row.span, "PT1H30M");
+    assert.equal(row.none, null);
+    assert.equal(t.getChild("timestamp")!.data[0].values[0], 1736157600000000n, "microseconds");
+
+    const two = await query(lh, "--format", "arrow", "SELECT 1; SELECT 2");
+    assert.equal(two.code, 2, two.stderr);
+    assert.match(two.stderr, /--format arrow writes one result/);
+    const list = await query(lh, "--format", "arrow");
+    assert.equal(list.code, 2);
+    assert.match(list.stderr, /--format arrow needs a query/);
   } finally {
     await Deno.remove(lh, { recursive: true });
   }
