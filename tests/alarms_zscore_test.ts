@@ -10,7 +10,7 @@ import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { openDuckDB } from "../src/duckdb/engine.ts";
 import { createAlarmReadings } from "../src/gold/alarms.ts";
 import { loadSql, splitStatements } from "../src/query/sql_files.ts";
-import { snapshotScanSql } from "../src/query/views.ts";
+import { snapshotScanSql } from "../src/delta/scan.ts";
 import { resolveFaults } from "../src/simulator/faults.ts";
 import { type SilverRow, simulate, tempLakehouse, writeSilver } from "./gold_helpers.ts";
 

@@ -10,7 +10,7 @@ import { mayHoldTime } from "../delta/actions.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { sqlIdent } from "../duckdb/engine.ts";
 import { loadSql, placeholders, readSqlFile, SQL_DIR } from "../query/sql_files.ts";
-import { snapshotScanSql } from "../query/views.ts";
+import { snapshotScanSql } from "../delta/scan.ts";
 import type { SilverChange } from "./changes.ts";
 import { HOUR_MS, tsLiteral } from "./intervals.ts";
 import {

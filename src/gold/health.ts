@@ -6,7 +6,7 @@ import { mayHoldTime, removeAction, timeRange } from "../delta/actions.ts";
 import type { Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
 import { loadSql } from "../query/sql_files.ts";
-import { snapshotScanSql } from "../query/views.ts";
+import { snapshotScanSql } from "../delta/scan.ts";
 import type { SilverChange } from "./changes.ts";
 import { HOUR_MS, tsLiteral } from "./intervals.ts";
 import { one, type Refresh, type TableRefresh } from "./scope.ts";

@@ -9,7 +9,7 @@ import { duckdbType } from "../delta/schema.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { sqlIdent } from "../duckdb/engine.ts";
 import { loadSql } from "../query/sql_files.ts";
-import { snapshotScanSql } from "../query/views.ts";
+import { snapshotScanSql } from "../delta/scan.ts";
 import type { SilverChange } from "./changes.ts";
 import { type Refresh, rewriteWhole, type TableRefresh } from "./scope.ts";
 import { GOLD_TABLES, type GoldTableDef, goldTablePath } from "./tables.ts";

@@ -9,7 +9,7 @@ import type { Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
 import { sqlString } from "../duckdb/engine.ts";
 import { loadSql, splitStatements } from "../query/sql_files.ts";
-import { snapshotScanSql } from "../query/views.ts";
+import { snapshotScanSql } from "../delta/scan.ts";
 import { type SilverChange, silverChange } from "./changes.ts";
 import { inIntervalsSql, type Interval } from "./intervals.ts";
 

@@ -9,7 +9,7 @@ import type { Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
 import { sqlIdent } from "../duckdb/engine.ts";
 import { loadSql, placeholders, readSqlFile } from "../query/sql_files.ts";
-import { snapshotScanSql } from "../query/views.ts";
+import { snapshotScanSql } from "../delta/scan.ts";
 import type { SilverChange } from "./changes.ts";
 import {
   DAY_MS,

@@ -35,7 +35,7 @@ import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { createTable, releaseStagingDirectories, writeDataFiles } from "../delta/table.ts";
 import { type DuckDB, openDuckDB, sqlString } from "../duckdb/engine.ts";
 import { goldTablePath } from "../gold/tables.ts";
-import { snapshotScanSql } from "../query/views.ts";
+import { snapshotScanSql } from "../delta/scan.ts";
 import { type Endpoint, postEvent } from "./endpoint.ts";
 import { diffIncidents, type IncidentEvent, type IncidentRow } from "./events.ts";
 

@@ -11,7 +11,7 @@ import { mayHoldTime, timeRange } from "../delta/actions.ts";
 import { optimize, releaseStagingDirectories } from "../delta/table.ts";
 import { openDuckDB } from "../duckdb/engine.ts";
 import { enableLocation } from "../duckdb/s3.ts";
-import { snapshotScanSql } from "../query/views.ts";
+import { snapshotScanSql } from "../delta/scan.ts";
 import type { DuckDB } from "../duckdb/engine.ts";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { type AppCounts, Batch, type SourceRecord } from "./batch.ts";

@@ -16,7 +16,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { type Action, type AddAction, isAdd, parseStats, timeRange } from "../delta/actions.ts";
 import { readCommit } from "../delta/log.ts";
 import type { Snapshot } from "../delta/snapshot.ts";
-import { snapshotScanSql } from "../query/views.ts";
+import { snapshotScanSql } from "../delta/scan.ts";
 import { sqlString } from "../duckdb/engine.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { joinLocation } from "../storage/location.ts";

@@ -13,10 +13,7 @@ import type { DuckDBConnection } from "@duckdb/node-api";
 import { joinLocation, resolveLocation } from "../storage/location.ts";
 import { storageFor } from "../storage/storage.ts";
 import { enableLocation } from "../duckdb/s3.ts";
-import type { AddAction } from "../delta/actions.ts";
 import { listLog, listRecentLog } from "../delta/log.ts";
-import { decodeAddPath } from "../delta/partition.ts";
-import { duckdbType } from "../delta/schema.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { versionAtTimestamp } from "../delta/snapshot.ts";
 import { VersionNotFoundError } from "../delta/errors.ts";
@@ -97,52 +94,6 @@ export async function findLakehouseTable(
 /** `delta_scan(path, version => v)`: delta-kernel-rs reading exactly version `v`. */
 export function deltaScanSql(path: string, version: number): string {
   return `delta_scan(${sqlString(path)}, version => ${Math.trunc(version)})`;
-}
-
-/** Typed SQL literal of a Delta partition value (its string form, or null). */
-function partitionLiteral(
-  value: string | null | undefined,
-  deltaType: Parameters<typeof duckdbType>[0],
-): string {
-  const t = duckdbType(deltaType);
-  return value === null || value === undefined
-    ? `CAST(NULL AS ${t})`
-    : `CAST(${sqlString(value)} AS ${t})`;
-}
-
-/**
- * SQL reading `files` (default: all active files) of a snapshot, columns in schema order.
- * Files are grouped by partition tuple: one read_parquet per group with the partition values
- * as constants, so partition columns never depend on directory names. No files gives an
- * empty relation of the right types.
- */
-export function snapshotScanSql(snapshot: Snapshot, files: AddAction[] = snapshot.files): string {
-  const fields = snapshot.schema.fields;
-  const parts = new Set(snapshot.partitionColumns);
-  if (files.length === 0) {
-    return `SELECT ${
-      fields.map((f) => `CAST(NULL AS ${duckdbType(f.type)}) AS ${sqlIdent(f.name)}`).join(", ")
-    } WHERE false`;
-  }
-  const groups = new Map<string, { values: Record<string, string | null>; paths: string[] }>();
-  for (const f of files) {
-    const key = JSON.stringify(snapshot.partitionColumns.map((c) => f.partitionValues[c] ?? null));
-    let g = groups.get(key);
-    if (!g) {
-      g = { values: f.partitionValues, paths: [] };
-      groups.set(key, g);
-    }
-    g.paths.push(joinLocation(snapshot.path, decodeAddPath(f.path)));
-  }
-  const selects = [...groups.values()].map((g) => {
-    const cols = fields.map((f) =>
-      parts.has(f.name)
-        ? `${partitionLiteral(g.values[f.name], f.type)} AS ${sqlIdent(f.name)}`
-        : sqlIdent(f.name)
-    );
-    return `SELECT ${cols.join(", ")} FROM read_parquet([${g.paths.map(sqlString).join(", ")}])`;
-  });
-  return selects.join("\nUNION ALL\n");
 }
 
 /** What createLakehouseViews made: per view, the table version it reads and when that was committed. */

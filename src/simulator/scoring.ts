@@ -11,7 +11,7 @@
  *   (ended_at null) extend to the end of time.
  */
 import type { Episode } from "./faults.ts";
-import { snapshotScanSql } from "../query/views.ts";
+import { snapshotScanSql } from "../delta/scan.ts";
 import { openDuckDB } from "../duckdb/engine.ts";
 import { loadSnapshot } from "../delta/snapshot.ts";
 import { goldTablePath } from "../gold/tables.ts";
