@@ -2,7 +2,7 @@
  * The ceiling the pipeline is compared with: a bare consumer that only decodes (`JSON.parse` of
  * each value, errors counted) and reads `topic` from the beginning until every partition reached
  * the end offset it had at start. Fetch settings are the pipeline's (`FETCH_SETTINGS` of
- * src/kafka/consumer.ts), so the ratio isolates what the pipeline adds on top of the client.
+ * src/pipeline/sources/kafka.ts), so the ratio isolates what the pipeline adds on top of the client.
  * The client is kafkajs (the product's) or `@platformatic/kafka` (a maintained pure-JS client,
  * measured as a candidate replacement with the same fetch sizes).
  * Timing starts before connecting, as the pipeline's does. Prints one JSON line on stdout.

@@ -77,6 +77,25 @@ export function stealPercent(from: CpuTicks | null, to: CpuTicks | null): number
   return Number(((100 * (to.steal - from.steal)) / (to.total - from.total)).toFixed(1));
 }
 
+/** What a reader of the figures must know about the machine's load during the run. */
+export function loadNotes(machine: MachineInfo, steal: number | null): string[] {
+  const notes: string[] = [];
+  if (steal !== null && steal >= 5) {
+    notes.push(
+      `the hypervisor took ${steal} % of the CPU time during the run (steal): every figure ` +
+        `that depends on CPU is lower than this machine's cores would give alone`,
+    );
+  }
+  if (machine.loadAverageAtStart[0] > machine.cores) {
+    notes.push(
+      `the machine was busy: load average ${
+        machine.loadAverageAtStart.join(" / ")
+      } at start on ${machine.cores} cores (shared with other work)`,
+    );
+  }
+  return notes;
+}
+
 /** DuckDB's `SELECT version()`. */
 export async function duckdbVersion(): Promise<string> {
   const instance = await DuckDBInstance.create(":memory:");

@@ -51,6 +51,7 @@ import {
   duckdbVersion,
   kafkajsVersion,
   kafkaVersion,
+  loadNotes,
   type MachineInfo,
   machineInfo,
   stealPercent,
@@ -566,19 +567,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
   const steal = stealPercent(ticksAtStart, await cpuTicks());
-  if (steal !== null && steal >= 5) {
-    notes.push(
-      `the hypervisor took ${steal} % of the CPU time during the run (steal): every figure ` +
-        `that depends on CPU is lower than this machine's cores would give alone`,
-    );
-  }
-  if (machine.loadAverageAtStart[0] > machine.cores) {
-    notes.push(
-      `the machine was busy: load average ${
-        machine.loadAverageAtStart.join(" / ")
-      } at start on ${machine.cores} cores (shared with other work)`,
-    );
-  }
+  notes.push(...loadNotes(machine, steal));
   const results: BenchResults = {
     schema: "smarttech-bench/1",
     mode,

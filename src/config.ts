@@ -7,6 +7,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isS3, LocationError, normaliseLakehouse } from "./storage/location.ts";
+import { readEnv } from "./env.ts";
 
 /** Describes one option: its env twin, default and the line `--help` prints. */
 export interface OptionSpec {
@@ -86,14 +87,7 @@ const HELP_OPTION = {
   help: { type: "boolean", short: "h", description: "Show this help" },
 } as const;
 
-/** Reads an env var, returning undefined where it is unset or not permitted. */
-export function readEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
+export { readEnv };
 
 /** Renders the `--help` text from the option specs, so help never drifts from behaviour. */
 export function usageText(usage: string, specs: OptionSpecs): string {

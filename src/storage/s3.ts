@@ -14,7 +14,7 @@
  * `retryMs` (an S3 server restarting mid-stream is ridden out); then, and for anything the
  * server refuses (wrong credentials, missing bucket), a StorageError says what to check.
  */
-import { readEnv } from "../config.ts";
+import { readEnv } from "../env.ts";
 import { parseS3 } from "./location.ts";
 import { type Credentials, sha256Hex, signRequest, uriEncode } from "./sigv4.ts";
 import type { Body, ObjectInfo, Storage } from "./storage.ts";
