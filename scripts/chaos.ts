@@ -23,16 +23,14 @@ import {
   runMain,
   UsageError,
 } from "../src/config.ts";
+import { useOrStartBroker } from "../src/kafka/local_broker.ts";
+import { groupScenario, killScenario, outageScenario } from "../src/chaos/scenarios.ts";
 import {
   detectReadOnlyMethod,
-  formatReport,
-  groupScenario,
-  killScenario,
-  outageScenario,
   type ReadOnlyMethod,
   readOnlyScenario,
-  type ScenarioReport,
-} from "../src/chaos/chaos.ts";
+} from "../src/chaos/read_only.ts";
+import { formatReport, type ScenarioReport } from "../src/chaos/report.ts";
 
 const SCENARIOS = ["kill", "group", "outage", "readonly"] as const;
 
@@ -154,60 +152,72 @@ await runMain(async () => {
   const reports: ScenarioReport[] = [];
   const skipped: Record<string, string> = {};
   const t0 = performance.now();
+  // kill, group and readonly share a broker: the one that answers, else a throw-away one.
+  const shared = chosen.some((s) => s !== "outage")
+    ? await useOrStartBroker([brokers], { stateDir: ".cache/kafka/chaos", log, graceMs: 15_000 })
+    : null;
+  if (shared?.started) log(`started a throw-away Kafka broker at ${brokers} for the scenarios`);
+  try {
+    await runScenarios();
+  } finally {
+    await shared?.stop();
+  }
 
-  for (const s of chosen) {
-    log(`— ${s} —`);
-    let r: ScenarioReport;
-    if (s === "kill") {
-      r = await killScenario({
-        ...common,
-        brokers,
-        messages: int("messages", 1000),
-        kills: int("kills", 1),
-        maxRows: int("max-rows", 100),
-        groupMode: "same",
-      });
-    } else if (s === "group") {
-      r = await groupScenario({
-        ...common,
-        brokers,
-        messages: int("group-messages", 1000),
-        consumers: 3,
-        maxRows: int("max-rows", 100),
-        killAfterCommits: 8,
-      });
-    } else if (s === "outage") {
-      r = await outageScenario({
-        ...common,
-        port,
-        messages: int("outage-messages", 1000),
-        outageMs: numberOption("outage-s", o["outage-s"], { min: 1 }) * 1000,
-        rate: int("outage-rate", 100),
-        maxRows: int("max-rows", 100),
-        signal: o["broker-signal"] as "SIGTERM" | "SIGKILL",
-        echo: o.verbose,
-      });
-    } else {
-      let method = o["ro-method"] as ReadOnlyMethod | "auto";
-      if (method === "auto") {
-        const found = detectReadOnlyMethod();
-        if (!found.method) {
-          skipped.readonly = `no way to deny writes to root here: ${found.reasons.join("; ")}`;
-          log(`readonly: SKIPPED (${skipped.readonly})`);
-          continue;
+  async function runScenarios(): Promise<void> {
+    for (const s of chosen) {
+      log(`— ${s} —`);
+      let r: ScenarioReport;
+      if (s === "kill") {
+        r = await killScenario({
+          ...common,
+          brokers,
+          messages: int("messages", 1000),
+          kills: int("kills", 1),
+          maxRows: int("max-rows", 100),
+          groupMode: "same",
+        });
+      } else if (s === "group") {
+        r = await groupScenario({
+          ...common,
+          brokers,
+          messages: int("group-messages", 1000),
+          consumers: 3,
+          maxRows: int("max-rows", 100),
+          killAfterCommits: 8,
+        });
+      } else if (s === "outage") {
+        r = await outageScenario({
+          ...common,
+          port,
+          messages: int("outage-messages", 1000),
+          outageMs: numberOption("outage-s", o["outage-s"], { min: 1 }) * 1000,
+          rate: int("outage-rate", 100),
+          maxRows: int("max-rows", 100),
+          signal: o["broker-signal"] as "SIGTERM" | "SIGKILL",
+          echo: o.verbose,
+        });
+      } else {
+        let method = o["ro-method"] as ReadOnlyMethod | "auto";
+        if (method === "auto") {
+          const found = detectReadOnlyMethod();
+          if (!found.method) {
+            skipped.readonly = `no way to deny writes to root here: ${found.reasons.join("; ")}`;
+            log(`readonly: SKIPPED (${skipped.readonly})`);
+            continue;
+          }
+          method = found.method;
         }
-        method = found.method;
+        r = await readOnlyScenario({
+          ...common,
+          brokers,
+          messages: int("ro-messages", 1000),
+          maxRows: int("max-rows", 100),
+          method,
+        });
       }
-      r = await readOnlyScenario({
-        ...common,
-        brokers,
-        messages: int("ro-messages", 1000),
-        maxRows: int("max-rows", 100),
-        method,
-      });
+      log(formatReport(r));
+      reports.push(r);
     }
-    log(formatReport(r));
-    reports.push(r);
   }
 
   const totals = {

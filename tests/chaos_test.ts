@@ -8,16 +8,10 @@ import { testBrokers } from "../src/kafka/test_broker.ts";
 import { noteSkip } from "./helpers/skip.ts";
 import assert from "node:assert/strict";
 import { readEnv } from "../src/config.ts";
-import {
-  detectReadOnlyMethod,
-  formatReport,
-  freePorts,
-  groupScenario,
-  killScenario,
-  outageScenario,
-  readOnlyScenario,
-  type ScenarioReport,
-} from "../src/chaos/chaos.ts";
+import { groupScenario, killScenario, outageScenario } from "../src/chaos/scenarios.ts";
+import { detectReadOnlyMethod, readOnlyScenario } from "../src/chaos/read_only.ts";
+import { formatReport, type ScenarioReport } from "../src/chaos/report.ts";
+import { freePorts } from "../src/chaos/processes.ts";
 
 const BROKERS = (await testBrokers()).join(",");
 /** CHAOS_VERBOSE=1 prints each scenario's progress lines. */

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { readEnv } from "../src/config.ts";
 import { createKafka } from "../src/kafka/client.ts";
 import { startLocalBroker, stopLocalBroker } from "../src/kafka/local_broker.ts";
-import { exactness, expectedOf, freePorts } from "../src/chaos/chaos.ts";
+import { exactness, expectedOf } from "../src/chaos/verify.ts";
+import { freePorts } from "../src/chaos/processes.ts";
 import { makeMix, produceMix, tableCounts } from "../src/chaos/mix.ts";
 import { ROOT, runTask, spawnTask } from "./helpers/tasks.ts";
 

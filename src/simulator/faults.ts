@@ -3,7 +3,7 @@
  * detection can be scored) and with messages (data faults, counted in the summary so ingestion
  * can be checked to the exact row).
  *
- * Episode shapes are tuned to the alarm rules of issue 5 so that each injected episode is
+ * Episode shapes are tuned to the alarm rules (sql/alarms/) so that each injected episode is
  * clearly detectable: CO2 plateaus above 1000/1500 ppm for ≥ 7 min, temperature/humidity
  * outside their bands for ≥ 9 min, flatlines ≥ 12 min, silences ≥ 6 min (and ≥ 8 intervals),
  * energy ≥ 2.8× for ≥ 60 min, spikes far beyond any per-type rate of change. Every faulty value

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { CLEAN_BASELINE_LIMITS, createSimulator, type SimMessage } from "./simulator.ts";
+import { createSimulator, type SimMessage } from "./simulator.ts";
+import { CLEAN_BASELINE_LIMITS } from "./physics.ts";
 import { decodeReading } from "../reading/decode.ts";
 import { type Episode, EPISODE_KINDS } from "./faults.ts";
 import type { Reading } from "../reading/reading.ts";
@@ -158,7 +159,7 @@ Deno.test("simulator: chaos injects every episode kind, each clearly detectable,
   assert.ok(maxLateness <= 30 * 60_000, `a reading arrived ${maxLateness} ms late`);
   for (const rs of byDevice.values()) rs.sort((a, b) => a.timestamp - b.timestamp);
 
-  // Each episode shows in the data the way issue 5's rules look for it.
+  // Each episode shows in the data the way the alarm rules (sql/alarms/) look for it.
   const MIN5 = 5 * 60_000;
   for (const e of episodes) {
     const s = Date.parse(e.start), t = Date.parse(e.end);

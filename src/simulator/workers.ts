@@ -118,7 +118,7 @@ export class ProduceWorkerError extends Error {
 }
 
 /**
- * Runs `workers` Web Workers (src/sensors/sim_worker.ts) and waits for all of them. Elapsed
+ * Runs `workers` Web Workers (worker.ts) and waits for all of them. Elapsed
  * time runs from the moment every worker has loaded until the last one is done, so module
  * loading is not counted (connecting is, as in the single-producer path).
  *
