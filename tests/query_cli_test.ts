@@ -36,17 +36,20 @@ async function queryWith(stdin: string | null, lh: string, ...args: string[]) {
 
 const query = (lh: string, ...args: string[]) => queryWith(null, lh, ...args);
 
+/** One CO2 reading of the device every test here writes. */
+const co2 = (timestamp: string, value = 500) => ({
+  timestamp,
+  device_id: "A-F0-co2-01",
+  building: "A",
+  floor: 0,
+  type: "co2",
+  value,
+});
+
 Deno.test("query CLI: per-table --as-of, ISO times only, versions that do not exist", async () => {
   const lh = await tempLakehouse("query-asof-");
   try {
-    const row = (ts: string) => ({
-      timestamp: ts,
-      device_id: "A-F0-co2-01",
-      building: "A",
-      floor: 0,
-      type: "co2",
-      value: 500,
-    });
+    const row = (ts: string) => co2(ts);
     await writeSilver(lh, [row("2025-01-06T10:00:00Z")]);
     await writeSilver(lh, [row("2025-01-06T10:01:00Z")]);
     await refreshGold(lh);
@@ -98,14 +101,7 @@ Deno.test("query CLI: read-only, escapes, limits, several statements, -f and std
   const lh = await tempLakehouse("query-safe-");
   const outside = await Deno.makeTempDir({ prefix: "query-outside-" });
   try {
-    await writeSilver(lh, [{
-      timestamp: "2025-01-06T10:00:00Z",
-      device_id: "A-F0-co2-01",
-      building: "A",
-      floor: 0,
-      type: "co2",
-      value: 500,
-    }]);
+    await writeSilver(lh, [co2("2025-01-06T10:00:00Z")]);
     // DuckDB's native code does not see Deno's permissions: the sandbox is DuckDB's own.
     for (const target of [`${outside}/x.csv`, `${lh}/x.csv`, `${lh}/silver/x.parquet`]) {
       const copy = await query(lh, `COPY (SELECT 1) TO '${target}'`);
@@ -193,14 +189,7 @@ Deno.test("query CLI: read-only, escapes, limits, several statements, -f and std
 Deno.test("query CLI: listing, formats, --as-of, bad SQL", async () => {
   const lh = await tempLakehouse("query-test-");
   try {
-    const row = (ts: string, value: number) => ({
-      timestamp: ts,
-      device_id: "A-F0-co2-01",
-      building: "A",
-      floor: 0,
-      type: "co2",
-      value,
-    });
+    const row = co2;
     await writeSilver(lh, [row("2025-01-06T10:00:00Z", 500), row("2025-01-06T10:00:30Z", 510)]);
     const v1 = await loadSnapshot(`${lh}/silver`);
     await new Promise((r) => setTimeout(r, 20));
@@ -284,14 +273,7 @@ Deno.test("query CLI: listing, formats, --as-of, bad SQL", async () => {
 Deno.test("query CLI: --format arrow writes one Arrow IPC stream with the columns' types", async () => {
   const lh = await tempLakehouse("query-arrow-");
   try {
-    await writeSilver(lh, [{
-      timestamp: "2025-01-06T10:00:00Z",
-      device_id: "A-F0-co2-01",
-      building: "A",
-      floor: 0,
-      type: "co2",
-      value: 512.5,
-    }]);
+    await writeSilver(lh, [co2("2025-01-06T10:00:00Z", 512.5)]);
     const sql = "SELECT device_id, timestamp, value, floor, 9007199254740993::BIGINT AS big, " +
       "DATE '2025-01-06' AS day, INTERVAL 90 MINUTE AS span, NULL::BIGINT AS none, " +
       "timestamp::TIMESTAMP AS naive FROM silver";

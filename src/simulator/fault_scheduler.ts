@@ -17,7 +17,6 @@ import type { Prng } from "./prng.ts";
 import {
   corruptMessage,
   DATA_FAULT_KINDS,
-  type DataFaultKind,
   envelope,
   type Episode,
   EPISODE_COOLDOWN_MS,
@@ -216,7 +215,44 @@ export class FaultScheduler {
     if (u >= this.#dataTotal) return msg;
     let i = 0;
     while (this.#dataCum[i] <= u) i++;
-    return this.#applyDataFault(DATA_FAULT_KINDS[i], msg, d, t, value, head);
+    const kind = DATA_FAULT_KINDS[i];
+    const flt = this.#flt;
+    const type = d.dev.type;
+    switch (kind) {
+      case "duplicate":
+        this.#hold({ ...msg, fault: "duplicate" }, t + flt.range(0, 30_000));
+        return msg;
+      case "out_of_order":
+        this.#hold(
+          { ...msg, fault: "out_of_order" },
+          t + Math.max(this.#intervalMs, flt.range(1000, 10_000)),
+        );
+        return null;
+      case "late":
+        this.#hold({ ...msg, fault: "late" }, t + flt.range(60_000, 300_000));
+        return null;
+      case "wrong_unit": {
+        if (type !== "temperature" && type !== "energy") return msg;
+        const unit = type === "energy" ? "Wh" : flt.chance(0.7) ? "°F" : "K";
+        const v = denormalise(type, value, unit);
+        return { ...msg, value: encodeReading(head, d, v, unit), fault: "wrong_unit" };
+      }
+      case "alt_timestamp": {
+        const r = flt.next();
+        const ts = r < 0.33
+          ? String(t / 1000)
+          : r < 0.66
+          ? String(t)
+          : `"${isoWithOffset(t, flt.pick([60, 120, -300, 330, -90]))}"`;
+        return {
+          ...msg,
+          value: encodeReading(headWithTimestamp(ts), d, value),
+          fault: "alt_timestamp",
+        };
+      }
+      default:
+        return { ...msg, value: corruptMessage(kind, msg.value, flt.next()), fault: kind };
+    }
   }
 
   /** Episodes that have ended since the last call. */
@@ -312,52 +348,5 @@ export class FaultScheduler {
     let i = this.#pending.length;
     while (i > 0 && (this.#pending[i - 1].releaseAt > releaseAt)) i--;
     this.#pending.splice(i, 0, p);
-  }
-
-  #applyDataFault(
-    kind: DataFaultKind,
-    msg: SimMessage,
-    d: EpisodeSlot,
-    t: number,
-    value: number,
-    head: string,
-  ): SimMessage | null {
-    const flt = this.#flt;
-    const type = d.dev.type;
-    switch (kind) {
-      case "duplicate":
-        this.#hold({ ...msg, fault: "duplicate" }, t + flt.range(0, 30_000));
-        return msg;
-      case "out_of_order":
-        this.#hold(
-          { ...msg, fault: "out_of_order" },
-          t + Math.max(this.#intervalMs, flt.range(1000, 10_000)),
-        );
-        return null;
-      case "late":
-        this.#hold({ ...msg, fault: "late" }, t + flt.range(60_000, 300_000));
-        return null;
-      case "wrong_unit": {
-        if (type !== "temperature" && type !== "energy") return msg;
-        const unit = type === "energy" ? "Wh" : flt.chance(0.7) ? "°F" : "K";
-        const v = denormalise(type, value, unit);
-        return { ...msg, value: encodeReading(head, d, v, unit), fault: "wrong_unit" };
-      }
-      case "alt_timestamp": {
-        const r = flt.next();
-        const ts = r < 0.33
-          ? String(t / 1000)
-          : r < 0.66
-          ? String(t)
-          : `"${isoWithOffset(t, flt.pick([60, 120, -300, 330, -90]))}"`;
-        return {
-          ...msg,
-          value: encodeReading(headWithTimestamp(ts), d, value),
-          fault: "alt_timestamp",
-        };
-      }
-      default:
-        return { ...msg, value: corruptMessage(kind, msg.value, flt.next()), fault: kind };
-    }
   }
 }
