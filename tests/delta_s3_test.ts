@@ -95,6 +95,26 @@ Deno.test("s3: 3 processes x 15 commits race: contiguous versions, nothing lost,
   }
 });
 
+Deno.test("s3: many creators of one table at once all get it (listings lag the winner's PUT)", async () => {
+  const scratch = await s3Scratch("create-race");
+  try {
+    for (let round = 0; round < 15; round++) {
+      const path = `${scratch}/t${round}`;
+      resetStorageCache();
+      const snaps = await Promise.all(
+        Array.from(
+          { length: 6 },
+          () => createTable(path, { schema: SENSOR_SCHEMA, partitionColumns: PARTS }),
+        ),
+      );
+      assert.ok(snaps.every((s) => s.version === 0), `round ${round}`);
+      assert.equal(new Set(snaps.map((s) => s.metadata.id)).size, 1, "one table, one id");
+    }
+  } finally {
+    await removeS3Scratch(scratch);
+  }
+});
+
 Deno.test("s3: conflict re-check: a winner's txn for our appId aborts, a blind append retries", async () => {
   const path = `${await s3Scratch("conflict")}/t`;
   try {

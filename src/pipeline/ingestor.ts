@@ -147,7 +147,7 @@ export class Ingestor {
 
   /** Creates the tables if needed, reads their snapshots and seeds dedup state from silver. */
   static async open(opts: IngestorOptions): Promise<Ingestor> {
-    await ensureIngestTables(opts.lakehouse);
+    const created = await ensureIngestTables(opts.lakehouse);
     // DuckDB's default memory limit is 80 % of RAM; a flush needs far less, and the consumer's
     // footprint is a published figure.
     // Ingestion reads its tables through their snapshots, never delta_scan: no extension (its
@@ -161,7 +161,9 @@ export class Ingestor {
     });
     try {
       const conns = [db.conn, await db.connect()] as const;
-      const ingestor = new Ingestor(db, conns, new IngestWriter(opts), opts);
+      const writer = new IngestWriter(opts);
+      writer.adopt(created);
+      const ingestor = new Ingestor(db, conns, writer, opts);
       await ingestor.resync();
       return ingestor;
     } catch (err) {

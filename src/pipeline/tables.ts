@@ -6,6 +6,7 @@ import { isS3, joinLocation, resolveLocation } from "../storage/location.ts";
 import { storageFor } from "../storage/storage.ts";
 import type { TableSchema } from "../delta/schema.ts";
 import { createTable } from "../delta/table.ts";
+import type { Snapshot } from "../delta/snapshot.ts";
 
 /** Both ingestion sources partition by building then type; unknown values are null. */
 export const PARTITION_COLUMNS = ["building", "type"];
@@ -102,19 +103,22 @@ export async function removeLakehouseTables(lakehouse: string): Promise<void> {
   }
 }
 
-/** Creates the three tables where missing (idempotent, safe between concurrent processes). */
-export async function ensureIngestTables(lakehouse: string): Promise<Record<IngestTable, string>> {
+/**
+ * Creates the three tables where missing (idempotent, safe between concurrent processes) and
+ * returns their snapshots, so a writer starts from them instead of listing each log again.
+ */
+export async function ensureIngestTables(
+  lakehouse: string,
+): Promise<Record<IngestTable, Snapshot>> {
   if (!isS3(resolveLocation(lakehouse))) await Deno.mkdir(lakehouse, { recursive: true });
-  const out = {} as Record<IngestTable, string>;
+  const out = {} as Record<IngestTable, Snapshot>;
   for (const name of INGEST_TABLES) {
-    const path = tablePath(lakehouse, name);
-    await createTable(path, {
+    out[name] = await createTable(tablePath(lakehouse, name), {
       schema: SCHEMAS[name].schema,
       partitionColumns: PARTITION_COLUMNS,
       name,
       description: SCHEMAS[name].description,
     });
-    out[name] = path;
   }
   return out;
 }

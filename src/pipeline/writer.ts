@@ -112,6 +112,17 @@ export class IngestWriter {
    * after them, so the caught-up check (every 100 ms) and each flush stay cheap however long
    * the table's history is.
    */
+  /**
+   * Starts from snapshots just read (the tables' creation): on an object store a listing taken
+   * right after other processes created a table can still miss its first commit.
+   */
+  adopt(snapshots: Record<IngestTable, Snapshot>): void {
+    for (const t of INGEST_TABLES) {
+      rememberCheckpointPolicy(snapshots[t]);
+      this.snapshots.set(t, snapshots[t]);
+    }
+  }
+
   async refresh(): Promise<void> {
     for (const t of INGEST_TABLES) await this.#latest(t);
   }
