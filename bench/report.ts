@@ -105,7 +105,7 @@ export function figureRows(r: BenchResults): Row[] {
   const fr = `freshness (${count("freshness.rate")} msg/s × ${count("freshness.seconds")} s)`;
   add(fr, "produce → visible via delta_scan p50 — ms", "freshness.p50Ms");
   add(fr, "p95 — ms", "freshness.p95Ms");
-  add(fr, "p99 — ms", "freshness.p99Ms", "≤ 1,500");
+  add(fr, "p99 — ms", "freshness.p99Ms", "≤ 1,000");
   add(fr, "max — ms", "freshness.maxMs");
   add(fr, "probes (first + last reading of every send)", "freshness.probes");
   add(fr, "probes never visible (30 s grace)", "freshness.missing", "0");

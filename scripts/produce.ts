@@ -18,7 +18,7 @@ import {
   UsageError,
 } from "../src/config.ts";
 import { createKafka, KAFKA_SECURITY_OPTIONS, securityFromOptions } from "../src/kafka/client.ts";
-import { runSimulation, type SimSink } from "../src/simulator/run.ts";
+import { aheadOfClockWarning, runSimulation, type SimSink } from "../src/simulator/run.ts";
 import { FaultConfigError, resolveFaults } from "../src/simulator/faults.ts";
 import { parseIsoTimestamp } from "../src/reading/decode.ts";
 
@@ -206,6 +206,16 @@ await runMain(async () => {
       },
     };
   }
+
+  const ahead = aheadOfClockWarning({
+    start,
+    speedup,
+    rate,
+    count: optional("count", 0, true),
+    durationSeconds: optional("duration", 0),
+    eventSecondsPerMessage: interval / devices,
+  });
+  if (ahead) console.error(ahead);
 
   const ac = new AbortController();
   const onSignal = () => {

@@ -21,7 +21,7 @@ export const INGEST_OPTIONS = {
   "max-latency-ms": {
     type: "string",
     env: "INGEST_MAX_LATENCY_MS",
-    default: "800",
+    default: "650",
     description: "Flush when the oldest buffered message is this old (freshness bound)",
   },
   "dedup-horizon": {

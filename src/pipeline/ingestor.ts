@@ -31,7 +31,7 @@ export interface FlushPolicy {
 export const DEFAULT_FLUSH_POLICY: FlushPolicy = {
   maxRows: 50_000,
   maxBytes: 16 * 1024 * 1024,
-  maxLatencyMs: 800,
+  maxLatencyMs: 650,
 };
 
 export interface IngestorOptions {

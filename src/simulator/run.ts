@@ -286,3 +286,29 @@ async function writeFile(
     aborted: cfg.signal?.aborted ?? false,
   };
 }
+
+/**
+ * Event time that starts now and runs faster than the clock (a speedup, a burst) soon lies in
+ * the future, and ingestion quarantines readings more than its tolerance (default 5 min) ahead
+ * as `future_timestamp`, so such a run ends up mostly in quarantine. Say so before it starts,
+ * unless the run is too short to get there.
+ */
+export function aheadOfClockWarning(o: {
+  start: number | undefined;
+  speedup: number;
+  rate: number;
+  count: number | undefined;
+  durationSeconds: number | undefined;
+  eventSecondsPerMessage: number;
+}): string | null {
+  if (o.start !== undefined || (o.speedup <= 1 && o.rate > 0)) return null;
+  const span = Math.min(
+    o.durationSeconds ?? Infinity,
+    o.count === undefined ? Infinity : o.count * o.eventSecondsPerMessage,
+  );
+  if (span <= 300) return null;
+  const pace = o.rate === 0 ? "as fast as it can be sent" : `${o.speedup}x faster than the clock`;
+  return `produce: warning: event time starts now and runs ${pace}; consume and ingest-files ` +
+    "quarantine readings more than 5 min ahead of their clock (future_timestamp). To simulate " +
+    `faster than real time, start in the past: --start "$(date -u -d '-1 day' +%FT%TZ)"`;
+}

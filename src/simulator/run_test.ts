@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runSimulation } from "./run.ts";
+import { aheadOfClockWarning, runSimulation } from "./run.ts";
 import { EPISODE_KINDS } from "./faults.ts";
 
 const START = Date.UTC(2025, 11, 15, 6);
@@ -111,4 +111,21 @@ Deno.test("produce CLI: --out writes NDJSON, summary JSON on stdout, bad flags e
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("produce warns when event time would run more than 5 min ahead of the clock", () => {
+  const base = {
+    start: undefined,
+    speedup: 1,
+    rate: 36,
+    count: undefined,
+    durationSeconds: undefined,
+    eventSecondsPerMessage: 1 / 36,
+  };
+  assert.equal(aheadOfClockWarning(base), null, "real time never runs ahead");
+  assert.match(aheadOfClockWarning({ ...base, speedup: 10 }) ?? "", /10x faster.*--start/);
+  assert.match(aheadOfClockWarning({ ...base, rate: 0 }) ?? "", /as fast as it can be sent/);
+  assert.equal(aheadOfClockWarning({ ...base, speedup: 10, start: 0 }), null, "--start given");
+  assert.equal(aheadOfClockWarning({ ...base, rate: 0, count: 3600 }), null, "100 s of events");
+  assert.equal(aheadOfClockWarning({ ...base, speedup: 60, durationSeconds: 300 }), null);
 });
