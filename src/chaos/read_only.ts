@@ -8,7 +8,7 @@ import { readEnv } from "../config.ts";
 import { makeMix, produceMix, tableCounts } from "./mix.ts";
 import { checkVersions, expectedOf, latestVersion } from "./verify.ts";
 import { chaosConsumeArgs, short, sigkill, start, waitFor } from "./processes.ts";
-import { judge, type Log, newReport, type ScenarioReport } from "./report.ts";
+import { judge, newReport, type ScenarioOptions, type ScenarioReport } from "./report.ts";
 
 // ---------------------------------------------------------------------------------------------
 // d. The lakehouse turned read-only mid-stream
@@ -90,17 +90,11 @@ export function makeWritable(dir: string, method: ReadOnlyMethod): { ok: boolean
   return u.ok ? u : run("umount", ["-l", dir]);
 }
 
-export interface ReadOnlyOptions {
+export interface ReadOnlyOptions extends ScenarioOptions {
   brokers: string;
-  messages: number;
-  seed: number;
-  maxRows: number;
   method: ReadOnlyMethod;
   /** Bronze commits before the lakehouse turns read-only. */
   afterCommits?: number;
-  versionSample?: number;
-  log?: Log;
-  keep?: boolean;
 }
 
 /**

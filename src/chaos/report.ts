@@ -25,6 +25,19 @@ export interface ScenarioReport {
 
 /** Progress lines of a scenario (stderr in the long form, silent in tests unless asked). */
 export type Log = (line: string) => void;
+
+/** What every scenario takes: the size, the seed, and how it reports. */
+export interface ScenarioOptions {
+  messages: number;
+  seed: number;
+  /** Rows per flush of the consumers: small batches mean many commits to break. */
+  maxRows: number;
+  /** Versions read back per table (all when undefined). */
+  versionSample?: number;
+  log?: Log;
+  /** Keep the lakehouse and topic afterwards, to look at them. */
+  keep?: boolean;
+}
 /** Final judgement shared by every scenario. */
 export async function judge(
   report: ScenarioReport,

@@ -29,19 +29,15 @@ import {
   start,
   waitFor,
 } from "./processes.ts";
-import { judge, type Log, newReport, type ScenarioReport } from "./report.ts";
+import { judge, type Log, newReport, type ScenarioOptions, type ScenarioReport } from "./report.ts";
 
 // ---------------------------------------------------------------------------------------------
 // a. SIGKILL at seeded random moments
 // ---------------------------------------------------------------------------------------------
 
-export interface KillOptions {
+export interface KillOptions extends ScenarioOptions {
   brokers: string;
-  messages: number;
   kills: number;
-  seed: number;
-  /** Small batches: more commits, so kills land between and inside them. */
-  maxRows: number;
   partitions?: number;
   devices?: number;
   /** Longest seeded delay between the victim's first commit and the kill, ms. */
@@ -51,10 +47,6 @@ export interface KillOptions {
    * session), "fresh" (positions then come only from the tables), or "alternate".
    */
   groupMode?: "same" | "fresh" | "alternate";
-  /** Versions read back per table (all when undefined). */
-  versionSample?: number;
-  log?: Log;
-  keep?: boolean;
 }
 
 /**
@@ -142,18 +134,12 @@ export async function killScenario(o: KillOptions): Promise<ScenarioReport> {
 // b. Three consumers in one group, optimize alongside, one killed
 // ---------------------------------------------------------------------------------------------
 
-export interface GroupOptions {
+export interface GroupOptions extends ScenarioOptions {
   brokers: string;
-  messages: number;
   consumers?: number;
-  seed: number;
-  maxRows: number;
   partitions?: number;
   /** Bronze commits to wait for before killing one consumer. */
   killAfterCommits?: number;
-  versionSample?: number;
-  log?: Log;
-  keep?: boolean;
 }
 
 /**
@@ -235,22 +221,16 @@ export async function groupScenario(o: GroupOptions): Promise<ScenarioReport> {
 // c. The broker stopped mid-stream and started again
 // ---------------------------------------------------------------------------------------------
 
-export interface OutageOptions {
+export interface OutageOptions extends ScenarioOptions {
   /** Port of the scenario's OWN broker (never the shared one); controller on port + 1. */
   port: number;
-  messages: number;
   outageMs: number;
-  seed: number;
-  maxRows: number;
   /** Producer rate, msgs/s, so that production spans the outage. */
   rate: number;
   /** How the broker is stopped: a clean shutdown or a crash. */
   signal?: "SIGTERM" | "SIGKILL";
   /** Show the consumer's stderr lines live. */
   echo?: boolean;
-  versionSample?: number;
-  log?: Log;
-  keep?: boolean;
 }
 
 /**
