@@ -158,12 +158,6 @@ await runMain(async () => {
     : null;
   if (shared?.started) log(`started a throw-away Kafka broker at ${brokers} for the scenarios`);
   try {
-    await runScenarios();
-  } finally {
-    await shared?.stop();
-  }
-
-  async function runScenarios(): Promise<void> {
     for (const s of chosen) {
       log(`— ${s} —`);
       let r: ScenarioReport;
@@ -218,6 +212,8 @@ await runMain(async () => {
       log(formatReport(r));
       reports.push(r);
     }
+  } finally {
+    await shared?.stop();
   }
 
   const totals = {

@@ -8,7 +8,13 @@ import { readEnv } from "../config.ts";
 import { makeMix, produceMix, tableCounts } from "./mix.ts";
 import { checkVersions, expectedOf, latestVersion } from "./verify.ts";
 import { chaosConsumeArgs, short, sigkill, start, waitFor } from "./processes.ts";
-import { judge, newReport, type ScenarioOptions, type ScenarioReport } from "./report.ts";
+import {
+  closeScenario,
+  judge,
+  newReport,
+  type ScenarioOptions,
+  type ScenarioReport,
+} from "./report.ts";
 
 // ---------------------------------------------------------------------------------------------
 // d. The lakehouse turned read-only mid-stream
@@ -160,11 +166,10 @@ export async function readOnlyScenario(o: ReadOnlyOptions): Promise<ScenarioRepo
     ]);
     const r2 = await again.result;
     if (r2.code !== 0) report.problems.push(`resume exited ${r2.code}: ${r2.stderr.slice(-800)}`);
-    await judge(report, lakehouse, expectedOf(mix), o.versionSample, o.seed);
+    await judge(report, lakehouse, expectedOf(mix), o);
   } finally {
     if (readOnly) makeWritable(lakehouse, o.method);
-    report.seconds = (performance.now() - t0) / 1000;
-    if (!o.keep) await Deno.remove(lakehouse, { recursive: true }).catch(() => {});
+    await closeScenario(report, lakehouse, o, t0);
   }
   return report;
 }

@@ -43,8 +43,7 @@ export async function judge(
   report: ScenarioReport,
   lakehouse: string,
   expected: Expected,
-  versionSample: number | undefined,
-  seed: number,
+  { versionSample, seed }: Pick<ScenarioOptions, "versionSample" | "seed">,
 ): Promise<void> {
   const counts = await tableCounts(lakehouse);
   const ex = exactness(counts, expected);
@@ -57,6 +56,17 @@ export async function judge(
   report.details.bronze = counts.bronze;
   report.details.silver = counts.silver;
   report.details.quarantine = counts.quarantine;
+}
+
+/** Ends a scenario: its duration, and its lakehouse removed unless asked to keep it. */
+export async function closeScenario(
+  report: ScenarioReport,
+  lakehouse: string,
+  o: Pick<ScenarioOptions, "keep">,
+  t0: number,
+): Promise<void> {
+  report.seconds = (performance.now() - t0) / 1000;
+  if (!o.keep) await Deno.remove(lakehouse, { recursive: true }).catch(() => {});
 }
 
 export function newReport(scenario: string, messages: number): ScenarioReport {

@@ -29,7 +29,14 @@ import {
   start,
   waitFor,
 } from "./processes.ts";
-import { judge, type Log, newReport, type ScenarioOptions, type ScenarioReport } from "./report.ts";
+import {
+  closeScenario,
+  judge,
+  type Log,
+  newReport,
+  type ScenarioOptions,
+  type ScenarioReport,
+} from "./report.ts";
 
 // ---------------------------------------------------------------------------------------------
 // a. SIGKILL at seeded random moments
@@ -122,10 +129,9 @@ export async function killScenario(o: KillOptions): Promise<ScenarioReport> {
     const r = await last.result;
     if (r.code !== 0) report.problems.push(`catch-up exited ${r.code}: ${r.stderr.slice(-800)}`);
     log(`kill: caught up; judging ${lakehouse}`);
-    await judge(report, lakehouse, expectedOf(mix), o.versionSample, o.seed);
+    await judge(report, lakehouse, expectedOf(mix), o);
   } finally {
-    report.seconds = (performance.now() - t0) / 1000;
-    if (!o.keep) await Deno.remove(lakehouse, { recursive: true }).catch(() => {});
+    await closeScenario(report, lakehouse, o, t0);
   }
   return report;
 }
@@ -209,10 +215,9 @@ export async function groupScenario(o: GroupOptions): Promise<ScenarioReport> {
     );
   }
   try {
-    await judge(report, lakehouse, expectedOf(mix), o.versionSample, o.seed);
+    await judge(report, lakehouse, expectedOf(mix), o);
   } finally {
-    report.seconds = (performance.now() - t0) / 1000;
-    if (!o.keep) await Deno.remove(lakehouse, { recursive: true }).catch(() => {});
+    await closeScenario(report, lakehouse, o, t0);
   }
   return report;
 }
@@ -323,13 +328,12 @@ export async function outageScenario(o: OutageOptions): Promise<ScenarioReport> 
     const expected = inTopic === mix.messages.length
       ? expectedOf(mix)
       : await expectedFromTopic(kafka, topic, mix);
-    await judge(report, lakehouse, expected, o.versionSample, o.seed);
+    await judge(report, lakehouse, expected, o);
   } finally {
     if (consumer) await sigkill(consumer);
     await stopLocalBroker({ ...brokerOpts, signal: "SIGKILL" }).catch(() => {});
     await Deno.remove(stateDir, { recursive: true }).catch(() => {});
-    report.seconds = (performance.now() - t0) / 1000;
-    if (!o.keep) await Deno.remove(lakehouse, { recursive: true }).catch(() => {});
+    await closeScenario(report, lakehouse, o, t0);
   }
   return report;
 }

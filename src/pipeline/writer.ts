@@ -108,11 +108,6 @@ export class IngestWriter {
   }
 
   /**
-   * Brings every table's snapshot to its latest version. Known snapshots only read the commits
-   * after them, so the caught-up check (every 100 ms) and each flush stay cheap however long
-   * the table's history is.
-   */
-  /**
    * Starts from snapshots just read (the tables' creation): on an object store a listing taken
    * right after other processes created a table can still miss its first commit.
    */
@@ -123,6 +118,11 @@ export class IngestWriter {
     }
   }
 
+  /**
+   * Brings every table's snapshot to its latest version. Known snapshots only read the commits
+   * after them, so the caught-up check (every 100 ms) and each flush stay cheap however long
+   * the table's history is.
+   */
   async refresh(): Promise<void> {
     for (const t of INGEST_TABLES) await this.#latest(t);
   }

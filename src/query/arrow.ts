@@ -96,7 +96,11 @@ function dateDays(values: unknown[]): Vector {
   return fixed(new DateDay(), data, present);
 }
 
-function column(type: string, raw: unknown[], cells: Cell[]): Vector {
+/**
+ * One column as an Arrow vector. `cells` (the values as the text formats print them) is only
+ * computed for the columns that fall back to it, so a typical result is read once.
+ */
+function column(type: string, raw: unknown[], cells: () => Cell[]): Vector {
   const simple = SIMPLE[type];
   if (simple) return vectorFromArray(raw.map((v) => v ?? null), simple());
   switch (type) {
@@ -119,10 +123,10 @@ function column(type: string, raw: unknown[], cells: Cell[]): Vector {
       );
   }
   if (type.startsWith("DECIMAL")) {
-    return vectorFromArray(cells.map((c) => c === null ? null : Number(c)), new Float64());
+    return vectorFromArray(cells().map((c) => c === null ? null : Number(c)), new Float64());
   }
   // No one-to-one Arrow type: the text the other formats print (JSON for lists and structs).
-  const text = cells.map((c) =>
+  const text = cells().map((c) =>
     c === null ? null : typeof c === "object" ? JSON.stringify(c) : String(c)
   );
   return vectorFromArray(text, new Utf8());
@@ -133,11 +137,12 @@ export function toArrowTable(result: DuckDBResultReader): Table {
   const names = result.columnNames();
   const types = result.columnTypes().map((t) => String(t));
   const raw = result.getColumns();
-  const cells = toResultTable(result).rows;
+  let cells: Cell[][] | undefined;
+  const cellsOf = (j: number) => () => (cells ??= toResultTable(result).rows).map((r) => r[j]);
   const fields: Field[] = [];
   const vectors: Vector[] = [];
   names.forEach((name, j) => {
-    const v = column(types[j], raw[j], cells.map((r) => r[j]));
+    const v = column(types[j], raw[j], cellsOf(j));
     vectors.push(v);
     fields.push(new Field(name, v.type, true));
   });

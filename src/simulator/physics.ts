@@ -127,6 +127,7 @@ export interface PhysicalDevice {
 
 /** The floors of a site, stepped tick by tick, and each device's clean reading. */
 export class SitePhysics {
+  readonly #sig: Prng;
   readonly #seed: number | string;
   readonly #start: number;
   readonly #intervalH: number;
@@ -136,12 +137,16 @@ export class SitePhysics {
   readonly #floors = new Map<string, FloorState>();
   readonly #dayMeans = new Map<number, number>();
 
-  /** Draws every floor's traits from `sig`, in topology order (the first draws of a run). */
+  /**
+   * Draws every floor's traits from `sig`, in topology order (the first draws of a run); the
+   * devices' traits and every tick's noise come from the same stream after them.
+   */
   constructor(
     topology: Topology,
     sig: Prng,
     opts: { seed: number | string; start: number; intervalMs: number },
   ) {
+    this.#sig = sig;
     this.#seed = opts.seed;
     this.#start = opts.start;
     this.#intervalH = opts.intervalMs / HOUR_MS;
@@ -167,8 +172,9 @@ export class SitePhysics {
     }
   }
 
-  /** A device's physical traits, drawn from `sig` (call in topology order, after the floors). */
-  device(dev: Device, sig: Prng): PhysicalDevice {
+  /** A device's physical traits, drawn from the signal stream (in topology order). */
+  device(dev: Device): PhysicalDevice {
+    const sig = this.#sig;
     return {
       dev,
       floor: this.#floors.get(`${dev.building}/${dev.floor}`)!,
@@ -223,8 +229,9 @@ export class SitePhysics {
     }
   }
 
-  /** This tick's bounded noise for a reading of `clean` (one draw from `sig`). */
-  noise(type: SensorType, clean: number, sig: Prng): number {
+  /** This tick's bounded noise for a reading of `clean` (one draw from the signal stream). */
+  noise(type: SensorType, clean: number): number {
+    const sig = this.#sig;
     return type === "energy" ? clean * sig.tri(NOISE.energy) : sig.tri(NOISE[type]);
   }
 

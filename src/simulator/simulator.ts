@@ -119,7 +119,6 @@ class SiteSimulator implements Simulator {
   readonly intervalMs: number;
   readonly #count: number;
   readonly #endTime: number;
-  readonly #sig: Prng;
   readonly #physics: SitePhysics;
   readonly #faults: FaultScheduler;
   readonly #devices: DeviceState[];
@@ -153,10 +152,10 @@ class SiteSimulator implements Simulator {
       ? resolveFaults(opts.faults ?? "none")
       : opts.faults;
     this.topology = buildTopology(opts.topology);
-    this.#sig = new Prng(hashSeed(seed, "signal"));
-    this.#physics = new SitePhysics(this.topology, this.#sig, { seed, start, intervalMs });
+    const sig = new Prng(hashSeed(seed, "signal"));
+    this.#physics = new SitePhysics(this.topology, sig, { seed, start, intervalMs });
     this.#devices = this.topology.devices.map((dev) => ({
-      ...this.#physics.device(dev, this.#sig),
+      ...this.#physics.device(dev),
       ...encodedDevice(dev),
       busyUntil: start + EPISODE_WARMUP_MS,
       ep: null,
@@ -249,7 +248,7 @@ class SiteSimulator implements Simulator {
     for (const d of this.#devices) {
       const type = d.dev.type;
       const clean = this.#physics.cleanValue(d, t);
-      const noise = this.#physics.noise(type, clean, this.#sig);
+      const noise = this.#physics.noise(type, clean);
       this.#faults.advance(d, t);
       const raw = this.#faults.apply(d, t, clean, noise);
       if (raw === null) continue;
