@@ -7,6 +7,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isS3, LocationError, normaliseLakehouse } from "./storage/location.ts";
+import { storageFor } from "./storage/storage.ts";
 import { readEnv } from "./env.ts";
 
 /** Describes one option: its env twin, default and the line `--help` prints. */
@@ -65,8 +66,15 @@ export const COMMON_OPTIONS = {
  * task resolves `--lakehouse` here, so other locations (URLs) get one place to be added.
  */
 export async function resolveLakehouse(path: string): Promise<string> {
-  // An object store has no directories to check: a missing table says so when it is read.
-  if (isS3(normaliseLakehouse(path))) return normaliseLakehouse(path);
+  const location = normaliseLakehouse(path);
+  if (isS3(location)) {
+    // An object store has no directories: a prefix holding no object is the missing directory.
+    const dirs = await storageFor(location).listDirectories(location);
+    if (dirs.length === 0) {
+      throw new Error(`lakehouse ${location} does not exist (no object under that prefix)`);
+    }
+    return location;
+  }
   const abs = resolve(path);
   let isDir = false;
   try {
@@ -220,6 +228,15 @@ export function brokerList(value: string): string[] {
  * Runs a CLI's main function with uniform error handling: UsageError exits 2, any other error
  * prints its message (not a stack, unless DEBUG is set) and exits 1.
  */
+/**
+ * An error as one log line: its message without the SQL context DuckDB appends to some errors
+ * ("LINE 1: COPY (SELECT …" and its caret line), which buries the cause in a log.
+ */
+export function errorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/\n+LINE \d+:[^\n]*(\n *\^)?/g, "").trim();
+}
+
 export async function runMain(main: () => Promise<void | number>): Promise<void> {
   try {
     const code = await main();
@@ -230,7 +247,7 @@ export async function runMain(main: () => Promise<void | number>): Promise<void>
       Deno.exit(2);
     }
     const e = err as Error;
-    console.error(readEnv("DEBUG") ? e.stack ?? String(e) : `error: ${e?.message ?? String(e)}`);
+    console.error(readEnv("DEBUG") ? e.stack ?? String(e) : `error: ${errorText(e)}`);
     Deno.exit(1);
   }
 }

@@ -14,6 +14,7 @@ export const LAYERS: Record<string, number> = {
   "local_process.ts": 0,
   "tasks.ts": 0,
   "progress.ts": 0,
+  "retry.ts": 0,
   "python_venv.ts": 1,
   storage: 1,
   "config.ts": 2,

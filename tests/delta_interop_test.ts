@@ -19,6 +19,8 @@ import {
 } from "../src/delta/table.ts";
 import { commitPath, listLog } from "../src/delta/log.ts";
 import { cleanupExpiredLog } from "../src/delta/log_cleanup.ts";
+import { versionAtTimestamp } from "../src/delta/snapshot.ts";
+import { VersionNotFoundError } from "../src/delta/errors.ts";
 import {
   layerView,
   normalise,
@@ -41,7 +43,12 @@ interface PyView {
   txns: Record<string, number | null>;
 }
 
-async function readWithDeltalake(path: string, version?: number, appIds: string[] = []) {
+/** `version`: a number, `@<epoch ms>` (time travel by timestamp), or the latest. */
+async function readWithDeltalake(
+  path: string,
+  version?: number | `@${number}`,
+  appIds: string[] = [],
+) {
   const o = await new Deno.Command(PYTHON!, {
     args: [SCRIPT, path, version === undefined ? "latest" : String(version), ...appIds],
     stdout: "piped",
@@ -114,6 +121,40 @@ Deno.test({
       assert.equal((await listLog(path)).commits[0], 10);
       await check();
       await check(12);
+    } finally {
+      db.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "time travel by timestamp picks the version delta-rs picks (commit files' mtimes, whole seconds)",
+  ignore: PYTHON === null,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const path = join(dir, "t");
+    await createTable(path, { schema: SENSOR_SCHEMA, partitionColumns: ["building", "type"] });
+    const db = await openDuckDB({ delta: false });
+    try {
+      for (let k = 1; k <= 3; k++) await appendQuery(db.conn, path, sensorRowsSql(5, k * 5));
+      // As S3Proxy dates objects: whole seconds, two commits within one second. The writer's
+      // clock (commitInfo.timestamp, now) is deliberately far from the files' times.
+      const t0 = Date.UTC(2026, 0, 1, 7, 37, 37);
+      const mtimes = [t0, t0 + 1000, t0 + 1000, t0 + 3000];
+      mtimes.forEach((t, v) => Deno.utimeSync(commitPath(path, v), new Date(t), new Date(t)));
+      const probes = [t0, t0 + 999, t0 + 1000, t0 + 1001, t0 + 2500, t0 + 3000, t0 + 9000];
+      const ours = [];
+      const theirs = [];
+      for (const at of probes) {
+        ours.push(await versionAtTimestamp(path, new Date(at)));
+        theirs.push((await readWithDeltalake(path, `@${at}`)).version);
+      }
+      // v2's file is no newer than v1's, so it counts as 1 ms after it (Spark does the same).
+      assert.deepEqual(ours, [0, 0, 1, 2, 2, 3, 3]);
+      assert.deepEqual(theirs, ours);
+      await assert.rejects(() => versionAtTimestamp(path, new Date(t0 - 1)), VersionNotFoundError);
     } finally {
       db.close();
       await Deno.remove(dir, { recursive: true });

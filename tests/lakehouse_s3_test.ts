@@ -186,6 +186,21 @@ Deno.test("s3: a wrong credential, a missing bucket, an unreachable endpoint: on
       1,
       r.stderr,
     );
+    if (env.AWS_ENDPOINT_URL) {
+      // Said at once, with the endpoint and the budget; the error says how long it tried.
+      assert.match(
+        r.stderr,
+        /^s3: no answer from http:\/\/127\.0\.0\.1:1 \(.+\) for .+; retrying for up to 20 s/m,
+      );
+      assert.match(r.stderr, /tried for 2\d s\)/);
+    }
   }
+  // A mistyped prefix is a missing lakehouse, as a missing local directory is.
+  const typo = await runTask("query", ["--lakehouse", `${lakehouse}-typo`, "SELECT 1"]);
+  assert.equal(typo.code, 1, typo.stderr);
+  assert.match(
+    typo.stderr,
+    /lakehouse s3:\/\/.+-typo does not exist \(no object under that prefix\)/,
+  );
   await removeS3Scratch(lakehouse);
 });

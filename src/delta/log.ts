@@ -6,7 +6,7 @@
  * other engines' crc or multi-part files) is ignored by listing, never deleted here.
  */
 import { basename } from "node:path";
-import { isS3, joinLocation, resolveLocation } from "../storage/location.ts";
+import { joinLocation, resolveLocation } from "../storage/location.ts";
 import { storageFor } from "../storage/storage.ts";
 import { type Action, parseActions } from "./actions.ts";
 import { VersionNotFoundError } from "./errors.ts";
@@ -44,29 +44,61 @@ const COMMIT_RE = /^(\d{20})\.json$/;
 const CHECKPOINT_RE = /^(\d{20})\.checkpoint\.parquet$/;
 
 /**
- * Lists commit and single-part checkpoint versions; empty lists when there is no log.
+ * Lists commit and single-part checkpoint versions; empty lists when there is no table.
  *
- * A log is contiguous from its first version (0, or a checkpoint's after cleanup), and writers
- * only ever add at the end, so a listing with a hole cannot be the truth: on an object store it
- * is re-listed (a few times) before anyone takes it for corruption. S3Proxy's filesystem
- * backend drops entries from listings taken while objects are being written (seen in tests: 3
- * writers, listings missing committed versions); AWS S3 listings are strongly consistent.
+ * A listing is evidence of what exists, never of what does not: an object store's listing can
+ * lag behind writes (S3Proxy's filesystem backend drops entries from listings taken while
+ * others write; AWS S3 and R2 list consistently, others may not). So before anyone concludes
+ * "no table", "no version N" or "a hole in the log" from it, {@link reconcileListing} probes the
+ * keys that would prove otherwise. This is the one place that rule lives: snapshots, history,
+ * time travel, table creation, appends, optimize and checkpoints all list through here.
  */
 export async function listLog(tablePath: string): Promise<LogListing> {
-  const dir = logDir(tablePath);
-  let listing = await listLogOnce(dir);
-  for (let i = 0; isS3(dir) && i < 5 && hasHole(listing); i++) {
-    await new Promise((r) => setTimeout(r, 20 * (i + 1)));
-    listing = await listLogOnce(dir);
-  }
-  return listing;
+  return await reconcileListing(tablePath, await listLogOnce(logDir(tablePath)));
 }
 
-/** True when the listing cannot be a whole log: a gap, or no version 0 and no checkpoint. */
-function hasHole({ commits, checkpoints }: LogListing): boolean {
-  if (commits.length === 0) return false;
-  if (commits[0] !== 0 && !checkpoints.some((c) => c <= commits[0])) return true;
-  return commits.at(-1)! - commits[0] + 1 !== commits.length;
+/**
+ * Completes a listing by probing the keys it may have missed: version 0 or the checkpoint
+ * `_last_checkpoint` names when it shows no start, every version inside a gap, and the versions
+ * after its last one (a HEAD each; a consistent listing costs one HEAD, of the version after the
+ * last). Only a probe that finds nothing makes a version absent.
+ */
+export async function reconcileListing(
+  tablePath: string,
+  listing: LogListing,
+): Promise<LogListing> {
+  const commits = new Set(listing.commits);
+  const checkpoints = new Set(listing.checkpoints);
+  const first = listing.commits[0];
+  const startsWell = first === 0 ||
+    (first !== undefined && listing.checkpoints.some((c) => c <= first));
+  if (!startsWell) {
+    if (await commitExists(tablePath, 0)) commits.add(0);
+    else {
+      const last = await readLastCheckpoint(tablePath);
+      const cp = last && !("parts" in last) ? checkpointPath(tablePath, last.version) : undefined;
+      if (cp && await storageFor(cp).head(cp) !== undefined) checkpoints.add(last!.version);
+    }
+  }
+  const sortedCheckpoints = [...checkpoints].sort((a, b) => a - b);
+  // Where the log starts: version 0, else the checkpoint before the first listed commit.
+  const start = commits.has(0)
+    ? 0
+    : sortedCheckpoints.findLast((c) => c <= (first ?? Infinity)) ?? sortedCheckpoints.at(-1) ??
+      first;
+  if (start !== undefined) {
+    // Inside the listed range only the gaps are probed; past it, until a version is absent.
+    const lastListed = Math.max(listing.commits.at(-1) ?? -1, start);
+    for (let v = start;; v++) {
+      if (commits.has(v)) continue;
+      if (await commitExists(tablePath, v)) commits.add(v);
+      else if (v >= lastListed) break;
+    }
+  }
+  return {
+    commits: [...commits].sort((a, b) => a - b),
+    checkpoints: sortedCheckpoints,
+  };
 }
 
 async function listLogOnce(dir: string): Promise<LogListing> {
@@ -85,6 +117,38 @@ async function listLogOnce(dir: string): Promise<LogListing> {
   commits.sort((a, b) => a - b);
   checkpoints.sort((a, b) => a - b);
   return { commits, checkpoints };
+}
+
+/**
+ * Commit times as the Delta protocol defines them when in-commit timestamps are not enabled:
+ * each commit file's modification time, made strictly increasing (a commit whose file is no
+ * newer than its predecessor's counts as 1 ms after it), which is what Spark time-travels by.
+ * Not commitInfo.timestamp: that is the writer's clock, and readers that follow the protocol
+ * would then disagree near a commit. One detailed listing, a HEAD for what it missed.
+ */
+export async function commitFileTimes(
+  tablePath: string,
+  listing: LogListing,
+): Promise<Map<number, number>> {
+  const dir = logDir(tablePath);
+  const listed = new Map<number, number>();
+  for (const o of await storageFor(dir).list(dir, { details: true })) {
+    const m = COMMIT_RE.exec(basename(o.location));
+    if (m && o.mtime !== undefined) listed.set(Number(m[1]), o.mtime);
+  }
+  const times = new Map<number, number>();
+  let previous = -Infinity;
+  for (const v of listing.commits) {
+    let t = listed.get(v);
+    if (t === undefined) {
+      const file = commitPath(tablePath, v);
+      t = (await storageFor(file).head(file))?.mtime;
+      if (t === undefined) continue; // removed by log cleanup meanwhile
+    }
+    previous = Math.max(t, previous + 1);
+    times.set(v, previous);
+  }
+  return times;
 }
 
 /** True when commit `version` exists (a stat, cheaper than listing a 10,000-entry log). */

@@ -2,9 +2,17 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeCheckpoint } from "./checkpoint.ts";
 import { commit } from "./commit.ts";
-import { checkpointPath, listLog, listRecentLog, logDir } from "./log.ts";
+import {
+  checkpointPath,
+  commitPath,
+  listLog,
+  listRecentLog,
+  logDir,
+  reconcileListing,
+} from "./log.ts";
 import { clearSnapshotCaches, loadSnapshot } from "./snapshot.ts";
 import { createTable } from "./table.ts";
+import { CorruptLogError, TableNotFoundError } from "./errors.ts";
 import { SENSOR_SCHEMA } from "./test_fixtures/common.ts";
 
 /** A table at version 12 whose commit 10 was checkpointed (every commit carries one txn). */
@@ -41,5 +49,44 @@ Deno.test("an unreadable hinted checkpoint: snapshots and checkpoints fall back 
   const r = await writeCheckpoint(path);
   assert.deepEqual([r.version, r.written], [12, true]);
   assert.deepEqual(await listRecentLog(path), { checkpoints: [12], commits: [] });
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("reconcileListing: a listing that lags the writes is completed by probes, never believed", async () => {
+  const { dir, path } = await table();
+  const all = Array.from({ length: 13 }, (_, v) => v);
+  // What an object store's listing can show while others write: nothing, a hole, a short tail.
+  for (
+    const lagging of [
+      { commits: [], checkpoints: [] },
+      { commits: [0, 1, 2, 5, 6], checkpoints: [] },
+      { commits: [3, 4], checkpoints: [] },
+      { commits: [0, 1], checkpoints: [10] },
+    ]
+  ) {
+    const got = await reconcileListing(path, lagging);
+    assert.deepEqual(got.commits, all, JSON.stringify(lagging));
+  }
+  // After log cleanup (commits before the checkpoint gone), an empty listing finds the start
+  // through _last_checkpoint.
+  for (let v = 0; v < 10; v++) await Deno.remove(commitPath(path, v));
+  const cleaned = await reconcileListing(path, { commits: [], checkpoints: [] });
+  assert.deepEqual(cleaned, { commits: [10, 11, 12], checkpoints: [10] });
+  clearSnapshotCaches();
+  assert.equal((await loadSnapshot(path)).version, 12);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("reconcileListing: a real hole stays a hole and no log stays no table", async () => {
+  const { dir, path } = await table();
+  await Deno.remove(commitPath(path, 5));
+  await Deno.remove(join(logDir(path), "_last_checkpoint"));
+  await Deno.remove(checkpointPath(path, 10));
+  const got = await listLog(path);
+  assert.deepEqual(got.commits, [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12]);
+  clearSnapshotCaches();
+  await assert.rejects(() => loadSnapshot(path), CorruptLogError);
+  await assert.rejects(() => loadSnapshot(join(dir, "nothing")), TableNotFoundError);
+  assert.deepEqual(await listLog(join(dir, "nothing")), { commits: [], checkpoints: [] });
   await Deno.remove(dir, { recursive: true });
 });

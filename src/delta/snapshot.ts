@@ -22,6 +22,7 @@ import { type CheckpointState, readCheckpointFile } from "./checkpoint_format.ts
 import { CorruptLogError, TableNotFoundError, VersionNotFoundError } from "./errors.ts";
 import {
   checkpointPath,
+  commitFileTimes,
   commitPath,
   listLog,
   type LogListing,
@@ -159,20 +160,27 @@ export async function commitTimestampOf(
   return info.mtime ?? 0;
 }
 
-/** Latest version whose commit timestamp is <= `at` (time travel by timestamp). */
+/**
+ * Latest version committed at or before `at` (time travel by timestamp), dated by the commit
+ * files' modification times as the protocol says ({@link commitFileTimes}), so `--as-of` picks
+ * the version Spark and delta-rs pick.
+ */
 export async function versionAtTimestamp(
   tablePath: string,
   at: Date,
   listing?: LogListing,
 ): Promise<number> {
-  const { commits } = listing ?? await listLog(tablePath);
+  const log = listing ?? await listLog(tablePath);
+  const times = await commitFileTimes(tablePath, log);
   const target = at.getTime();
-  for (let i = commits.length - 1; i >= 0; i--) {
-    if (await commitTimestampOf(tablePath, commits[i]) <= target) return commits[i];
-  }
+  let found: number | undefined;
+  for (const [v, t] of times) if (t <= target) found = v;
+  if (found !== undefined) return found;
   throw new VersionNotFoundError(
     `no version of ${tablePath} was committed at or before ${at.toISOString()} ` +
-      `(earliest commit is version ${commits[0] ?? "none"})`,
+      `(earliest commit is version ${log.commits[0] ?? "none"}${
+        times.size ? `, at ${new Date([...times.values()][0]).toISOString()}` : ""
+      })`,
   );
 }
 

@@ -117,17 +117,9 @@ export async function createTable(path: string, opts: CreateTableOptions): Promi
     if (!(err instanceof CommitConflictError)) throw err;
     // Another process created version 0 first.
   }
-  // Version 0 exists now (ours, or the conditional write said another's), but an object
-  // store's listing may not show it for a moment (S3Proxy drops entries while objects are
-  // written, here by the other creators), so a table that seems missing is read again.
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await existing(root, opts);
-    } catch (err) {
-      if (!(err instanceof TableNotFoundError) || !isS3(root) || attempt >= 10) throw err;
-      await new Promise((r) => setTimeout(r, 50 * attempt));
-    }
-  }
+  // Version 0 exists now (ours, or the conditional write said another's); the log's listing
+  // may not show it yet on an object store, which listLog's probes make up for.
+  return await existing(root, opts);
 }
 
 /** Latest snapshot of an existing table; TableNotFoundError when `path` holds none. */

@@ -41,13 +41,10 @@ export interface TimeTravel {
   tables?: Record<string, AsOf>;
 }
 
+/** Whether `path` holds a table; a storage that does not answer is an error, not "no". */
 async function isDeltaTable(path: string): Promise<boolean> {
-  try {
-    const listing = await listRecentLog(path) ?? await listLog(path);
-    return listing.commits.length > 0 || listing.checkpoints.length > 0;
-  } catch {
-    return false;
-  }
+  const listing = await listRecentLog(path) ?? await listLog(path);
+  return listing.commits.length > 0 || listing.checkpoints.length > 0;
 }
 
 /** Lists the Delta tables under a lakehouse: the ingestion tables, then gold tables by name. */

@@ -15,6 +15,8 @@
  * server refuses (wrong credentials, missing bucket), a StorageError says what to check.
  */
 import { readEnv } from "../env.ts";
+import { type BackoffPolicy, retrying } from "../retry.ts";
+import { OutageLog } from "./outage.ts";
 import { parseS3 } from "./location.ts";
 import { type Credentials, sha256Hex, signRequest, uriEncode } from "./sigv4.ts";
 import type { Body, ObjectInfo, Storage } from "./storage.ts";
@@ -29,7 +31,15 @@ export interface S3Config {
   retryMs?: number;
   /** Timeout of one request, ms (default 30,000). */
   timeoutMs?: number;
+  /** Where outage lines go (default stderr). */
+  log?: (line: string) => void;
 }
+
+/**
+ * Every S3 request's retry policy: 100 ms doubling to 2 s, for 20 s — long enough to ride out
+ * a server restart, short enough that a wrong endpoint is said within a task's first seconds.
+ */
+export const S3_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 2000, budgetMs: 20_000 };
 
 /** The storage is unreachable, refuses us, or misses the bucket; the message says what to do. */
 export class StorageError extends Error {
@@ -107,20 +117,39 @@ function tag(xml: string, name: string): string | undefined {
   return m ? xmlText(m[1]) : undefined;
 }
 
-/** A request whose outcome we do not know (no answer, or an answer that may hide success). */
-class Unknown extends Error {}
+/**
+ * A request whose outcome we do not know (no answer, or an answer that may hide success);
+ * `cause` is the short reason an operator reads ("Connection refused", "503").
+ */
+class Unknown extends Error {
+  constructor(message: string, override readonly cause: string) {
+    super(message);
+  }
+}
+
+/** The useful end of a fetch error ("… tcp connect error: Connection refused (os error 111)"). */
+function shortCause(err: unknown): string {
+  if (err instanceof DOMException && err.name === "TimeoutError") return "timed out";
+  // Deno's "fetch failed" keeps the reason in `cause`.
+  const inner = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  const msg = inner instanceof Error ? inner.message : String(inner);
+  const last = msg.split(": ").at(-1)!.replace(/\s*\(os error \d+\)$/, "");
+  return last.length > 80 ? `${last.slice(0, 80)}…` : last;
+}
 
 const TRANSIENT = new Set([429, 500, 502, 503, 504]);
 
 /** See the module doc. */
 export class S3Storage implements Storage {
   readonly kind = "s3";
-  readonly #retryMs: number;
+  readonly #policy: BackoffPolicy;
   readonly #timeoutMs: number;
+  readonly #outage: OutageLog;
 
   constructor(readonly config: S3Config) {
-    this.#retryMs = config.retryMs ?? 20_000;
+    this.#policy = { ...S3_BACKOFF, budgetMs: config.retryMs ?? S3_BACKOFF.budgetMs };
     this.#timeoutMs = config.timeoutMs ?? 30_000;
+    this.#outage = new OutageLog(config.endpoint, config.log);
   }
 
   #url(bucket: string, key: string, query: Record<string, string> = {}): URL {
@@ -155,28 +184,34 @@ export class S3Storage implements Storage {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {
-      throw new Unknown(`${method} ${url}: ${(err as Error).message}`);
+      throw new Unknown(`${method} ${url}: ${(err as Error).message}`, shortCause(err));
     }
   }
 
-  /** Runs `attempt` until it returns, retrying Unknown outcomes until the budget is spent. */
+  /** Runs `attempt` until it returns, retrying Unknown outcomes while the budget lasts. */
   async #retrying<T>(what: string, attempt: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.#retryMs;
-    let last: Error | undefined;
-    for (let i = 0;; i++) {
-      try {
-        return await attempt();
-      } catch (err) {
-        if (!(err instanceof Unknown)) throw err;
-        last = err;
+    const t0 = Date.now();
+    try {
+      const out = await retrying(attempt, {
+        ...this.#policy,
+        retryable: (err) => err instanceof Unknown,
+        onRetry: (e) => this.#outage.retrying(what, (e.error as Unknown).cause, e),
+      });
+      this.#outage.answered();
+      return out;
+    } catch (err) {
+      if (!(err instanceof Unknown)) {
+        this.#outage.answered();
+        throw err;
       }
-      if (Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** i, 2000) * (0.5 + Math.random())));
+      throw this.#unreachable(what, err, Date.now() - t0);
     }
-    throw new StorageError(
-      `cannot reach the S3 endpoint ${this.config.endpoint} for ${what} (retried for ` +
-        `${this.#retryMs / 1000} s): ${last?.message}. Check AWS_ENDPOINT_URL and that the ` +
-        "server is up",
+  }
+
+  #unreachable(what: string, err: Unknown, ms: number): StorageError {
+    return new StorageError(
+      `cannot reach the S3 endpoint ${this.config.endpoint} for ${what} (${err.cause}; tried ` +
+        `for ${Math.round(ms / 1000)} s). Check AWS_ENDPOINT_URL and that the server is up`,
       "Unreachable",
     );
   }
@@ -184,7 +219,9 @@ export class S3Storage implements Storage {
   /** Turns a refusal into a StorageError; transient statuses into Unknown. */
   async #fail(res: Response, method: string, bucket: string, key: string): Promise<never> {
     const text = await res.text().catch(() => "");
-    if (TRANSIENT.has(res.status)) throw new Unknown(`${method} ${bucket}/${key}: ${res.status}`);
+    if (TRANSIENT.has(res.status)) {
+      throw new Unknown(`${method} ${bucket}/${key}: ${res.status}`, `HTTP ${res.status}`);
+    }
     const code = tag(text, "Code") ?? String(res.status);
     const message = tag(text, "Message") ?? res.statusText;
     const where = `s3://${bucket}/${key} at ${this.config.endpoint}`;
@@ -212,9 +249,14 @@ export class S3Storage implements Storage {
     const { bucket, key } = parseS3(location);
     const ours = bytesOf(body);
     const headers = { "content-type": contentType(key), "if-none-match": "*" };
+    // After an attempt whose outcome is unknown, a 412 may be our own write: only the key's
+    // content can tell, so every later attempt reads it back first.
     let uncertain = false;
-    const deadline = Date.now() + this.#retryMs;
-    for (let i = 0;; i++) {
+    return await this.#retrying(`PUT ${location}`, async () => {
+      if (uncertain) {
+        const now = await this.#getOrUnknown(bucket, key);
+        if (now instanceof Uint8Array) return sameBytes(now, ours);
+      }
       try {
         const res = await this.#once("PUT", bucket, key, { headers, body: ours });
         if (res.ok) {
@@ -227,30 +269,12 @@ export class S3Storage implements Storage {
         }
         if (res.status !== 412 && res.status !== 409) await this.#fail(res, "PUT", bucket, key);
         await res.body?.cancel();
-        // 412 after an unknown attempt, or 409: only the key's content can tell.
-        throw new Unknown(`PUT ${location}: ${res.status}`);
+        throw new Unknown(`PUT ${location}: ${res.status}`, `HTTP ${res.status}`);
       } catch (err) {
-        if (!(err instanceof Unknown)) throw err;
-        uncertain = true;
-        const now = await this.#getOrUnknown(bucket, key).catch((e) => {
-          if (e instanceof Unknown) return "unknown" as const;
-          throw e;
-        });
-        if (now instanceof Uint8Array) return sameBytes(now, ours);
-        if (Date.now() >= deadline) {
-          throw new StorageError(
-            `cannot tell whether ${location} was written: the S3 endpoint ` +
-              `${this.config.endpoint} did not answer for ${
-                this.#retryMs / 1000
-              } s (${err.message})`,
-            "Unreachable",
-          );
-        }
-        await new Promise((r) =>
-          setTimeout(r, Math.min(50 * 2 ** i, 2000) * (0.5 + Math.random()))
-        );
+        if (err instanceof Unknown) uncertain = true;
+        throw err;
       }
-    }
+    });
   }
 
   async putFileIfAbsent(location: string, localFile: string): Promise<boolean> {
@@ -289,7 +313,10 @@ export class S3Storage implements Storage {
     try {
       return new Uint8Array(await res.arrayBuffer());
     } catch (err) {
-      throw new Unknown(`GET ${bucket}/${key}: body cut off (${(err as Error).message})`);
+      throw new Unknown(
+        `GET ${bucket}/${key}: body cut off (${(err as Error).message})`,
+        "body cut off",
+      );
     }
   }
 

@@ -1,11 +1,14 @@
 """Reads a Delta table with delta-rs (the `deltalake` package) and prints a JSON summary.
 
-Usage: read_with_deltalake.py <table> [version] [appId ...]
+Usage: read_with_deltalake.py <table> [version | @epoch_ms | latest] [appId ...]
+(`@epoch_ms`: time travel by timestamp, the version delta-rs picks for that instant)
 Output: {"version", "files", "partitions": {json([partition values]): {"rows", "sum"}},
          "txns": {appId: version}} -- the same reduction the Deno tests compute, so the
          comparison is independent of both DuckDB and the layer's own reader.
 """
 import json
+from datetime import datetime, timezone
+import os
 import sys
 
 from deltalake import DeltaTable, QueryBuilder
@@ -13,9 +16,15 @@ from deltalake import DeltaTable, QueryBuilder
 
 def main() -> None:
     path = sys.argv[1]
-    version = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] != "latest" else None
+    spec = sys.argv[2] if len(sys.argv) > 2 else "latest"
     app_ids = sys.argv[3:]
-    dt = DeltaTable(path, version=version) if version is not None else DeltaTable(path)
+    if spec.startswith("@"):
+        dt = DeltaTable(path)
+        dt.load_as_version(datetime.fromtimestamp(int(spec[1:]) / 1000, tz=timezone.utc))
+    elif spec != "latest":
+        dt = DeltaTable(path, version=int(spec))
+    else:
+        dt = DeltaTable(path)
     parts = dt.metadata().partition_columns
     cols = ", ".join(f'"{c}"' for c in parts)
     select = f"{cols + ', ' if cols else ''}count(*) AS n, coalesce(sum(value), 0) AS s"
@@ -39,3 +48,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    # delta-rs (deltalake 1.x) can abort in its runtime's teardown at interpreter exit under
+    # load ("terminate called without an active exception") after the answer was printed; the
+    # answer is complete once flushed, so leave without the teardown.
+    sys.stdout.flush()
+    os._exit(0)

@@ -14,6 +14,7 @@ import type { SourceRecord } from "../batch.ts";
 import type { Ingestor } from "../ingestor.ts";
 import { endOffsets, topicLag } from "../../kafka/lag.ts";
 import { partitionAppId, partitionOfAppId } from "../positions.ts";
+import { errorText } from "../../config.ts";
 
 export interface ConsumerOptions {
   topic: string;
@@ -255,7 +256,7 @@ class KafkaSource implements RunningConsumer {
   #fail(err: unknown): void {
     if (this.#failure) return;
     this.#failure = err;
-    this.#log(`consumer stopping on error: ${(err as Error)?.message ?? String(err)}`);
+    this.#log(`consumer stopping on error: ${errorText(err)}`);
     this.#finish(err);
   }
 
