@@ -18,7 +18,10 @@
  * resolve by whether silver's row for their key is theirs.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { ConcurrentTransactionError } from "../delta/errors.ts";
+import { CommitConflictError, ConcurrentTransactionError } from "../delta/errors.ts";
+import { evolveTo } from "../delta/evolution.ts";
+import type { TableSchema } from "../delta/schema.ts";
+import type { ExtraColumn } from "../reading/catalogue.ts";
 import { rememberCheckpointPolicy } from "../delta/checkpoint.ts";
 import { commit } from "../delta/commit.ts";
 import { loadSnapshot, refreshSnapshot, type Snapshot } from "../delta/snapshot.ts";
@@ -37,7 +40,15 @@ import {
   resolveAgainstSilver,
   seedFrom,
 } from "./silver_check.ts";
-import { INGEST_TABLES, type IngestTable, tablePath } from "./tables.ts";
+import {
+  BRONZE_SCHEMA,
+  extrasSelect,
+  INGEST_TABLES,
+  type IngestTable,
+  QUARANTINE_SCHEMA,
+  silverSchema,
+  tablePath,
+} from "./tables.ts";
 
 /** Commit order (see the module comment): silver decides uniqueness, bronze records it. */
 const COMMIT_ORDER: readonly IngestTable[] = ["silver", "bronze", "quarantine"];
@@ -49,28 +60,62 @@ const KAFKA_TS = "make_timestamp((s.kts * 1000)::BIGINT)::TIMESTAMPTZ AS kafka_t
 const SOURCE_COLS =
   `a.source, a.topic, a.kafka_partition, s.pos::BIGINT AS kafka_offset, s.key AS kafka_key, ${KAFKA_TS}, a.file, s.payload, s.b64 AS payload_base64`;
 
+/** The optional columns of the `staging` view a flush projects when present (see batch.ts). */
+interface StagingShape {
+  /** `extras`: JSON of the catalogue columns of a silver row. */
+  extras: boolean;
+  /** `readings`, `duplicates`: bronze's per-message counts. */
+  counts: boolean;
+  /** `bronze`: true on the one row per message bronze takes (several rows per wide message). */
+  bronzeFlag: boolean;
+}
+
 /**
- * Per-table projection of the staging table (see batch.ts) into the table schema, and the rows
- * it takes. `$ingest` is the flush's ingest time.
+ * Per-table projection of the staging table (see batch.ts) into the table schema (`schema`, as
+ * the commit leaves it), and the rows it takes. `$ingest` is the flush's ingest time.
  */
-const PROJECTIONS: Record<IngestTable, { select: string; where: string }> = {
-  bronze: {
-    select: `${SOURCE_COLS},
+function projection(
+  table: IngestTable,
+  shape: StagingShape,
+  schema: TableSchema,
+  columns: readonly ExtraColumn[],
+): { select: string; where: string } {
+  switch (table) {
+    case "bronze":
+      return {
+        select: `${SOURCE_COLS},
       CASE s.status WHEN ${STATUS.valid} THEN 'valid' WHEN ${STATUS.duplicate} THEN 'duplicate' ELSE 'rejected' END AS status,
-      $ingest AS ingest_time, s.building, s.type`,
-    where: "TRUE",
-  },
-  silver: {
-    select: `make_timestamp((s.ts * 1000)::BIGINT)::TIMESTAMPTZ AS timestamp, s.device_id, s.floor,
+      $ingest AS ingest_time, s.building, s.type${
+          shape.counts ? ", s.readings, s.duplicates" : ""
+        }`,
+        where: shape.bronzeFlag ? "s.bronze" : "TRUE",
+      };
+    case "silver":
+      return {
+        select:
+          `make_timestamp((s.ts * 1000)::BIGINT)::TIMESTAMPTZ AS timestamp, s.device_id, s.floor,
       s.value, s.unit, a.label || CAST(s.pos::BIGINT AS VARCHAR) AS source, $ingest AS ingest_time,
-      s.building, s.type`,
-    where: `s.status = ${STATUS.valid}`,
-  },
-  quarantine: {
-    select: `s.reason, s.detail, ${SOURCE_COLS}, $ingest AS ingest_time, s.building, s.type`,
-    where: `s.status = ${STATUS.rejected}`,
-  },
-};
+      s.building, s.type${shape.extras ? extrasSelect(schema, columns) : ""}`,
+        where: `s.status = ${STATUS.valid}`,
+      };
+    case "quarantine":
+      return {
+        select: `s.reason, s.detail, ${SOURCE_COLS}, $ingest AS ingest_time, s.building, s.type`,
+        where: `s.status = ${STATUS.rejected}`,
+      };
+  }
+}
+
+async function stagingShape(conn: DuckDBConnection): Promise<StagingShape> {
+  const names = new Set(
+    (await conn.runAndReadAll("DESCRIBE staging")).getRows().map((r) => String(r[0])),
+  );
+  return {
+    extras: names.has("extras"),
+    counts: names.has("readings") && names.has("duplicates"),
+    bronzeFlag: names.has("bronze"),
+  };
+}
 
 export interface FlushResult {
   /** Committed version per table (absent when the table had nothing new). */
@@ -87,6 +132,10 @@ export interface WriterOptions {
   queryId: string;
   /** Rewrites after ConcurrentTransactionError before giving up (default 5). */
   maxConflictRetries?: number;
+  /** The catalogue's `columns:`: silver's extra nullable columns (default none). */
+  columns?: readonly ExtraColumn[];
+  /** Where schema changes are told (default: nowhere). */
+  onLog?: (message: string) => void;
 }
 
 /** Owns the table snapshots between flushes and writes batches. */
@@ -100,8 +149,28 @@ export class IngestWriter {
    * writer's commit up to here. A batch opened now checks only the commits after it.
    */
   syncedVersion = -1;
+  #columns: readonly ExtraColumn[];
 
-  constructor(readonly opts: WriterOptions) {}
+  constructor(readonly opts: WriterOptions) {
+    this.#columns = opts.columns ?? [];
+  }
+
+  /**
+   * The catalogue's columns from the next flush on (a reloaded catalogue). A new one is added
+   * to silver by that flush's commit; one no longer listed stays in silver, written NULL.
+   */
+  setColumns(columns: readonly ExtraColumn[]): void {
+    this.#columns = columns;
+  }
+
+  /** The schema each table is evolved to before rows are written. */
+  wantedSchema(table: IngestTable): TableSchema {
+    return table === "silver"
+      ? silverSchema(this.#columns)
+      : table === "bronze"
+      ? BRONZE_SCHEMA
+      : QUARANTINE_SCHEMA;
+  }
 
   path(table: IngestTable): string {
     return tablePath(this.opts.lakehouse, table);
@@ -191,6 +260,8 @@ export class IngestWriter {
     if (batch.lastPosition.size === 0) return result;
     await batch.stage();
     const conn = batch.conn;
+    const shape = await stagingShape(conn);
+    const columns = this.#columns;
     const epoch = this.#epoch++;
     const ingest = new Date().toISOString();
     /** Other writers' silver commits checked against the batch so far, and what they added. */
@@ -225,26 +296,33 @@ export class IngestWriter {
           .map(([appId, version]) => ({ appId, version }));
         if (txns.length === 0) break;
         await stageThresholds(conn, snap, txns.map((t) => t.appId));
-        const p = PROJECTIONS[table];
+        // Columns the table lacks arrive with these rows, in the same commit.
+        const evolution = evolveTo(snap, this.wantedSchema(table));
+        const p = projection(table, shape, evolution.snapshot.schema, columns);
         const sql = `SELECT ${p.select.replaceAll("$ingest", `TIMESTAMPTZ '${ingest}'`)}
           FROM staging s JOIN staging_apps a ON s.app = a.app JOIN thresholds t ON a.app_id = t.app_id
           WHERE s.pos > t.version AND ${p.where}`;
-        const adds = await writeDataFiles(conn, snap, sql);
+        const adds = await writeDataFiles(conn, evolution.snapshot, sql);
         const rows = adds.reduce(
           (n, a) => n + (a.stats ? JSON.parse(a.stats).numRecords ?? 0 : 0),
           0,
         );
         try {
-          const { version } = await commit(this.path(table), adds.map((add) => ({ add })), {
+          const actions = [...evolution.actions, ...adds.map((add) => ({ add }))];
+          if (evolution.added.length > 0) {
+            this.opts.onLog?.(`${table}: adding column(s) ${evolution.added.join(", ")}`);
+          }
+          const { version } = await commit(this.path(table), actions, {
             readVersion: snap.version,
             operation: "STREAMING UPDATE",
             operationParameters: {
               outputMode: "Append",
               queryId: this.opts.queryId,
               epochId: epoch,
+              ...(evolution.added.length > 0 ? { mergeSchema: true } : {}),
             },
             txns,
-            isBlindAppend: true,
+            isBlindAppend: evolution.actions.length === 0,
             // Delta's conflict detection for uniqueness: a winner that added one of our keys
             // makes our files wrong; the next attempt writes them without it.
             checkWinner: table === "silver"
@@ -276,8 +354,10 @@ export class IngestWriter {
               return storageFor(file).delete(file).catch(() => false);
             }),
           );
+          // A CommitConflictError here is a concurrent schema change (ours or theirs) or a
+          // commit that lost every race: the next attempt re-reads the table's metadata.
           const retriable = err instanceof ConcurrentTransactionError ||
-            err instanceof KeysTakenError;
+            err instanceof KeysTakenError || err instanceof CommitConflictError;
           if (!retriable || attempt >= maxRetries) throw err;
           result.retries++;
         }
