@@ -409,7 +409,7 @@ export function parseCatalogue(text: string, file: string): SensorCatalogue {
     throw new CatalogueError(file, line, `not valid YAML/JSON: ${msg}`);
   }
   const root = doc.contents as YamlNode | null;
-  if (root === null) throw new CatalogueError(file, 0, "the file is empty (it needs types:)");
+  if (root === null) throw new CatalogueError(file, 1, "the file is empty (it needs types:)");
   const top = new Map(
     r.entries(root, "the catalogue", TOP_KEYS).map(([k, v, kn]) => [k, { v, kn }]),
   );
