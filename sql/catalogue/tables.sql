@@ -62,3 +62,9 @@ CREATE OR REPLACE TEMP TABLE alarm_thresholds (
   min_duration_s DOUBLE,
   flatline_s DOUBLE
 );
+
+-- The energy types: counters (aggregate 'sum') measured in kWh. The gold energy tables
+-- (energy_hourly, energy_daily) and the energy_baseline rule sum their readings per building;
+-- with the brief's catalogue that is `energy` alone.
+CREATE OR REPLACE TEMP VIEW energy_types AS
+SELECT type FROM sensor_types WHERE aggregate = 'sum' AND unit = 'kWh';
