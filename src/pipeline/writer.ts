@@ -60,61 +60,43 @@ const KAFKA_TS = "make_timestamp((s.kts * 1000)::BIGINT)::TIMESTAMPTZ AS kafka_t
 const SOURCE_COLS =
   `a.source, a.topic, a.kafka_partition, s.pos::BIGINT AS kafka_offset, s.key AS kafka_key, ${KAFKA_TS}, a.file, s.payload, s.b64 AS payload_base64`;
 
-/** The optional columns of the `staging` view a flush projects when present (see batch.ts). */
-interface StagingShape {
-  /** `extras`: JSON of the catalogue columns of a silver row. */
-  extras: boolean;
-  /** `readings`, `duplicates`: bronze's per-message counts. */
-  counts: boolean;
-  /** `bronze`: true on the one row per message bronze takes (several rows per wide message). */
-  bronzeFlag: boolean;
-}
-
 /**
- * Per-table projection of the staging table (see batch.ts) into the table schema (`schema`, as
- * the commit leaves it), and the rows it takes. `$ingest` is the flush's ingest time.
+ * Per-table projection of the staging views (see batch.ts) into the table schema (`schema`, as
+ * the commit leaves it): the relation it reads, the select list and the rows it takes. Bronze
+ * reads `staging_messages` (one row per record, with its `readings` and `duplicates`), silver
+ * and quarantine `staging` (one row per reading; silver's catalogue columns from its `extras`).
+ * `$ingest` is the flush's ingest time.
  */
 function projection(
   table: IngestTable,
-  shape: StagingShape,
   schema: TableSchema,
   columns: readonly ExtraColumn[],
-): { select: string; where: string } {
+): { from: string; select: string; where: string } {
   switch (table) {
     case "bronze":
       return {
+        from: "staging_messages",
         select: `${SOURCE_COLS},
       CASE s.status WHEN ${STATUS.valid} THEN 'valid' WHEN ${STATUS.duplicate} THEN 'duplicate' ELSE 'rejected' END AS status,
-      $ingest AS ingest_time, s.building, s.type${
-          shape.counts ? ", s.readings, s.duplicates" : ""
-        }`,
-        where: shape.bronzeFlag ? "s.bronze" : "TRUE",
+      $ingest AS ingest_time, s.building, s.type, s.readings, s.duplicates`,
+        where: "TRUE",
       };
     case "silver":
       return {
+        from: "staging",
         select:
           `make_timestamp((s.ts * 1000)::BIGINT)::TIMESTAMPTZ AS timestamp, s.device_id, s.floor,
       s.value, s.unit, a.label || CAST(s.pos::BIGINT AS VARCHAR) AS source, $ingest AS ingest_time,
-      s.building, s.type${shape.extras ? extrasSelect(schema, columns) : ""}`,
+      s.building, s.type${extrasSelect(schema, columns)}`,
         where: `s.status = ${STATUS.valid}`,
       };
     case "quarantine":
       return {
+        from: "staging",
         select: `s.reason, s.detail, ${SOURCE_COLS}, $ingest AS ingest_time, s.building, s.type`,
         where: `s.status = ${STATUS.rejected}`,
       };
   }
-}
-
-async function stagingShape(conn: DuckDBConnection): Promise<StagingShape> {
-  const names = new Set(
-    (await conn.runAndReadAll("DESCRIBE staging")).getRows().map((r) => String(r[0])),
-  );
-  return {
-    extras: names.has("extras"),
-    counts: names.has("readings") && names.has("duplicates"),
-    bronzeFlag: names.has("bronze"),
-  };
 }
 
 export interface FlushResult {
@@ -132,8 +114,6 @@ export interface WriterOptions {
   queryId: string;
   /** Rewrites after ConcurrentTransactionError before giving up (default 5). */
   maxConflictRetries?: number;
-  /** The catalogue's `columns:`: silver's extra nullable columns (default none). */
-  columns?: readonly ExtraColumn[];
   /** Where schema changes are told (default: nowhere). */
   onLog?: (message: string) => void;
 }
@@ -149,28 +129,8 @@ export class IngestWriter {
    * writer's commit up to here. A batch opened now checks only the commits after it.
    */
   syncedVersion = -1;
-  #columns: readonly ExtraColumn[];
 
-  constructor(readonly opts: WriterOptions) {
-    this.#columns = opts.columns ?? [];
-  }
-
-  /**
-   * The catalogue's columns from the next flush on (a reloaded catalogue). A new one is added
-   * to silver by that flush's commit; one no longer listed stays in silver, written NULL.
-   */
-  setColumns(columns: readonly ExtraColumn[]): void {
-    this.#columns = columns;
-  }
-
-  /** The schema each table is evolved to before rows are written. */
-  wantedSchema(table: IngestTable): TableSchema {
-    return table === "silver"
-      ? silverSchema(this.#columns)
-      : table === "bronze"
-      ? BRONZE_SCHEMA
-      : QUARANTINE_SCHEMA;
-  }
+  constructor(readonly opts: WriterOptions) {}
 
   path(table: IngestTable): string {
     return tablePath(this.opts.lakehouse, table);
@@ -260,8 +220,9 @@ export class IngestWriter {
     if (batch.lastPosition.size === 0) return result;
     await batch.stage();
     const conn = batch.conn;
-    const shape = await stagingShape(conn);
-    const columns = this.#columns;
+    // The batch's catalogue (the latest, after a reload): a column it adds joins silver with
+    // this flush's commit; one it no longer lists stays in silver, written NULL.
+    const columns = batch.catalogue?.columns ?? [];
     const epoch = this.#epoch++;
     const ingest = new Date().toISOString();
     /** Other writers' silver commits checked against the batch so far, and what they added. */
@@ -297,10 +258,10 @@ export class IngestWriter {
         if (txns.length === 0) break;
         await stageThresholds(conn, snap, txns.map((t) => t.appId));
         // Columns the table lacks arrive with these rows, in the same commit.
-        const evolution = evolveTo(snap, this.wantedSchema(table));
-        const p = projection(table, shape, evolution.snapshot.schema, columns);
+        const evolution = evolveTo(snap, wantedSchema(table, columns));
+        const p = projection(table, evolution.snapshot.schema, columns);
         const sql = `SELECT ${p.select.replaceAll("$ingest", `TIMESTAMPTZ '${ingest}'`)}
-          FROM staging s JOIN staging_apps a ON s.app = a.app JOIN thresholds t ON a.app_id = t.app_id
+          FROM ${p.from} s JOIN staging_apps a ON s.app = a.app JOIN thresholds t ON a.app_id = t.app_id
           WHERE s.pos > t.version AND ${p.where}`;
         const adds = await writeDataFiles(conn, evolution.snapshot, sql);
         const rows = adds.reduce(
@@ -372,6 +333,15 @@ export class IngestWriter {
     }
     return result;
   }
+}
+
+/** The schema `table` is evolved to before rows are written to it. */
+export function wantedSchema(table: IngestTable, columns: readonly ExtraColumn[]): TableSchema {
+  return table === "silver"
+    ? silverSchema(columns)
+    : table === "bronze"
+    ? BRONZE_SCHEMA
+    : QUARANTINE_SCHEMA;
 }
 
 /** The committed txn version of each appId in `snap`, as the `thresholds` temp table. */
