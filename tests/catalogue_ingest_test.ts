@@ -40,6 +40,16 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** A temp dir with `data/` (the files to ingest) and `lh/` (the lakehouse). */
+async function workspace(prefix: string) {
+  const dir = await Deno.makeTempDir({ prefix });
+  const data = join(dir, "data");
+  const lakehouse = join(dir, "lh");
+  await Deno.mkdir(data);
+  await Deno.mkdir(lakehouse);
+  return { dir, data, lakehouse };
+}
+
 const reading = (device: string, type: string, value: number, second = 0) =>
   JSON.stringify({
     timestamp: new Date(Date.UTC(2025, 11, 16, 9, 0, second)).toISOString(),
@@ -51,11 +61,8 @@ const reading = (device: string, type: string, value: number, second = 0) =>
   });
 
 Deno.test("a bad --sensors file: one FILE:LINE line, exit 2, nothing ingested", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "cat-bad-" });
-  const lakehouse = join(dir, "lh");
+  const { dir, lakehouse } = await workspace("cat-bad-");
   try {
-    await Deno.mkdir(join(dir, "data"));
-    await Deno.mkdir(lakehouse);
     await Deno.writeTextFile(join(dir, "data", "a.ndjson"), reading("d1", "co2", 500) + "\n");
     const bad = join(dir, "bad.yaml");
     await Deno.writeTextFile(bad, "types:\n  co2:\n    unit: ppm\n    units: {ppb: {scale: 0}}\n");
@@ -86,13 +93,9 @@ Deno.test("a bad --sensors file: one FILE:LINE line, exit 2, nothing ingested", 
 });
 
 Deno.test("ingest-files --watch: an edited catalogue applies without a restart; a bad edit keeps the previous", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "cat-watch-" });
-  const data = join(dir, "data");
-  const lakehouse = join(dir, "lh");
+  const { dir, data, lakehouse } = await workspace("cat-watch-");
   const sensors = join(dir, "sensors.yaml");
   const original = await Deno.readTextFile(REPO_SENSORS_FILE);
-  await Deno.mkdir(data);
-  await Deno.mkdir(lakehouse);
   await Deno.writeTextFile(sensors, original);
   const child = spawnTask("ingest-files", [
     "--dir",
@@ -179,11 +182,8 @@ Deno.test("ingest-files --watch: an edited catalogue applies without a restart; 
 });
 
 Deno.test("catalogue cases end to end: wide payloads, aliases, extras; the accounting identity", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "cat-cases-" });
-  const lakehouse = join(dir, "lh");
+  const { dir, lakehouse } = await workspace("cat-cases-");
   try {
-    await Deno.mkdir(join(dir, "data"));
-    await Deno.mkdir(lakehouse);
     await Deno.writeTextFile(join(dir, "sensors.yaml"), CASES_SENSORS_YAML);
     const payloads = SENSOR_CATALOGUE_CASES.map((c) => c.payload);
     // the wide payload again: a record of duplicates only

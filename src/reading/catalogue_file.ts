@@ -68,13 +68,7 @@ const NAME_RE = /^[a-z][a-z0-9_]{0,63}$/;
  * the staging column `extras`): a `columns:` entry may not reuse one.
  */
 export const RESERVED_COLUMNS: ReadonlySet<string> = new Set([
-  "timestamp",
-  "device_id",
-  "building",
-  "floor",
-  "type",
-  "value",
-  "unit",
+  ...READING_FIELDS,
   "source",
   "ingest_time",
   "topic",
@@ -227,7 +221,8 @@ function parseFraction(s: string): number {
   return m[2] === undefined ? num : num / Number(m[2]);
 }
 
-function noThresholds(): TypeThresholds {
+/** Thresholds of a type that sets none: every rule off. */
+export function noThresholds(): TypeThresholds {
   return {
     warning: [null, null],
     critical: [null, null],
@@ -240,38 +235,27 @@ function noThresholds(): TypeThresholds {
   };
 }
 
+/** The numeric threshold keys: their TypeThresholds property and least value. */
+const THRESHOLD_NUMBERS: Record<string, [keyof TypeThresholds, number]> = {
+  min_duration_s: ["minDurationS", 0],
+  max_step: ["maxStep", 0],
+  max_step_ratio: ["maxStepRatio", 1],
+  z_min_scale: ["zMinScale", 0],
+  z_min_scale_rel: ["zMinScaleRel", 0],
+  flatline_s: ["flatlineS", 0],
+};
+
 function readThresholds(r: Reader, node: YamlNode | null, what: string): TypeThresholds {
-  const t = { ...noThresholds() } as { -readonly [K in keyof TypeThresholds]: TypeThresholds[K] };
+  const t = noThresholds() as unknown as Record<string, unknown>;
   for (const [key, value, keyNode] of r.entries(node, what, THRESHOLD_KEYS)) {
     const w = `${what}.${key}`;
-    switch (key) {
-      case "warning":
-        t.warning = r.band(value, w, keyNode);
-        break;
-      case "critical":
-        t.critical = r.band(value, w, keyNode);
-        break;
-      case "min_duration_s":
-        t.minDurationS = r.optionalNumber(value, w, keyNode, 0);
-        break;
-      case "max_step":
-        t.maxStep = r.optionalNumber(value, w, keyNode, 0);
-        break;
-      case "max_step_ratio":
-        t.maxStepRatio = r.optionalNumber(value, w, keyNode, 1);
-        break;
-      case "z_min_scale":
-        t.zMinScale = r.optionalNumber(value, w, keyNode, 0);
-        break;
-      case "z_min_scale_rel":
-        t.zMinScaleRel = r.optionalNumber(value, w, keyNode, 0);
-        break;
-      case "flatline_s":
-        t.flatlineS = r.optionalNumber(value, w, keyNode, 0);
-        break;
+    if (key === "warning" || key === "critical") t[key] = r.band(value, w, keyNode);
+    else {
+      const [prop, min] = THRESHOLD_NUMBERS[key];
+      t[prop] = r.optionalNumber(value, w, keyNode, min);
     }
   }
-  return t;
+  return t as unknown as TypeThresholds;
 }
 
 function readUnits(

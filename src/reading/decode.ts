@@ -37,18 +37,15 @@
  *
  * @module
  */
-import {
-  type ColumnType,
-  READING_FIELDS,
-  type ReadingField,
-  type SensorCatalogue,
-  type SensorTypeSpec,
-} from "./catalogue.ts";
+import type { SensorCatalogue, SensorTypeSpec } from "./catalogue.ts";
+import { prepare, type Prepared, read, readExtras } from "./fields.ts";
 import { builtinCatalogue } from "./catalogue_file.ts";
 import type { DecodeResult, ExtraValue, PartitionHints, Reading } from "./reading.ts";
 import { convert } from "./units.ts";
+import { epochToMillis, parseIsoTimestamp } from "./timestamps.ts";
 
 export type { DecodeResult, PartitionHints } from "./reading.ts";
+export { epochToMillis, parseIsoTimestamp } from "./timestamps.ts";
 
 /**
  * Default payload size limit. A reading is ~150 bytes; 64 KiB leaves room for verbose
@@ -171,90 +168,6 @@ function utf8Length(s: string): number {
     } else bytes += 3;
   }
   return bytes;
-}
-
-/**
- * A catalogue prepared for decoding: per reading field one getter (a plain property read when
- * the field has no aliases, the common case), the type list for messages, the columns.
- */
-interface Prepared {
-  readonly cat: SensorCatalogue;
-  readonly fields: Readonly<Record<ReadingField, FieldGetter>>;
-  /** "temperature, humidity, …" (truncated), for `unknown_type` details. */
-  readonly typeList: string;
-  readonly columns: readonly { name: string; type: ColumnType; get: FieldGetter }[];
-}
-
-/** How to read one field: one own top-level key, or paths tried in order. */
-interface FieldGetter {
-  /** The key when the field is one top-level key that Object.prototype lacks, else null. */
-  readonly key: string | null;
-  readonly paths: readonly (readonly string[])[];
-}
-
-const prepared = new WeakMap<SensorCatalogue, Prepared>();
-const MAX_TYPES_LISTED = 12;
-
-function getter(paths: readonly (readonly string[])[]): FieldGetter {
-  const only = paths.length === 1 && paths[0].length === 1 ? paths[0][0] : null;
-  // `constructor`, `toString`…: a plain read would find Object.prototype's.
-  return { key: only !== null && !(only in Object.prototype) ? only : null, paths };
-}
-
-function prepare(cat: SensorCatalogue): Prepared {
-  let p = prepared.get(cat);
-  if (p) return p;
-  const names = [...cat.types.keys()];
-  p = {
-    cat,
-    fields: Object.fromEntries(
-      READING_FIELDS.map((f) => [f, getter(cat.fields[f])]),
-    ) as Record<ReadingField, FieldGetter>,
-    typeList: names.length > MAX_TYPES_LISTED
-      ? `${names.slice(0, MAX_TYPES_LISTED).join(", ")}, … (${names.length} types)`
-      : names.join(", "),
-    columns: cat.columns.map((c) => ({ name: c.name, type: c.type, get: getter(c.paths) })),
-  };
-  prepared.set(cat, p);
-  return p;
-}
-
-/**
- * A field's value: the first path whose value is present (neither undefined nor null), each
- * path an own property at every step. Undefined when none is.
- */
-function read(o: Record<string, unknown>, g: FieldGetter): unknown {
-  if (g.key !== null) return o[g.key];
-  for (const path of g.paths) {
-    let v: unknown = o;
-    for (const seg of path) {
-      if (typeof v !== "object" || v === null || Array.isArray(v) || !Object.hasOwn(v, seg)) {
-        v = undefined;
-        break;
-      }
-      v = (v as Record<string, unknown>)[seg];
-    }
-    if (v !== undefined && v !== null) return v;
-  }
-  return undefined;
-}
-
-/** The catalogue's `columns:` the payload carries, typed; a value of the wrong type is null. */
-function readExtras(o: Record<string, unknown>, p: Prepared): Record<string, ExtraValue> | null {
-  let out: Record<string, ExtraValue> | null = null;
-  for (const c of p.columns) {
-    const v = read(o, c.get);
-    if (v === undefined || v === null) continue;
-    out ??= {};
-    out[c.name] = c.type === "double"
-      ? (typeof v === "number" ? v : null)
-      : c.type === "integer"
-      ? (Number.isSafeInteger(v) ? v as number : null)
-      : c.type === "string"
-      ? (typeof v === "string" ? v : null)
-      : (typeof v === "boolean" ? v : null);
-  }
-  return out;
 }
 
 /** Scratch for {@link decodeReading}: its one-reading answer needs no array of its own. */
@@ -572,115 +485,4 @@ function badIdentifier(field: string, v: string, hints: PartitionHints): DecodeR
     `"${field}" ${showValue(v)} is not a safe identifier ([A-Za-z0-9][A-Za-z0-9_.-]{0,63})`,
     hints,
   );
-}
-
-/**
- * Epoch seconds (< 1e11) or milliseconds to integer ms; NaN when not finite. Seconds are
- * rounded to the nearest ms because `1765792800.1 * 1000` is 1765792800099.9998 in binary
- * floating point; milliseconds are truncated like ISO fractions.
- */
-export function epochToMillis(n: number): number {
-  if (!Number.isFinite(n)) return NaN;
-  return Math.abs(n) < 1e11 ? Math.round(n * 1000) : Math.floor(n);
-}
-
-const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** Reads `len` ASCII digits at `i`; -1 when any is not a digit. */
-function digits(s: string, i: number, len: number): number {
-  let n = 0;
-  for (let k = 0; k < len; k++) {
-    const c = s.charCodeAt(i + k) - 48;
-    if (!(c >= 0 && c <= 9)) return -1;
-    n = n * 10 + c;
-  }
-  return n;
-}
-
-/**
- * Parses ISO-8601 `YYYY-MM-DD[T| ]HH:MM[:SS[.fraction]][Z|±HH:MM|±HHMM|±HH]` to epoch ms;
- * NaN when malformed. No zone means UTC. Fractions beyond milliseconds are truncated. Written
- * as a character scanner because `Date.parse` accepts too much (and differs across engines)
- * and a regex is slower on this hot path.
- *
- * @example
- * ```ts
- * import { parseIsoTimestamp } from "./decode.ts";
- * parseIsoTimestamp("2025-12-15T11:00:00+01:00") === Date.UTC(2025, 11, 15, 10); // true
- * ```
- */
-export function parseIsoTimestamp(s: string): number {
-  const n = s.length;
-  if (n < 16 || n > 40) return NaN;
-  const year = digits(s, 0, 4);
-  if (year < 0 || s.charCodeAt(4) !== 45) return NaN;
-  const month = digits(s, 5, 2);
-  if (month < 1 || month > 12 || s.charCodeAt(7) !== 45) return NaN;
-  const day = digits(s, 8, 2);
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  const maxDay = month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1];
-  if (day < 1 || day > maxDay) return NaN;
-  const sep = s.charCodeAt(10);
-  if (sep !== 84 /* T */ && sep !== 116 /* t */ && sep !== 32 /* space */) return NaN;
-  const hour = digits(s, 11, 2);
-  if (hour < 0 || hour > 23 || s.charCodeAt(13) !== 58) return NaN;
-  const minute = digits(s, 14, 2);
-  if (minute < 0 || minute > 59) return NaN;
-  let i = 16;
-  let second = 0;
-  let ms = 0;
-  if (i < n && s.charCodeAt(i) === 58) {
-    second = digits(s, i + 1, 2);
-    if (second < 0 || second > 59) return NaN;
-    i += 3;
-    if (i < n && (s.charCodeAt(i) === 46 || s.charCodeAt(i) === 44)) {
-      i++;
-      const start = i;
-      let scale = 100;
-      while (i < n) {
-        const c = s.charCodeAt(i) - 48;
-        if (!(c >= 0 && c <= 9)) break;
-        ms += c * scale;
-        scale /= 10;
-        i++;
-      }
-      if (i === start) return NaN;
-      ms = Math.floor(ms);
-    }
-  }
-  let offsetMin = 0;
-  if (i < n) {
-    const z = s.charCodeAt(i);
-    if (z === 90 /* Z */ || z === 122 /* z */) {
-      i++;
-    } else if (z === 43 /* + */ || z === 45 /* - */) {
-      const oh = digits(s, i + 1, 2);
-      if (oh < 0 || oh > 23) return NaN;
-      i += 3;
-      let om = 0;
-      if (i < n) {
-        if (s.charCodeAt(i) === 58) i++;
-        om = digits(s, i, 2);
-        if (om < 0 || om > 59) return NaN;
-        i += 2;
-      }
-      offsetMin = (z === 45 ? -1 : 1) * (oh * 60 + om);
-    } else return NaN;
-  }
-  if (i !== n) return NaN;
-  const days = daysFromCivil(year, month, day);
-  return (((days * 24 + hour) * 60 + minute - offsetMin) * 60 + second) * 1000 + ms;
-}
-
-/**
- * Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm): plain
- * arithmetic, valid for every year including 0..99, which `Date.UTC` would map to 1900+.
- */
-function daysFromCivil(y: number, m: number, d: number): number {
-  y -= m <= 2 ? 1 : 0;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
 }
