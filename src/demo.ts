@@ -30,6 +30,7 @@ import { readSqlFile } from "./query/sql_files.ts";
 import { createLakehouseViews } from "./query/views.ts";
 import { runSimulation } from "./simulator/run.ts";
 import { simulatedTypes } from "./simulator/sim_types.ts";
+import { builtinCatalogue } from "./reading/catalogue_file.ts";
 import { type SensorCatalogue, typeNames } from "./reading/catalogue.ts";
 
 export interface DemoOptions {
@@ -171,6 +172,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
           rows.push(`  ${v.view.padEnd(24)} ${String(n).padStart(9)} rows   version ${v.version}`);
         }
         const seconds = (performance.now() - t0) / 1000;
+        // The tasks that show types take the demo's catalogue too (unless it is the built-in).
+        const sensors = o.catalogue.source === builtinCatalogue().source
+          ? ""
+          : ` --sensors ${o.catalogue.source}`;
         const text = [
           "",
           `SmartTech demo — ${sim.sent} messages, ${seconds.toFixed(1)} s end to end`,
@@ -190,9 +195,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
           detectionReport(incidents, score, countByType(found, typeNames(o.catalogue))),
           "",
           "Next:",
-          `  deno task dashboard --lakehouse ${o.lakehouse}     # open http://127.0.0.1:8080`,
+          `  deno task dashboard --lakehouse ${o.lakehouse}${sensors}     # open http://127.0.0.1:8080`,
           `  deno task query --lakehouse ${o.lakehouse}         # tables, versions, row counts`,
-          `  deno task score --lakehouse ${o.lakehouse} --truth ${truthPath}`,
+          `  deno task score --lakehouse ${o.lakehouse} --truth ${truthPath}${sensors}`,
           `  deno task query --lakehouse ${o.lakehouse} "SELECT * FROM gold_incidents WHERE ended_at IS NULL"`,
           "",
         ].join("\n");
