@@ -1,77 +1,29 @@
 import assert from "node:assert/strict";
 import { openDuckDB } from "../duckdb/engine.ts";
-import type { SensorCatalogue, SensorTypeSpec, TypeThresholds } from "./catalogue.ts";
+import { parseCatalogue } from "./catalogue_file.ts";
 import { loadCatalogueTables } from "./catalogue_sql.ts";
 
-const NO_THRESHOLDS: TypeThresholds = {
-  warning: [null, null],
-  critical: [null, null],
-  minDurationS: null,
-  maxStep: null,
-  maxStepRatio: null,
-  zMinScale: null,
-  zMinScaleRel: null,
-  flatlineS: null,
-};
-
-function type(spec: Partial<SensorTypeSpec> & { name: string; unit: string }): SensorTypeSpec {
-  return {
-    units: new Map([[spec.unit, { scale: 1, offset: 0 }]]),
-    range: [null, null],
-    aggregate: "mean",
-    thresholds: NO_THRESHOLDS,
-    simulate: null,
-    ...spec,
-  };
-}
-
-/** Two types, one with a name and a spelling that would break SQL built as text. */
-const CATALOGUE: SensorCatalogue = {
-  types: new Map([
-    [
-      "temperature",
-      type({
-        name: "temperature",
-        unit: "C",
-        units: new Map([["C", { scale: 1, offset: 0 }], ["F", { scale: 5 / 9, offset: -160 / 9 }]]),
-        range: [-40, 85],
-        thresholds: {
-          ...NO_THRESHOLDS,
-          warning: [18, 28],
-          critical: [15, 32],
-          maxStep: 3,
-          zMinScale: 0.3,
-          flatlineS: 600,
-        },
-      }),
-    ],
-    [
-      "pm25",
-      type({
-        name: "pm25",
-        unit: "ug/m3",
-        units: new Map([["ug/m3", { scale: 1, offset: 0 }], ["µg/m³'); DROP TABLE x; --", {
-          scale: 1,
-          offset: 0,
-        }]]),
-        range: [0, 1000],
-        aggregate: "sum",
-      }),
-    ],
-  ]),
-  fields: {
-    timestamp: [["timestamp"], ["ts"]],
-    device_id: [["device_id"], ["meta", "device"]],
-    building: [["building"]],
-    floor: [["floor"]],
-    type: [["type"]],
-    value: [["value"]],
-    unit: [["unit"]],
-  },
-  columns: [],
-  source: "test",
-  fingerprint: "0",
-};
+/** Two types, one with a spelling that would break SQL built as text. */
+const CATALOGUE = parseCatalogue(
+  `
+types:
+  temperature:
+    unit: C
+    units: {F: {scale: 5/9, offset: -160/9}}
+    range: [-40, 85]
+    thresholds: {warning: [18, 28], critical: [15, 32], max_step: 3, z_min_scale: 0.3,
+      flatline_s: 600}
+  pm25:
+    unit: ug/m3
+    units: {"µg/m³'); DROP TABLE x; --": {}}
+    range: [0, 1000]
+    aggregate: sum
+fields:
+  timestamp: [timestamp, ts]
+  device_id: [device_id, meta.device]
+`,
+  "test.yaml",
+);
 
 Deno.test("catalogue tables: every type, spelling, alias and threshold, values bound", async () => {
   const db = await openDuckDB({ delta: false });
