@@ -18,6 +18,7 @@ import {
 import { startConsumer } from "../src/pipeline/sources/kafka.ts";
 import { INGEST_OPTIONS, ingestorOptions } from "../src/pipeline/cli_options.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
+import { openCatalogue, watchCatalogue } from "../src/pipeline/catalogue_watch.ts";
 
 const OPTIONS = {
   ...COMMON_OPTIONS,
@@ -56,6 +57,8 @@ const OPTIONS = {
 
 await runMain(async () => {
   const { options: o } = parseCli(Deno.args, OPTIONS, "Usage: deno task consume [options]");
+  // Before anything else: a bad catalogue stops the task with FILE:LINE, nothing ingested.
+  const sensors = await openCatalogue(o.sensors);
   const client = {
     brokers: brokerList(o.brokers),
     clientId: "smarttech-consume",
@@ -67,7 +70,11 @@ await runMain(async () => {
         `(attempt ${attempt}, backoff up to 5 s; Ctrl+C stops)`,
     );
   });
-  const ingestor = await Ingestor.open(ingestorOptions(o, o.lakehouse, `consume-${o.group}`));
+  const ingestor = await Ingestor.open({
+    ...ingestorOptions(o, o.lakehouse, `consume-${o.group}`),
+    catalogue: sensors.catalogue,
+  });
+  const watch = watchCatalogue(sensors.file, ingestor, (line) => console.error(line));
   const kafka = createKafka({ ...client, retries: 30 });
   console.error(`consuming ${o.topic} from ${o.brokers} into ${o.lakehouse} (group ${o.group})`);
   let running;
@@ -85,6 +92,7 @@ await runMain(async () => {
       }),
     });
   } catch (err) {
+    watch.close();
     ingestor.abort();
     throw err;
   }
@@ -96,9 +104,11 @@ await runMain(async () => {
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
     const summary = await running.done;
+    watch.close();
     await ingestor.close();
     console.log(JSON.stringify(summary));
   } catch (err) {
+    watch.close();
     ingestor.abort();
     throw err;
   }

@@ -13,6 +13,8 @@ import {
   UsageError,
 } from "../src/config.ts";
 import { startDashboard } from "../src/dashboard/server.ts";
+import { openCatalogue } from "../src/pipeline/catalogue_watch.ts";
+import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
 
 const USAGE = "Usage: deno task dashboard [--host <addr>] [--port <n>] [--lakehouse <dir>]";
 
@@ -41,6 +43,7 @@ const SPECS = {
     description: "Kafka brokers, for the consumer-lag figure only (empty: no lag shown)",
   },
   topic: COMMON_OPTIONS.topic,
+  sensors: SENSORS_OPTION,
   "app-id": {
     type: "string",
     env: "INGEST_APP_ID",
@@ -56,7 +59,9 @@ await runMain(async () => {
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
   const intervalMs = numberOption("interval", options.interval, { min: 100, integer: true });
   if (options.host.trim() === "") throw new UsageError("--host must not be empty");
+  const { catalogue } = await openCatalogue(options.sensors);
   const dash = await startDashboard({
+    catalogue,
     lakehouse: options.lakehouse,
     host: options.host,
     port,

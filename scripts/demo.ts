@@ -11,7 +11,12 @@ import {
   runMain,
 } from "../src/config.ts";
 import { runDemo } from "../src/demo.ts";
+import { openCatalogue } from "../src/pipeline/catalogue_watch.ts";
+import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
 import { removeLakehouseTables } from "../src/pipeline/tables.ts";
+
+/** The demo's world: the repository's four types plus pm25 (simulated, alarmed). */
+const DEMO_SENSORS_FILE = new URL("../examples/sensors_demo.yaml", import.meta.url).pathname;
 
 const OPTIONS = {
   brokers: COMMON_OPTIONS.brokers,
@@ -32,6 +37,12 @@ const OPTIONS = {
     default: "chaos",
     description: "Fault profile: none, light, chaos, data, anomalies",
   },
+  sensors: {
+    ...SENSORS_OPTION,
+    default: DEMO_SENSORS_FILE,
+    description:
+      "Sensor catalogue of the demo (default examples/sensors_demo.yaml: the brief's four types and pm25)",
+  },
   reset: {
     type: "boolean",
     env: "DEMO_RESET",
@@ -42,6 +53,8 @@ const OPTIONS = {
 
 await runMain(async () => {
   const { options: o } = parseCli(Deno.args, OPTIONS, "Usage: deno task demo [options]");
+  // The catalogue first: a bad file stops the demo before it touches the lakehouse.
+  const { catalogue } = await openCatalogue(o.sensors);
   if (o.reset) await removeLakehouseTables(o.lakehouse);
   const report = await runDemo({
     brokers: brokerList(o.brokers),
@@ -52,6 +65,7 @@ await runMain(async () => {
     intervalSeconds: numberOption("interval", o.interval, { min: 0.1 }),
     seed: numberOption("seed", o.seed, { integer: true }),
     faults: o.faults,
+    catalogue,
     log: (line) => console.error(line),
   });
   console.log(report.text);

@@ -1,6 +1,7 @@
 /**
- * `deno task gold [--once | --watch --interval S] [--full]` — materialise the gold tables
- * (sql/gold, sql/alarms) from silver, incrementally. Prints one line per table on stdout: mode,
+ * `deno task gold [--once | --watch --interval S] [--full] [--sensors FILE]` — materialise the
+ * gold tables (sql/gold, sql/alarms) from silver, incrementally; alarm limits per type, the
+ * energy types and units come from the sensor catalogue (default ./sensors.yaml). Prints one line per table on stdout: mode,
  * rows, version, seconds. With --watch it refreshes every S seconds until Ctrl+C, printing only
  * when silver changed. All logic lives in src/gold/.
  *
@@ -25,12 +26,16 @@ import {
 import { Notifier } from "../src/notify/notifier.ts";
 import { type GoldTableResult, refreshGold } from "../src/gold/refresh.ts";
 import { GOLD_TABLES } from "../src/gold/tables.ts";
+import { openCatalogue } from "../src/pipeline/catalogue_watch.ts";
+import type { SensorCatalogue } from "../src/reading/catalogue.ts";
+import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
 import { startTicker } from "../src/progress.ts";
 
 const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
 
 const SPECS = {
   ...LAKEHOUSE_OPTION,
+  sensors: SENSORS_OPTION,
   once: { type: "boolean", description: "Refresh once and exit (the default)" },
   watch: {
     type: "boolean",
@@ -148,6 +153,8 @@ async function main(): Promise<void> {
     );
   }
   const lakehouse = await resolveLakehouse(options.lakehouse);
+  // Alarm limits per type, energy types and units: read once, for every refresh of this run.
+  const { catalogue } = await openCatalogue(options.sensors);
   // In --watch mode an idle tick stays silent: only tables that changed are logged.
   const log = (l: string) => {
     if (!options.watch || !l.includes(": unchanged")) console.error(l);
@@ -165,7 +172,13 @@ async function main(): Promise<void> {
     log: (l) => console.error(l),
   });
   try {
-    await refreshLoop(lakehouse, options, notifier, { interval, threads, tables, log });
+    await refreshLoop(lakehouse, options, notifier, {
+      interval,
+      threads,
+      tables,
+      log,
+      catalogue,
+    });
   } finally {
     await notifier?.stop();
   }
@@ -175,11 +188,17 @@ async function refreshLoop(
   lakehouse: string,
   options: { full: boolean; watch: boolean },
   notifier: Notifier | null,
-  o: { interval: number; threads?: number; tables?: string[]; log: (l: string) => void },
+  o: {
+    interval: number;
+    threads?: number;
+    tables?: string[];
+    log: (l: string) => void;
+    catalogue: SensorCatalogue;
+  },
 ): Promise<void> {
-  const { interval, threads, tables, log } = o;
+  const { interval, threads, tables, log, catalogue } = o;
   const run = async (full: boolean) => {
-    const results = await refreshGold(lakehouse, { full, threads, tables, log });
+    const results = await refreshGold(lakehouse, { full, threads, tables, log, catalogue });
     notifier?.poke();
     return results;
   };
@@ -195,6 +214,7 @@ async function refreshLoop(
           full: options.full,
           threads,
           tables,
+          catalogue,
           log: (l) => {
             done++;
             ticker.log(l);

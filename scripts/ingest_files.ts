@@ -20,6 +20,7 @@ import {
   FileSource,
 } from "../src/pipeline/sources/file.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
+import { openCatalogue, watchCatalogue } from "../src/pipeline/catalogue_watch.ts";
 
 const OPTIONS = {
   ...LAKEHOUSE_OPTION,
@@ -56,7 +57,14 @@ await runMain(async () => {
   } catch {
     throw new Error(`--dir ${o.dir} is not a readable directory`);
   }
-  const ingestor = await Ingestor.open(ingestorOptions(o, o.lakehouse, "ingest-files"));
+  // A bad catalogue stops the task with FILE:LINE before anything is ingested.
+  const sensors = await openCatalogue(o.sensors);
+  const ingestor = await Ingestor.open({
+    ...ingestorOptions(o, o.lakehouse, "ingest-files"),
+    catalogue: sensors.catalogue,
+  });
+  // With --watch the catalogue is reloaded on SIGHUP and when its file changes.
+  const watch = o.watch ? watchCatalogue(sensors.file, ingestor, (l) => console.error(l)) : null;
   // A large directory takes a while before the first file's line (lines come once committed):
   // on a terminal a ticker counts the records read and the rows committed meanwhile.
   const ticker = startTicker(() => {
@@ -113,6 +121,7 @@ await runMain(async () => {
     ingestor.abort();
     throw err;
   } finally {
+    watch?.close();
     ticker.stop();
   }
   const summary = {

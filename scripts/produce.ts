@@ -21,9 +21,13 @@ import { createKafka, KAFKA_SECURITY_OPTIONS, securityFromOptions } from "../src
 import { aheadOfClockWarning, runSimulation, type SimSink } from "../src/simulator/run.ts";
 import { FaultConfigError, resolveFaults } from "../src/simulator/faults.ts";
 import { parseIsoTimestamp } from "../src/reading/decode.ts";
+import { openCatalogue } from "../src/pipeline/catalogue_watch.ts";
+import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
+import { simulatedTypes } from "../src/simulator/sim_types.ts";
 
 const OPTIONS = {
   ...COMMON_OPTIONS,
+  sensors: SENSORS_OPTION,
   rate: {
     type: "string",
     env: "PRODUCE_RATE",
@@ -160,7 +164,14 @@ await runMain(async () => {
     floors: num("floors", 1, true),
     devicesPerFloor: num("devices-per-floor", 1, true),
   };
-  const devices = topology.buildings * topology.floors * topology.devicesPerFloor * 4;
+  // The catalogue's types with built-in physics or a `simulate:` block (sim_types.ts).
+  const types = simulatedTypes((await openCatalogue(o.sensors)).catalogue);
+  if (types.length === 0) {
+    throw new UsageError(
+      "the sensor catalogue has no type to simulate (add a simulate: block, docs/sensors.md)",
+    );
+  }
+  const devices = topology.buildings * topology.floors * topology.devicesPerFloor * types.length;
   let start: number | undefined;
   if (o.start !== "") {
     start = parseIsoTimestamp(o.start);
@@ -241,6 +252,7 @@ await runMain(async () => {
       count: optional("count", 0, true),
       durationSeconds: optional("duration", 0),
       faults,
+      types,
     },
     sink,
     rate,

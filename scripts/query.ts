@@ -9,6 +9,7 @@ import {
   LAKEHOUSE_OPTION,
   numberOption,
   parseCli,
+  parseInstant,
   resolveLakehouse,
   runMain,
   UsageError,
@@ -63,20 +64,6 @@ const SPECS = {
     description: "Time travel (repeatable): TABLE=VERSION, TABLE=ISO-TIME, or ISO-TIME for all",
   },
 } as const;
-
-/** An ISO-8601 date or date-time; without a zone it is UTC (event time is UTC everywhere). */
-const ISO_TIME = /^\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(Z|[+-]\d\d(?::?\d\d)?)?)?$/;
-
-function parseInstant(value: string, flag: string): Date {
-  const m = ISO_TIME.exec(value);
-  const ms = m ? Date.parse(value.length > 10 && !m[1] ? `${value}Z` : value) : NaN;
-  if (!Number.isFinite(ms)) {
-    throw new UsageError(
-      `${flag}: "${value}" is not an ISO-8601 time (e.g. 2025-01-06T10:00:00Z)`,
-    );
-  }
-  return new Date(ms);
-}
 
 /**
  * Parses the --as-of values. A version belongs to one table, so it must name it

@@ -13,7 +13,11 @@ import {
   UsageError,
 } from "../src/config.ts";
 import { TableNotFoundError } from "../src/delta/errors.ts";
+import { openCatalogue } from "../src/pipeline/catalogue_watch.ts";
+import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
+import { typeNames } from "../src/reading/catalogue.ts";
 import {
+  countByType,
   detectionReport,
   readAlarms,
   readIncidents,
@@ -22,10 +26,12 @@ import {
   scoreIncidents,
 } from "../src/simulator/scoring.ts";
 
-const USAGE = "Usage: deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json]";
+const USAGE =
+  "Usage: deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json] [--sensors FILE]";
 
 const SPECS = {
   ...LAKEHOUSE_OPTION,
+  sensors: SENSORS_OPTION,
   truth: {
     type: "string",
     env: "SCORE_TRUTH",
@@ -52,10 +58,13 @@ async function main(): Promise<void> {
   if (!options.truth) throw new UsageError(`--truth FILE is required\n\n${USAGE}`);
   const toleranceMs = 1000 * numberOption("tolerance", options.tolerance, { min: 0 });
   const lakehouse = await resolveLakehouse(options.lakehouse);
+  const { catalogue } = await openCatalogue(options.sensors);
   const truth = await readTruth(options.truth);
-  let incidents, alarms;
+  let incidents, alarms, byType;
   try {
-    incidents = scoreIncidents(await readIncidents(lakehouse), truth, { toleranceMs });
+    const found = await readIncidents(lakehouse);
+    byType = countByType(found, typeNames(catalogue));
+    incidents = scoreIncidents(found, truth, { toleranceMs });
     alarms = scoreAlarms(await readAlarms(lakehouse), truth, { toleranceMs });
   } catch (err) {
     if (err instanceof TableNotFoundError) {
@@ -65,8 +74,11 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (options.json) console.log(JSON.stringify({ incidents, alarms }, null, 2));
-  else console.log(detectionReport(incidents, alarms));
+  if (options.json) {
+    console.log(
+      JSON.stringify({ incidents, alarms, incidentsByType: Object.fromEntries(byType) }, null, 2),
+    );
+  } else console.log(detectionReport(incidents, alarms, byType));
 }
 
 if (import.meta.main) await runMain(main);

@@ -217,6 +217,24 @@ export function numberOption(
   return n;
 }
 
+/** ISO-8601 dates and date-times as time flags take them (`--as-of`, `--since`). */
+const ISO_TIME = /^\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(Z|[+-]\d\d(?::?\d\d)?)?)?$/;
+
+/**
+ * An ISO-8601 date or date-time; without a zone it is UTC (event time is UTC everywhere).
+ * Anything else is a UsageError naming `flag`.
+ */
+export function parseInstant(value: string, flag: string): Date {
+  const m = ISO_TIME.exec(value);
+  const ms = m ? Date.parse(value.length > 10 && !m[1] ? `${value}Z` : value) : NaN;
+  if (!Number.isFinite(ms)) {
+    throw new UsageError(
+      `${flag}: "${value}" is not an ISO-8601 time (e.g. 2025-01-06T10:00:00Z)`,
+    );
+  }
+  return new Date(ms);
+}
+
 /** Splits a comma-separated broker list, rejecting empty entries. */
 export function brokerList(value: string): string[] {
   const brokers = value.split(",").map((b) => b.trim()).filter(Boolean);

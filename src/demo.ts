@@ -18,6 +18,7 @@ import { ensureDeltaExtension } from "./duckdb/extension.ts";
 import { formatResult, toResultTable } from "./query/format.ts";
 import { refreshGold } from "./gold/refresh.ts";
 import {
+  countByType,
   detectionReport,
   readAlarms,
   readIncidents,
@@ -28,6 +29,9 @@ import {
 import { readSqlFile } from "./query/sql_files.ts";
 import { createLakehouseViews } from "./query/views.ts";
 import { runSimulation } from "./simulator/run.ts";
+import { simulatedTypes } from "./simulator/sim_types.ts";
+import { builtinCatalogue } from "./reading/catalogue_file.ts";
+import { type SensorCatalogue, typeNames } from "./reading/catalogue.ts";
 
 export interface DemoOptions {
   brokers: string[];
@@ -41,6 +45,11 @@ export interface DemoOptions {
   seed: number;
   /** Fault profile of the simulator (default chaos: data faults and anomaly episodes). */
   faults: string;
+  /**
+   * The sensor catalogue every stage uses: the simulated types, decoding, alarm limits (the
+   * demo's task defaults to examples/sensors_demo.yaml: the brief's four types and pm25).
+   */
+  catalogue: SensorCatalogue;
   log: (line: string) => void;
 }
 
@@ -94,8 +103,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     const interval = o.intervalSeconds * 1000;
     const start = Math.floor((Date.now() - durationSeconds * 1000) / interval) * interval;
 
+    const types = simulatedTypes(o.catalogue);
     o.log(
-      `1/4 simulating ${o.hours} h of ${o.buildings} buildings × ${o.floors} floors (faults: ${o.faults}) → Kafka topic ${topic}`,
+      `1/4 simulating ${o.hours} h of ${o.buildings} buildings × ${o.floors} floors × ${
+        types.map((t) => t.name).join("/")
+      } (faults: ${o.faults}) → Kafka topic ${topic}`,
     );
     const sim = await runSimulation({
       sim: {
@@ -105,6 +117,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
         durationSeconds,
         topology: { buildings: o.buildings, floors: o.floors, devicesPerFloor: 1 },
         faults: o.faults,
+        types,
       },
       sink: { kind: "kafka", kafka, topic, partitions: 3 },
       rate: 0,
@@ -117,7 +130,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     await admin.connect();
     try {
       o.log(`2/4 consuming ${sim.sent} messages into ${o.lakehouse} (bronze, silver, quarantine)`);
-      const ingestor = await Ingestor.open({ lakehouse: o.lakehouse, queryId: "demo" });
+      const ingestor = await Ingestor.open({
+        lakehouse: o.lakehouse,
+        queryId: "demo",
+        catalogue: o.catalogue,
+      });
       let running: RunningConsumer;
       try {
         running = await startConsumer(kafka, ingestor, {
@@ -136,12 +153,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       }
 
       o.log("3/4 building gold tables and alarms");
-      await refreshGold(o.lakehouse, { log: o.log });
+      await refreshGold(o.lakehouse, { log: o.log, catalogue: o.catalogue });
 
       o.log("4/4 report");
       const truth = await readTruth(truthPath);
       const score = scoreAlarms(await readAlarms(o.lakehouse), truth);
-      const incidents = scoreIncidents(await readIncidents(o.lakehouse), truth);
+      const found = await readIncidents(o.lakehouse);
+      const incidents = scoreIncidents(found, truth);
       const db = await openDuckDB();
       try {
         const views = await createLakehouseViews(db.conn, o.lakehouse);
@@ -154,6 +172,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
           rows.push(`  ${v.view.padEnd(24)} ${String(n).padStart(9)} rows   version ${v.version}`);
         }
         const seconds = (performance.now() - t0) / 1000;
+        // The tasks that show types take the demo's catalogue too (unless it is the built-in).
+        const sensors = o.catalogue.source === builtinCatalogue().source
+          ? ""
+          : ` --sensors ${o.catalogue.source}`;
         const text = [
           "",
           `SmartTech demo — ${sim.sent} messages, ${seconds.toFixed(1)} s end to end`,
@@ -167,12 +189,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
           "Worst rooms (alarm minutes):",
           await runQuery(db.conn, "report/worst_rooms.sql"),
           "",
-          detectionReport(incidents, score),
+          "Readings and alarms by sensor type (the catalogue's types):",
+          await runQuery(db.conn, "report/by_type.sql"),
+          "",
+          detectionReport(incidents, score, countByType(found, typeNames(o.catalogue))),
           "",
           "Next:",
-          `  deno task dashboard --lakehouse ${o.lakehouse}     # open http://127.0.0.1:8080`,
+          `  deno task dashboard --lakehouse ${o.lakehouse}${sensors}     # open http://127.0.0.1:8080`,
           `  deno task query --lakehouse ${o.lakehouse}         # tables, versions, row counts`,
-          `  deno task score --lakehouse ${o.lakehouse} --truth ${truthPath}`,
+          `  deno task score --lakehouse ${o.lakehouse} --truth ${truthPath}${sensors}`,
           `  deno task query --lakehouse ${o.lakehouse} "SELECT * FROM gold_incidents WHERE ended_at IS NULL"`,
           "",
         ].join("\n");

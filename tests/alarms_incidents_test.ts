@@ -6,7 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { openDuckDB } from "../src/duckdb/engine.ts";
+import { loadAlarmTables } from "../src/gold/refresh.ts";
 import { loadSql, splitStatements } from "../src/query/sql_files.ts";
+import { builtinCatalogue } from "../src/reading/catalogue_file.ts";
 
 interface Episode {
   rule: string;
@@ -42,9 +44,8 @@ const str = (s: string | null | undefined) => s == null ? "NULL::VARCHAR" : `'${
 async function incidents(episodes: Episode[], lastSeen: string): Promise<Incident[]> {
   const db = await openDuckDB({ delta: false });
   try {
-    for (const file of ["gold/_macros.sql", "alarms/thresholds.sql"]) {
-      for (const s of splitStatements(await loadSql(file))) await db.conn.run(s);
-    }
+    for (const s of splitStatements(await loadSql("gold/_macros.sql"))) await db.conn.run(s);
+    await loadAlarmTables(db.conn, builtinCatalogue());
     const rows = episodes.map((e, i) =>
       `(${str(`a${i}`)}, ${str(e.rule)}, ${str(e.severity ?? "warning")}, ${
         str(e.device_id === undefined ? "d1" : e.device_id)

@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { openDuckDB } from "../src/duckdb/engine.ts";
 import { createAlarmReadings } from "../src/gold/alarms.ts";
+import { loadAlarmTables } from "../src/gold/refresh.ts";
+import { builtinCatalogue } from "../src/reading/catalogue_file.ts";
 import { loadSql, splitStatements } from "../src/query/sql_files.ts";
 import { snapshotScanSql } from "../src/delta/scan.ts";
 import { resolveFaults } from "../src/simulator/faults.ts";
@@ -40,7 +42,9 @@ SELECT 'zscore' AS rule, series_subject(device_id, type) AS subject, device_id, 
   CASE WHEN z > (SELECT value FROM alarm_settings WHERE rule = 'zscore' AND setting = 'critical')
     THEN 2 ELSE 1 END AS level,
   value, z AS score,
-  (SELECT value FROM alarm_settings WHERE rule = 'zscore' AND setting = 'limit') AS threshold
+  (SELECT value FROM alarm_settings WHERE rule = 'zscore' AND setting = 'limit') AS threshold,
+  (SELECT value FROM alarm_settings WHERE rule = 'zscore' AND setting = 'min_duration_s')
+    AS min_duration_s
 FROM z
 WHERE z > (SELECT value FROM alarm_settings WHERE rule = 'zscore' AND setting = 'limit')`;
 
@@ -79,7 +83,7 @@ Deno.test("alarms: zscore's bucket screen gives exactly the rule's definition", 
         for (const s of splitStatements(sql)) await db.conn.run(s);
       };
       await run(await loadSql("gold/_macros.sql"));
-      await run(await loadSql("alarms/thresholds.sql"));
+      await loadAlarmTables(db.conn, builtinCatalogue());
       await createAlarmReadings(db.conn, { silverSql: snapshotScanSql(silver) });
       await db.conn.run(`CREATE TEMP TABLE screened AS ${await loadSql("alarms/zscore.sql")}`);
       await db.conn.run(`CREATE TEMP TABLE reference AS ${REFERENCE}`);

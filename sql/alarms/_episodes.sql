@@ -2,18 +2,17 @@
 -- Per rule and subject (a device, or `building:<b>` for building-level rules), violations merge
 -- into one episode while each starts no later than hold_s after the previous one was followed by
 -- an in-band reading (consecutive violations always merge). An episode must span at least
--- min_duration_s; it is critical when its critical readings alone span that long. It is closed
+-- min_duration_s (each violation carries its rule's, per type where the catalogue sets one:
+-- the band rule's min_duration_s, the flatline window); it is critical when its critical readings alone span that long. It is closed
 -- (ended_at = the first in-band reading) only once the subject's data reaches hold_s past that
 -- reading — hysteresis: until then it stays open (ended_at null). alarm_id is deterministic
 -- (rule, subject, started_at), so refreshes keep ids stable.
 WITH v AS (
   SELECT v.*,
     hold.value AS hold_s,
-    dur.value AS min_duration_s,
     lag(v.clear_ts) OVER (PARTITION BY v.rule, v.subject ORDER BY v.ts) AS prev_clear_ts
   FROM {{violations}} v
   JOIN alarm_settings hold ON hold.rule = v.rule AND hold.setting = 'hold_s'
-  JOIN alarm_settings dur ON dur.rule = v.rule AND dur.setting = 'min_duration_s'
 ),
 numbered AS (
   SELECT *,

@@ -21,21 +21,25 @@
 --               energy_baseline — value-space limits first — then the earliest), so the two
 --               figures always belong together:
 --                 threshold  the comfort-band limit crossed, in the type's unit (C, %, ppm)
---                 spike      max step between consecutive readings ("C step"; energy: a ratio,
---                            "x step"); the peak is the spiking reading
+--                 spike      max step between consecutive readings ("C step"; a type limited
+--                            by a ratio, such as energy: "x step"); the peak is the spiking reading
 --                 zscore     the robust z-score limit ("z", unitless); the peak is the reading
 --                 flatline   the minimum stuck duration ("s"); the peak is the stuck value
 --                 silent     the gap limit ("s"); the peak is the gap length ("s")
 --                 energy_baseline  the factor over baseline ("x baseline"), peak likewise
 -- incident_id is deterministic (series, started_at): refreshes keep it stable. A late episode
 -- that starts earlier and merges gives the incident a new started_at, hence a new id.
+-- Units are the catalogue's (sensor_types, alarm_thresholds: sql/catalogue/tables.sql).
 -- Computed from all of {{alarms}} (gold/alarms rows: thousands, not millions) with
 -- {{device_health}} for the horizons, so an incremental refresh equals a full one exactly.
 WITH settings AS (
   SELECT (SELECT value FROM alarm_settings WHERE rule = 'incident' AND setting = 'gap_s') AS gap_s
 ),
-units(type, unit) AS (
-  VALUES ('temperature', 'C'), ('humidity', '%'), ('co2', 'ppm'), ('energy', 'kWh')
+units AS (
+  SELECT s.type, s.unit,
+    CASE WHEN t.max_step IS NULL AND t.max_step_ratio IS NOT NULL THEN 'x' ELSE s.unit END
+      AS step_unit
+  FROM sensor_types s LEFT JOIN alarm_thresholds t USING (type)
 ),
 episodes AS (
   SELECT a.*,
@@ -109,7 +113,7 @@ SELECT
   i.threshold,
   CASE
     WHEN i.worst_rule = 'threshold' THEN u.unit
-    WHEN i.worst_rule = 'spike' THEN CASE WHEN i.type = 'energy' THEN 'x' ELSE u.unit END || ' step'
+    WHEN i.worst_rule = 'spike' THEN u.step_unit || ' step'
     WHEN i.worst_rule = 'zscore' THEN 'z'
     WHEN i.worst_rule IN ('flatline', 'silent') THEN 's'
     WHEN i.worst_rule = 'energy_baseline' THEN 'x baseline'

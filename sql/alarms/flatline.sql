@@ -1,6 +1,7 @@
--- Rule `flatline`: a device reporting exactly the same value for >= min_duration_s (10 min) —
--- a stuck sensor or a frozen gateway. Every reading of such a run is a violation; the episode
--- clears at the first different value (hold_s 0). peak_value: the stuck value.
+-- Rule `flatline`: a device reporting exactly the same value for >= its type's flatline_s
+-- (alarm_thresholds, e.g. 10 min; a type without flatline_s skips the rule) — a stuck sensor
+-- or a frozen gateway. Every reading of such a run is a violation; the episode clears at the
+-- first different value (hold_s 0). peak_value: the stuck value.
 -- Only readings equal to a neighbour can belong to a run, so runs are numbered over those alone
 -- (a run starts wherever a reading differs from its predecessor).
 WITH candidates AS (
@@ -20,12 +21,13 @@ spans AS (
 )
 SELECT
   'flatline' AS rule,
-  series_subject(device_id, type) AS subject, device_id, building, floor, type,
-  ts, next_ts AS clear_ts,
+  series_subject(s.device_id, s.type) AS subject, s.device_id, s.building, s.floor, s.type,
+  s.ts, s.next_ts AS clear_ts,
   1 AS level,
-  value,
-  seconds_between(run_start, run_end) AS score,
-  (SELECT value FROM alarm_settings WHERE rule = 'flatline' AND setting = 'min_duration_s') AS threshold
-FROM spans
-WHERE seconds_between(run_start, run_end)
-  >= (SELECT value FROM alarm_settings WHERE rule = 'flatline' AND setting = 'min_duration_s')
+  s.value,
+  seconds_between(s.run_start, s.run_end) AS score,
+  t.flatline_s AS threshold,
+  t.flatline_s AS min_duration_s
+FROM spans s
+JOIN alarm_thresholds t ON t.type = s.type
+WHERE seconds_between(s.run_start, s.run_end) >= t.flatline_s

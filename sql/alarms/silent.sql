@@ -48,7 +48,9 @@ SELECT
   CASE WHEN gap_s > critical_gap_s THEN 2 ELSE 1 END AS level,
   gap_s AS value,
   gap_s AS score,
-  limit_s AS threshold
+  limit_s AS threshold,
+  (SELECT value FROM alarm_settings WHERE rule = 'silent' AND setting = 'min_duration_s')
+    AS min_duration_s
 FROM silences s
 WHERE gap_s > limit_s
   AND EXISTS (

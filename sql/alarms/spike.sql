@@ -1,9 +1,10 @@
--- Rule `spike`: a change between two consecutive readings of a series (a device, one type; at most max_gap_s =
--- 10 min apart) beyond the type's max_step (absolute: temperature 3 C, humidity 10 %, CO2
--- 500 ppm) or, for energy, beyond max_step_ratio (4x up or down). Critical beyond
--- critical_factor (2) times the limit. Both the jump and the return flag; they merge into one
--- episode (hold_s). peak_value: the reading farthest from its neighbours' mean (the spike
--- itself, not the return to normal). threshold: the limit (max_step, or the ratio for energy).
+-- Rule `spike`: a change between two consecutive readings of a series (a device, one type; at
+-- most max_gap_s = 10 min apart) beyond the type's max_step (absolute, e.g. temperature 3 C)
+-- or, for a type with max_step_ratio instead (a load-dependent signal such as energy), beyond
+-- that ratio up or down; a type with neither skips the rule. Critical beyond critical_factor
+-- (2) times the limit. Both the jump and the return flag; they merge into one episode
+-- (hold_s). peak_value: the reading farthest from its neighbours' mean (the spike itself, not
+-- the return to normal). threshold: the limit (max_step, or the ratio).
 WITH steps AS (
   SELECT r.*,
     CASE
@@ -31,6 +32,8 @@ SELECT
   END AS level,
   value,
   abs(value - (prev_value + coalesce(next_value, prev_value)) / 2) AS score,
-  step_limit AS threshold
+  step_limit AS threshold,
+  (SELECT value FROM alarm_settings WHERE rule = 'spike' AND setting = 'min_duration_s')
+    AS min_duration_s
 FROM steps
 WHERE excess > 1

@@ -5,7 +5,8 @@
 -- absolute deviation from its own trailing median (a rolling MAD: two window passes). Warning
 -- above `limit` (4), critical above `critical` (8); needs at least `min_readings` (10) readings
 -- in the trailing hour. The 1-hour window is the rule's definition; limits are in
--- alarm_settings / alarm_thresholds.
+-- alarm_settings / alarm_thresholds (a type with neither z_min_scale nor z_min_scale_rel skips
+-- the rule: without a floor, quantisation on a steady signal would read as outliers).
 --
 -- How it is computed (the result is exact, not an approximation): rolling medians cost tens of
 -- seconds over millions of readings, and almost every reading is obviously normal, so
@@ -45,7 +46,8 @@ suspect_buckets AS (
   FROM spans s
   JOIN alarm_thresholds t USING (type)
   CROSS JOIN settings
-  WHERE (s.high - s.low) * 1.001 > settings.z_limit * greatest(
+  WHERE (t.z_min_scale IS NOT NULL OR t.z_min_scale_rel IS NOT NULL)
+    AND (s.high - s.low) * 1.001 > settings.z_limit * greatest(
     t.z_min_scale,
     t.z_min_scale_rel * CASE WHEN s.low > 0 THEN s.low WHEN s.high < 0 THEN -s.high ELSE 0 END,
     1e-9)
@@ -91,6 +93,8 @@ SELECT
   CASE WHEN z > settings.z_critical THEN 2 ELSE 1 END AS level,
   value,
   z AS score,
-  settings.z_limit AS threshold
+  settings.z_limit AS threshold,
+  (SELECT value FROM alarm_settings WHERE rule = 'zscore' AND setting = 'min_duration_s')
+    AS min_duration_s
 FROM z, settings
 WHERE z > settings.z_limit

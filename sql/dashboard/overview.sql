@@ -4,20 +4,34 @@
 -- data time, not wall time, so a replayed or simulated lakehouse still shows "current" values.
 --
 -- Value per floor and type:
---   temperature, humidity, co2: each device's newest reading in the 15 minutes up to $now, then
---     the mean over the floor's devices of that type (a device silent for longer drops out);
---   energy: kWh consumed on the floor in the hour up to $now (sum of the meters' readings, see
---     the energy assumption in sql/gold: a reading is the kWh since the meter's previous one).
+--   a level (the catalogue's aggregate 'mean': temperature, humidity, co2, …): each device's
+--     newest reading in the 15 minutes up to $now, then the mean over the floor's devices of
+--     that type (a device silent for longer drops out);
+--   a counter (aggregate 'sum': energy): the amount on the floor in the hour up to $now (sum of
+--     the meters' readings, see the energy assumption in sql/gold: a reading is the kWh since
+--     the meter's previous one).
 --
--- Comfort bands (edit the `bands` rows to change them; bounds are inclusive):
+-- Comfort bands (edit the `comfort` rows to change them; bounds are inclusive). A type without
+-- a row there is judged by its alarm limits (the catalogue's alarm_thresholds): good inside the
+-- warning band, fair inside the critical band; a type without limits has no band ('none').
 --   temperature °C  good 20–24    fair 18–26     otherwise poor   (office comfort, EN 16798-1 II/III)
 --   humidity %      good 30–60    fair 25–70     otherwise poor
 --   co2 ppm         good ≤ 800    fair ≤ 1200    otherwise poor   (≈ 400 ppm outdoor + 400 / + 800)
 --   energy          no band ('none')
-WITH bands(type, good_lo, good_hi, fair_lo, fair_hi) AS (
+WITH comfort(type, good_lo, good_hi, fair_lo, fair_hi) AS (
   VALUES ('temperature', 20.0, 24.0, 18.0, 26.0),
          ('humidity', 30.0, 60.0, 25.0, 70.0),
          ('co2', 0.0, 800.0, 0.0, 1200.0)
+),
+bands AS (
+  SELECT * FROM comfort
+  UNION ALL
+  SELECT type, warn_low, warn_high, crit_low, crit_high FROM alarm_thresholds
+  WHERE type NOT IN (SELECT type FROM comfort)
+    AND (warn_low IS NOT NULL OR warn_high IS NOT NULL)
+),
+counters AS (
+  SELECT type FROM sensor_types WHERE aggregate = 'sum'
 ),
 recent AS (
   SELECT building, floor, type, device_id, value, unit, timestamp
@@ -28,7 +42,8 @@ latest_per_device AS (
   SELECT building, floor, type, device_id, any_value(unit) AS unit,
          arg_max(value, timestamp) AS value, max(timestamp) AS last_seen
   FROM recent
-  WHERE type <> 'energy' AND timestamp > $now::TIMESTAMPTZ - INTERVAL 15 MINUTE
+  WHERE type NOT IN (SELECT type FROM counters)
+    AND timestamp > $now::TIMESTAMPTZ - INTERVAL 15 MINUTE
   GROUP BY ALL
 ),
 per_floor AS (
@@ -40,7 +55,7 @@ per_floor AS (
   SELECT building, floor, type, any_value(unit) AS unit, sum(value) AS value,
          max(timestamp) AS last_seen, count(DISTINCT device_id) AS devices
   FROM recent
-  WHERE type = 'energy'
+  WHERE type IN (SELECT type FROM counters)
   GROUP BY ALL
 )
 SELECT p.building, p.floor, p.type, p.unit,
@@ -49,8 +64,10 @@ SELECT p.building, p.floor, p.type, p.unit,
        p.devices::INTEGER AS devices,
        CASE
          WHEN b.type IS NULL THEN 'none'
-         WHEN p.value BETWEEN b.good_lo AND b.good_hi THEN 'good'
-         WHEN p.value BETWEEN b.fair_lo AND b.fair_hi THEN 'fair'
+         WHEN p.value BETWEEN coalesce(b.good_lo, '-inf'::DOUBLE)
+           AND coalesce(b.good_hi, 'inf'::DOUBLE) THEN 'good'
+         WHEN p.value BETWEEN coalesce(b.fair_lo, '-inf'::DOUBLE)
+           AND coalesce(b.fair_hi, 'inf'::DOUBLE) THEN 'fair'
          ELSE 'poor'
        END AS band
 FROM per_floor p LEFT JOIN bands b USING (type)

@@ -10,5 +10,5 @@ SELECT
   count(*) AS readings,
   count(DISTINCT device_id) AS meters
 FROM {{silver}}
-WHERE type = 'energy'
+WHERE type IN (SELECT type FROM energy_types)
 GROUP BY ALL

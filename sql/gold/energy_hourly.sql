@@ -4,7 +4,8 @@
 -- the interval since that meter's previous reading — an interval meter, not a cumulative
 -- counter. So the energy of the hour [hour_start, hour_start + 1 h) is the sum of the readings
 -- stamped inside it; a missing reading makes the hour read low (see `readings`/`meters` to
--- judge completeness). Partitioned by `day`.
+-- judge completeness). Partitioned by `day`. The energy types are the catalogue's kWh counters
+-- (energy_types, sql/catalogue/tables.sql): `energy` with the brief's catalogue.
 -- Input: {{device_minutes}} (sql/gold/_device_minutes.sql) of the hours it rebuilds.
 SELECT
   day,
@@ -14,5 +15,5 @@ SELECT
   sum(count) AS readings,
   count(DISTINCT device_id) AS meters
 FROM {{device_minutes}}
-WHERE type = 'energy'
+WHERE type IN (SELECT type FROM energy_types)
 GROUP BY day, utc_hour(window_start), building

@@ -23,7 +23,9 @@ import {
   sourceWatermarks,
   type TableHealth,
 } from "./pipeline_health.ts";
-import { loadSql, splitStatements } from "../query/sql_files.ts";
+import type { SensorCatalogue } from "../reading/catalogue.ts";
+import { builtinCatalogue } from "../reading/catalogue_file.ts";
+import { loadCatalogueView, type Thresholds, type TypeView, typeViews } from "./catalogue_view.ts";
 import { type DashboardQuery, loadDashboardSql, type Row, runQuery } from "./queries.ts";
 import type { LagSource, TopicLag } from "../kafka/lag.ts";
 import { partitionAppId, resumeFromSnapshots } from "../pipeline/positions.ts";
@@ -99,19 +101,15 @@ export interface DashboardState {
   };
   silent: { source: "gold" | "silver" | "none"; rows: Row[] };
   health: PipelineHealth;
-  /** Alarm limits per type (sql/alarms/thresholds.sql, read at start), for the chart bands. */
+  /** The catalogue's types in order: the building table's columns and the charts. */
+  types: TypeView[];
+  /** Alarm limits per type (the catalogue's, read at start), for the chart bands. */
   thresholds: Record<string, Thresholds>;
   /** Query failures of this refresh (the other panels still show). */
   errors: string[];
 }
 
-/** A type's comfort band and critical band, canonical units; null: no limit on that side. */
-export interface Thresholds {
-  warnLow: number | null;
-  warnHigh: number | null;
-  critLow: number | null;
-  critHigh: number | null;
-}
+export type { Thresholds, TypeView };
 
 /** One chart: a line per floor over aligned time buckets. */
 export interface SeriesChart {
@@ -143,14 +141,6 @@ export interface SeriesKey {
 export function seriesKeyString(k: SeriesKey): string {
   return `${k.building}|${k.range}`;
 }
-
-/** Chart order and units; energy is shown as mean power (see sql/dashboard/series.sql). */
-const CHART_TYPES: [string, string][] = [
-  ["temperature", "°C"],
-  ["humidity", "%"],
-  ["co2", "ppm"],
-  ["energy", "kW"],
-];
 
 const ALARMS_SHOWN = 200;
 
@@ -193,16 +183,26 @@ export class DashboardModel {
     readonly db: DuckDB,
     readonly sql: Record<DashboardQuery, string>,
     readonly thresholds: Record<string, Thresholds>,
+    /** Chart order and units (a counter such as energy is drawn as a rate: series.sql). */
+    readonly types: TypeView[],
     readonly lagSource?: LagSource,
   ) {}
 
-  /** Opens DuckDB (delta loaded, 1 thread: a dashboard must not starve the pipeline). */
-  static async open(lakehouse: string, lagSource?: LagSource): Promise<DashboardModel> {
+  /**
+   * Opens DuckDB (delta loaded, 1 thread: a dashboard must not starve the pipeline) with the
+   * sensor catalogue's tables (default the built-in catalogue).
+   */
+  static async open(
+    lakehouse: string,
+    lagSource?: LagSource,
+    catalogue: SensorCatalogue = builtinCatalogue(),
+  ): Promise<DashboardModel> {
     const sql = await loadDashboardSql();
     const db = await openDuckDB({ threads: 1, memoryLimit: "512MB" });
     await enableLocation(db.conn, resolveLocation(lakehouse));
     try {
-      return new DashboardModel(lakehouse, db, sql, await readThresholds(db), lagSource);
+      const thresholds = await loadCatalogueView(db.conn, catalogue);
+      return new DashboardModel(lakehouse, db, sql, thresholds, typeViews(catalogue), lagSource);
     } catch (err) {
       db.close();
       throw err;
@@ -340,6 +340,7 @@ export class DashboardModel {
       },
       silent: { source: "none", rows: [] },
       health,
+      types: this.types,
       thresholds: this.thresholds,
       errors: [],
     };
@@ -475,7 +476,7 @@ export class DashboardModel {
       range: key.range,
       bucketMinutes: spec.bucketMinutes,
       nowMs,
-      charts: CHART_TYPES.map(([type, unit]) => chartOf(rows, type, unit)),
+      charts: this.types.map((t) => chartOf(rows, t.type, t.chartUnit)),
     };
     this.#series.set(id, {
       key: cacheKey,
@@ -509,7 +510,7 @@ export class DashboardModel {
       building,
       range,
       type,
-      unit: CHART_TYPES.find(([t]) => t === type)?.[1] ?? null,
+      unit: this.types.find((t) => t.type === type)?.chartUnit ?? null,
       t: rows.map((r) => Number(r.t_ms)),
       values: rows.map((r) => (r.value === null ? null : Number(r.value))),
     });
@@ -535,24 +536,6 @@ function chartOf(rows: Row[], type: string, unit: string): SeriesChart {
       : Number(r.value);
   }
   return { type, unit, floors, t, values };
-}
-
-/** The limits of sql/alarms/thresholds.sql, the same file the alarm rules read. */
-async function readThresholds(db: DuckDB): Promise<Record<string, Thresholds>> {
-  for (const stmt of splitStatements(await loadSql("alarms/thresholds.sql"))) {
-    await db.conn.run(stmt);
-  }
-  const rows = await runQuery(
-    db.conn,
-    "SELECT type, warn_low, warn_high, crit_low, crit_high FROM alarm_thresholds",
-  );
-  const n = (v: unknown) => (v === null ? null : Number(v));
-  return Object.fromEntries(rows.map((r) => [String(r.type), {
-    warnLow: n(r.warn_low),
-    warnHigh: n(r.warn_high),
-    critLow: n(r.crit_low),
-    critHigh: n(r.crit_high),
-  }]));
 }
 
 function message(err: unknown): string {

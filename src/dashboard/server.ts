@@ -21,6 +21,7 @@ import { DashboardModel, isSeriesRange, type SeriesKey, seriesKeyString } from "
 import { loadStaticAssets, type StaticAsset } from "./static_files.ts";
 import { createKafka } from "../kafka/client.ts";
 import { cachedLagSource } from "../kafka/lag.ts";
+import type { SensorCatalogue } from "../reading/catalogue.ts";
 
 /** Options of {@link startDashboard}. */
 export interface DashboardOptions {
@@ -39,6 +40,8 @@ export interface DashboardOptions {
    * says lag needs a broker. Only end offsets are read: the dashboard never consumes.
    */
   kafka?: { brokers: string[]; topic: string; appName: string };
+  /** The sensor catalogue: the types shown, their units and bands (default the built-in one). */
+  catalogue?: SensorCatalogue;
 }
 
 /** A running dashboard. */
@@ -97,6 +100,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<DashboardH
         opts.kafka.appName,
       )
       : undefined,
+    opts.catalogue,
   );
   const server = new DashboardServer(opts, model, assets);
   try {

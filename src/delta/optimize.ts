@@ -7,13 +7,12 @@
  * a concurrent commit (another optimize) already removed; then commit() throws
  * CommitConflictError and the files written here are left for vacuum.
  */
-import { joinLocation } from "../storage/location.ts";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { type Action, type AddAction, removeAction } from "./actions.ts";
 import { commit } from "./commit.ts";
-import { openDuckDB, sqlString } from "../duckdb/engine.ts";
+import { openDuckDB } from "../duckdb/engine.ts";
 import { enableLocation } from "../duckdb/s3.ts";
-import { decodeAddPath } from "./partition.ts";
+import { snapshotScanSql } from "./scan.ts";
 import { writeDataFiles } from "./parquet_writer.ts";
 import { loadSnapshot, type Snapshot } from "./snapshot.ts";
 import { sqlIdent } from "../duckdb/engine.ts";
@@ -122,12 +121,12 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
     const totalBins = plan.reduce((n, bins) => n + bins.length, 0);
     for (const bins of plan) {
       for (const bin of bins) {
-        const files = bin.map((f) => sqlString(joinLocation(snap.path, decodeAddPath(f.path))));
         const bytes = bin.reduce((s, f) => s + f.size, 0);
         const adds = await writeDataFiles(
           conn,
           snap,
-          `SELECT ${dataCols} FROM read_parquet([${files.join(", ")}], union_by_name = true)`,
+          // The bin's files by name, a column added after some were written NULL there.
+          `SELECT ${dataCols} FROM (${snapshotScanSql(snap, bin)})`,
           {
             // One file: a bin never exceeds the target (planBins).
             fixedPartition: { ...bin[0].partitionValues },

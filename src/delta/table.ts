@@ -21,8 +21,8 @@ import {
   TableNotFoundError,
 } from "./errors.ts";
 import { writeDataFiles, type WriteDataFilesOptions } from "./parquet_writer.ts";
+import { evolveTo, schemaCompatibility } from "./evolution.ts";
 import {
-  schemasEqual,
   type TableSchema,
   toSchemaString,
   validatePartitionColumns,
@@ -38,6 +38,8 @@ export { releaseStagingDirectories, writeDataFiles } from "./parquet_writer.ts";
 export { commit } from "./commit.ts";
 export type { CommitOptions, CommitResult } from "./commit.ts";
 export { writeCheckpoint } from "./checkpoint.ts";
+export { evolveTo } from "./evolution.ts";
+export type { Evolution } from "./evolution.ts";
 export * from "./errors.ts";
 
 /** Options of createTable. */
@@ -51,8 +53,13 @@ export interface CreateTableOptions {
 }
 
 function sameDefinition(snap: Snapshot, opts: CreateTableOptions): string | undefined {
-  if (!schemasEqual(snap.schema, opts.schema)) {
-    return `schema ${snap.metadata.schemaString} != requested ${toSchemaString(opts.schema)}`;
+  // A table that gained nullable columns since (evolution.ts), or whose creator asks for new
+  // nullable ones (added by its first write), is still the same table.
+  const diff = schemaCompatibility(snap.schema, opts.schema);
+  if (diff !== undefined) {
+    return `schema ${snap.metadata.schemaString} does not fit requested ${
+      toSchemaString(opts.schema)
+    }: ${diff}`;
   }
   if (JSON.stringify(snap.partitionColumns) !== JSON.stringify(opts.partitionColumns)) {
     return `partition columns ${JSON.stringify(snap.partitionColumns)} != requested ${
@@ -71,8 +78,9 @@ async function existing(root: string, opts: CreateTableOptions): Promise<Snapsho
 
 /**
  * Creates version 0 of a table. Idempotent and race-safe: when the table already exists (or
- * another process creates it concurrently) with the same schema and partitioning, returns its
- * current snapshot; a different definition is a TableExistsMismatchError.
+ * another process creates it concurrently) with the same partitioning and a compatible schema
+ * (the same, give or take nullable columns: see evolution.ts), returns its current snapshot; a
+ * different definition is a TableExistsMismatchError.
  */
 export async function createTable(path: string, opts: CreateTableOptions): Promise<Snapshot> {
   const root = resolveLocation(path);
@@ -139,6 +147,11 @@ export interface AppendOptions extends WriteDataFilesOptions {
   maxRetries?: number;
   /** Snapshot the rows were prepared against (default: the latest, loaded here). */
   snapshot?: Snapshot;
+  /**
+   * The schema the rows are written with: its fields the table lacks are added (nullable) by a
+   * metaData action in the same commit (evolution.ts). Default: the table's own schema.
+   */
+  schema?: TableSchema;
 }
 
 /**
@@ -158,17 +171,21 @@ export async function appendQuery(
     );
   }
   rememberCheckpointPolicy(snap);
-  const adds = await writeDataFiles(conn, snap, sourceSql, opts);
+  const evolution = opts.schema ? evolveTo(snap, opts.schema) : undefined;
+  const adds = await writeDataFiles(conn, evolution?.snapshot ?? snap, sourceSql, opts);
   if (adds.length === 0 && !(opts.txns?.length)) return { version: snap.version, adds };
+  const schemaChange = evolution?.actions ?? [];
   const commitOpts: CommitOptions = {
     readVersion: snap.version,
     operation: opts.operation ?? "WRITE",
-    operationParameters: opts.operationParameters ?? { mode: "Append" },
+    operationParameters: opts.operationParameters ??
+      { mode: "Append", ...(schemaChange.length ? { mergeSchema: true } : {}) },
     txns: opts.txns,
-    isBlindAppend: true,
+    isBlindAppend: schemaChange.length === 0,
     maxRetries: opts.maxRetries,
   };
-  const { version } = await commit(snap.path, adds.map((add) => ({ add })), commitOpts);
+  const actions: Action[] = [...schemaChange, ...adds.map((add) => ({ add }))];
+  const { version } = await commit(snap.path, actions, commitOpts);
   return { version, adds };
 }
 

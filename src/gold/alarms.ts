@@ -78,7 +78,7 @@ export async function computeAlarms(
       `CREATE OR REPLACE TEMP TABLE ${sqlIdent(name)} AS ${await loadSql(file, values)}`,
     );
     parts.push(
-      `SELECT rule, subject, device_id, building, floor, type, ts, clear_ts, level, value, score, threshold FROM ${
+      `SELECT rule, subject, device_id, building, floor, type, ts, clear_ts, level, value, score, threshold, min_duration_s FROM ${
         sqlIdent(name)
       }`,
     );

@@ -26,9 +26,13 @@ import { TableNotFoundError } from "../delta/errors.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { createTable, releaseStagingDirectories } from "../delta/table.ts";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import { type DuckDB, openDuckDB } from "../duckdb/engine.ts";
 import { enableLocation } from "../duckdb/s3.ts";
 import { loadSql } from "../query/sql_files.ts";
+import type { SensorCatalogue } from "../reading/catalogue.ts";
+import { builtinCatalogue } from "../reading/catalogue_file.ts";
+import { loadCatalogueTables } from "../reading/catalogue_sql.ts";
 import { refreshAlarms } from "./alarms.ts";
 import { rowCount } from "./changes.ts";
 import { refreshHealth } from "./health.ts";
@@ -57,6 +61,11 @@ export interface RefreshGoldOptions {
   threads?: number;
   /** DuckDB memory_limit, e.g. "4GB". */
   memoryLimit?: string;
+  /**
+   * The sensor catalogue: alarm limits per type, which types are energy counters, units
+   * (default: the built-in catalogue, the brief's four types; tasks pass `--sensors`).
+   */
+  catalogue?: SensorCatalogue;
 }
 
 /** What a refresh did to one table. */
@@ -75,6 +84,19 @@ export interface GoldTableResult {
   /** Hours or days recomputed (windowed tables), or the recompute start (alarms), for logs. */
   scope: string;
   seconds: number;
+}
+
+/**
+ * What every alarm rule and gold table reads besides silver: the catalogue's tables
+ * (sql/catalogue/tables.sql: per-type limits, units, energy types) and the per-rule settings
+ * (sql/alarms/thresholds.sql).
+ */
+export async function loadAlarmTables(
+  conn: DuckDBConnection,
+  catalogue: SensorCatalogue,
+): Promise<void> {
+  await loadCatalogueTables(conn, catalogue);
+  await runScript(conn, await loadSql("alarms/thresholds.sql"));
 }
 
 /** Creates the gold table if missing (idempotent) and returns its latest snapshot. */
@@ -126,7 +148,7 @@ export async function refreshGold(
     await enableLocation(db.conn, silverPath);
     await db.conn.run("SET preserve_insertion_order = false");
     await runScript(db.conn, await loadSql("gold/_macros.sql"));
-    await runScript(db.conn, await loadSql("alarms/thresholds.sql"));
+    await loadAlarmTables(db.conn, opts.catalogue ?? builtinCatalogue());
     const r = new Refresh(db.conn, lakehouse, silver, defs.some((d) => d.kind === "alarms"));
     for (const def of defs) {
       const t0 = performance.now();

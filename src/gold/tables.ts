@@ -32,8 +32,11 @@ export interface GoldTableDef {
   recompute?: "hour" | "day";
   /** `recompute: "hour"`: the column holding each row's window start (default window_start). */
   windowColumn?: string;
-  /** `recompute: "day"`: the only sensor types the SQL reads (their partitions alone are read). */
-  types?: string[];
+  /**
+   * `recompute: "day"`: a catalogue view (sql/catalogue/tables.sql) listing the only sensor
+   * types the SQL reads (their partitions alone are read).
+   */
+  typesFrom?: "energy_types";
   description: string;
 }
 
@@ -159,7 +162,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   {
     name: "energy_daily",
     kind: "windowed",
-    types: ["energy"],
+    typesFrom: "energy_types",
     schema: {
       fields: [
         f("day", "date", false),
@@ -217,7 +220,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
     partitionColumns: [],
     sqlFile: "alarms/_episodes.sql",
     description:
-      "Anomaly alarm episodes (sql/alarms/*.sql, thresholds in sql/alarms/thresholds.sql)",
+      "Anomaly alarm episodes (sql/alarms/*.sql; limits per type in sensors.yaml, per rule in sql/alarms/thresholds.sql)",
   },
   {
     name: "incidents",

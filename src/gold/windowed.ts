@@ -22,6 +22,13 @@ import {
 import { one, type Refresh, type TableRefresh } from "./scope.ts";
 import type { GoldTableDef } from "./tables.ts";
 
+/** The types a catalogue view (sql/catalogue/tables.sql) lists. */
+async function typesOf(r: Refresh, view: string): Promise<string[]> {
+  const rows = (await r.conn.runAndReadAll(`SELECT type FROM ${sqlIdent(view)} ORDER BY 1`))
+    .getRows();
+  return rows.map((row) => String(row[0]));
+}
+
 export async function refreshWindowed(
   r: Refresh,
   def: GoldTableDef,
@@ -37,7 +44,7 @@ export async function refreshWindowed(
   // Whole days read only the types they use; hours share one scope between all tables.
   const sel = intervals && {
     intervals,
-    ...(unit === DAY_MS && def.types ? { types: def.types } : {}),
+    ...(unit === DAY_MS && def.typesFrom ? { types: await typesOf(r, def.typesFrom) } : {}),
   };
   const out = `gold_out_${def.name}`;
   const inputs = placeholders(await readSqlFile(def.sqlFile));

@@ -1,11 +1,22 @@
 /**
  * The in-memory batch between a source (Kafka or files) and the Delta writer.
  *
- * Records are decoded and deduplicated as they arrive and become one row per record with the
- * decoded fields beside the raw payload, in ONE DuckDB staging table from which bronze, silver
- * and quarantine are projections (status 0 valid → silver, 2 rejected → quarantine, every row →
- * bronze). Constant per-stream fields (source, topic, partition, file) live in a small
- * `staging_apps` table joined in SQL instead of being repeated per row.
+ * Records are decoded and deduplicated as they arrive and become one row per READING with the
+ * decoded fields beside the raw payload, in ONE DuckDB staging table from which silver and
+ * quarantine are projections (status 0 valid → silver, 2 rejected → quarantine), and bronze
+ * one of the `staging_messages` view (one row per record). A record carries one reading, or
+ * several when it is a wide payload (decode.ts `decodeMessage`): its rows share the record's
+ * position (`pos`) and payload and are told apart by `part` (0-based) of `parts`; dedup is per
+ * reading, exactly-once per record. Per record, bronze gets `readings` (= parts) and
+ * `duplicates` (its readings found to be duplicates), so that always
+ *   sum(bronze.readings) = count(silver) + count(quarantine) + sum(bronze.duplicates).
+ * A record's bronze status is valid when any of its readings reached silver, duplicate when
+ * all were duplicates, else rejected. Constant per-stream fields (source, topic, partition,
+ * file) live in a small `staging_apps` table joined in SQL instead of being repeated per row.
+ *
+ * The catalogue's `columns:` a reading carried travel as `extras`, a JSON object text (values
+ * already typed by decode: a wrong-typed optional field is null, never a reject), NULL when the
+ * payload carried none; silver's projection turns it into columns.
  *
  * Rows go to DuckDB while the batch fills, a data chunk of 2,048 at a time, through an appender
  * on the batch's own connection: JavaScript holds at most one chunk, so a record's payload
@@ -29,7 +40,8 @@ import {
   UTINYINT,
   VARCHAR,
 } from "@duckdb/node-api";
-import { type DecodeOptions, decodeReading } from "../reading/decode.ts";
+import type { SensorCatalogue } from "../reading/catalogue.ts";
+import { decodeMessage, type DecodeOptions, type DecodeResult } from "../reading/decode.ts";
 import { appendRows } from "../duckdb/engine.ts";
 import type { DedupState } from "./dedup.ts";
 import type { IngestTable } from "./tables.ts";
@@ -66,13 +78,16 @@ export const STATUS = { valid: 0, duplicate: 1, rejected: 2, check: 3, replay: 4
  * costs BigInt arithmetic per row once a chunk holds one NULL. Numbers travel as DOUBLE (exact
  * below 2^53, no BigInt) with NaN for NULL; a `code` indexes the batch's dictionary from 1, and
  * 0 (no such list element) reads as NULL. The rare optional strings (a reject's detail, the
- * base64 of a non-UTF-8 payload) go to `staging_extras`, a row per record that has one, joined
- * on `row` (the record's index in the batch, written from the loop counter, not stored).
+ * base64 of a non-UTF-8 payload, the extra columns' JSON) go to `staging_extras`, a row per
+ * reading that has one, joined on `row` (the reading's index in the batch, written from the
+ * loop counter, not stored).
  */
 const ROW_COLUMNS = [
   ["row", "index"],
   ["app", "INTEGER"],
   ["pos", "DOUBLE"],
+  ["part", "INTEGER"],
+  ["parts", "INTEGER"],
   ["key", "code"],
   ["kts", "DOUBLE"],
   ["payload", "VARCHAR"],
@@ -108,6 +123,8 @@ const CHUNK_COLUMN_TYPES = ROW_COLUMNS.map(([, t]) => CHUNK_TYPES[t]);
 /** Counters a batch adds up, for progress lines and the accounting invariant. */
 export interface BatchCounts {
   records: number;
+  /** Readings the records carried (a wide payload carries several): valid + rejected + duplicates + unresolved. */
+  readings: number;
   valid: number;
   rejected: number;
   duplicates: number;
@@ -156,6 +173,8 @@ export interface BatchOptions {
   maxPayloadBytes?: number;
   /** How far ahead of the ingest clock an event time may be, ms (default 5 minutes). */
   futureToleranceMs?: number;
+  /** The sensor catalogue records are decoded with (default: the repository's). */
+  catalogue?: SensorCatalogue;
 }
 
 /** The staging columns a batch stores, as ROW_COLUMNS lays them out (NaN and code 0 for NULL). */
@@ -163,6 +182,26 @@ type StagedColumns = {
   [K in Exclude<(typeof ROW_COLUMNS)[number][0], "row">]: K extends "payload" ? string[]
     : number[];
 };
+
+/**
+ * One row per record, for bronze: the staging row itself for a record of one reading, the
+ * record's rows folded together for a wide one (its status from theirs, see the module
+ * comment; no type: the record had none). A view, so statuses the writer resolves later count.
+ */
+const STAGING_MESSAGES = `CREATE OR REPLACE TEMP VIEW staging_messages AS
+  SELECT * EXCLUDE (part, parts), 1 AS readings,
+    (status = ${STATUS.duplicate})::INTEGER AS duplicates
+  FROM staging WHERE parts = 1
+  UNION ALL BY NAME
+  SELECT min("row") AS "row", app, pos, any_value(key) AS key, any_value(kts) AS kts,
+    any_value(payload) AS payload,
+    (CASE WHEN bool_or(status = ${STATUS.valid}) THEN ${STATUS.valid}
+      WHEN bool_and(status = ${STATUS.duplicate}) THEN ${STATUS.duplicate}
+      ELSE ${STATUS.rejected} END)::UTINYINT AS status,
+    any_value(building) AS building, NULL::VARCHAR AS type, any_value(b64) AS b64,
+    count(*)::INTEGER AS readings,
+    count(*) FILTER (WHERE status = ${STATUS.duplicate})::INTEGER AS duplicates
+  FROM staging WHERE parts > 1 GROUP BY app, pos`;
 
 export class Batch {
   /** The rows of the chunk being filled (rows before it are in DuckDB already). */
@@ -178,13 +217,18 @@ export class Batch {
   /** The batch's dictionary of low-cardinality strings: code = index + 1. */
   readonly #codes = new Map<string, number>();
   readonly #strings: string[] = [];
-  /** Rows with a detail or a base64 payload: [row, detail, base64]. */
-  readonly #extras: [number, string | null, string | null][] = [];
+  /** Rows with a detail, a base64 payload or extra columns: [row, detail, base64, extras]. */
+  readonly #extras: [number, string | null, string | null, string | null][] = [];
+  /** Records added (a wide one stages several rows). */
+  #records = 0;
+  /** Reused for every record's decoded readings. */
+  readonly #decoded: DecodeResult[] = [];
   readonly #apps = new Map<string, AppInfo>();
   /** Highest position seen per appId in this batch (the txn version to commit). */
   readonly lastPosition = new Map<string, number>();
   readonly counts: BatchCounts = {
     records: 0,
+    readings: 0,
     valid: 0,
     rejected: 0,
     duplicates: 0,
@@ -219,7 +263,19 @@ export class Batch {
       maxBytes: opts.maxPayloadBytes,
       futureToleranceMs: opts.futureToleranceMs,
       nowMs: 0,
+      catalogue: opts.catalogue,
     };
+  }
+
+  /**
+   * The catalogue records are decoded with; setting it applies from the next record (a
+   * reloaded sensors.yaml takes effect at once, in the open batch too).
+   */
+  get catalogue(): SensorCatalogue | undefined {
+    return this.#decodeOpts.catalogue;
+  }
+  set catalogue(cat: SensorCatalogue | undefined) {
+    this.#decodeOpts.catalogue = cat;
   }
 
   /**
@@ -266,6 +322,11 @@ export class Batch {
 
   /** Records added (each becomes at most one bronze row). */
   get size(): number {
+    return this.#records;
+  }
+
+  /** Staging rows (readings) added so far; the next row's index. */
+  get #rows(): number {
     return this.#chunkStart + this.#c.pos.length;
   }
 
@@ -313,45 +374,71 @@ export class Batch {
       inSilver && rec.position <= (t.bronze.get(rec.appId) ?? -1) &&
       rec.position <= (t.quarantine.get(rec.appId) ?? -1)
     ) return;
-    if (this.size === 0) this.startedAt = performance.now();
+    if (this.#records === 0) this.startedAt = performance.now();
     const app = this.#app(rec);
     const prev = this.lastPosition.get(rec.appId);
     if (prev === undefined || rec.position > prev) this.lastPosition.set(rec.appId, rec.position);
 
     let text: string;
     let raw64: string | null = null;
-    let decoded;
+    const decoded = this.#decoded;
     const decodeOpts = this.#decodeOpts;
     // The ingest clock, read every 256 records: a few ms of staleness against a tolerance of
     // minutes, for a clock read less on the hot path.
     if ((this.counts.records & 255) === 0) decodeOpts.nowMs = Date.now();
     if (typeof rec.payload === "string") {
       text = rec.payload;
-      decoded = decodeReading(text, decodeOpts);
+      decodeMessage(text, decodeOpts, decoded);
     } else {
       try {
         text = strictUtf8.decode(rec.payload);
-        decoded = decodeReading(withoutBom(text), decodeOpts);
+        decodeMessage(withoutBom(text), decodeOpts, decoded);
       } catch {
         text = lossyUtf8.decode(rec.payload);
         raw64 = base64(rec.payload);
-        decoded = decodeReading(rec.payload, decodeOpts);
+        decodeMessage(rec.payload, decodeOpts, decoded);
       }
     }
     const cost = text.length + 120;
     this.bytes += cost;
     this.#chunkBytes += cost;
+    this.#records++;
     this.counts.records++;
     app.counts.records++;
+    const parts = decoded.length;
+    this.counts.readings += parts;
+    for (let part = 0; part < parts; part++) {
+      this.#addReading(rec, app, inSilver, text, raw64, decoded[part], part, parts);
+    }
+    decoded.length = 0;
+  }
+
+  /** Stages one reading of a record (`part` of `parts`). */
+  #addReading(
+    rec: SourceRecord,
+    app: AppInfo,
+    inSilver: boolean,
+    text: string,
+    raw64: string | null,
+    decoded: DecodeResult,
+    part: number,
+    parts: number,
+  ): void {
+    const t = this.thresholds;
     const c = this.#c;
     c.app.push(app.index);
     c.pos.push(rec.position);
+    c.part.push(part);
+    c.parts.push(parts);
     c.key.push(this.#code(rec.key));
     c.kts.push(rec.kafkaTimestampMs ?? NaN);
-    if (raw64 !== null) this.#extras.push([this.size - 1, null, raw64]);
+    if (raw64 !== null) this.#extras.push([this.#rows - 1, null, raw64, null]);
     c.payload.push(text);
     if (decoded.ok) {
       const r = decoded.reading;
+      if (decoded.extras !== null) {
+        this.#extras.push([this.#rows - 1, null, null, JSON.stringify(decoded.extras)]);
+      }
       let status: number;
       if (inSilver) {
         // Bronze holds it too: only quarantine could still want the record, and not this one.
@@ -400,10 +487,10 @@ export class Batch {
     c.building.push(this.#code(hints.building));
     c.type.push(this.#code(hints.type));
     c.reason.push(this.#code(reason));
-    const row = this.size - 1;
+    const row = this.#rows - 1;
     const last = this.#extras.at(-1);
     if (last?.[0] === row) last[1] = detail;
-    else this.#extras.push([row, detail, null]);
+    else this.#extras.push([row, detail, null, null]);
     c.ts.push(NaN);
     c.device_id.push(0);
     c.floor.push(NaN);
@@ -461,7 +548,8 @@ export class Batch {
     }
     await conn.run("CREATE OR REPLACE TEMP TABLE staging_dict (code INTEGER, s VARCHAR)");
     await conn.run(
-      "CREATE OR REPLACE TEMP TABLE staging_extras (row INTEGER, detail VARCHAR, b64 VARCHAR)",
+      `CREATE OR REPLACE TEMP TABLE staging_extras
+        (row INTEGER, detail VARCHAR, b64 VARCHAR, extras VARCHAR)`,
     );
     await conn.run(
       `CREATE OR REPLACE TEMP TABLE staging_apps (app INTEGER, app_id VARCHAR, source VARCHAR,
@@ -491,10 +579,12 @@ export class Batch {
         : `r."${n}"`
     );
     await conn.run(
-      `CREATE OR REPLACE TEMP VIEW staging AS SELECT ${decoded.join(", ")}, x.detail, x.b64
+      `CREATE OR REPLACE TEMP VIEW staging AS SELECT ${decoded.join(", ")}, x.detail, x.b64,
+          x.extras
         FROM staging_rows r
         CROSS JOIN (SELECT list(s ORDER BY code) AS strings FROM staging_dict) d
         LEFT JOIN staging_extras x ON x.row = r.row`,
     );
+    await conn.run(STAGING_MESSAGES);
   }
 }

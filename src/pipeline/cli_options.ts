@@ -3,9 +3,11 @@
  * auto-compaction.
  */
 import { numberOption, type OptionSpecs } from "../config.ts";
+import { SENSORS_OPTION } from "../reading/catalogue_file.ts";
 import { DEFAULT_COMPACTION, type IngestorOptions } from "./ingestor.ts";
 
 export const INGEST_OPTIONS = {
+  sensors: SENSORS_OPTION,
   "max-rows": {
     type: "string",
     env: "INGEST_MAX_ROWS",

@@ -14,6 +14,8 @@ import { enableLocation } from "../duckdb/s3.ts";
 import { snapshotScanSql } from "../delta/scan.ts";
 import type { DuckDB } from "../duckdb/engine.ts";
 import type { DuckDBConnection } from "@duckdb/node-api";
+import type { SensorCatalogue } from "../reading/catalogue.ts";
+import { builtinCatalogue } from "../reading/catalogue_file.ts";
 import { type AppCounts, Batch, type SourceRecord } from "./batch.ts";
 import { DedupState } from "./dedup.ts";
 import { ensureIngestTables, INGEST_TABLES, type IngestTable } from "./tables.ts";
@@ -53,6 +55,8 @@ export interface IngestorOptions {
   compaction?: Partial<CompactionPolicy>;
   /** Maintenance messages (compactions and why one was skipped). */
   onLog?: (message: string) => void;
+  /** The sensor catalogue to decode with (default: the repository's); see {@link Ingestor.catalogue}. */
+  catalogue?: SensorCatalogue;
 }
 
 /**
@@ -81,6 +85,8 @@ export const DEFAULT_COMPACTION: CompactionPolicy = {
 /** Running totals since start, for progress lines and summaries. */
 export interface IngestTotals {
   records: number;
+  /** Readings those records carried (a wide payload carries several). */
+  readings: number;
   rows: Record<IngestTable, number>;
   duplicates: number;
   flushes: number;
@@ -100,6 +106,7 @@ export class Ingestor {
   readonly dedup: DedupState;
   readonly totals: IngestTotals = {
     records: 0,
+    readings: 0,
     rows: { bronze: 0, silver: 0, quarantine: 0 },
     duplicates: 0,
     flushes: 0,
@@ -112,6 +119,7 @@ export class Ingestor {
   };
   /** The open batch (set by resync(), which open() runs). */
   #batch!: Batch;
+  #catalogue: SensorCatalogue;
   #inflight: Promise<void> | null = null;
   #inflightRows = 0;
   /** Called after each successful flush with what each source (appId) contributed to it. */
@@ -143,6 +151,7 @@ export class Ingestor {
     this.policy = { ...DEFAULT_FLUSH_POLICY, ...opts.policy };
     this.compaction = { ...DEFAULT_COMPACTION, ...opts.compaction };
     this.dedup = new DedupState(opts.dedupHorizonMs ?? 3_600_000);
+    this.#catalogue = opts.catalogue ?? builtinCatalogue();
   }
 
   /** Creates the tables if needed, reads their snapshots and seeds dedup state from silver. */
@@ -225,9 +234,25 @@ export class Ingestor {
     const batch = await Batch.open(conn, this.dedup, this.writer.thresholds([]), {
       maxPayloadBytes: this.opts.maxPayloadBytes ?? 1024 * 1024,
       futureToleranceMs: this.opts.futureToleranceMs,
+      catalogue: this.#catalogue,
     });
     batch.baseVersion = this.writer.syncedVersion;
     return batch;
+  }
+
+  /** The sensor catalogue records are decoded with. */
+  get catalogue(): SensorCatalogue {
+    return this.#catalogue;
+  }
+
+  /**
+   * Decodes with `cat` from the next record on, the open batch included (a reloaded
+   * sensors.yaml). Records already staged keep the outcome of the catalogue they were decoded
+   * with: exactly-once is per record, and a record is decoded once.
+   */
+  set catalogue(cat: SensorCatalogue) {
+    this.#catalogue = cat;
+    if (this.#batch) this.#batch.catalogue = cat;
   }
 
   /** Where a stream should resume: one past what all three tables hold. */
@@ -334,6 +359,7 @@ export class Ingestor {
     this.totals.flushes++;
     this.totals.conflictRetries += result.retries;
     this.totals.duplicates += b.counts.duplicates;
+    this.totals.readings += b.counts.readings;
     for (const t of INGEST_TABLES) {
       this.totals.rows[t] += result.rows[t];
       if (result.versions[t] !== undefined) this.totals.lastVersions[t] = result.versions[t];

@@ -150,6 +150,38 @@ function partitionKey(building: string | null | undefined, type: string | null |
 }
 
 /**
+ * Silver's rows that may hold a key of `relation` (columns building, type, device_id, ts in ms,
+ * and `own`: whether that row needs silver's `source` to tell its own earlier write), as SQL
+ * with columns device_id, type, ts, source; null when `relation` is empty. Files are pruned by
+ * partition, device and time stats, and the time bounds let DuckDB skip row groups; `source`
+ * (long strings, the bulk of what a scan holds) is read only when some row is `own`.
+ */
+export async function silverKeysSql(
+  conn: DuckDBConnection,
+  snap: Snapshot,
+  relation: string,
+): Promise<string | null> {
+  const keys = new Map<string, KeyRange[]>();
+  let lo = Infinity, hi = -Infinity, own = 0;
+  const reader = await conn.runAndReadAll(
+    `SELECT building, type, device_id, min(ts), max(ts), count(*) FILTER (WHERE own)
+     FROM (${relation}) GROUP BY ALL`,
+  );
+  for (const [building, type, device, min, max, owned] of reader.getRows()) {
+    own += Number(owned);
+    const k = partitionKey(building as string | null, type as string | null);
+    let list = keys.get(k);
+    if (!list) keys.set(k, list = []);
+    list.push({ device: String(device), min: Number(min), max: Number(max) });
+    lo = Math.min(lo, Number(min));
+    hi = Math.max(hi, Number(max));
+  }
+  if (keys.size === 0) return null;
+  await enableLocation(conn, snap.path);
+  return `(${keysScanSql(snap, candidateFiles(snap, keys), own > 0, [lo, hi])})`;
+}
+
+/**
  * Resolves the batch's `check` and `replay` rows against silver's snapshot `snap`: a `check`
  * row is a duplicate when silver, a valid row of the batch or an earlier `check` row of the
  * batch holds its key, else valid; a `replay` row is valid when silver's row for its key came
@@ -160,28 +192,13 @@ export async function resolveAgainstSilver(
   snap: Snapshot,
 ): Promise<{ valid: number; duplicates: number }> {
   const unresolved = `s.status IN (${STATUS.check}, ${STATUS.replay})`;
-  const keys = new Map<string, KeyRange[]>();
-  let lo = Infinity, hi = -Infinity, replays = 0;
-  const reader = await conn.runAndReadAll(
-    `SELECT s.building, s.type, s.device_id, min(s.ts), max(s.ts),
-       count(*) FILTER (WHERE s.status = ${STATUS.replay})
-     FROM staging s WHERE ${unresolved} GROUP BY ALL`,
+  const silver = await silverKeysSql(
+    conn,
+    snap,
+    `SELECT s.building, s.type, s.device_id, s.ts, s.status = ${STATUS.replay} AS own
+     FROM staging s WHERE ${unresolved}`,
   );
-  for (const [building, type, device, min, max, replay] of reader.getRows()) {
-    replays += Number(replay);
-    const k = partitionKey(building as string | null, type as string | null);
-    let list = keys.get(k);
-    if (!list) keys.set(k, list = []);
-    list.push({ device: String(device), min: Number(min), max: Number(max) });
-    lo = Math.min(lo, Number(min));
-    hi = Math.max(hi, Number(max));
-  }
-  if (keys.size === 0) return { valid: 0, duplicates: 0 };
-  await enableLocation(conn, snap.path);
-  const files = candidateFiles(snap, keys);
-  // The time bounds let DuckDB skip row groups inside the files it reads; `source` (long
-  // strings, the bulk of what a scan holds) is read only to tell a replay's own row.
-  const silver = `(${keysScanSql(snap, files, replays > 0, [lo, hi])})`;
+  if (silver === null) return { valid: 0, duplicates: 0 };
   // In steps, each a small temp table: the rows to resolve, their matches in silver, the
   // batch's valid keys, then the verdicts.
   await conn.run(

@@ -1,10 +1,17 @@
 /**
  * The three ingestion tables and their schemas — the lakehouse's public contract
  * (docs/architecture.md). Spark, delta-rs and DuckDB read exactly these columns.
+ *
+ * Schemas only grow (src/delta/evolution.ts): silver gains a nullable column per entry of the
+ * catalogue's `columns:` and bronze gained `readings`/`duplicates`, each by a metaData action in
+ * the commit of the first rows written after it was asked for. Tables are created with the
+ * base schemas; the writer evolves them.
  */
 import { isS3, joinLocation, resolveLocation } from "../storage/location.ts";
 import { storageFor } from "../storage/storage.ts";
-import type { TableSchema } from "../delta/schema.ts";
+import { sqlIdent, sqlString } from "../duckdb/engine.ts";
+import type { ColumnType, ExtraColumn } from "../reading/catalogue.ts";
+import { type DeltaPrimitive, duckdbType, type TableSchema } from "../delta/schema.ts";
 import { createTable } from "../delta/table.ts";
 import type { Snapshot } from "../delta/snapshot.ts";
 
@@ -28,12 +35,20 @@ const partitionFields: TableSchema["fields"] = [
   { name: "type", type: "string", nullable: true },
 ];
 
+/**
+ * `readings`: readings the message carried (1 for a narrow message, also one rejected whole;
+ * one per type key of a wide one); `duplicates`: how many of them were duplicates. Rows written
+ * before these columns existed read NULL: take them as 1 and `(status = 'duplicate')::int`.
+ * They come after the partition columns because existing tables gained them by evolution.
+ */
 export const BRONZE_SCHEMA: TableSchema = {
   fields: [
     ...sourceFields,
     { name: "status", type: "string", nullable: false },
     { name: "ingest_time", type: "timestamp", nullable: false },
     ...partitionFields,
+    { name: "readings", type: "integer", nullable: true },
+    { name: "duplicates", type: "integer", nullable: true },
   ],
 };
 
@@ -59,6 +74,46 @@ export const QUARANTINE_SCHEMA: TableSchema = {
     ...partitionFields,
   ],
 };
+
+/** Delta type of each catalogue column type (integers as long: epoch ms, counters). */
+const COLUMN_DELTA_TYPES: Record<ColumnType, DeltaPrimitive> = {
+  double: "double",
+  integer: "long",
+  string: "string",
+  boolean: "boolean",
+};
+
+/** Silver's schema under a catalogue: the base columns, then one nullable column per entry. */
+export function silverSchema(columns: readonly ExtraColumn[]): TableSchema {
+  return {
+    fields: [
+      ...SILVER_SCHEMA.fields,
+      ...columns.map((c) => ({ name: c.name, type: COLUMN_DELTA_TYPES[c.type], nullable: true })),
+    ],
+  };
+}
+
+/**
+ * The select list projecting the catalogue columns of `schema` (silver's, as the commit will
+ * leave it) out of the staging column `extras` (a JSON object of the fields present, already
+ * typed by the decoder), cast to the table's type with TRY_CAST: a column whose catalogue type
+ * changed keeps the table's type, and a value that does not fit it is NULL rather than a
+ * failed flush. Columns the catalogue no longer declares are not selected (NULL). Names are
+ * catalogue identifiers (`[a-z][a-z0-9_]*`), quoted all the same.
+ */
+export function extrasSelect(
+  schema: TableSchema,
+  columns: readonly ExtraColumn[],
+  from = "s.extras",
+): string {
+  return columns.map((c) => {
+    const f = schema.fields.find((x) => x.name.toLowerCase() === c.name.toLowerCase());
+    if (!f) throw new Error(`silver has no column "${c.name}": evolve its schema first`);
+    return `TRY_CAST(${from} ->> ${sqlString(`$."${c.name}"`)} AS ${duckdbType(f.type)}) AS ${
+      sqlIdent(f.name)
+    }`;
+  }).map((e) => `, ${e}`).join("");
+}
 
 export type IngestTable = "bronze" | "silver" | "quarantine";
 

@@ -18,7 +18,10 @@
  * resolve by whether silver's row for their key is theirs.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { ConcurrentTransactionError } from "../delta/errors.ts";
+import { CommitConflictError, ConcurrentTransactionError } from "../delta/errors.ts";
+import { evolveTo } from "../delta/evolution.ts";
+import type { TableSchema } from "../delta/schema.ts";
+import type { ExtraColumn } from "../reading/catalogue.ts";
 import { rememberCheckpointPolicy } from "../delta/checkpoint.ts";
 import { commit } from "../delta/commit.ts";
 import { loadSnapshot, refreshSnapshot, type Snapshot } from "../delta/snapshot.ts";
@@ -37,7 +40,15 @@ import {
   resolveAgainstSilver,
   seedFrom,
 } from "./silver_check.ts";
-import { INGEST_TABLES, type IngestTable, tablePath } from "./tables.ts";
+import {
+  BRONZE_SCHEMA,
+  extrasSelect,
+  INGEST_TABLES,
+  type IngestTable,
+  QUARANTINE_SCHEMA,
+  silverSchema,
+  tablePath,
+} from "./tables.ts";
 
 /** Commit order (see the module comment): silver decides uniqueness, bronze records it. */
 const COMMIT_ORDER: readonly IngestTable[] = ["silver", "bronze", "quarantine"];
@@ -50,27 +61,43 @@ const SOURCE_COLS =
   `a.source, a.topic, a.kafka_partition, s.pos::BIGINT AS kafka_offset, s.key AS kafka_key, ${KAFKA_TS}, a.file, s.payload, s.b64 AS payload_base64`;
 
 /**
- * Per-table projection of the staging table (see batch.ts) into the table schema, and the rows
- * it takes. `$ingest` is the flush's ingest time.
+ * Per-table projection of the staging views (see batch.ts) into the table schema (`schema`, as
+ * the commit leaves it): the relation it reads, the select list and the rows it takes. Bronze
+ * reads `staging_messages` (one row per record, with its `readings` and `duplicates`), silver
+ * and quarantine `staging` (one row per reading; silver's catalogue columns from its `extras`).
+ * `$ingest` is the flush's ingest time.
  */
-const PROJECTIONS: Record<IngestTable, { select: string; where: string }> = {
-  bronze: {
-    select: `${SOURCE_COLS},
+function projection(
+  table: IngestTable,
+  schema: TableSchema,
+  columns: readonly ExtraColumn[],
+): { from: string; select: string; where: string } {
+  switch (table) {
+    case "bronze":
+      return {
+        from: "staging_messages",
+        select: `${SOURCE_COLS},
       CASE s.status WHEN ${STATUS.valid} THEN 'valid' WHEN ${STATUS.duplicate} THEN 'duplicate' ELSE 'rejected' END AS status,
-      $ingest AS ingest_time, s.building, s.type`,
-    where: "TRUE",
-  },
-  silver: {
-    select: `make_timestamp((s.ts * 1000)::BIGINT)::TIMESTAMPTZ AS timestamp, s.device_id, s.floor,
+      $ingest AS ingest_time, s.building, s.type, s.readings, s.duplicates`,
+        where: "TRUE",
+      };
+    case "silver":
+      return {
+        from: "staging",
+        select:
+          `make_timestamp((s.ts * 1000)::BIGINT)::TIMESTAMPTZ AS timestamp, s.device_id, s.floor,
       s.value, s.unit, a.label || CAST(s.pos::BIGINT AS VARCHAR) AS source, $ingest AS ingest_time,
-      s.building, s.type`,
-    where: `s.status = ${STATUS.valid}`,
-  },
-  quarantine: {
-    select: `s.reason, s.detail, ${SOURCE_COLS}, $ingest AS ingest_time, s.building, s.type`,
-    where: `s.status = ${STATUS.rejected}`,
-  },
-};
+      s.building, s.type${extrasSelect(schema, columns)}`,
+        where: `s.status = ${STATUS.valid}`,
+      };
+    case "quarantine":
+      return {
+        from: "staging",
+        select: `s.reason, s.detail, ${SOURCE_COLS}, $ingest AS ingest_time, s.building, s.type`,
+        where: `s.status = ${STATUS.rejected}`,
+      };
+  }
+}
 
 export interface FlushResult {
   /** Committed version per table (absent when the table had nothing new). */
@@ -87,6 +114,8 @@ export interface WriterOptions {
   queryId: string;
   /** Rewrites after ConcurrentTransactionError before giving up (default 5). */
   maxConflictRetries?: number;
+  /** Where schema changes are told (default: nowhere). */
+  onLog?: (message: string) => void;
 }
 
 /** Owns the table snapshots between flushes and writes batches. */
@@ -191,6 +220,9 @@ export class IngestWriter {
     if (batch.lastPosition.size === 0) return result;
     await batch.stage();
     const conn = batch.conn;
+    // The batch's catalogue (the latest, after a reload): a column it adds joins silver with
+    // this flush's commit; one it no longer lists stays in silver, written NULL.
+    const columns = batch.catalogue?.columns ?? [];
     const epoch = this.#epoch++;
     const ingest = new Date().toISOString();
     /** Other writers' silver commits checked against the batch so far, and what they added. */
@@ -225,26 +257,33 @@ export class IngestWriter {
           .map(([appId, version]) => ({ appId, version }));
         if (txns.length === 0) break;
         await stageThresholds(conn, snap, txns.map((t) => t.appId));
-        const p = PROJECTIONS[table];
+        // Columns the table lacks arrive with these rows, in the same commit.
+        const evolution = evolveTo(snap, wantedSchema(table, columns));
+        const p = projection(table, evolution.snapshot.schema, columns);
         const sql = `SELECT ${p.select.replaceAll("$ingest", `TIMESTAMPTZ '${ingest}'`)}
-          FROM staging s JOIN staging_apps a ON s.app = a.app JOIN thresholds t ON a.app_id = t.app_id
+          FROM ${p.from} s JOIN staging_apps a ON s.app = a.app JOIN thresholds t ON a.app_id = t.app_id
           WHERE s.pos > t.version AND ${p.where}`;
-        const adds = await writeDataFiles(conn, snap, sql);
+        const adds = await writeDataFiles(conn, evolution.snapshot, sql);
         const rows = adds.reduce(
           (n, a) => n + (a.stats ? JSON.parse(a.stats).numRecords ?? 0 : 0),
           0,
         );
         try {
-          const { version } = await commit(this.path(table), adds.map((add) => ({ add })), {
+          const actions = [...evolution.actions, ...adds.map((add) => ({ add }))];
+          if (evolution.added.length > 0) {
+            this.opts.onLog?.(`${table}: adding column(s) ${evolution.added.join(", ")}`);
+          }
+          const { version } = await commit(this.path(table), actions, {
             readVersion: snap.version,
             operation: "STREAMING UPDATE",
             operationParameters: {
               outputMode: "Append",
               queryId: this.opts.queryId,
               epochId: epoch,
+              ...(evolution.added.length > 0 ? { mergeSchema: true } : {}),
             },
             txns,
-            isBlindAppend: true,
+            isBlindAppend: evolution.actions.length === 0,
             // Delta's conflict detection for uniqueness: a winner that added one of our keys
             // makes our files wrong; the next attempt writes them without it.
             checkWinner: table === "silver"
@@ -276,8 +315,10 @@ export class IngestWriter {
               return storageFor(file).delete(file).catch(() => false);
             }),
           );
+          // A CommitConflictError here is a concurrent schema change (ours or theirs) or a
+          // commit that lost every race: the next attempt re-reads the table's metadata.
           const retriable = err instanceof ConcurrentTransactionError ||
-            err instanceof KeysTakenError;
+            err instanceof KeysTakenError || err instanceof CommitConflictError;
           if (!retriable || attempt >= maxRetries) throw err;
           result.retries++;
         }
@@ -292,6 +333,15 @@ export class IngestWriter {
     }
     return result;
   }
+}
+
+/** The schema `table` is evolved to before rows are written to it. */
+export function wantedSchema(table: IngestTable, columns: readonly ExtraColumn[]): TableSchema {
+  return table === "silver"
+    ? silverSchema(columns)
+    : table === "bronze"
+    ? BRONZE_SCHEMA
+    : QUARANTINE_SCHEMA;
 }
 
 /** The committed txn version of each appId in `snap`, as the `thresholds` temp table. */

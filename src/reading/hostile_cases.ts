@@ -409,3 +409,172 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
     kafkaOnly: true,
   },
 ];
+
+/**
+ * The sensor catalogue the catalogue cases below decode with: three of the brief's types, a
+ * PM2.5 type with its own unit spellings, vendor field aliases (epoch-ms `ts`, `deviceId`, a
+ * dotted path), and one extra column of each type.
+ */
+export const CASES_SENSORS_YAML = `types:
+  temperature:
+    unit: C
+    units: {"°F": {scale: 5/9, offset: -160/9}}
+    range: [-40, 85]
+  humidity: {unit: "%", range: [0, 100]}
+  co2: {unit: ppm, range: [250, 10000]}
+  pm25:
+    unit: ug/m3
+    units: {"µg/m³": {}, "mg/m3": {scale: 1000}}
+    range: [0, 1000]
+fields:
+  timestamp: [timestamp, ts]
+  device_id: [device_id, deviceId, meta.device]
+columns:
+  battery: double
+  rssi: {type: integer, from: [rssi, radio.rssi]}
+  firmware: string
+  charging: boolean
+`;
+
+/** A case decoded under {@link CASES_SENSORS_YAML}: one outcome per reading it carries. */
+export interface SensorCatalogueCase {
+  name: string;
+  payload: string;
+  /** Per reading, in payload order: "valid" or the quarantine reason. */
+  expect: readonly string[];
+  /** Per reading: the silver value and type of a valid one (null for a rejected one). */
+  silver?: readonly ({ type: string; value: number } | null)[];
+  /** The extras every valid reading of the payload carries. */
+  extras?: Record<string, number | string | boolean | null> | null;
+}
+
+let nextVendor = 0;
+/** A vendor-shaped message: epoch-ms `ts`, `deviceId`, own device per call. */
+function vendor(fields: Record<string, unknown>): string {
+  return JSON.stringify({
+    ts: 1765792800000,
+    deviceId: `vx_${String(nextVendor++).padStart(3, "0")}`,
+    building: "B",
+    floor: 1,
+    ...fields,
+  });
+}
+
+/** Catalogue cases: aliases, wide payloads, units, extra columns, a type the brief lacks. */
+export const SENSOR_CATALOGUE_CASES: readonly SensorCatalogueCase[] = [
+  {
+    name: "vendor aliases: epoch-ms ts and deviceId",
+    payload: vendor({ type: "temperature", value: 21 }),
+    expect: ["valid"],
+    silver: [{ type: "temperature", value: 21 }],
+    extras: null,
+  },
+  {
+    name: "dotted path: meta.device",
+    payload: JSON.stringify({
+      ts: 1765792801000,
+      meta: { device: "vx_meta" },
+      building: "B",
+      floor: 1,
+      type: "co2",
+      value: 600,
+    }),
+    expect: ["valid"],
+    silver: [{ type: "co2", value: 600 }],
+  },
+  {
+    name: "first alias present wins (device_id before deviceId)",
+    payload: vendor({ device_id: "vx_first", type: "humidity", value: 40 }),
+    expect: ["valid"],
+  },
+  {
+    name: "pm25, a type beyond the brief's, in a converted spelling",
+    payload: vendor({ type: "pm25", value: 0.012, unit: "mg/m3" }),
+    expect: ["valid"],
+    silver: [{ type: "pm25", value: 12 }],
+  },
+  {
+    name: "pm25 out of its range",
+    payload: vendor({ type: "pm25", value: 5000 }),
+    expect: ["out_of_range"],
+  },
+  {
+    name: "energy is not in this catalogue",
+    payload: vendor({ type: "energy", value: 1 }),
+    expect: ["unknown_type"],
+  },
+  {
+    name: "wide payload: three readings",
+    payload: vendor({ temperature: 22.5, humidity: 45, co2: 650 }),
+    expect: ["valid", "valid", "valid"],
+    silver: [
+      { type: "temperature", value: 22.5 },
+      { type: "humidity", value: 45 },
+      { type: "co2", value: 650 },
+    ],
+  },
+  {
+    name: "wide payload with one bad value: the others are kept",
+    payload: vendor({ temperature: 22.5, humidity: 145, co2: "650" }),
+    expect: ["valid", "out_of_range", "bad_type:value"],
+    silver: [{ type: "temperature", value: 22.5 }, null, null],
+  },
+  {
+    name: "wide payload honours <type>_unit",
+    payload: vendor({ temperature: 71.6, temperature_unit: "°F", pm25: 7 }),
+    expect: ["valid", "valid"],
+    silver: [{ type: "temperature", value: 22 }, { type: "pm25", value: 7 }],
+  },
+  {
+    name: "wide payload with a bad <type>_unit",
+    payload: vendor({ temperature: 20, temperature_unit: "kWh", co2: 700 }),
+    expect: ["bad_unit", "valid"],
+  },
+  {
+    name: "wide payload missing a shared field: every reading rejected",
+    payload: JSON.stringify({ ts: 1765792800000, building: "B", floor: 1, co2: 500, pm25: 3 }),
+    expect: ["missing_field:device_id", "missing_field:device_id"],
+  },
+  {
+    name: "no type and no type-named key is still missing_field:type",
+    payload: vendor({ value: 1, pressure: 1013 }),
+    expect: ["missing_field:type"],
+  },
+  {
+    name: "extra columns, typed",
+    payload: vendor({
+      type: "humidity",
+      value: 41,
+      battery: 0.87,
+      radio: { rssi: -71 },
+      firmware: "2.1.0",
+      charging: false,
+    }),
+    expect: ["valid"],
+    extras: { battery: 0.87, rssi: -71, firmware: "2.1.0", charging: false },
+  },
+  {
+    name: "extra columns of the wrong type become null, the reading is kept",
+    payload: vendor({
+      type: "humidity",
+      value: 42,
+      battery: "87%",
+      rssi: -71.5,
+      firmware: 2,
+      charging: "yes",
+    }),
+    expect: ["valid"],
+    extras: { battery: null, rssi: null, firmware: null, charging: null },
+  },
+  {
+    name: "wide payload: extras shared by its readings",
+    payload: vendor({ co2: 800, pm25: 9, battery: 0.5 }),
+    expect: ["valid", "valid"],
+    extras: { battery: 0.5 },
+  },
+  {
+    name: "a hostile alias target (constructor) is not read from the prototype",
+    payload: vendor({ type: "co2", value: 900, constructor: { prototype: 1 } }),
+    expect: ["valid"],
+  },
+];

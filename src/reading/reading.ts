@@ -1,19 +1,25 @@
 /**
  * The sensor reading: the one typed shape every source (Kafka, files, simulator) is reduced to.
  *
- * Values are always in the canonical unit of their type (see `CANONICAL_UNITS` in units.ts), so
- * downstream SQL never needs to know which unit a device happened to send.
+ * Values are always in the canonical unit of their type (the catalogue's `unit`, see
+ * catalogue.ts), so downstream SQL never needs to know which unit a device happened to send.
  *
  * @module
  */
 
-/** The sensor types the site knows; anything else is rejected as `unknown_type`. */
-export type SensorType = "temperature" | "humidity" | "co2" | "energy";
+/**
+ * A sensor type: a name from the sensor catalogue (sensors.yaml), `[a-z][a-z0-9_]{0,63}`;
+ * anything the catalogue does not list is rejected as `unknown_type`.
+ */
+export type SensorType = string;
 
-/** Canonical units, one per type: °C, %RH, ppm and kWh. */
-export type CanonicalUnit = "C" | "%" | "ppm" | "kWh";
+/** A canonical unit: the catalogue's `unit` of a type (°C is "C", %RH "%", "ppm", "kWh"…). */
+export type CanonicalUnit = string;
 
-/** Every sensor type, in a stable order (used for topology and iteration). */
+/**
+ * The brief's four types, in the repository catalogue's order. Code that knows the catalogue
+ * uses `typeNames(catalogue)` instead; this stays for the simulator's built-in physics.
+ */
 export const SENSOR_TYPES: readonly SensorType[] = ["temperature", "humidity", "co2", "energy"];
 
 /** A validated, normalised reading. */
@@ -30,6 +36,9 @@ export interface Reading {
   unit: CanonicalUnit;
 }
 
+/** A value of a catalogue `columns:` field: typed per the catalogue, null when of the wrong type. */
+export type ExtraValue = number | string | boolean | null;
+
 /**
  * Partition values taken from a payload before (or despite) validation. Each is the payload's
  * string only when it is a safe identifier, so it can become a directory name of a partitioned
@@ -40,12 +49,16 @@ export interface PartitionHints {
   type: string | null;
 }
 
-/** The outcome of decoding one payload; never thrown, always returned. */
+/**
+ * The outcome of decoding one reading; never thrown, always returned. `extras` holds the
+ * catalogue's `columns:` fields the payload carried (null when it carried none, or the
+ * catalogue has none).
+ */
 export type DecodeResult =
-  | { ok: true; reading: Reading; hints: PartitionHints }
+  | { ok: true; reading: Reading; hints: PartitionHints; extras: Record<string, ExtraValue> | null }
   | { ok: false; reason: string; detail: string; hints: PartitionHints };
 
-/** True for the four known sensor types. */
+/** True for the brief's four types (see {@link SENSOR_TYPES}). */
 export function isSensorType(value: unknown): value is SensorType {
   return value === "temperature" || value === "humidity" || value === "co2" || value === "energy";
 }

@@ -1,5 +1,6 @@
 /**
- * Unit normalisation: every accepted unit of a type mapped to its canonical unit.
+ * Unit normalisation: every accepted spelling of a type's unit mapped to its canonical unit,
+ * as the sensor catalogue declares (`units:` → `value * scale + offset`).
  *
  * The accepted spellings are deliberately few and exact (case-sensitive): a unit we do not know
  * is a `bad_unit` reject, never a guess, because a silently mis-converted temperature is worse
@@ -7,49 +8,38 @@
  *
  * @module
  */
-import type { CanonicalUnit, SensorType } from "./reading.ts";
+import type { SensorCatalogue, SensorTypeSpec, UnitConversion } from "./catalogue.ts";
+import { builtinCatalogue } from "./catalogue_file.ts";
 
-/** The canonical unit of each type; a missing `unit` field means this unit. */
-export const CANONICAL_UNITS: Readonly<Record<SensorType, CanonicalUnit>> = {
-  temperature: "C",
-  humidity: "%",
-  co2: "ppm",
-  energy: "kWh",
-};
-
-/** Converts a value in one accepted unit to the canonical unit. */
-type Converter = (value: number) => number;
+/**
+ * The canonical unit of each of the repository catalogue's types (the brief's four: C, %, ppm,
+ * kWh); a missing `unit` field means this unit. Catalogue-aware code reads `spec.unit`.
+ */
+export const CANONICAL_UNITS: Readonly<Record<string, string>> = Object.fromEntries(
+  [...builtinCatalogue().types.values()].map((t) => [t.name, t.unit]),
+);
 
 /**
  * Converted values are rounded to 1e-6 so that e.g. 71.6 °F gives 22 °C rather than
- * 22.000000000000004; no sensor is anywhere near that precise.
+ * 22.000000000000004; no sensor is anywhere near that precise. The canonical unit itself
+ * (scale 1, offset 0) is kept exactly as sent.
  */
-function round6(x: number): number {
+export function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;
 }
 
-const identity: Converter = (v) => v;
-const fahrenheitToC: Converter = (v) => round6((v - 32) * 5 / 9);
-const kelvinToC: Converter = (v) => round6(v - 273.15);
-const whToKWh: Converter = (v) => round6(v / 1000);
+/** `value` in a spelling with conversion `c`, in the canonical unit. */
+export function convert(c: UnitConversion, value: number): number {
+  return c.scale === 1 && c.offset === 0 ? value : round6(value * c.scale + c.offset);
+}
 
-/** Accepted units per type and how each converts to the canonical unit. */
-export const UNIT_CONVERSIONS: Readonly<Record<SensorType, Readonly<Record<string, Converter>>>> = {
-  temperature: {
-    "C": identity,
-    "°C": identity,
-    "F": fahrenheitToC,
-    "°F": fahrenheitToC,
-    "K": kelvinToC,
-  },
-  humidity: { "%": identity },
-  co2: { "ppm": identity },
-  energy: { "kWh": identity, "Wh": whToKWh },
-};
+function specOf(type: string | SensorTypeSpec, cat: SensorCatalogue): SensorTypeSpec | undefined {
+  return typeof type === "string" ? cat.types.get(type) : type;
+}
 
 /**
  * Normalises `value` given in `unit` to the canonical unit of `type`; returns undefined when the
- * unit is not accepted for that type.
+ * unit (or the type) is not in the catalogue (default: the repository's).
  *
  * @example
  * ```ts
@@ -59,24 +49,27 @@ export const UNIT_CONVERSIONS: Readonly<Record<SensorType, Readonly<Record<strin
  * normalise("co2", 500, "kWh"); // undefined
  * ```
  */
-export function normalise(type: SensorType, value: number, unit: string): number | undefined {
-  const conv = Object.hasOwn(UNIT_CONVERSIONS[type], unit)
-    ? UNIT_CONVERSIONS[type][unit]
-    : undefined;
-  return conv === undefined ? undefined : conv(value);
+export function normalise(
+  type: string | SensorTypeSpec,
+  value: number,
+  unit: string,
+  cat: SensorCatalogue = builtinCatalogue(),
+): number | undefined {
+  const c = specOf(type, cat)?.units.get(unit);
+  return c === undefined ? undefined : convert(c, value);
 }
 
-/** Converts a canonical value back into `unit` (used by the simulator's wrong-unit faults). */
-export function denormalise(type: SensorType, value: number, unit: string): number {
-  switch (`${type}:${unit}`) {
-    case "temperature:F":
-    case "temperature:°F":
-      return round6(value * 9 / 5 + 32);
-    case "temperature:K":
-      return round6(value + 273.15);
-    case "energy:Wh":
-      return round6(value * 1000);
-    default:
-      return value;
-  }
+/**
+ * Converts a canonical value back into `unit` (the simulator's wrong-unit faults); the value
+ * unchanged when the unit is not the type's.
+ */
+export function denormalise(
+  type: string | SensorTypeSpec,
+  value: number,
+  unit: string,
+  cat: SensorCatalogue = builtinCatalogue(),
+): number {
+  const c = specOf(type, cat)?.units.get(unit);
+  if (c === undefined || (c.scale === 1 && c.offset === 0)) return value;
+  return round6((value - c.offset) / c.scale);
 }

@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { CANONICAL_UNITS } from "../reading/units.ts";
 import type { SensorType } from "../reading/reading.ts";
 import type { Device } from "./topology.ts";
 import type { DataFaultKind } from "./faults.ts";
@@ -23,13 +22,18 @@ export interface SimMessage {
   fault?: DataFaultKind;
 }
 
-/** Decimal places each type is reported with (like real sensor firmware). */
-export const DECIMALS: Record<SensorType, number> = {
+/** Decimal places each built-in type is reported with (like real sensor firmware). */
+const DECIMALS: Record<SensorType, number> = {
   temperature: 2,
   humidity: 1,
   co2: 0,
   energy: 6,
 };
+
+/** Decimal places of a type's readings: the built-in firmware's, else 2. */
+export function decimalsOf(type: SensorType): number {
+  return DECIMALS[type] ?? 2;
+}
 
 export function roundTo(x: number, decimals: number): number {
   const f = 10 ** decimals;
@@ -60,11 +64,12 @@ export interface EncodedDevice {
   suffix: string;
 }
 
-export function encodedDevice(dev: Device): EncodedDevice {
+/** A device's message pieces; `unit` is its type's canonical unit. */
+export function encodedDevice(dev: Device, unit: string): EncodedDevice {
   return {
     mid: `,"device_id":"${dev.deviceId}","building":"${dev.building}","floor":${dev.floor},` +
       `"type":"${dev.type}","value":`,
-    suffix: `,"unit":"${CANONICAL_UNITS[dev.type]}"}`,
+    suffix: `,"unit":"${unit}"}`,
   };
 }
 

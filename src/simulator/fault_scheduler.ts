@@ -28,9 +28,10 @@ import {
   type EpisodeKind,
   type EpisodeShape,
   type FaultRates,
+  GENERIC_EPISODE_KINDS,
 } from "./faults.ts";
 import {
-  DECIMALS,
+  decimalsOf,
   type EncodedDevice,
   encodeReading,
   headWithTimestamp,
@@ -40,6 +41,7 @@ import {
   type SimMessage,
 } from "./encoder.ts";
 import { HOUR_MS } from "./physics.ts";
+import type { SimType } from "./sim_types.ts";
 
 interface ActiveEpisode {
   kind: EpisodeKind;
@@ -90,14 +92,19 @@ export class FaultScheduler {
   #pending: Pending[] = [];
   #seq = 0;
 
-  constructor(rates: FaultRates, flt: Prng, opts: { start: number; intervalMs: number }) {
+  constructor(
+    rates: FaultRates,
+    flt: Prng,
+    opts: { start: number; intervalMs: number; types: readonly SimType[] },
+  ) {
     this.#flt = flt;
     this.#start = opts.start;
     this.#intervalMs = opts.intervalMs;
     const intervalH = opts.intervalMs / HOUR_MS;
-    for (const type of ["temperature", "humidity", "co2", "energy"] as SensorType[]) {
+    for (const { name: type, simulate } of opts.types) {
       const kinds = EPISODE_KINDS.filter((k) =>
-        k !== "energy_high" && EPISODE_TYPES[k].includes(type) && rates.episodes[k] > 0
+        k !== "energy_high" && rates.episodes[k] > 0 &&
+        (simulate === null ? EPISODE_TYPES[k].includes(type) : GENERIC_EPISODE_KINDS.includes(k))
       );
       const cum: number[] = [];
       let total = 0;
@@ -174,7 +181,7 @@ export class FaultScheduler {
       case "silent":
         return null;
       case "flatline":
-        if (ep.stuck === null) ep.stuck = ep.peak = roundTo(clean + noise, DECIMALS[type]);
+        if (ep.stuck === null) ep.stuck = ep.peak = roundTo(clean + noise, decimalsOf(type));
         return ep.stuck;
       case "spike": {
         const base = clean + noise;
@@ -339,7 +346,7 @@ export class FaultScheduler {
     d.ep = null;
     if (endMs < ep.startMs) return;
     ep.record.end = isoOf(Math.min(ep.endMs, endMs));
-    if (ep.peak !== null) ep.record.peak = roundTo(ep.peak, DECIMALS[d.dev.type]);
+    if (ep.peak !== null) ep.record.peak = roundTo(ep.peak, decimalsOf(d.dev.type));
     this.#completed.push(ep.record);
   }
 

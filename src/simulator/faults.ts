@@ -46,6 +46,13 @@ export const EPISODE_TYPES: Readonly<Record<EpisodeKind, readonly SensorType[]>>
   energy_high: ["energy"],
 };
 
+/**
+ * The kinds a catalogue type with a generic signal (`simulate:`) can have: those that need no
+ * knowledge of the signal (a stuck value, a silent device). Spikes and band excursions are
+ * sized to the built-in types' physics and alarm bands.
+ */
+export const GENERIC_EPISODE_KINDS: readonly EpisodeKind[] = ["flatline", "silent"];
+
 /** Kinds of data fault (per message), as counted in the summary. */
 export type DataFaultKind =
   | "duplicate"

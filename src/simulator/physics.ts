@@ -12,7 +12,10 @@
  * - humidity: falls as temperature rises, rises with occupancy, ± a daily offset;
  * - energy per floor meter: (base load + occupancy + HVAC effort) × interval, split over the
  *   floor's meters;
- * - per device: a fixed calibration offset, a slow sinusoidal drift and bounded noise.
+ * - per device: a fixed calibration offset, a slow sinusoidal drift and bounded noise;
+ * - a catalogue type with a `simulate:` block (sim_types.ts): base + amplitude × a daily sine
+ *   (highest at 15:00 UTC), a calibration offset up to its noise, and bounded noise, kept
+ *   inside the type's plausible range.
  * The clean baseline stays inside every alarm band (temperature ~19–24.5 °C, CO2 ~400–900 ppm,
  * humidity ~35–56 %), so profile `none` raises no alarms.
  *
@@ -22,8 +25,10 @@
  * @module
  */
 import type { SensorType } from "../reading/reading.ts";
+import type { SimulateSpec } from "../reading/catalogue.ts";
 import type { Device, Topology } from "./topology.ts";
-import { hashSeed, type Prng } from "./prng.ts";
+import type { SimType } from "./sim_types.ts";
+import { hashSeed, Prng } from "./prng.ts";
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
@@ -136,6 +141,13 @@ export class SitePhysics {
   readonly #alphaCo2: number;
   readonly #floors = new Map<string, FloorState>();
   readonly #dayMeans = new Map<number, number>();
+  /** Types with a generic signal (`simulate:`), by name. */
+  readonly #generic = new Map<string, SimType & { simulate: SimulateSpec }>();
+  /**
+   * Their own stream: adding a catalogue type to a run leaves the built-in types' signal (and
+   * so their messages without faults) exactly as it was.
+   */
+  readonly #genericSig: Prng;
 
   /**
    * Draws every floor's traits from `sig`, in topology order (the first draws of a run); the
@@ -144,9 +156,13 @@ export class SitePhysics {
   constructor(
     topology: Topology,
     sig: Prng,
-    opts: { seed: number | string; start: number; intervalMs: number },
+    opts: { seed: number | string; start: number; intervalMs: number; types: readonly SimType[] },
   ) {
+    for (const t of opts.types) {
+      if (t.simulate !== null) this.#generic.set(t.name, { ...t, simulate: t.simulate });
+    }
     this.#sig = sig;
+    this.#genericSig = new Prng(hashSeed(opts.seed, "signal-generic"));
     this.#seed = opts.seed;
     this.#start = opts.start;
     this.#intervalH = opts.intervalMs / HOUR_MS;
@@ -174,11 +190,12 @@ export class SitePhysics {
 
   /** A device's physical traits, drawn from the signal stream (in topology order). */
   device(dev: Device): PhysicalDevice {
-    const sig = this.#sig;
+    const generic = this.#generic.get(dev.type);
+    const sig = generic ? this.#genericSig : this.#sig;
     return {
       dev,
       floor: this.#floors.get(`${dev.building}/${dev.floor}`)!,
-      offset: sig.range(-1, 1) * OFFSET[dev.type],
+      offset: sig.range(-1, 1) * (generic?.simulate.noise ?? OFFSET[dev.type]),
       driftPeriodMs: sig.range(4, 10) * HOUR_MS,
       driftPhase: sig.range(0, 2 * Math.PI),
     };
@@ -215,6 +232,8 @@ export class SitePhysics {
   cleanValue(d: PhysicalDevice, t: number): number {
     const fs = d.floor;
     const type = d.dev.type;
+    const generic = this.#generic.get(type);
+    if (generic !== undefined) return this.#genericValue(generic, d, t);
     const drift = DRIFT[type] === 0 ? 0 : DRIFT[type] *
       Math.sin((2 * Math.PI * (t - this.#start)) / d.driftPeriodMs + d.driftPhase);
     switch (type) {
@@ -224,14 +243,26 @@ export class SitePhysics {
         return fs.rhNow + d.offset + drift;
       case "co2":
         return fs.co2Now + d.offset + drift;
-      case "energy":
+      default: // energy
         return (fs.kwNow * this.#intervalH / this.#devicesPerFloor) * (1 + d.offset);
     }
+  }
+
+  /** A generic signal's clean value: its daily swing around base, the device's offset. */
+  #genericValue(t: SimType & { simulate: SimulateSpec }, d: PhysicalDevice, at: number): number {
+    const h = (at % DAY_MS) / HOUR_MS;
+    const { base, amplitude, noise } = t.simulate;
+    const v = base + amplitude * Math.sin(2 * Math.PI * (h - 9) / 24) + d.offset;
+    // Room for the noise inside the plausible range, so a clean reading is never rejected.
+    const [lo, hi] = t.range;
+    return Math.min(hi === null ? v : hi - noise, Math.max(lo === null ? v : lo + noise, v));
   }
 
   /** This tick's bounded noise for a reading of `clean` (one draw from the signal stream). */
   noise(type: SensorType, clean: number): number {
     const sig = this.#sig;
+    const generic = this.#generic.get(type);
+    if (generic !== undefined) return this.#genericSig.tri(generic.simulate.noise);
     return type === "energy" ? clean * sig.tri(NOISE.energy) : sig.tri(NOISE[type]);
   }
 

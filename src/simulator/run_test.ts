@@ -85,7 +85,8 @@ Deno.test("produce CLI: --out writes NDJSON, summary JSON on stdout, bad flags e
   const script = new URL("../../scripts/produce.ts", import.meta.url).pathname;
   const run = (...args: string[]) =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", `--allow-write=${dir}`, "--allow-env", script, ...args],
+      // Read: the sensor catalogue (--sensors, default the repository's sensors.yaml).
+      args: ["run", `--allow-write=${dir}`, "--allow-read", "--allow-env", script, ...args],
       stdout: "piped",
       stderr: "piped",
     }).output();

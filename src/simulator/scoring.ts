@@ -23,6 +23,7 @@ export interface ScoredAlarm {
   severity: string;
   device_id: string | null;
   building: string;
+  type: string | null;
   started_at: number;
   ended_at: number | null;
 }
@@ -35,6 +36,7 @@ export interface ScoredIncident {
   severity: string;
   device_id: string | null;
   building: string;
+  type: string | null;
   started_at: number;
   ended_at: number | null;
 }
@@ -210,8 +212,31 @@ export function scoreIncidents(
   };
 }
 
-/** The detection report of a run, as the demo and `deno task score` print it. */
-export function detectionReport(incidents: IncidentScoreResult, alarms: ScoreResult): string {
+/**
+ * How many incidents (or alarms) each sensor type has: every type of `types` (the catalogue's,
+ * in its order) even with none, then any other type they name.
+ */
+export function countByType(
+  rows: readonly { type: string | null }[],
+  types: readonly string[],
+): [string, number][] {
+  const counts = new Map<string, number>(types.map((t) => [t, 0]));
+  for (const r of rows) {
+    const t = r.type ?? "(none)";
+    counts.set(t, (counts.get(t) ?? 0) + 1);
+  }
+  return [...counts];
+}
+
+/**
+ * The detection report of a run, as the demo and `deno task score` print it; `byType` (from
+ * {@link countByType}) adds a line of incidents per sensor type.
+ */
+export function detectionReport(
+  incidents: IncidentScoreResult,
+  alarms: ScoreResult,
+  byType?: [string, number][],
+): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
   const kinds = Object.entries(incidents.byKind).sort(([a], [b]) => a.localeCompare(b))
     .map(([k, t]) => `${k} ${t.hit}/${t.total}`).join(", ");
@@ -228,6 +253,7 @@ export function detectionReport(incidents: IncidentScoreResult, alarms: ScoreRes
       pct(alarms.falseAlarmRate)
     })`,
     ...(kinds ? [`  by kind (incidents): ${kinds}`] : []),
+    ...(byType ? [`  by type (incidents): ${byType.map(([t, n]) => `${t} ${n}`).join(", ")}`] : []),
   ].join("\n");
 }
 
@@ -247,7 +273,7 @@ async function readDetections(lakehouse: string, table: string, id: string, labe
   try {
     const rows = (await db.conn.runAndReadAll(
       `SELECT ${id}, ${label}, severity, device_id, building, epoch_ms(started_at) AS s,
-         epoch_ms(ended_at) AS e FROM (${snapshotScanSql(snap)}) ORDER BY started_at`,
+         epoch_ms(ended_at) AS e, type FROM (${snapshotScanSql(snap)}) ORDER BY started_at`,
     )).getRows();
     return rows.map((r) => ({
       id: String(r[0]),
@@ -257,6 +283,7 @@ async function readDetections(lakehouse: string, table: string, id: string, labe
       building: String(r[4]),
       started_at: Number(r[5]),
       ended_at: r[6] === null ? null : Number(r[6]),
+      type: r[7] === null ? null : String(r[7]),
     }));
   } finally {
     db.close();

@@ -24,8 +24,9 @@ import {
 } from "./faults.ts";
 import { type PhysicalDevice, SitePhysics } from "./physics.ts";
 import { type EpisodeSlot, FaultScheduler } from "./fault_scheduler.ts";
+import { BUILTIN_SIM_TYPES, type SimType } from "./sim_types.ts";
 import {
-  DECIMALS,
+  decimalsOf,
   encodedDevice,
   encodeReading,
   messageHead,
@@ -50,6 +51,11 @@ export interface SimulatorOptions {
   durationSeconds?: number;
   /** Fault rates or a profile name (default `none`). */
   faults?: FaultRates | string;
+  /**
+   * The types to simulate (default the brief's four with their built-in physics); from a
+   * catalogue: `simulatedTypes(catalogue)` (sim_types.ts).
+   */
+  types?: readonly SimType[];
 }
 
 /** Counts of what was emitted so far; `valid + duplicates + rejected = messages`. */
@@ -151,12 +157,15 @@ class SiteSimulator implements Simulator {
     const rates: FaultRates = typeof opts.faults === "string" || opts.faults === undefined
       ? resolveFaults(opts.faults ?? "none")
       : opts.faults;
-    this.topology = buildTopology(opts.topology);
+    const types = opts.types ?? BUILTIN_SIM_TYPES;
+    if (types.length === 0) throw new SimulatorOptionsError("no sensor type to simulate");
+    const units = new Map(types.map((t) => [t.name, t.unit]));
+    this.topology = buildTopology(opts.topology, types.map((t) => t.name));
     const sig = new Prng(hashSeed(seed, "signal"));
-    this.#physics = new SitePhysics(this.topology, sig, { seed, start, intervalMs });
+    this.#physics = new SitePhysics(this.topology, sig, { seed, start, intervalMs, types });
     this.#devices = this.topology.devices.map((dev) => ({
       ...this.#physics.device(dev),
-      ...encodedDevice(dev),
+      ...encodedDevice(dev, units.get(dev.type)!),
       busyUntil: start + EPISODE_WARMUP_MS,
       ep: null,
     }));
@@ -169,6 +178,7 @@ class SiteSimulator implements Simulator {
     this.#faults = new FaultScheduler(rates, new Prng(hashSeed(seed, "faults")), {
       start,
       intervalMs,
+      types,
     });
     this.#stats = {
       messages: 0,
@@ -252,7 +262,7 @@ class SiteSimulator implements Simulator {
       this.#faults.advance(d, t);
       const raw = this.#faults.apply(d, t, clean, noise);
       if (raw === null) continue;
-      const value = roundTo(raw, DECIMALS[type]);
+      const value = roundTo(raw, decimalsOf(type));
       const msg: SimMessage = {
         key: d.dev.deviceId,
         value: encodeReading(head, d, value),

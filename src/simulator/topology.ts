@@ -36,7 +36,7 @@ export interface Topology {
   buildings: string[];
   floors: number;
   devicesPerFloor: number;
-  /** Devices ordered by building, floor, type (SENSOR_TYPES order), index. */
+  /** Devices ordered by building, floor, type (the simulated types' order), index. */
   devices: Device[];
 }
 
@@ -82,7 +82,8 @@ export function deviceIdOf(
 }
 
 /**
- * Builds the site layout.
+ * Builds the site layout: on every floor, `devicesPerFloor` devices of each of `types` (default
+ * the brief's four), in that order.
  *
  * @example
  * ```ts
@@ -92,7 +93,10 @@ export function deviceIdOf(
  * // ["A-F0-temperature-01", "A-F0-humidity-01", "A-F0-co2-01", "A-F0-energy-01"]
  * ```
  */
-export function buildTopology(opts: TopologyOptions = {}): Topology {
+export function buildTopology(
+  opts: TopologyOptions = {},
+  types: readonly SensorType[] = SENSOR_TYPES,
+): Topology {
   const nb = opts.buildings ?? 3;
   const nf = opts.floors ?? 3;
   const nd = opts.devicesPerFloor ?? 1;
@@ -107,7 +111,7 @@ export function buildTopology(opts: TopologyOptions = {}): Topology {
   const devices: Device[] = [];
   for (const building of buildings) {
     for (let floor = 0; floor < nf; floor++) {
-      for (const type of SENSOR_TYPES) {
+      for (const type of types) {
         for (let index = 0; index < nd; index++) {
           devices.push({
             deviceId: deviceIdOf(building, floor, type, index),

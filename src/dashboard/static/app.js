@@ -4,14 +4,15 @@
 "use strict";
 
 (() => {
-  const TYPES = ["temperature", "humidity", "co2", "energy"];
+  // The types, their order and units come from the sensor catalogue (state.types); these are
+  // only nicer names for the brief's four (any other type shows as its name).
   const TYPE_LABEL = {
     temperature: "Temperature",
     humidity: "Humidity",
     co2: "CO₂",
     energy: "Energy",
   };
-  const UNIT = { temperature: "°C", humidity: "%", co2: "ppm", energy: "kWh" };
+  const label = (type) => TYPE_LABEL[type] ?? type;
   const FLOOR_COLOURS = [
     "#1f77b4",
     "#ff7f0e",
@@ -135,7 +136,7 @@
     $("error-list").replaceChildren(...s.errors.map((e) => el("li", null, e)));
 
     renderBuildings(s.buildings);
-    renderOverview(s.overview);
+    renderOverview(s.overview, s.types);
     renderAlarms(s);
     renderHealth(s.health);
     lastState = s;
@@ -167,7 +168,7 @@
     }
   }
 
-  function renderOverview(rows) {
+  function renderOverview(rows, types) {
     const byBuilding = new Map();
     for (const r of rows) {
       if (!byBuilding.has(r.building)) byBuilding.set(r.building, new Map());
@@ -183,7 +184,7 @@
       const table = el("table", "floors");
       const head = el("tr");
       head.append(el("th", null, "Floor"));
-      for (const t of TYPES) head.append(el("th", null, `${TYPE_LABEL[t]} (${UNIT[t]})`));
+      for (const t of types) head.append(el("th", null, `${label(t.type)} (${t.unit})`));
       const thead = el("thead");
       thead.append(head);
       table.append(thead);
@@ -191,7 +192,7 @@
       for (const floor of [...floors.keys()].sort((a, b) => b - a)) {
         const tr = el("tr");
         tr.append(el("th", null, `F${floor}`));
-        for (const t of TYPES) {
+        for (const { type: t } of types) {
           const r = floors.get(floor)[t];
           const td = el("td", `cell band-${r ? r.band : "missing"}`, r ? num(r.value) : "–");
           if (r) {
@@ -415,7 +416,7 @@
       for (const c of s.charts) {
         const box = el("div", "chart");
         box.dataset.type = c.type;
-        const title = el("h3", null, `${TYPE_LABEL[c.type]} (${c.unit})`);
+        const title = el("h3", null, `${label(c.type)} (${c.unit})`);
         const csv = el("button", "csv", "CSV");
         csv.type = "button";
         csv.title = "Download what this chart shows as CSV (UTC times)";
@@ -622,7 +623,7 @@
       el(
         "p",
         "bands muted small",
-        `${TYPE_LABEL[d.type] ?? d.type} (${d.unit})${bands ? ` · ${bands}` : ""}`,
+        `${label(d.type)} (${d.unit})${bands ? ` · ${bands}` : ""}`,
       ),
     );
     deviceChart = new uPlot(
@@ -679,7 +680,7 @@
     $("device-note").textContent =
       `${
         silent ? `Silent for ${duration(silent.silent_ms)}. ` : ""
-      }Its own readings below; in the ${TYPE_LABEL[drill.type] ?? drill.type} chart only its ` +
+      }Its own readings below; in the ${label(drill.type)} chart only its ` +
       `floor (F${drill.floor}) is shown.`;
     fillTable(
       $("device-incidents"),
