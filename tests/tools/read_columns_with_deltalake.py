@@ -10,6 +10,8 @@ import sys
 
 from deltalake import DeltaTable, QueryBuilder
 
+from quick_exit import exit_after_flush
+
 
 def main() -> None:
     path, version = sys.argv[1], sys.argv[2]
@@ -33,3 +35,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    exit_after_flush()

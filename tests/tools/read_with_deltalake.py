@@ -8,10 +8,11 @@ Output: {"version", "files", "partitions": {json([partition values]): {"rows", "
 """
 import json
 from datetime import datetime, timezone
-import os
 import sys
 
 from deltalake import DeltaTable, QueryBuilder
+
+from quick_exit import exit_after_flush
 
 
 def main() -> None:
@@ -48,8 +49,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    # delta-rs (deltalake 1.x) can abort in its runtime's teardown at interpreter exit under
-    # load ("terminate called without an active exception") after the answer was printed; the
-    # answer is complete once flushed, so leave without the teardown.
-    sys.stdout.flush()
-    os._exit(0)
+    exit_after_flush()
