@@ -15,6 +15,7 @@
  * server refuses (wrong credentials, missing bucket), a StorageError says what to check.
  */
 import { readEnv } from "../env.ts";
+import { faultPoint } from "../fault_point.ts";
 import { parseS3 } from "./location.ts";
 import { type Credentials, sha256Hex, signRequest, uriEncode } from "./sigv4.ts";
 import type { Body, ObjectInfo, Storage } from "./storage.ts";
@@ -217,6 +218,8 @@ export class S3Storage implements Storage {
     for (let i = 0;; i++) {
       try {
         const res = await this.#once("PUT", bucket, key, { headers, body: ours });
+        // Test-only (fault_point.ts): a `_delta_log` entry's PUT answered, its body unread.
+        if (key.endsWith(".json")) faultPoint("commit-put", "during");
         if (res.ok) {
           await res.body?.cancel();
           return true;
