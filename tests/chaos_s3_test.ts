@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { testBrokers } from "../src/kafka/test_broker.ts";
 import { readEnv } from "../src/config.ts";
 import {
+  freeS3Port,
   putKillScenario,
   s3RestartScenario,
   splitCommitScenario,
@@ -22,7 +23,7 @@ import { noteSkip } from "./helpers/skip.ts";
 const BROKERS = (await testBrokers()).join(",");
 /** CHAOS_VERBOSE=1 prints each scenario's progress lines. */
 const log = readEnv("CHAOS_VERBOSE") ? (l: string) => console.error(l) : undefined;
-const SMALL = { brokers: BROKERS, seed: 8, versionSample: 15, log };
+const SMALL = { brokers: BROKERS, seed: 8, versionSample: 10, log };
 
 function assertHeld(name: string, r: ScenarioReport): void {
   console.error(formatReport(r));
@@ -34,19 +35,8 @@ function assertHeld(name: string, r: ScenarioReport): void {
   noteSkip(`${name}: the delta-rs reader`, String(r.details.deltaRs));
 }
 
-/** A free port for the throw-away S3 server: 19001–19050 (never the shared one). */
-async function freeS3Port(): Promise<number> {
-  for (let port = 19001; port <= 19050; port++) {
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return port;
-    } catch { /* taken */ }
-  }
-  throw new Error("no free port in 19001-19050 for a throw-away S3 server");
-}
-
 Deno.test("chaos s3: the S3 server SIGKILLed mid-ingest, back 10 s later: exact, readers agree", async () => {
-  const s3 = await startThrowAwayS3(await freeS3Port());
+  const s3 = await startThrowAwayS3(freeS3Port());
   try {
     const r = await s3RestartScenario({
       ...SMALL,

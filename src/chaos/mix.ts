@@ -130,7 +130,8 @@ export async function tableCounts(lakehouse: string): Promise<TableCounts> {
   try {
     await enableLocation(db.conn, lakehouse);
     const t = (name: string) => `delta_scan(${sqlString(`${lakehouse}/${name}`)})`;
-    const one = async (sql: string) => Number((await db.conn.runAndReadAll(sql)).getRows()[0][0]);
+    const row = async (sql: string) =>
+      (await db.conn.runAndReadAll(sql)).getRows()[0].map((v) => Number(v));
     const reasons: Record<string, number> = {};
     for (
       const [r, n] of (await db.conn.runAndReadAll(
@@ -138,18 +139,25 @@ export async function tableCounts(lakehouse: string): Promise<TableCounts> {
       )).getRows()
     ) reasons[String(r)] = Number(n);
     const coords = "coalesce(topic, file), coalesce(kafka_partition, -1), kafka_offset";
+    // One scan per table: on s3:// each delta_scan reads the log and the files again.
+    const [bronze, bronzeDistinctCoords, bronzeDuplicates] = await row(
+      `SELECT count(*), count(DISTINCT (${coords})), count(*) FILTER (status = 'duplicate')
+       FROM ${t("bronze")}`,
+    );
+    const [silver, silverDistinctKeys] = await row(
+      `SELECT count(*), count(DISTINCT (device_id, type, timestamp)) FROM ${t("silver")}`,
+    );
+    const [quarantine, quarantineDistinctCoords] = await row(
+      `SELECT count(*), count(DISTINCT (${coords})) FROM ${t("quarantine")}`,
+    );
     return {
-      bronze: await one(`SELECT count(*) FROM ${t("bronze")}`),
-      bronzeDistinctCoords: await one(`SELECT count(DISTINCT (${coords})) FROM ${t("bronze")}`),
-      bronzeDuplicates: await one(`SELECT count(*) FROM ${t("bronze")} WHERE status = 'duplicate'`),
-      silver: await one(`SELECT count(*) FROM ${t("silver")}`),
-      silverDistinctKeys: await one(
-        `SELECT count(DISTINCT (device_id, type, timestamp)) FROM ${t("silver")}`,
-      ),
-      quarantine: await one(`SELECT count(*) FROM ${t("quarantine")}`),
-      quarantineDistinctCoords: await one(
-        `SELECT count(DISTINCT (${coords})) FROM ${t("quarantine")}`,
-      ),
+      bronze,
+      bronzeDistinctCoords,
+      bronzeDuplicates,
+      silver,
+      silverDistinctKeys,
+      quarantine,
+      quarantineDistinctCoords,
       reasons,
     };
   } finally {

@@ -60,6 +60,17 @@ export interface ThrowAwayS3 {
   stop(): Promise<void>;
 }
 
+/** The first port in `from`–`to` nobody listens on, for a throw-away S3 server. */
+export function freeS3Port(from = 19001, to = 19050): number {
+  for (let port = from; port <= to; port++) {
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return port;
+    } catch { /* taken */ }
+  }
+  throw new Error(`no free port in ${from}-${to} for a throw-away S3 server`);
+}
+
 /**
  * Starts an S3Proxy at `port` (refused when something answers there) and points this process's
  * AWS_* variables — and so the consumers it spawns — at it until stop().
@@ -98,6 +109,12 @@ export async function startThrowAwayS3(port: number, log: Log = () => {}): Promi
 // ---------------------------------------------------------------------------------------------
 // Shared steps
 // ---------------------------------------------------------------------------------------------
+
+/** The scenario's log with the seconds since `t0` in front of each line. */
+function timed(o: ScenarioOptions, t0: number): Log {
+  const log = o.log ?? (() => {});
+  return (l) => log(`[${((performance.now() - t0) / 1000).toFixed(1)}s] ${l}`);
+}
 
 /** A fresh lakehouse: under `s3Root` when given, else a local temp directory. */
 async function newLakehouse(s3Root: string | undefined, name: string): Promise<string> {
@@ -139,6 +156,7 @@ async function catchUpAndJudge(
   lakehouse: string,
   topic: string,
   mix: Mix,
+  log: Log,
 ): Promise<void> {
   const partial = await tableCounts(lakehouse);
   report.details.bronzeBeforeCatchUp = partial.bronze;
@@ -153,7 +171,9 @@ async function catchUpAndJudge(
   ]);
   const r = await last.result;
   if (r.code !== 0) report.problems.push(`catch-up exited ${r.code}: ${r.stderr.slice(-800)}`);
+  log(`caught up; judging ${lakehouse}`);
   await judge(report, lakehouse, expectedOf(mix), o);
+  log("judged by DuckDB; reading with delta-rs");
   await deltaRsAgrees(report, lakehouse);
 }
 
@@ -168,9 +188,9 @@ async function killAtFaultPoints(
   lakehouse: string,
   topic: string,
   fault: () => string,
+  log: Log,
   after?: () => Promise<void>,
 ): Promise<void> {
-  const log = o.log ?? (() => {});
   for (let k = 0; k < o.kills; k++) {
     const spec = fault();
     let reached = false;
@@ -224,7 +244,7 @@ export interface S3RestartOptions extends ScenarioOptions {
  */
 export async function s3RestartScenario(o: S3RestartOptions): Promise<ScenarioReport> {
   const t0 = performance.now();
-  const log = o.log ?? (() => {});
+  const log = timed(o, t0);
   const report = newReport("s3-restart", o.messages);
   const topic = `chaos-s3restart-${short()}`;
   const lakehouse = await newLakehouse(o.s3.root, "s3restart");
@@ -269,6 +289,7 @@ export async function s3RestartScenario(o: S3RestartOptions): Promise<ScenarioRe
         report.problems.push("consume did not exit within 30 s of SIGTERM");
       }
     }
+    log("s3-restart: caught up; judging");
     await judge(report, lakehouse, expectedOf(mix), o);
     await deltaRsAgrees(report, lakehouse);
   } finally {
@@ -350,21 +371,17 @@ async function faultPointScenario(
   inspect?: (report: ScenarioReport, lakehouse: string) => Promise<void>,
 ): Promise<ScenarioReport> {
   const t0 = performance.now();
+  const log = timed(o, t0);
   const report = newReport(name, o.messages);
   const topic = `chaos-${slug}-${short()}`;
   const lakehouse = await newLakehouse(o.s3Root, slug);
   const mix = makeMix(o.messages, 60);
   try {
     await produceMix([o.brokers], topic, mix, 3);
-    await killAtFaultPoints(
-      report,
-      o,
-      lakehouse,
-      topic,
-      fault,
-      inspect && (() => inspect(report, lakehouse)),
-    );
-    await catchUpAndJudge(report, o, lakehouse, topic, mix);
+    log(`${name}: produced ${mix.messages.length} messages to ${topic}; lakehouse ${lakehouse}`);
+    const after = inspect && (() => inspect(report, lakehouse));
+    await killAtFaultPoints(report, o, lakehouse, topic, fault, log, after);
+    await catchUpAndJudge(report, o, lakehouse, topic, mix, log);
   } finally {
     await close(report, lakehouse, o, t0);
   }
