@@ -57,16 +57,18 @@ const armed: FaultSpec[] | null = raw ? parseFaults(raw) : null;
 const hits = new Map<string, number>();
 
 /**
- * Marks the moment `when` (`after`, `during`, …) of `point`. Unarmed: returns at once. Armed
- * and at its n-th hit: freezes the process until it is killed (see the module doc).
+ * Marks the moment `when` (`after`, `during`, …) of `point`; `at` (e.g. the object being
+ * written) goes into the announcement. Unarmed: returns at once. Armed and at its n-th hit:
+ * freezes the process until it is killed (see the module doc).
  */
-export function faultPoint(point: string, when: string): void {
+export function faultPoint(point: string, when: string, at?: string): void {
   if (armed === null) return;
   const key = `${when}:${point}`;
   const hit = (hits.get(key) ?? 0) + 1;
   hits.set(key, hit);
   if (!armed.some((f) => f.when === when && f.point === point && f.n === hit)) return;
-  console.error(`${FAULT_MARK} crash-${key}:${hit} (pid ${Deno.pid}); waiting for SIGKILL`);
+  const where = at === undefined ? "" : ` at ${at}`;
+  console.error(`${FAULT_MARK} crash-${key}:${hit}${where} (pid ${Deno.pid}); waiting for SIGKILL`);
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
   console.error(`fault point crash-${key}:${hit}: nobody killed this process; exiting`);
   Deno.exit(FAULT_UNKILLED_EXIT);

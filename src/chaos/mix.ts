@@ -105,7 +105,13 @@ export async function produceMix(
   });
   await admin.disconnect();
   // The default partitioner, named so kafkajs does not warn about its v2 default change.
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  // Idempotent: a batch re-sent after a timeout (a loaded host) must not land twice, or the
+  // topic would hold more than the mix and every exact count would be off.
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
   await producer.connect();
   for (let i = 0; i < mix.messages.length; i += 10_000) {
     await producer.send({ topic, messages: mix.messages.slice(i, i + 10_000), acks: -1 });

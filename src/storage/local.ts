@@ -94,7 +94,7 @@ export class LocalStorage implements Storage {
       await syncPaths([tmp]);
       const linked = await linkIfAbsent(tmp, location, created);
       // Test-only (fault_point.ts): a `_delta_log` entry published, its writer not yet told.
-      if (location.endsWith(".json")) faultPoint("commit-put", "during");
+      if (location.endsWith(".json")) faultPoint("commit-put", "during", location);
       return linked;
     } finally {
       await Deno.remove(tmp).catch(() => {});

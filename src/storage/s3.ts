@@ -219,7 +219,7 @@ export class S3Storage implements Storage {
       try {
         const res = await this.#once("PUT", bucket, key, { headers, body: ours });
         // Test-only (fault_point.ts): a `_delta_log` entry's PUT answered, its body unread.
-        if (key.endsWith(".json")) faultPoint("commit-put", "during");
+        if (key.endsWith(".json")) faultPoint("commit-put", "during", location);
         if (res.ok) {
           await res.body?.cancel();
           return true;
