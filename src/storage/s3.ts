@@ -15,10 +15,10 @@
  * server refuses (wrong credentials, missing bucket), a StorageError says what to check.
  */
 import { readEnv } from "../env.ts";
-import { faultPoint } from "../fault_point.ts";
 import { parseS3 } from "./location.ts";
 import { type Credentials, sha256Hex, signRequest, uriEncode } from "./sigv4.ts";
 import type { Body, ObjectInfo, Storage } from "./storage.ts";
+import { faultPoint } from "../fault_point.ts";
 
 /** Where and as whom to talk S3. */
 export interface S3Config {
