@@ -2,7 +2,7 @@
  * Seeded input mixes with independently known outcomes, for exact-count assertions: the
  * expected numbers come from how the mix was built, not from the code under test.
  */
-import { type Kafka, Partitioners } from "kafkajs";
+import { type Kafka, logLevel, Partitioners } from "kafkajs";
 import { createKafka } from "../kafka/client.ts";
 import { openDuckDB, sqlString } from "../duckdb/engine.ts";
 import { enableLocation } from "../duckdb/s3.ts";
@@ -96,7 +96,9 @@ export async function produceMix(
   mix: Mix,
   partitions = 3,
 ): Promise<void> {
-  const kafka = createKafka({ brokers, clientId: "test-fixtures" });
+  // Errors only: kafkajs warns that an idempotent producer with bounded retries "may
+  // invalidate EoS" — a send that runs out of retries throws here, which is what a fixture wants.
+  const kafka = createKafka({ brokers, clientId: "test-fixtures", logLevel: logLevel.ERROR });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({
