@@ -9,7 +9,11 @@
  * - outage: our own broker (another port; the shared one is never touched) stopped for 20 s
  *   mid-stream while the producer and the consumer keep running;
  * - readonly: the lakehouse made read-only mid-stream (a read-only bind mount or chattr +i,
- *   whichever denies writes to root here), then writable again.
+ *   whichever denies writes to root here), then writable again;
+ * - s3-restart: a throw-away S3 server SIGKILLed mid-ingest into s3:// and restarted 10 s later;
+ * - s3-put-kill: consume killed while a `_delta_log` entry's PUT to S3 is in flight;
+ * - split-commit: consume killed between a flush's silver and bronze commits, locally and on S3.
+ *   The last two land through the test-only fault point (SMARTTECH_FAULT, src/fault_point.ts).
  *
  * Progress and a per-scenario report go to stderr; a JSON summary with the closing-note
  * figures (kills survived, messages lost, duplicates, versions read) to stdout. Exits 1 when
@@ -31,8 +35,25 @@ import {
   readOnlyScenario,
 } from "../src/chaos/read_only.ts";
 import { formatReport, type ScenarioReport } from "../src/chaos/report.ts";
+import {
+  freeS3Port,
+  putKillScenario,
+  s3RestartScenario,
+  splitCommitScenario,
+  startThrowAwayS3,
+  type ThrowAwayS3,
+} from "../src/chaos/storage_faults.ts";
 
-const SCENARIOS = ["kill", "group", "outage", "readonly"] as const;
+const SCENARIOS = [
+  "kill",
+  "group",
+  "outage",
+  "readonly",
+  "s3-restart",
+  "s3-put-kill",
+  "split-commit",
+] as const;
+const ON_S3 = ["s3-restart", "s3-put-kill", "split-commit"];
 
 const OPTIONS = {
   brokers: {
@@ -119,6 +140,30 @@ const OPTIONS = {
     default: "0",
     description: "Table versions read back per table (0: every version)",
   },
+  "s3-messages": {
+    type: "string",
+    env: "CHAOS_S3_MESSAGES",
+    default: "100000",
+    description: "Messages of each of s3-restart, s3-put-kill and split-commit",
+  },
+  "s3-down-s": {
+    type: "string",
+    env: "CHAOS_S3_DOWN_S",
+    default: "10",
+    description: "Seconds the S3 server stays down in s3-restart",
+  },
+  "s3-port": {
+    type: "string",
+    env: "CHAOS_S3_PORT",
+    default: "auto",
+    description: "Port of the throw-away S3 server (auto: the first free one in 19001-19050)",
+  },
+  "fault-kills": {
+    type: "string",
+    env: "CHAOS_FAULT_KILLS",
+    default: "6",
+    description: "Kills at the fault point in s3-put-kill and in each run of split-commit",
+  },
   seed: { type: "string", env: "CHAOS_SEED", default: "8", description: "Seed of kill moments" },
   keep: { type: "boolean", description: "Keep the scenario lakehouses (paths are printed)" },
   verbose: { type: "boolean", short: "v", description: "Show the consumers' stderr live" },
@@ -136,7 +181,8 @@ await runMain(async () => {
   }
   const [brokers] = brokerList(o.brokers);
   const port = int("outage-port", 1024);
-  if (`127.0.0.1:${port}` === brokers || port === 9092 || port + 1 === 9092) {
+  const clash = `127.0.0.1:${port}` === brokers || port === 9092 || port + 1 === 9092;
+  if (chosen.includes("outage") && clash) {
     throw new UsageError(`--outage-port ${port} would stop a broker others use; pick another`);
   }
   if (o["broker-signal"] !== "SIGTERM" && o["broker-signal"] !== "SIGKILL") {
@@ -157,11 +203,37 @@ await runMain(async () => {
     ? await useOrStartBroker([brokers], { stateDir: ".cache/kafka/chaos", log, graceMs: 15_000 })
     : null;
   if (shared?.started) log(`started a throw-away Kafka broker at ${brokers} for the scenarios`);
+  let s3: ThrowAwayS3 | null = null;
   try {
+    if (chosen.some((s) => ON_S3.includes(s))) {
+      const s3Port = o["s3-port"] === "auto" ? freeS3Port() : int("s3-port", 1024);
+      s3 = await startThrowAwayS3(s3Port, log);
+      log(`started a throw-away S3 server at 127.0.0.1:${s3Port} for the S3 scenarios`);
+    }
     for (const s of chosen) {
       log(`— ${s} —`);
       let r: ScenarioReport;
-      if (s === "kill") {
+      const faults = {
+        ...common,
+        brokers,
+        messages: int("s3-messages", 1000),
+        maxRows: int("max-rows", 100),
+        kills: int("fault-kills", 1),
+      };
+      if (s === "s3-restart") {
+        r = await s3RestartScenario({
+          ...faults,
+          s3: s3!,
+          downMs: numberOption("s3-down-s", o["s3-down-s"], { min: 1 }) * 1000,
+        });
+      } else if (s === "s3-put-kill") {
+        r = await putKillScenario({ ...faults, s3Root: s3!.root });
+      } else if (s === "split-commit") {
+        const local = await splitCommitScenario(faults);
+        log(formatReport(local));
+        reports.push(local);
+        r = await splitCommitScenario({ ...faults, s3Root: s3!.root });
+      } else if (s === "kill") {
         r = await killScenario({
           ...common,
           brokers,
@@ -213,6 +285,7 @@ await runMain(async () => {
       reports.push(r);
     }
   } finally {
+    await s3?.stop();
     await shared?.stop();
   }
 

@@ -84,3 +84,51 @@ export function deltalakePython(log?: (line: string) => void): Promise<VenvResul
   })();
   return deltalake;
 }
+
+/** delta-rs's reader (path from the repository root): a table's counts, sums and txns as JSON. */
+export const DELTALAKE_READER = "tests/tools/read_with_deltalake.py";
+
+/** What the reader prints: per partition (JSON array of values) its rows and sum of `value`. */
+export interface DeltalakeView {
+  version: number;
+  files: number;
+  partitions: Record<string, { rows: number; sum: number }>;
+  txns: Record<string, number | null>;
+}
+
+/**
+ * Reads `table` (a path or `s3://`, with the AWS_* variables of this process) with delta-rs, at
+ * `version` or the latest. The answer is taken from stdout even when the interpreter aborts
+ * after printing it (deltalake 1.6.6 does at exit under load); no answer gives the reason.
+ */
+export async function readWithDeltalake(
+  table: string,
+  opts: { version?: number; appIds?: string[] } = {},
+): Promise<DeltalakeView | { reason: string }> {
+  const py = await deltalakePython();
+  if (!("python" in py)) return py;
+  const out = await new Deno.Command(py.python, {
+    args: [
+      join(ROOT, DELTALAKE_READER),
+      table,
+      String(opts.version ?? "latest"),
+      ...opts.appIds ?? [],
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const line = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(line) as DeltalakeView;
+  } catch {
+    return {
+      reason: `delta-rs could not read ${table}: ${lastLine(new TextDecoder().decode(out.stderr))}`,
+    };
+  }
+}
+
+/** Rows of a delta-rs view. */
+export function deltalakeRows(view: DeltalakeView): number {
+  return Object.values(view.partitions).reduce((n, p) => n + p.rows, 0);
+}

@@ -40,10 +40,15 @@ async function drain(stream: ReadableStream<Uint8Array>, onLine?: Log): Promise<
 
 /**
  * Spawns a task and drains its output at once; `echo` receives its stderr lines live (the
- * long form's --verbose), which shows where a stuck process is stuck.
+ * long form's --verbose), which shows where a stuck process is stuck. `env` adds variables.
  */
-export function start(task: string, args: string[], echo?: Log): Running {
-  const child = spawnTask(task, args);
+export function start(
+  task: string,
+  args: string[],
+  echo?: Log,
+  env: Record<string, string> = {},
+): Running {
+  const child = spawnTask(task, args, env);
   const r: Running = { child, exited: false, result: null! };
   const out = drain(child.stdout);
   const err = drain(child.stderr, echo);

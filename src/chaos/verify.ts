@@ -3,11 +3,13 @@
  * delta_scan) — the row counts against the mix's known outcome, every table version readable,
  * and whether the tables caught up with the topic.
  */
-import { join } from "node:path";
 import type { Kafka } from "kafkajs";
-import { listLog } from "../delta/log.ts";
+import { commitPath, listLog } from "../delta/log.ts";
 import { loadSnapshot } from "../delta/snapshot.ts";
 import { openDuckDB, sqlString } from "../duckdb/engine.ts";
+import { enableLocation } from "../duckdb/s3.ts";
+import { joinLocation } from "../storage/location.ts";
+import { storageFor } from "../storage/storage.ts";
 import { Prng } from "../simulator/prng.ts";
 import type { Mix, TableCounts } from "./mix.ts";
 
@@ -98,8 +100,9 @@ export async function checkVersions(
   let checked = 0;
   const db = await openDuckDB();
   try {
+    await enableLocation(db.conn, lakehouse);
     for (const table of TABLES) {
-      const path = join(lakehouse, table);
+      const path = joinLocation(lakehouse, table);
       const { commits } = await listLog(path);
       for (let i = 0; i < commits.length; i++) {
         if (commits[i] !== i) {
@@ -108,9 +111,7 @@ export async function checkVersions(
         }
       }
       for (const v of commits) {
-        const text = await Deno.readTextFile(
-          join(path, "_delta_log", `${String(v).padStart(20, "0")}.json`),
-        );
+        const text = new TextDecoder().decode(await storageFor(path).get(commitPath(path, v)));
         const lines = text.split("\n").filter((l) => l.trim() !== "");
         try {
           for (const l of lines) JSON.parse(l);
@@ -150,7 +151,7 @@ export async function tablesCaughtUp(
   appName = "smarttech",
 ): Promise<boolean> {
   try {
-    const snaps = await Promise.all(TABLES.map((t) => loadSnapshot(join(lakehouse, t))));
+    const snaps = await Promise.all(TABLES.map((t) => loadSnapshot(joinLocation(lakehouse, t))));
     for (const [p, high] of highs) {
       const appId = `${appName}-${topic}-${p}`;
       for (const s of snaps) {

@@ -31,6 +31,7 @@ import { resumeFromSnapshots } from "./positions.ts";
 import { appendRows } from "../duckdb/engine.ts";
 import { joinLocation } from "../storage/location.ts";
 import { storageFor } from "../storage/storage.ts";
+import { faultPoint } from "../fault_point.ts";
 import type { AddAction } from "../delta/actions.ts";
 import { type Batch, STATUS, type Thresholds } from "./batch.ts";
 import {
@@ -324,6 +325,8 @@ export class IngestWriter {
         }
       }
       if (table === "silver") {
+        // Test-only (fault_point.ts): the crash between a flush's silver and bronze commits.
+        if (result.versions.silver !== undefined) faultPoint("silver-commit", "after");
         if (recount) await batch.recountApps();
         // The cache learns what the other writers added, so later batches skip those commits.
         await seedFrom(conn, this.snapshots.get("silver")!, foreign, batch.dedup);

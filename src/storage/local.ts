@@ -8,6 +8,7 @@
  * or power loss cannot leave an empty or missing object that a commit names.
  */
 import { basename, dirname, join } from "node:path";
+import { faultPoint } from "../fault_point.ts";
 import type { Body, ObjectInfo, Storage } from "./storage.ts";
 
 /**
@@ -91,7 +92,10 @@ export class LocalStorage implements Storage {
     await (typeof body === "string" ? Deno.writeTextFile(tmp, body) : Deno.writeFile(tmp, body));
     try {
       await syncPaths([tmp]);
-      return await linkIfAbsent(tmp, location, created);
+      const linked = await linkIfAbsent(tmp, location, created);
+      // Test-only (fault_point.ts): a `_delta_log` entry published, its writer not yet told.
+      if (location.endsWith(".json")) faultPoint("commit-put", "during", location);
+      return linked;
     } finally {
       await Deno.remove(tmp).catch(() => {});
     }

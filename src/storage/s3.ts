@@ -20,6 +20,7 @@ import { OutageLog } from "./outage.ts";
 import { parseS3 } from "./location.ts";
 import { type Credentials, sha256Hex, signRequest, uriEncode } from "./sigv4.ts";
 import type { Body, ObjectInfo, Storage } from "./storage.ts";
+import { faultPoint } from "../fault_point.ts";
 
 /** Where and as whom to talk S3. */
 export interface S3Config {
@@ -259,6 +260,8 @@ export class S3Storage implements Storage {
       }
       try {
         const res = await this.#once("PUT", bucket, key, { headers, body: ours });
+        // Test-only (fault_point.ts): a `_delta_log` entry's PUT answered, its body unread.
+        if (key.endsWith(".json")) faultPoint("commit-put", "during", location);
         if (res.ok) {
           await res.body?.cancel();
           return true;

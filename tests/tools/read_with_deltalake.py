@@ -28,7 +28,10 @@ def main() -> None:
         dt = DeltaTable(path)
     parts = dt.metadata().partition_columns
     cols = ", ".join(f'"{c}"' for c in parts)
-    select = f"{cols + ', ' if cols else ''}count(*) AS n, coalesce(sum(value), 0) AS s"
+    # Tables without a `value` column (bronze, quarantine) are summarised by their counts.
+    names = {f.name for f in dt.schema().fields}
+    total = "coalesce(sum(value), 0)" if "value" in names else "0.0"
+    select = f"{cols + ', ' if cols else ''}count(*) AS n, {total} AS s"
     group = f" GROUP BY {cols}" if cols else ""
     table = QueryBuilder().register("t", dt).execute(f"SELECT {select} FROM t{group}").read_all()
     columns = [c.to_pylist() for c in table.columns]
