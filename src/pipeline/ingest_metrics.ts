@@ -63,21 +63,18 @@ export class IngestMetrics implements IngestObserver {
       buckets: bucketsBetween(10, 1_000_000, 4),
       registers,
     });
-    const self = this;
-    new Gauge({
+    const freshness: Gauge = new Gauge({
       name: "smarttech_freshness_seconds",
       help: "Seconds since the last commit that added readings to silver (since start if none)",
       registers,
-      collect() {
-        this.set((Date.now() - (self.#lastSilverAt ?? self.#started)) / 1000);
-      },
+      collect: () => freshness.set((Date.now() - (this.#lastSilverAt ?? this.#started)) / 1000),
     });
-    new Gauge({
+    const newest: Gauge = new Gauge({
       name: "smarttech_newest_reading_timestamp_seconds",
       help: "Event time of the newest reading this process committed to silver (unix seconds)",
       registers,
-      collect() {
-        if (self.#newestEventMs > 0) this.set(self.#newestEventMs / 1000);
+      collect: () => {
+        if (this.#newestEventMs > 0) newest.set(this.#newestEventMs / 1000);
       },
     });
   }

@@ -134,23 +134,22 @@ export class ConsumeMonitor {
   }
 
   #lagGauge(): void {
-    const self = this;
-    new Gauge({
+    const gauge: Gauge<"topic" | "partition"> = new Gauge({
       name: "smarttech_consume_lag",
       help: "Messages behind the end offset: end offset minus the next offset the tables need",
       labelNames: ["topic", "partition"],
       registers: [this.registry],
-      async collect() {
-        this.reset();
-        const lag = self.#lag;
-        const ingestor = self.#ingestor;
+      collect: async () => {
+        gauge.reset();
+        const lag = this.#lag;
+        const ingestor = this.#ingestor;
         if (!lag || !ingestor) return;
-        const { topic, appName } = self.#opts;
+        const { topic, appName } = this.#opts;
         try {
           const l = await lag.fetch((p) =>
             ingestor.resumePosition(partitionAppId(appName, topic, p))
           );
-          for (const p of l.partitions) this.set({ topic, partition: String(p.partition) }, p.lag);
+          for (const p of l.partitions) gauge.set({ topic, partition: String(p.partition) }, p.lag);
         } catch { /* broker away: /healthz says so; no stale series */ }
       },
     });
