@@ -58,3 +58,18 @@ export function bucketsBetween(start: number, end: number, factor = 2): number[]
   }
   return out;
 }
+
+/** A gauge whose value is computed at each scrape by `compute(gauge)` (may be async). */
+export function scrapedGauge<L extends string = string>(
+  registry: client.Registry,
+  spec: { name: string; help: string; labelNames?: readonly L[] },
+  compute: (gauge: client.Gauge<L>) => void | Promise<void>,
+): client.Gauge<L> {
+  return new client.Gauge<L>({
+    ...spec,
+    registers: [registry],
+    collect() {
+      return compute(this);
+    },
+  });
+}

@@ -10,7 +10,13 @@
  * `stuckAfterMs` (ten max-latencies, at least 10 s: a flush of a full batch takes well under
  * 2 s here, so ten times the freshness bound means storage is not answering).
  */
-import { bucketsBetween, Counter, Gauge, Histogram, type Registry } from "../metrics/registry.ts";
+import {
+  bucketsBetween,
+  Counter,
+  Histogram,
+  type Registry,
+  scrapedGauge,
+} from "../metrics/registry.ts";
 import { type HealthCheck, secondsSince } from "../metrics/health.ts";
 import { errorText } from "../config.ts";
 import type { FlushReport, IngestObserver, Ingestor } from "./ingestor.ts";
@@ -63,19 +69,15 @@ export class IngestMetrics implements IngestObserver {
       buckets: bucketsBetween(10, 1_000_000, 4),
       registers,
     });
-    const freshness: Gauge = new Gauge({
+    scrapedGauge(registry, {
       name: "smarttech_freshness_seconds",
       help: "Seconds since the last commit that added readings to silver (since start if none)",
-      registers,
-      collect: () => freshness.set((Date.now() - (this.#lastSilverAt ?? this.#started)) / 1000),
-    });
-    const newest: Gauge = new Gauge({
+    }, (g) => g.set((Date.now() - (this.#lastSilverAt ?? this.#started)) / 1000));
+    scrapedGauge(registry, {
       name: "smarttech_newest_reading_timestamp_seconds",
       help: "Event time of the newest reading this process committed to silver (unix seconds)",
-      registers,
-      collect: () => {
-        if (this.#newestEventMs > 0) newest.set(this.#newestEventMs / 1000);
-      },
+    }, (g) => {
+      if (this.#newestEventMs > 0) g.set(this.#newestEventMs / 1000);
     });
   }
 

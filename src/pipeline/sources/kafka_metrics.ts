@@ -15,7 +15,7 @@
  * connection; while the broker is away the series are dropped, not frozen.
  */
 import type { Kafka } from "kafkajs";
-import { createRegistry, Gauge, type Registry } from "../../metrics/registry.ts";
+import { createRegistry, type Registry, scrapedGauge } from "../../metrics/registry.ts";
 import {
   evaluate,
   type HealthCheck,
@@ -134,24 +134,22 @@ export class ConsumeMonitor {
   }
 
   #lagGauge(): void {
-    const gauge: Gauge<"topic" | "partition"> = new Gauge({
+    scrapedGauge(this.registry, {
       name: "smarttech_consume_lag",
       help: "Messages behind the end offset: end offset minus the next offset the tables need",
       labelNames: ["topic", "partition"],
-      registers: [this.registry],
-      collect: async () => {
-        gauge.reset();
-        const lag = this.#lag;
-        const ingestor = this.#ingestor;
-        if (!lag || !ingestor) return;
-        const { topic, appName } = this.#opts;
-        try {
-          const l = await lag.fetch((p) =>
-            ingestor.resumePosition(partitionAppId(appName, topic, p))
-          );
-          for (const p of l.partitions) gauge.set({ topic, partition: String(p.partition) }, p.lag);
-        } catch { /* broker away: /healthz says so; no stale series */ }
-      },
+    }, async (gauge) => {
+      gauge.reset();
+      const lag = this.#lag;
+      const ingestor = this.#ingestor;
+      if (!lag || !ingestor) return;
+      const { topic, appName } = this.#opts;
+      try {
+        const l = await lag.fetch((p) =>
+          ingestor.resumePosition(partitionAppId(appName, topic, p))
+        );
+        for (const p of l.partitions) gauge.set({ topic, partition: String(p.partition) }, p.lag);
+      } catch { /* broker away: /healthz says so; no stale series */ }
     });
   }
 
