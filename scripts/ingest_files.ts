@@ -20,6 +20,8 @@ import {
   FileSource,
 } from "../src/pipeline/sources/file.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
+import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
+import { serveIngestMetrics } from "../src/pipeline/ingest_metrics.ts";
 
 const OPTIONS = {
   ...LAKEHOUSE_OPTION,
@@ -43,6 +45,7 @@ const OPTIONS = {
     description: "Summary on stdout: table (for people) or json (one object, per-file details)",
   },
   ...INGEST_OPTIONS,
+  ...metricsOptionSpecs("INGEST"),
 } as const satisfies OptionSpecs;
 
 await runMain(async () => {
@@ -56,7 +59,12 @@ await runMain(async () => {
   } catch {
     throw new Error(`--dir ${o.dir} is not a readable directory`);
   }
+  const metricsAt = metricsAddress(o);
   const ingestor = await Ingestor.open(ingestorOptions(o, o.lakehouse, "ingest-files"));
+  const metrics = metricsAt && serveIngestMetrics(metricsAt, ingestor, {
+    recordsMetric: "smarttech_ingest_files_records_total",
+    maxLatencyMs: ingestor.policy.maxLatencyMs,
+  });
   // A large directory takes a while before the first file's line (lines come once committed):
   // on a terminal a ticker counts the records read and the rows committed meanwhile.
   const ticker = startTicker(() => {
@@ -114,6 +122,7 @@ await runMain(async () => {
     throw err;
   } finally {
     ticker.stop();
+    await metrics?.close();
   }
   const summary = {
     ...total,

@@ -13,11 +13,13 @@
 import {
   bucketsBetween,
   Counter,
+  createRegistry,
   Histogram,
   type Registry,
   scrapedGauge,
 } from "../metrics/registry.ts";
-import { type HealthCheck, secondsSince } from "../metrics/health.ts";
+import { evaluate, type HealthCheck, secondsSince } from "../metrics/health.ts";
+import { type MetricsServer, startMetricsServer } from "../metrics/server.ts";
 import { errorText } from "../config.ts";
 import type { FlushReport, IngestObserver, Ingestor } from "./ingestor.ts";
 import { INGEST_TABLES } from "./tables.ts";
@@ -134,4 +136,23 @@ export class IngestMetrics implements IngestObserver {
       },
     ];
   }
+}
+
+/**
+ * A metrics endpoint for an ingestion without a broker (`ingest-files --watch`): the process
+ * metrics, the ingestion metrics under `recordsMetric`, and /healthz from the ingestion checks.
+ */
+export function serveIngestMetrics(
+  address: { host: string; port: number },
+  ingestor: Ingestor,
+  opts: IngestMetricsOptions,
+): MetricsServer {
+  const registry = createRegistry();
+  const metrics = new IngestMetrics(registry, opts);
+  metrics.attach(ingestor);
+  return startMetricsServer({
+    ...address,
+    registry,
+    health: () => evaluate(metrics.checks(), { records: ingestor.totals.records }),
+  });
 }
