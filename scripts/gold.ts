@@ -26,6 +26,9 @@ import { Notifier } from "../src/notify/notifier.ts";
 import { type GoldTableResult, refreshGold } from "../src/gold/refresh.ts";
 import { GOLD_TABLES } from "../src/gold/tables.ts";
 import { startTicker } from "../src/progress.ts";
+import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
+import { GoldMonitor } from "../src/gold/gold_metrics.ts";
+import { waitForSilver } from "../src/gold/wait.ts";
 
 const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
 
@@ -70,6 +73,7 @@ const SPECS = {
     default: "http://127.0.0.1:8080",
     description: "Dashboard base URL for the events' links",
   },
+  ...metricsOptionSpecs("GOLD"),
 } as const;
 
 /** How long a single refresh (--once) waits for its events to be delivered before exiting. */
@@ -147,7 +151,14 @@ async function main(): Promise<void> {
         `the gold tables are: ${names.join(", ")}`,
     );
   }
-  const lakehouse = await resolveLakehouse(options.lakehouse);
+  const metricsAt = metricsAddress(options);
+  if (metricsAt && !options.watch) throw new UsageError("--metrics-port needs --watch");
+  const monitor = metricsAt &&
+    new GoldMonitor(metricsAt, { lakehouse: options.lakehouse, intervalMs: interval * 1000 });
+  const lakehouse = options.watch
+    ? await waitUntilTablesExist(options.lakehouse, interval, monitor)
+    : await resolveLakehouse(options.lakehouse);
+  if (lakehouse === null) return await monitor?.close(); // stopped while waiting
   // In --watch mode an idle tick stays silent: only tables that changed are logged.
   const log = (l: string) => {
     if (!options.watch || !l.includes(": unchanged")) console.error(l);
@@ -163,11 +174,36 @@ async function main(): Promise<void> {
     dashboardUrl: options["dashboard-url"],
     secret: readEnv("GOLD_NOTIFY_SECRET") || undefined,
     log: (l) => console.error(l),
+    onAttempt: monitor ? (outcome) => monitor.notification(outcome) : undefined,
   });
   try {
-    await refreshLoop(lakehouse, options, notifier, { interval, threads, tables, log });
+    await refreshLoop(lakehouse, options, notifier, { interval, threads, tables, log, monitor });
   } finally {
     await notifier?.stop();
+    await monitor?.close();
+  }
+}
+
+/** --watch: the lakehouse once its silver table exists; null on SIGINT/SIGTERM meanwhile. */
+async function waitUntilTablesExist(
+  path: string,
+  interval: number,
+  monitor: GoldMonitor | null,
+): Promise<string | null> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    return await waitForSilver(path, {
+      intervalMs: interval * 1000,
+      log: (l) => console.error(l),
+      signal: stop.signal,
+      onWaiting: (what) => monitor?.waiting(what),
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
   }
 }
 
@@ -175,12 +211,26 @@ async function refreshLoop(
   lakehouse: string,
   options: { full: boolean; watch: boolean },
   notifier: Notifier | null,
-  o: { interval: number; threads?: number; tables?: string[]; log: (l: string) => void },
+  o: {
+    interval: number;
+    threads?: number;
+    tables?: string[];
+    log: (l: string) => void;
+    monitor: GoldMonitor | null;
+  },
 ): Promise<void> {
-  const { interval, threads, tables, log } = o;
+  const { interval, threads, tables, log, monitor } = o;
   const run = async (full: boolean) => {
-    const results = await refreshGold(lakehouse, { full, threads, tables, log });
+    monitor?.refreshStarted();
+    let results;
+    try {
+      results = await refreshGold(lakehouse, { full, threads, tables, log });
+    } catch (err) {
+      monitor?.refreshFailed(err);
+      throw err;
+    }
     notifier?.poke();
+    await monitor?.refreshed(results);
     return results;
   };
 
