@@ -13,6 +13,8 @@ import {
   UsageError,
 } from "../src/config.ts";
 import { startDashboard } from "../src/dashboard/server.ts";
+import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
+import { serveDashboardMetrics } from "../src/dashboard/dashboard_metrics.ts";
 
 const USAGE = "Usage: deno task dashboard [--host <addr>] [--port <n>] [--lakehouse <dir>]";
 
@@ -47,6 +49,7 @@ const SPECS = {
     default: "smarttech",
     description: "The consumers' --app-id (txn id prefix), to match tables to partitions",
   },
+  ...metricsOptionSpecs("DASHBOARD"),
 } as const;
 
 await runMain(async () => {
@@ -56,6 +59,7 @@ await runMain(async () => {
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
   const intervalMs = numberOption("interval", options.interval, { min: 100, integer: true });
   if (options.host.trim() === "") throw new UsageError("--host must not be empty");
+  const metricsAt = metricsAddress(options);
   const dash = await startDashboard({
     lakehouse: options.lakehouse,
     host: options.host,
@@ -74,6 +78,7 @@ await runMain(async () => {
     `dashboard of ${options.lakehouse}, refreshing every ${intervalMs} ms (Ctrl+C stops)`,
   );
   console.log(dash.url);
+  const metrics = metricsAt && serveDashboardMetrics(metricsAt, dash);
   const { promise, resolve } = Promise.withResolvers<void>();
   const stop = () => resolve();
   Deno.addSignalListener("SIGINT", stop);
@@ -82,6 +87,7 @@ await runMain(async () => {
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
   const stats = dash.stats();
+  await metrics?.close();
   await dash.close();
   console.error(
     `dashboard stopped: ${stats.refreshes} refreshes, ${stats.queries} queries, ` +
