@@ -5,9 +5,11 @@
  * process serves; the dashboard has no state that can go bad without the process ending.
  */
 import { evaluate } from "../metrics/health.ts";
-import { Counter, createRegistry, scrapedGauge } from "../metrics/registry.ts";
+import { createRegistry, scrapedCounter, scrapedGauge } from "../metrics/registry.ts";
 import { type MetricsServer, startMetricsServer } from "../metrics/server.ts";
 import type { DashboardHandle } from "./server.ts";
+
+type Stats = ReturnType<DashboardHandle["stats"]>;
 
 /** Serves /metrics and /healthz for `dash` at `address`. */
 export function serveDashboardMetrics(
@@ -19,25 +21,14 @@ export function serveDashboardMetrics(
     name: "smarttech_dashboard_clients",
     help: "Viewers connected (server-sent event streams)",
   }, (g) => g.set(dash.clients()));
-  const last = { refreshes: 0, queries: 0, refreshMs: 0 };
-  const counter = (name: string, help: string, key: keyof typeof last, scale = 1) =>
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const now = dash.stats()[key];
-        this.inc(Math.max(0, now - last[key]) * scale);
-        last[key] = now;
-      },
-    });
-  counter("smarttech_dashboard_refreshes_total", "Model refreshes run", "refreshes");
-  counter("smarttech_dashboard_queries_total", "DuckDB queries the refreshes ran", "queries");
-  counter(
+  const stat = (name: string, help: string, read: (s: Stats) => number) =>
+    scrapedCounter(registry, { name, help }, () => read(dash.stats()));
+  stat("smarttech_dashboard_refreshes_total", "Model refreshes run", (s) => s.refreshes);
+  stat("smarttech_dashboard_queries_total", "DuckDB queries the refreshes ran", (s) => s.queries);
+  stat(
     "smarttech_dashboard_refresh_seconds_total",
     "Seconds spent refreshing the model",
-    "refreshMs",
-    1 / 1000,
+    (s) => s.refreshMs / 1000,
   );
   return startMetricsServer({
     ...address,

@@ -73,3 +73,24 @@ export function scrapedGauge<L extends string = string>(
     },
   });
 }
+
+/**
+ * A counter that mirrors a running total kept elsewhere (`read()`, never decreasing), brought up
+ * to date at each scrape.
+ */
+export function scrapedCounter(
+  registry: client.Registry,
+  spec: { name: string; help: string },
+  read: () => number,
+): client.Counter {
+  let seen = 0;
+  return new client.Counter({
+    ...spec,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > seen) this.inc(now - seen);
+      seen = Math.max(seen, now);
+    },
+  });
+}

@@ -16,6 +16,7 @@ import {
   createRegistry,
   Histogram,
   type Registry,
+  scrapedCounter,
   scrapedGauge,
 } from "../metrics/registry.ts";
 import { evaluate, type HealthCheck, secondsSince } from "../metrics/health.ts";
@@ -71,6 +72,11 @@ export class IngestMetrics implements IngestObserver {
       buckets: bucketsBetween(10, 1_000_000, 4),
       registers,
     });
+    scrapedCounter(registry, {
+      name: "smarttech_redelivered_records_total",
+      help: "Records delivered again that the tables already held, dropped (after a rebalance " +
+        "or a restart; not in the records counter)",
+    }, () => this.#ingestor?.totals.alreadyHeld ?? 0);
     scrapedGauge(registry, {
       name: "smarttech_freshness_seconds",
       help: "Seconds since the last commit that added readings to silver (since start if none)",
