@@ -22,18 +22,11 @@
  */
 import { join } from "node:path";
 import { readEnv } from "../src/env.ts";
-import { consumeArgs, ROOT, spawnTask } from "../src/tasks.ts";
+import { consumeArgs, freePort, ROOT, spawnTask } from "../src/tasks.ts";
 import { benchPipeline, benchProduce, deleteTopics, type KafkaBenchEnv } from "./kafka_bench.ts";
 import { PRODUCERS } from "./run.ts";
 
 const SCRAPES = 2000;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** Scrapes `port` every `everyMs` until `stop` resolves; returns the successful scrapes. */
 async function scrapeEvery(port: number, everyMs: number, stop: Promise<unknown>) {

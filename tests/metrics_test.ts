@@ -8,18 +8,10 @@
 import assert from "node:assert/strict";
 import { testBrokers } from "../src/kafka/test_broker.ts";
 import { tableCounts } from "../src/chaos/mix.ts";
-import { consumeArgs, runTask, spawnTask } from "./helpers/tasks.ts";
+import { consumeArgs, freePort, runTask, spawnTask } from "./helpers/tasks.ts";
 
 const BROKERS = (await testBrokers()).join(",");
 const MESSAGES = 4000;
-
-/** A port nothing listens on right now. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** Samples of a Prometheus text exposition: `name{labels}` → value. */
 function parseMetrics(text: string): Map<string, number> {
