@@ -19,6 +19,8 @@ import { startConsumer } from "../src/pipeline/sources/kafka.ts";
 import { INGEST_OPTIONS, ingestorOptions } from "../src/pipeline/cli_options.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 import { openCatalogue, watchCatalogue } from "../src/pipeline/catalogue_watch.ts";
+import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
+import { ConsumeMonitor } from "../src/pipeline/sources/kafka_metrics.ts";
 
 const OPTIONS = {
   ...COMMON_OPTIONS,
@@ -53,6 +55,7 @@ const OPTIONS = {
   },
   ...INGEST_OPTIONS,
   ...KAFKA_SECURITY_OPTIONS,
+  ...metricsOptionSpecs("CONSUME"),
 } as const satisfies OptionSpecs;
 
 await runMain(async () => {
@@ -64,16 +67,39 @@ await runMain(async () => {
     clientId: "smarttech-consume",
     security: securityFromOptions(o),
   };
+  const metrics = metricsAddress(o);
+  const monitor = metrics && new ConsumeMonitor({
+    ...metrics,
+    brokers: o.brokers,
+    topic: o.topic,
+    group: o.group,
+    appName: o["app-id"],
+    maxLatencyMs: Number(o["max-latency-ms"]),
+  });
+  if (monitor) console.error(`metrics on ${monitor.server.url}/metrics and /healthz`);
+  // SIGTERM/SIGINT end every phase with exit 0: while waiting for the broker nothing is held,
+  // so at once; while the tables open, once they are; then after a last flush and commit.
+  let stopRequested = false;
+  let onStop: () => void = () => Deno.exit(0);
+  const onSignal = () => {
+    stopRequested = true;
+    onStop();
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
   await waitForBrokers(client, (attempt, delayMs, error) => {
+    monitor?.brokerUnreachable(String(error));
     console.error(
       `broker ${o.brokers} unreachable (${error}); retrying in ${delayMs / 1000} s ` +
         `(attempt ${attempt}, backoff up to 5 s; Ctrl+C stops)`,
     );
   });
+  onStop = () => {};
   const ingestor = await Ingestor.open({
     ...ingestorOptions(o, o.lakehouse, `consume-${o.group}`),
     catalogue: sensors.catalogue,
   });
+  monitor?.attachIngestor(ingestor);
   const watch = watchCatalogue(sensors.file, ingestor, (line) => console.error(line));
   const kafka = createKafka({ ...client, retries: 30 });
   console.error(`consuming ${o.topic} from ${o.brokers} into ${o.lakehouse} (group ${o.group})`);
@@ -96,16 +122,18 @@ await runMain(async () => {
     ingestor.abort();
     throw err;
   }
-  const onSignal = () => {
+  monitor?.attachConsumer(running, kafka);
+  const consumer = running;
+  onStop = () => {
     console.error("stopping: flushing, committing, leaving the group …");
-    running.stop().catch(() => {});
+    consumer.stop().catch(() => {});
   };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+  if (stopRequested) onStop();
   try {
     const summary = await running.done;
     watch.close();
     await ingestor.close();
+    await monitor?.close();
     console.log(JSON.stringify(summary));
   } catch (err) {
     watch.close();

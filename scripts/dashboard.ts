@@ -15,6 +15,8 @@ import {
 import { startDashboard } from "../src/dashboard/server.ts";
 import { openCatalogue } from "../src/pipeline/catalogue_watch.ts";
 import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
+import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
+import { serveDashboardMetrics } from "../src/dashboard/dashboard_metrics.ts";
 
 const USAGE = "Usage: deno task dashboard [--host <addr>] [--port <n>] [--lakehouse <dir>]";
 
@@ -50,6 +52,7 @@ const SPECS = {
     default: "smarttech",
     description: "The consumers' --app-id (txn id prefix), to match tables to partitions",
   },
+  ...metricsOptionSpecs("DASHBOARD"),
 } as const;
 
 await runMain(async () => {
@@ -60,6 +63,7 @@ await runMain(async () => {
   const intervalMs = numberOption("interval", options.interval, { min: 100, integer: true });
   if (options.host.trim() === "") throw new UsageError("--host must not be empty");
   const { catalogue } = await openCatalogue(options.sensors);
+  const metricsAt = metricsAddress(options);
   const dash = await startDashboard({
     catalogue,
     lakehouse: options.lakehouse,
@@ -79,6 +83,7 @@ await runMain(async () => {
     `dashboard of ${options.lakehouse}, refreshing every ${intervalMs} ms (Ctrl+C stops)`,
   );
   console.log(dash.url);
+  const metrics = metricsAt && serveDashboardMetrics(metricsAt, dash);
   const { promise, resolve } = Promise.withResolvers<void>();
   const stop = () => resolve();
   Deno.addSignalListener("SIGINT", stop);
@@ -87,6 +92,7 @@ await runMain(async () => {
   Deno.removeSignalListener("SIGINT", stop);
   Deno.removeSignalListener("SIGTERM", stop);
   const stats = dash.stats();
+  await metrics?.close();
   await dash.close();
   console.error(
     `dashboard stopped: ${stats.refreshes} refreshes, ${stats.queries} queries, ` +

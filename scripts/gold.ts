@@ -30,6 +30,9 @@ import { openCatalogue } from "../src/pipeline/catalogue_watch.ts";
 import type { SensorCatalogue } from "../src/reading/catalogue.ts";
 import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
 import { startTicker } from "../src/progress.ts";
+import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
+import { GoldMonitor } from "../src/gold/gold_metrics.ts";
+import { waitForSilver } from "../src/gold/wait.ts";
 
 const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
 
@@ -75,6 +78,7 @@ const SPECS = {
     default: "http://127.0.0.1:8080",
     description: "Dashboard base URL for the events' links",
   },
+  ...metricsOptionSpecs("GOLD"),
 } as const;
 
 /** How long a single refresh (--once) waits for its events to be delivered before exiting. */
@@ -152,7 +156,14 @@ async function main(): Promise<void> {
         `the gold tables are: ${names.join(", ")}`,
     );
   }
-  const lakehouse = await resolveLakehouse(options.lakehouse);
+  const metricsAt = metricsAddress(options);
+  if (metricsAt && !options.watch) throw new UsageError("--metrics-port needs --watch");
+  const monitor = metricsAt &&
+    new GoldMonitor(metricsAt, { lakehouse: options.lakehouse, intervalMs: interval * 1000 });
+  const lakehouse = options.watch
+    ? await waitUntilTablesExist(options.lakehouse, interval, monitor)
+    : await resolveLakehouse(options.lakehouse);
+  if (lakehouse === null) return await monitor?.close(); // stopped while waiting
   // Alarm limits per type, energy types and units: read once, for every refresh of this run.
   const { catalogue } = await openCatalogue(options.sensors);
   // In --watch mode an idle tick stays silent: only tables that changed are logged.
@@ -170,6 +181,7 @@ async function main(): Promise<void> {
     dashboardUrl: options["dashboard-url"],
     secret: readEnv("GOLD_NOTIFY_SECRET") || undefined,
     log: (l) => console.error(l),
+    onAttempt: monitor ? (outcome) => monitor.notification(outcome) : undefined,
   });
   try {
     await refreshLoop(lakehouse, options, notifier, {
@@ -178,9 +190,34 @@ async function main(): Promise<void> {
       tables,
       log,
       catalogue,
+      monitor,
     });
   } finally {
     await notifier?.stop();
+    await monitor?.close();
+  }
+}
+
+/** --watch: the lakehouse once its silver table exists; null on SIGINT/SIGTERM meanwhile. */
+async function waitUntilTablesExist(
+  path: string,
+  interval: number,
+  monitor: GoldMonitor | null,
+): Promise<string | null> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    return await waitForSilver(path, {
+      intervalMs: interval * 1000,
+      log: (l) => console.error(l),
+      signal: stop.signal,
+      onWaiting: (what) => monitor?.waiting(what),
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
   }
 }
 
@@ -194,12 +231,21 @@ async function refreshLoop(
     tables?: string[];
     log: (l: string) => void;
     catalogue: SensorCatalogue;
+    monitor: GoldMonitor | null;
   },
 ): Promise<void> {
-  const { interval, threads, tables, log, catalogue } = o;
+  const { interval, threads, tables, log, catalogue, monitor } = o;
   const run = async (full: boolean) => {
-    const results = await refreshGold(lakehouse, { full, threads, tables, log, catalogue });
+    monitor?.refreshStarted();
+    let results;
+    try {
+      results = await refreshGold(lakehouse, { full, threads, tables, log, catalogue });
+    } catch (err) {
+      monitor?.refreshFailed(err);
+      throw err;
+    }
     notifier?.poke();
+    await monitor?.refreshed(results);
     return results;
   };
 

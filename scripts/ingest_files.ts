@@ -21,6 +21,8 @@ import {
 } from "../src/pipeline/sources/file.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 import { openCatalogue, watchCatalogue } from "../src/pipeline/catalogue_watch.ts";
+import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
+import { serveIngestMetrics } from "../src/pipeline/ingest_metrics.ts";
 
 const OPTIONS = {
   ...LAKEHOUSE_OPTION,
@@ -44,6 +46,7 @@ const OPTIONS = {
     description: "Summary on stdout: table (for people) or json (one object, per-file details)",
   },
   ...INGEST_OPTIONS,
+  ...metricsOptionSpecs("INGEST"),
 } as const satisfies OptionSpecs;
 
 await runMain(async () => {
@@ -57,6 +60,7 @@ await runMain(async () => {
   } catch {
     throw new Error(`--dir ${o.dir} is not a readable directory`);
   }
+  const metricsAt = metricsAddress(o);
   // A bad catalogue stops the task with FILE:LINE before anything is ingested.
   const sensors = await openCatalogue(o.sensors);
   const ingestor = await Ingestor.open({
@@ -65,6 +69,10 @@ await runMain(async () => {
   });
   // With --watch the catalogue is reloaded on SIGHUP and when its file changes.
   const watch = o.watch ? watchCatalogue(sensors.file, ingestor, (l) => console.error(l)) : null;
+  const metrics = metricsAt && serveIngestMetrics(metricsAt, ingestor, {
+    recordsMetric: "smarttech_ingest_files_records_total",
+    maxLatencyMs: ingestor.policy.maxLatencyMs,
+  });
   // A large directory takes a while before the first file's line (lines come once committed):
   // on a terminal a ticker counts the records read and the rows committed meanwhile.
   const ticker = startTicker(() => {
@@ -123,6 +131,7 @@ await runMain(async () => {
   } finally {
     watch?.close();
     ticker.stop();
+    await metrics?.close();
   }
   const summary = {
     ...total,

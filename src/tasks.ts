@@ -149,3 +149,11 @@ export function consumeArgs(run: ConsumeRun, extra: string[] = []): string[] {
     ...extra,
   ];
 }
+
+/** A loopback port nothing listens on right now (for a task's `--metrics-port` in tests, bench). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}

@@ -20,6 +20,7 @@ export const LAYERS: Record<string, number> = {
   storage: 1,
   "config.ts": 2,
   duckdb: 3,
+  metrics: 3,
   delta: 4,
   reading: 5,
   kafka: 5,

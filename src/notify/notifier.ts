@@ -80,6 +80,8 @@ export interface NotifierOptions {
   /** Check for new incidents versions this often even without a poke (default 5 s). */
   pollMs?: number;
   log?: (line: string) => void;
+  /** Told each POST's outcome (metrics): failed ones are retried, rejected ones are not. */
+  onAttempt?: (outcome: "delivered" | "rejected" | "failed") => void;
 }
 
 /** An event's outcome at one endpoint (a row of gold/notifications). */
@@ -384,6 +386,7 @@ export class Notifier {
       } catch {
         return null; // aborted
       }
+      this.opts.onAttempt?.(outcome.ok ? "delivered" : outcome.retry ? "failed" : "rejected");
       if (outcome.ok) return { event, attempts, status: "delivered", at: Date.now() };
       if (!outcome.retry) {
         this.#log(

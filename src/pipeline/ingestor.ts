@@ -82,11 +82,33 @@ export const DEFAULT_COMPACTION: CompactionPolicy = {
   targetBytes: 8 * 1024 * 1024,
 };
 
+/** What one committed flush did, for an observer (metrics: src/pipeline/ingest_metrics.ts). */
+export interface FlushReport {
+  /** Records the batch staged (each at most one bronze row). */
+  records: number;
+  duplicates: number;
+  /** Per source (appId): records, valid, duplicates and rejects by reason. */
+  counts: Map<string, AppCounts>;
+  result: FlushResult;
+}
+
+/** Watches an ingestor's flushes; set `Ingestor.observer`. */
+export interface IngestObserver {
+  flushed(report: FlushReport): void;
+}
+
 /** Running totals since start, for progress lines and summaries. */
 export interface IngestTotals {
+  /** Records staged: new to the tables, each one bronze row once committed. */
   records: number;
   /** Readings those records carried (a wide payload carries several). */
   readings: number;
+  /**
+   * Records handed over again that all three tables already held, and dropped: a partition's
+   * messages redelivered from Kafka's committed offset (which trails the tables) after a
+   * rebalance or rejoin, a file read again. Not in `records`.
+   */
+  alreadyHeld: number;
   rows: Record<IngestTable, number>;
   duplicates: number;
   flushes: number;
@@ -107,6 +129,7 @@ export class Ingestor {
   readonly totals: IngestTotals = {
     records: 0,
     readings: 0,
+    alreadyHeld: 0,
     rows: { bronze: 0, silver: 0, quarantine: 0 },
     duplicates: 0,
     flushes: 0,
@@ -126,6 +149,10 @@ export class Ingestor {
   onCommittedCounts?: (counts: Map<string, AppCounts>) => void;
   /** Called after each successful flush with the last position committed per appId. */
   onCommitted?: (lastPositions: Map<string, number>, result: FlushResult) => void;
+  /** Sees every committed flush (metrics). */
+  observer?: IngestObserver;
+  /** performance.now() when the flush in flight started writing, or null (health checks). */
+  flushStartedAt: number | null = null;
   #lock: Promise<void> = Promise.resolve();
   readonly compaction: CompactionPolicy;
   #lastCompaction = performance.now();
@@ -282,8 +309,10 @@ export class Ingestor {
           if (v !== undefined) b.thresholds[table].set(rec.appId, v);
         }
       }
+      const before = b.size;
       b.add(rec);
-      this.totals.records++;
+      if (b.size > before) this.totals.records++;
+      else this.totals.alreadyHeld++;
     }
   }
 
@@ -308,6 +337,11 @@ export class Ingestor {
       now - b.startedAt >= this.policy.maxLatencyMs;
   }
 
+  /** The error that made the ingestor unusable (a failed flush), or null. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
   /** Records buffered and not yet committed (including a flush in flight). */
   get buffered(): number {
     return this.#batch.size + this.#inflightRows;
@@ -324,8 +358,10 @@ export class Ingestor {
     if (b.lastPosition.size === 0) return;
     this.#batch = await this.#openBatch(b.conn === this.conns[0] ? this.conns[1] : this.conns[0]);
     this.#inflightRows = b.size;
+    this.flushStartedAt = performance.now();
     this.#inflight = this.writer.flush(b).finally(() => {
       this.#inflightRows = 0;
+      this.flushStartedAt = null;
     }).then(async (result) => {
       this.#committed(b, result);
       // On the flushed batch's connection, idle now: the open batch appends on the other.
@@ -367,6 +403,12 @@ export class Ingestor {
     if (b.newestEventMs > this.totals.newestEventMs) this.totals.newestEventMs = b.newestEventMs;
     this.totals.lastCommitAt = Date.now();
     this.onCommittedCounts?.(b.appCounts());
+    this.observer?.flushed({
+      records: b.size,
+      duplicates: b.counts.duplicates,
+      counts: b.appCounts(),
+      result,
+    });
     this.onCommitted?.(b.lastPosition, result);
   }
 

@@ -107,6 +107,8 @@ export interface FlushResult {
   rows: Record<IngestTable, number>;
   /** Retries caused by another writer committing the same appId. */
   retries: number;
+  /** Seconds per table from its first attempt to its commit (Parquet, commit and retries). */
+  seconds: Partial<Record<IngestTable, number>>;
 }
 
 export interface WriterOptions {
@@ -217,6 +219,7 @@ export class IngestWriter {
       versions: {},
       rows: { bronze: 0, silver: 0, quarantine: 0 },
       retries: 0,
+      seconds: {},
     };
     if (batch.lastPosition.size === 0) return result;
     await batch.stage();
@@ -238,6 +241,7 @@ export class IngestWriter {
     };
     for (const table of COMMIT_ORDER) {
       const maxRetries = this.opts.maxConflictRetries ?? 5;
+      const started = performance.now();
       for (let attempt = 0;; attempt++) {
         const snap = await this.#latest(table);
         if (table === "silver") {
@@ -304,6 +308,7 @@ export class IngestWriter {
           }
           result.versions[table] = version;
           result.rows[table] = rows;
+          result.seconds[table] = (performance.now() - started) / 1000;
           // Our own commit: resume positions (a file source asks before re-reading a file)
           // must count it at once, not at the next flush.
           await this.#latest(table);

@@ -5,6 +5,7 @@
 export {
   consumeArgs,
   type ConsumeRun,
+  freePort,
   ROOT,
   runTask,
   spawnTask,

@@ -36,7 +36,13 @@ export interface ConsumerOptions {
 }
 
 export interface ConsumeSummary {
+  /** Messages this run wrote (each one bronze row): new to the tables, counted once. */
   records: number;
+  /**
+   * Messages delivered again that the tables already held, dropped (redelivered from Kafka's
+   * committed offset, which trails the tables, after a rebalance or rejoin). Not in `records`.
+   */
+  redelivered: number;
   rows: { bronze: number; silver: number; quarantine: number };
   duplicates: number;
   flushes: number;
@@ -93,6 +99,19 @@ export interface RunningConsumer {
   /** Resolves when the consumer stopped (caught up, stopped, or failed). */
   done: Promise<ConsumeSummary>;
   stop(): Promise<ConsumeSummary>;
+  /** Group membership and broker contact, for health checks. */
+  status(): ConsumerStatus;
+}
+
+/** What a health check needs to know of the group consumer. */
+export interface ConsumerStatus {
+  /** Joined the group, and no crash, rebalance or stop since. */
+  member: boolean;
+  /** performance.now() of the last answer from the broker (fetch, heartbeat, join), or null. */
+  lastContactAt: number | null;
+  /** The last error kafkajs reported (crash), if any since the last join. */
+  lastError: string | null;
+  sessionTimeoutMs: number;
 }
 
 /** Starts consuming; returns at once with a handle. */
@@ -129,6 +148,7 @@ class KafkaSource implements RunningConsumer {
     eachBatch: (payload: EachBatchPayload) => this.#eachBatch(payload),
     partitionsConsumedConcurrently: 1,
   };
+  readonly #status: ConsumerStatus;
   #stopping = false;
   #finished = false;
   #failure: unknown = null;
@@ -157,6 +177,12 @@ class KafkaSource implements RunningConsumer {
       retry: { retries: 30, initialRetryTime: 300, maxRetryTime: 5_000 },
     });
     this.#admin = kafka.admin();
+    this.#status = {
+      member: false,
+      lastContactAt: null,
+      lastError: null,
+      sessionTimeoutMs: sessionTimeout,
+    };
     this.done = new Promise<ConsumeSummary>((res, rej) => {
       this.#resolveDone = res;
       this.#rejectDone = rej;
@@ -180,6 +206,7 @@ class KafkaSource implements RunningConsumer {
     const events = this.#consumer.events;
     this.#consumer.on(events.GROUP_JOIN, () => this.#joined());
     this.#consumer.on(events.CRASH, (e) => this.#crashed(e.payload.error, e.payload.restart));
+    this.#watchStatus();
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topic: opts.topic, fromBeginning: true });
     await this.#consumer.run(this.#runConfig);
@@ -191,6 +218,30 @@ class KafkaSource implements RunningConsumer {
     return await this.done;
   }
 
+  status(): ConsumerStatus {
+    return { ...this.#status };
+  }
+
+  /** Keeps #status from kafkajs' instrumentation events (a timestamp per fetch: cheap). */
+  #watchStatus(): void {
+    const c = this.#consumer;
+    const s = this.#status;
+    const contact = () => (s.lastContactAt = performance.now());
+    for (const e of [c.events.FETCH, c.events.HEARTBEAT, c.events.COMMIT_OFFSETS]) c.on(e, contact);
+    c.on(c.events.GROUP_JOIN, () => {
+      contact();
+      s.member = true;
+      s.lastError = null;
+    });
+    c.on(c.events.CRASH, (e) => {
+      s.member = false;
+      s.lastError = errorText(e.payload.error);
+    });
+    for (const e of [c.events.REBALANCING, c.events.STOP, c.events.DISCONNECT]) {
+      c.on(e, () => (s.member = false));
+    }
+  }
+
   #appId(partition: number): string {
     return partitionAppId(this.#opts.appName, this.#opts.topic, partition);
   }
@@ -199,6 +250,7 @@ class KafkaSource implements RunningConsumer {
     const t = this.#ingestor.totals;
     return {
       records: t.records,
+      redelivered: t.alreadyHeld,
       rows: { ...t.rows },
       duplicates: t.duplicates,
       flushes: t.flushes,
