@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { openDuckDB } from "../src/duckdb/engine.ts";
-import { loadSql, splitStatements } from "../src/query/sql_files.ts";
+import { loadSql, runStatements } from "../src/query/sql_files.ts";
 
 interface Episode {
   rule: string;
@@ -43,7 +43,7 @@ async function incidents(episodes: Episode[], lastSeen: string): Promise<Inciden
   const db = await openDuckDB({ delta: false });
   try {
     for (const file of ["gold/_macros.sql", "alarms/thresholds.sql"]) {
-      for (const s of splitStatements(await loadSql(file))) await db.conn.run(s);
+      await runStatements(db.conn, await loadSql(file));
     }
     const rows = episodes.map((e, i) =>
       `(${str(`a${i}`)}, ${str(e.rule)}, ${str(e.severity ?? "warning")}, ${

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { openDuckDB } from "../src/duckdb/engine.ts";
 import { createAlarmReadings } from "../src/gold/alarms.ts";
-import { loadSql, splitStatements } from "../src/query/sql_files.ts";
+import { loadSql, runStatements } from "../src/query/sql_files.ts";
 import { snapshotScanSql } from "../src/delta/scan.ts";
 import { resolveFaults } from "../src/simulator/faults.ts";
 import { type SilverRow, simulate, tempLakehouse, writeSilver } from "./gold_helpers.ts";
@@ -75,9 +75,7 @@ Deno.test("alarms: zscore's bucket screen gives exactly the rule's definition", 
     const silver = await loadSnapshot(join(lh, "silver"));
     const db = await openDuckDB({ delta: false });
     try {
-      const run = async (sql: string) => {
-        for (const s of splitStatements(sql)) await db.conn.run(s);
-      };
+      const run = (sql: string) => runStatements(db.conn, sql);
       await run(await loadSql("gold/_macros.sql"));
       await run(await loadSql("alarms/thresholds.sql"));
       await createAlarmReadings(db.conn, { silverSql: snapshotScanSql(silver) });

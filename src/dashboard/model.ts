@@ -23,7 +23,7 @@ import {
   sourceWatermarks,
   type TableHealth,
 } from "./pipeline_health.ts";
-import { loadSql, splitStatements } from "../query/sql_files.ts";
+import { loadSql, runStatements } from "../query/sql_files.ts";
 import { type DashboardQuery, loadDashboardSql, type Row, runQuery } from "./queries.ts";
 import type { LagSource, TopicLag } from "../kafka/lag.ts";
 import { partitionAppId, resumeFromSnapshots } from "../pipeline/positions.ts";
@@ -539,9 +539,7 @@ function chartOf(rows: Row[], type: string, unit: string): SeriesChart {
 
 /** The limits of sql/alarms/thresholds.sql, the same file the alarm rules read. */
 async function readThresholds(db: DuckDB): Promise<Record<string, Thresholds>> {
-  for (const stmt of splitStatements(await loadSql("alarms/thresholds.sql"))) {
-    await db.conn.run(stmt);
-  }
+  await runStatements(db.conn, await loadSql("alarms/thresholds.sql"));
   const rows = await runQuery(
     db.conn,
     "SELECT type, warn_low, warn_high, crit_low, crit_high FROM alarm_thresholds",
