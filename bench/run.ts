@@ -80,7 +80,7 @@ export interface BenchSizes {
   decodeMessages: number;
   /** Messages produced and read back, untimed, before the Kafka scenarios (0: none). */
   warmupMessages: number;
-  /** Topic length of the peers scenario (consume vs the Python peer, kafkajs vs platformatic). */
+  /** Topic length of the peers scenario (consume vs the Python and Spark peers). */
   peersMessages: number;
   /** Backfill scenario: readings in silver first, then readings one day older than them. */
   backfillSilverRows: number;
