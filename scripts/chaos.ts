@@ -34,7 +34,7 @@ import { formatReport, type ScenarioReport } from "../src/chaos/report.ts";
 
 const SCENARIOS = ["kill", "group", "outage", "readonly"] as const;
 
-const OPTIONS = {
+export const OPTIONS = {
   brokers: {
     type: "string",
     env: "KAFKA_BROKERS",

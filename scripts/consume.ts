@@ -19,7 +19,7 @@ import { startConsumer } from "../src/pipeline/sources/kafka.ts";
 import { INGEST_OPTIONS, ingestorOptions } from "../src/pipeline/cli_options.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 
-const OPTIONS = {
+export const OPTIONS = {
   ...COMMON_OPTIONS,
   group: {
     type: "string",

@@ -14,9 +14,9 @@ import {
 } from "../src/config.ts";
 import { startDashboard } from "../src/dashboard/server.ts";
 
-const USAGE = "Usage: deno task dashboard [--host <addr>] [--port <n>] [--lakehouse <dir>]";
+export const USAGE = "Usage: deno task dashboard [--host <addr>] [--port <n>] [--lakehouse <dir>]";
 
-const SPECS = {
+export const SPECS = {
   ...LAKEHOUSE_OPTION,
   host: {
     type: "string",

@@ -13,7 +13,7 @@ import {
 import { runDemo } from "../src/demo.ts";
 import { removeLakehouseTables } from "../src/pipeline/tables.ts";
 
-const OPTIONS = {
+export const OPTIONS = {
   brokers: COMMON_OPTIONS.brokers,
   lakehouse: COMMON_OPTIONS.lakehouse,
   hours: { type: "string", env: "DEMO_HOURS", default: "3", description: "Simulated hours" },

@@ -27,9 +27,9 @@ import { type GoldTableResult, refreshGold } from "../src/gold/refresh.ts";
 import { GOLD_TABLES } from "../src/gold/tables.ts";
 import { startTicker } from "../src/progress.ts";
 
-const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
+export const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
 
-const SPECS = {
+export const SPECS = {
   ...LAKEHOUSE_OPTION,
   once: { type: "boolean", description: "Refresh once and exit (the default)" },
   watch: {

@@ -21,7 +21,7 @@ import {
 } from "../src/pipeline/sources/file.ts";
 import { Ingestor } from "../src/pipeline/ingestor.ts";
 
-const OPTIONS = {
+export const OPTIONS = {
   ...LAKEHOUSE_OPTION,
   dir: {
     type: "string",

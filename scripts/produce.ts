@@ -22,7 +22,7 @@ import { aheadOfClockWarning, runSimulation, type SimSink } from "../src/simulat
 import { FaultConfigError, resolveFaults } from "../src/simulator/faults.ts";
 import { parseIsoTimestamp } from "../src/reading/decode.ts";
 
-const OPTIONS = {
+export const OPTIONS = {
   ...COMMON_OPTIONS,
   rate: {
     type: "string",

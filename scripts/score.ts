@@ -22,9 +22,9 @@ import {
   scoreIncidents,
 } from "../src/simulator/scoring.ts";
 
-const USAGE = "Usage: deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json]";
+export const USAGE = "Usage: deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json]";
 
-const SPECS = {
+export const SPECS = {
   ...LAKEHOUSE_OPTION,
   truth: {
     type: "string",
