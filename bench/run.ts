@@ -87,7 +87,7 @@ export interface BenchSizes {
   backfillRows: number;
 }
 
-/** Full: the sizes the README's figures are measured at. Quick: a smoke test that finishes in under 2 minutes. */
+/** Full: the sizes docs/performance.md's figures are measured at. Quick: a smoke test that finishes in under 2 minutes. */
 export const SIZES: Record<"full" | "quick", BenchSizes> = {
   full: {
     runs: 3,

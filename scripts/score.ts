@@ -22,7 +22,7 @@ import {
   scoreIncidents,
 } from "../src/simulator/scoring.ts";
 
-export const USAGE = "Usage: deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json]";
+const USAGE = "Usage: deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json]";
 
 export const SPECS = {
   ...LAKEHOUSE_OPTION,

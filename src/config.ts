@@ -56,7 +56,7 @@ export const COMMON_OPTIONS = {
     env: "LAKEHOUSE_DIR",
     default: "./lakehouse",
     description:
-      "Directory or s3://bucket/prefix holding the Delta tables (S3: AWS_* variables, see README)",
+      "Directory or s3://bucket/prefix holding the Delta tables (S3: AWS_* variables, see docs/object-storage.md)",
   },
 } as const satisfies OptionSpecs;
 

@@ -59,3 +59,11 @@ Deno.test("every relative link in README.md and docs/*.md resolves", async () =>
   }
   assert.deepEqual(broken, [], "links to files that do not exist");
 });
+
+Deno.test("docs/dependencies.md says what every task may do", async () => {
+  const doc = await Deno.readTextFile(join(ROOT, "docs/dependencies.md"));
+  const rows = doc.split("\n").filter((l) => l.startsWith("| `"));
+  const tasks = Object.keys(JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))).tasks);
+  const missing = tasks.filter((t) => !rows.some((r) => r.split("|")[1].includes(`\`${t}\``)));
+  assert.deepEqual(missing, [], "tasks without a row in the permissions table");
+});
