@@ -3,12 +3,13 @@
  * each value, errors counted) and reads `topic` from the beginning until every partition reached
  * the end offset it had at start. Fetch settings are the pipeline's (`FETCH_SETTINGS` of
  * src/pipeline/sources/kafka.ts), so the ratio isolates what the pipeline adds on top of the client.
- * The client is kafkajs (the product's) or `@platformatic/kafka` (a maintained pure-JS client,
- * measured as a candidate replacement with the same fetch sizes).
+ * The client is kafkajs, the product's. (`@platformatic/kafka` was measured here as a candidate
+ * replacement until 2026-12-07: 0.72–0.85× kafkajs' rate for more CPU and memory in four
+ * sittings, bench/results/peers-2026-12-0*.md; it was then dropped from the dependencies.)
  * Timing starts before connecting, as the pipeline's does. Prints one JSON line on stdout.
  *
  * Run by bench/kafka_bench.ts: `deno run --allow-net --allow-env=KAFKA*,DEBUG,NODE_*
- * bench/bare_consumer.ts <brokers> <topic> [kafkajs|platformatic]`.
+ * bench/bare_consumer.ts <brokers> <topic>`.
  *
  * @module
  */
@@ -24,7 +25,7 @@ export interface BareConsumerResult {
   msgsPerSec: number;
 }
 
-/** What both clients do per message and per partition: decode, count, see the end coming. */
+/** What the consumer does per message and per partition: decode, count, see the end coming. */
 class Tally {
   records = 0;
   parseErrors = 0;
@@ -92,47 +93,8 @@ export async function bareConsume(brokers: string[], topic: string): Promise<Bar
   return result;
 }
 
-/** The clients {@link bareConsume} and {@link bareConsumePlatformatic} measure. */
-export type BareClient = "kafkajs" | "platformatic";
-
-/** {@link bareConsume} with `@platformatic/kafka`: the same end offsets, fetch sizes and decode. */
-export async function bareConsumePlatformatic(
-  brokers: string[],
-  topic: string,
-): Promise<BareConsumerResult> {
-  const started = performance.now();
-  // Loaded only when measured, so the kafkajs figure does not pay for parsing this module.
-  const { Consumer } = await import("@platformatic/kafka");
-  const consumer = new Consumer({
-    groupId: `bench-bare-${crypto.randomUUID()}`,
-    clientId: "smarttech-bench-bare",
-    bootstrapBrokers: brokers,
-    maxBytes: FETCH_SETTINGS.maxBytes,
-    maxBytesPerPartition: FETCH_SETTINGS.maxBytesPerPartition,
-    maxWaitTime: FETCH_SETTINGS.maxWaitTimeInMs,
-  });
-  const ends = new Map<number, number>();
-  const high = (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
-  high.forEach((h, p) => ends.set(p, Number(h)));
-  const tally = new Tally(ends);
-  const stream = await consumer.consume({ topics: [topic], mode: "earliest", autocommit: false });
-  await new Promise<void>((resolve, reject) => {
-    if (tally.done()) return resolve();
-    stream.on("error", reject);
-    stream.on("data", (m) => {
-      tally.take(m.value);
-      if (tally.reach(m.partition, Number(m.offset))) resolve();
-    });
-  });
-  const result = tally.result(started);
-  await stream.close();
-  await consumer.close(true);
-  return result;
-}
-
 if (import.meta.main) {
-  const [brokers, topic, client = "kafkajs"] = Deno.args;
-  const consume = client === "platformatic" ? bareConsumePlatformatic : bareConsume;
-  console.log(JSON.stringify(await consume(brokers.split(","), topic)));
+  const [brokers, topic] = Deno.args;
+  console.log(JSON.stringify(await bareConsume(brokers.split(","), topic)));
   Deno.exit(0);
 }

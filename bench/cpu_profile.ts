@@ -4,7 +4,7 @@
  * the first line runs, stops it when the child prints `--until` on stderr (or exits), writes
  * the `.cpuprofile` (Chrome DevTools' format) and prints the main thread's self time per
  * component of the ingest path. DuckDB's own threads and V8's GC helper threads are not in a V8
- * profile: measure them with `perf record` (see README, Performance).
+ * profile: measure them with `perf record` (see bench/results/journal.md).
  *
  * Run: `deno run --allow-net=127.0.0.1 --allow-run=deno --allow-write bench/cpu_profile.ts
  * out.cpuprofile "caught up" -- <deno run args…>`, e.g. the `consume` task's flags and script

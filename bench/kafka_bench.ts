@@ -8,7 +8,7 @@
  */
 import { createKafka } from "../src/kafka/client.ts";
 import { ROOT, spawnTask, type SpawnTaskOptions } from "../src/tasks.ts";
-import type { BareClient, BareConsumerResult } from "./bare_consumer.ts";
+import type { BareConsumerResult } from "./bare_consumer.ts";
 
 /** Options shared by the Kafka benchmarks. */
 export interface KafkaBenchEnv {
@@ -107,32 +107,22 @@ export type BareRun = BareConsumerResult & {
   cpuSeconds: number | null;
 };
 
-/**
- * Deno permissions of the bare consumer per client. `@platformatic/kafka` needs more: its `debug`
- * dependency enumerates the whole environment and it reads its WebAssembly (CRC32C) from disk.
- */
-const BARE_PERMISSIONS: Record<BareClient, string[]> = {
-  kafkajs: ["--allow-net", "--allow-env=KAFKA*,DEBUG,NODE_*"],
-  platformatic: ["--allow-net", "--allow-env", "--allow-read=node_modules"],
-};
-
-/** The bare consumer of `client` (default kafkajs) over `topic`, in its own process. */
+/** The bare kafkajs consumer over `topic`, in its own process. */
 export async function benchBareConsumer(
   env: KafkaBenchEnv,
   topic: string,
-  opts: { client?: BareClient; measure?: boolean } = {},
+  opts: { measure?: boolean } = {},
 ): Promise<BareRun> {
-  const client = opts.client ?? "kafkajs";
   const argv = [
     env.deno,
     "run",
-    ...BARE_PERMISSIONS[client],
+    "--allow-net",
+    "--allow-env=KAFKA*,DEBUG,NODE_*",
     "bench/bare_consumer.ts",
     env.brokers,
     topic,
-    client,
   ];
-  const { summary, time } = await runBenchChild(`bare consumer (${client})`, argv, opts.measure);
+  const { summary, time } = await runBenchChild("bare consumer", argv, opts.measure);
   return { ...(summary as BareConsumerResult), ...time };
 }
 

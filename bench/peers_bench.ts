@@ -7,8 +7,9 @@
  *   `deltalake.write_deltalake`, bronze and silver in 50,000-message batches. It runs from a venv
  *   under .cache/peers-venv, made with `python3 -m venv` and pip (bench/peers/requirements.txt)
  *   the first time; without python3 the peer is skipped with a note.
- * - The clients' bare fetch ceilings: kafkajs (the product's client) against
- *   `@platformatic/kafka`, both reading the same topic without writing (bench/bare_consumer.ts).
+ * - The client's bare fetch ceiling: kafkajs reading the same topic without writing
+ *   (bench/bare_consumer.ts). Until 2026-12-07 `@platformatic/kafka` ran beside it; its figures
+ *   stay in bench/results/peers-2026-12-0*.md.
  *
  * Every process runs under /usr/bin/time for its peak RSS and CPU (user + system).
  *
@@ -144,18 +145,13 @@ export interface PeersResult {
   /** Only with `--peers spark`. */
   spark?: PeerFigures | { skipped: string };
   consumeOverSpark?: ReturnType<typeof peerRatios> | null;
-  clients: {
-    kafkajs: PeerFigures;
-    platformatic: PeerFigures | { error: string };
-    /** platformatic / kafkajs, pair by pair. */
-    platformaticOverKafkajs: ReturnType<typeof peerRatios> | null;
-  };
+  clients: { kafkajs: PeerFigures };
 }
 
 /**
  * Runs the scenario over `topic` (already produced, `messages` long): `runs` alternating pairs
  * of consume (fresh lakehouse and group each) and the Python peer (fresh output dir), with the
- * Spark peer as a third when `opts.spark`, then `runs` alternating pairs of the two bare clients.
+ * Spark peer as a third when `opts.spark`, then `runs` bare kafkajs reads.
  */
 export async function benchPeers(
   env: KafkaBenchEnv,
@@ -211,23 +207,10 @@ export async function benchPeers(
     log(msg);
   }
   const kafkajs: BareRun[] = [];
-  const platformatic: BareRun[] = [];
-  let platformaticError: string | null = null;
   for (let i = 0; i < runs; i++) {
     const k = await benchBareConsumer(env, topic, { measure: true });
     kafkajs.push(k);
-    let msg = `  bare run ${i + 1}: ${line("kafkajs", k)}`;
-    if (!platformaticError) {
-      try {
-        const p = await benchBareConsumer(env, topic, { client: "platformatic", measure: true });
-        platformatic.push(p);
-        msg += `; ${line("@platformatic/kafka", p)}`;
-      } catch (e) {
-        platformaticError = (e as Error).message;
-        msg += `; @platformatic/kafka failed: ${platformaticError}`;
-      }
-    }
-    log(msg);
+    log(`  bare run ${i + 1}: ${line("kafkajs", k)}`);
   }
   return {
     messages,
@@ -241,10 +224,6 @@ export async function benchPeers(
         consumeOverSpark: sparkSkipped ? null : peerRatios(consume, spark),
       }
       : {}),
-    clients: {
-      kafkajs: peerFigures(kafkajs),
-      platformatic: platformaticError ? { error: platformaticError } : peerFigures(platformatic),
-      platformaticOverKafkajs: platformaticError ? null : peerRatios(platformatic, kafkajs),
-    },
+    clients: { kafkajs: peerFigures(kafkajs) },
   };
 }

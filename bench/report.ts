@@ -150,6 +150,7 @@ export function figureRows(r: BenchResults): Row[] {
       ["Python peer (confluent-kafka + pyarrow + delta-rs)", "peers.python"],
       ["Spark peer (Structured Streaming + delta-spark, local[2])", "peers.spark"],
       ["bare kafkajs (fetch + JSON.parse, no writes)", "peers.clients.kafkajs"],
+      // Results from before 2026-12-07 carry this client; later runs no longer measure it.
       ["bare @platformatic/kafka (same)", "peers.clients.platformatic"],
     ]
   ) {

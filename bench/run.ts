@@ -80,14 +80,14 @@ export interface BenchSizes {
   decodeMessages: number;
   /** Messages produced and read back, untimed, before the Kafka scenarios (0: none). */
   warmupMessages: number;
-  /** Topic length of the peers scenario (consume vs the Python peer, kafkajs vs platformatic). */
+  /** Topic length of the peers scenario (consume vs the Python and Spark peers). */
   peersMessages: number;
   /** Backfill scenario: readings in silver first, then readings one day older than them. */
   backfillSilverRows: number;
   backfillRows: number;
 }
 
-/** Full: the sizes the README's figures are measured at. Quick: a smoke test that finishes in under 2 minutes. */
+/** Full: the sizes docs/performance.md's figures are measured at. Quick: a smoke test that finishes in under 2 minutes. */
 export const SIZES: Record<"full" | "quick", BenchSizes> = {
   full: {
     runs: 3,

@@ -15,7 +15,7 @@ import {
 import { runBench, SCENARIOS } from "../bench/run.ts";
 import { dashboardTable, figuresTable } from "../bench/report.ts";
 
-const OPTIONS = {
+export const OPTIONS = {
   brokers: COMMON_OPTIONS.brokers,
   quick: {
     type: "boolean",

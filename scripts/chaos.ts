@@ -55,7 +55,7 @@ const SCENARIOS = [
 ] as const;
 const ON_S3 = ["s3-restart", "s3-put-kill", "split-commit"];
 
-const OPTIONS = {
+export const OPTIONS = {
   brokers: {
     type: "string",
     env: "KAFKA_BROKERS",

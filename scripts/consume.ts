@@ -22,7 +22,7 @@ import { openCatalogue, watchCatalogue } from "../src/pipeline/catalogue_watch.t
 import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
 import { ConsumeMonitor } from "../src/pipeline/sources/kafka_metrics.ts";
 
-const OPTIONS = {
+export const OPTIONS = {
   ...COMMON_OPTIONS,
   group: {
     type: "string",

@@ -18,9 +18,9 @@ import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
 import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
 import { serveDashboardMetrics } from "../src/dashboard/dashboard_metrics.ts";
 
-const USAGE = "Usage: deno task dashboard [--host <addr>] [--port <n>] [--lakehouse <dir>]";
+export const USAGE = "Usage: deno task dashboard [--host <addr>] [--port <n>] [--lakehouse <dir>]";
 
-const SPECS = {
+export const SPECS = {
   ...LAKEHOUSE_OPTION,
   host: {
     type: "string",

@@ -18,7 +18,7 @@ import { removeLakehouseTables } from "../src/pipeline/tables.ts";
 /** The demo's world: the repository's four types plus pm25 (simulated, alarmed). */
 const DEMO_SENSORS_FILE = new URL("../examples/sensors_demo.yaml", import.meta.url).pathname;
 
-const OPTIONS = {
+export const OPTIONS = {
   brokers: COMMON_OPTIONS.brokers,
   lakehouse: COMMON_OPTIONS.lakehouse,
   hours: { type: "string", env: "DEMO_HOURS", default: "3", description: "Simulated hours" },

@@ -34,9 +34,9 @@ import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
 import { GoldMonitor } from "../src/gold/gold_metrics.ts";
 import { waitForSilver } from "../src/gold/wait.ts";
 
-const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
+export const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
 
-const SPECS = {
+export const SPECS = {
   ...LAKEHOUSE_OPTION,
   sensors: SENSORS_OPTION,
   once: { type: "boolean", description: "Refresh once and exit (the default)" },

@@ -24,7 +24,7 @@ import { openCatalogue, watchCatalogue } from "../src/pipeline/catalogue_watch.t
 import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
 import { serveIngestMetrics } from "../src/pipeline/ingest_metrics.ts";
 
-const OPTIONS = {
+export const OPTIONS = {
   ...LAKEHOUSE_OPTION,
   dir: {
     type: "string",

@@ -9,7 +9,7 @@ import {
   stopLocalBroker,
 } from "../src/kafka/local_broker.ts";
 
-const OPTIONS = {
+export const OPTIONS = {
   version: {
     type: "string",
     env: "KAFKA_VERSION",

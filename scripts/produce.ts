@@ -25,7 +25,7 @@ import { openCatalogue } from "../src/pipeline/catalogue_watch.ts";
 import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
 import { simulatedTypes } from "../src/simulator/sim_types.ts";
 
-const OPTIONS = {
+export const OPTIONS = {
   ...COMMON_OPTIONS,
   sensors: SENSORS_OPTION,
   rate: {

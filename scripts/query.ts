@@ -30,11 +30,11 @@ import {
 import { toArrowIpc } from "../src/query/arrow.ts";
 import { type AsOf, createLakehouseViews, type TimeTravel } from "../src/query/views.ts";
 
-const USAGE = 'Usage: deno task query ["SQL" | -f FILE | -] [options]';
+export const USAGE = 'Usage: deno task query ["SQL" | -f FILE | -] [options]';
 /** The text formats, and `arrow`: binary, so it takes its own path. */
 const OUTPUT_FORMATS = [...FORMATS, "arrow"] as const;
 
-const SPECS = {
+export const SPECS = {
   ...LAKEHOUSE_OPTION,
   file: { type: "string", short: "f", description: "Read the SQL from this file" },
   format: {

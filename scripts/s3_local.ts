@@ -11,7 +11,7 @@ import {
   stopLocalS3,
 } from "../src/storage/local_s3proxy.ts";
 
-const OPTIONS = {
+export const OPTIONS = {
   port: {
     type: "string",
     env: "S3_LOCAL_PORT",

@@ -29,7 +29,7 @@ import {
 const USAGE =
   "Usage: deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json] [--sensors FILE]";
 
-const SPECS = {
+export const SPECS = {
   ...LAKEHOUSE_OPTION,
   sensors: SENSORS_OPTION,
   truth: {

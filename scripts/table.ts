@@ -26,11 +26,11 @@ import {
 } from "../src/query/format.ts";
 import { findLakehouseTable, listLakehouseTables } from "../src/query/views.ts";
 
-const USAGE =
+export const USAGE =
   "Usage: deno task table <list|info|history|optimize|vacuum|checkpoint> [TABLE] [options]\n" +
   "  TABLE: a name under --lakehouse (silver, gold_alarms, …) or a Delta table's path";
 
-const SPECS = {
+export const SPECS = {
   ...LAKEHOUSE_OPTION,
   format: {
     type: "string",

@@ -56,7 +56,7 @@ export const COMMON_OPTIONS = {
     env: "LAKEHOUSE_DIR",
     default: "./lakehouse",
     description:
-      "Directory or s3://bucket/prefix holding the Delta tables (S3: AWS_* variables, see README)",
+      "Directory or s3://bucket/prefix holding the Delta tables (S3: AWS_* variables, see docs/object-storage.md)",
   },
 } as const satisfies OptionSpecs;
 
@@ -243,10 +243,6 @@ export function brokerList(value: string): string[] {
 }
 
 /**
- * Runs a CLI's main function with uniform error handling: UsageError exits 2, any other error
- * prints its message (not a stack, unless DEBUG is set) and exits 1.
- */
-/**
  * An error as one log line: its message without the SQL context DuckDB appends to some errors
  * ("LINE 1: COPY (SELECT …" and its caret line), which buries the cause in a log.
  */
@@ -255,7 +251,24 @@ export function errorText(err: unknown): string {
   return message.replace(/\n+LINE \d+:[^\n]*(\n *\^)?/g, "").trim();
 }
 
+let describeOnly = false;
+
+/**
+ * Makes every later {@link runMain} return at once, so a task script can be imported for its
+ * exported option specs without running: scripts/gen_task_docs.ts renders docs/tasks.md from
+ * them. (The scripts call runMain at top level; an `import.meta.main` guard would re-indent
+ * every script.)
+ */
+export function importTasksForDocs(): void {
+  describeOnly = true;
+}
+
+/**
+ * Runs a CLI's main function with uniform error handling: UsageError exits 2, any other error
+ * prints its message (not a stack, unless DEBUG is set) and exits 1.
+ */
 export async function runMain(main: () => Promise<void | number>): Promise<void> {
+  if (describeOnly) return;
   try {
     const code = await main();
     if (typeof code === "number" && code !== 0) Deno.exit(code);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { openDuckDB } from "../src/duckdb/engine.ts";
 import { loadAlarmTables } from "../src/gold/refresh.ts";
-import { loadSql, splitStatements } from "../src/query/sql_files.ts";
+import { loadSql, runStatements } from "../src/query/sql_files.ts";
 import { builtinCatalogue } from "../src/reading/catalogue_file.ts";
 
 interface Episode {
@@ -44,7 +44,7 @@ const str = (s: string | null | undefined) => s == null ? "NULL::VARCHAR" : `'${
 async function incidents(episodes: Episode[], lastSeen: string): Promise<Incident[]> {
   const db = await openDuckDB({ delta: false });
   try {
-    for (const s of splitStatements(await loadSql("gold/_macros.sql"))) await db.conn.run(s);
+    await runStatements(db.conn, await loadSql("gold/_macros.sql"));
     await loadAlarmTables(db.conn, builtinCatalogue());
     const rows = episodes.map((e, i) =>
       `(${str(`a${i}`)}, ${str(e.rule)}, ${str(e.severity ?? "warning")}, ${

@@ -11,7 +11,7 @@ import { openDuckDB } from "../src/duckdb/engine.ts";
 import { createAlarmReadings } from "../src/gold/alarms.ts";
 import { loadAlarmTables } from "../src/gold/refresh.ts";
 import { builtinCatalogue } from "../src/reading/catalogue_file.ts";
-import { loadSql, splitStatements } from "../src/query/sql_files.ts";
+import { loadSql, runStatements } from "../src/query/sql_files.ts";
 import { snapshotScanSql } from "../src/delta/scan.ts";
 import { resolveFaults } from "../src/simulator/faults.ts";
 import { type SilverRow, simulate, tempLakehouse, writeSilver } from "./gold_helpers.ts";
@@ -79,9 +79,7 @@ Deno.test("alarms: zscore's bucket screen gives exactly the rule's definition", 
     const silver = await loadSnapshot(join(lh, "silver"));
     const db = await openDuckDB({ delta: false });
     try {
-      const run = async (sql: string) => {
-        for (const s of splitStatements(sql)) await db.conn.run(s);
-      };
+      const run = (sql: string) => runStatements(db.conn, sql);
       await run(await loadSql("gold/_macros.sql"));
       await loadAlarmTables(db.conn, builtinCatalogue());
       await createAlarmReadings(db.conn, { silverSql: snapshotScanSql(silver) });

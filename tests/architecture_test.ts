@@ -16,6 +16,7 @@ export const LAYERS: Record<string, number> = {
   "tasks.ts": 0,
   "progress.ts": 0,
   "retry.ts": 0,
+  "hash.ts": 0,
   "python_venv.ts": 1,
   storage: 1,
   "config.ts": 2,

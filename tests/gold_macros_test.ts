@@ -5,12 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { openDuckDB } from "../src/duckdb/engine.ts";
-import { loadSql, splitStatements } from "../src/query/sql_files.ts";
+import { loadSql, runStatements } from "../src/query/sql_files.ts";
 
 async function withMacros(fn: (q: (sql: string) => Promise<unknown[][]>) => Promise<void>) {
   const db = await openDuckDB({ delta: false });
   try {
-    for (const s of splitStatements(await loadSql("gold/_macros.sql"))) await db.conn.run(s);
+    await runStatements(db.conn, await loadSql("gold/_macros.sql"));
     await fn(async (sql) => (await db.conn.runAndReadAll(sql)).getRows());
   } finally {
     db.close();

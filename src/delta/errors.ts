@@ -3,7 +3,11 @@
  * message, so a caller can branch on the class and an operator can act on the text alone.
  */
 
-/** Base class: every error thrown on purpose by src/delta extends it. */
+/**
+ * Base class of the errors about a table: what it holds, its log, a conflicting writer. A
+ * caller's bad argument (a negative version, both a version and a timestamp, a retention or
+ * target size out of range) is a `RangeError` instead: a bug to fix, not a state to handle.
+ */
 export class DeltaError extends Error {
   constructor(message: string) {
     super(message);

@@ -9,18 +9,11 @@ import { join } from "node:path";
 import { mayHoldTime } from "../delta/actions.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { sqlIdent } from "../duckdb/engine.ts";
-import { loadSql, placeholders, readSqlFile, SQL_DIR } from "../query/sql_files.ts";
+import { loadSql, placeholders, readSqlFile, runStatements, SQL_DIR } from "../query/sql_files.ts";
 import { snapshotScanSql } from "../delta/scan.ts";
 import type { SilverChange } from "./changes.ts";
 import { HOUR_MS, tsLiteral } from "./intervals.ts";
-import {
-  one,
-  type Refresh,
-  rewriteWhole,
-  runScript,
-  SCOPE_COLUMNS,
-  type TableRefresh,
-} from "./scope.ts";
+import { one, type Refresh, rewriteWhole, SCOPE_COLUMNS, type TableRefresh } from "./scope.ts";
 import { type GoldTableDef, goldTablePath } from "./tables.ts";
 
 /**
@@ -64,9 +57,9 @@ export async function computeAlarms(
   energyHourlySql: string,
   out: string,
 ): Promise<void> {
-  await runScript(conn, await loadSql("gold/_macros.sql"));
+  await runStatements(conn, await loadSql("gold/_macros.sql"));
   await createAlarmReadings(conn, input);
-  await runScript(conn, await loadSql("alarms/_context.sql"));
+  await runStatements(conn, await loadSql("alarms/_context.sql"));
   const rules = await alarmRuleFiles();
   const parts: string[] = [];
   for (const file of rules) {

@@ -29,7 +29,7 @@ import { createTable, releaseStagingDirectories } from "../delta/table.ts";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { type DuckDB, openDuckDB } from "../duckdb/engine.ts";
 import { enableLocation } from "../duckdb/s3.ts";
-import { loadSql } from "../query/sql_files.ts";
+import { loadSql, runStatements } from "../query/sql_files.ts";
 import type { SensorCatalogue } from "../reading/catalogue.ts";
 import { builtinCatalogue } from "../reading/catalogue_file.ts";
 import { loadCatalogueTables } from "../reading/catalogue_sql.ts";
@@ -37,7 +37,7 @@ import { refreshAlarms } from "./alarms.ts";
 import { rowCount } from "./changes.ts";
 import { refreshHealth } from "./health.ts";
 import { refreshIncidents } from "./incidents.ts";
-import { Refresh, runScript } from "./scope.ts";
+import { Refresh } from "./scope.ts";
 import { GOLD_TABLES, type GoldTableDef, goldTablePath, goldTxnAppId } from "./tables.ts";
 import { refreshWindowed } from "./windowed.ts";
 
@@ -96,7 +96,7 @@ export async function loadAlarmTables(
   catalogue: SensorCatalogue,
 ): Promise<void> {
   await loadCatalogueTables(conn, catalogue);
-  await runScript(conn, await loadSql("alarms/thresholds.sql"));
+  await runStatements(conn, await loadSql("alarms/thresholds.sql"));
 }
 
 /** Creates the gold table if missing (idempotent) and returns its latest snapshot. */
@@ -147,7 +147,7 @@ export async function refreshGold(
   try {
     await enableLocation(db.conn, silverPath);
     await db.conn.run("SET preserve_insertion_order = false");
-    await runScript(db.conn, await loadSql("gold/_macros.sql"));
+    await runStatements(db.conn, await loadSql("gold/_macros.sql"));
     await loadAlarmTables(db.conn, opts.catalogue ?? builtinCatalogue());
     const r = new Refresh(db.conn, lakehouse, silver, defs.some((d) => d.kind === "alarms"));
     for (const def of defs) {

@@ -8,7 +8,7 @@ import { type Action, type AddAction, mayHoldTime, removeAction } from "../delta
 import type { Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
 import { sqlString } from "../duckdb/engine.ts";
-import { loadSql, splitStatements } from "../query/sql_files.ts";
+import { loadSql, runStatements } from "../query/sql_files.ts";
 import { snapshotScanSql } from "../delta/scan.ts";
 import { type SilverChange, silverChange } from "./changes.ts";
 import { inIntervalsSql, type Interval } from "./intervals.ts";
@@ -55,11 +55,6 @@ export async function rewriteWhole(
     written,
     scope,
   };
-}
-
-/** Runs every statement of a SQL text. */
-export async function runScript(conn: DuckDBConnection, sql: string): Promise<void> {
-  for (const stmt of splitStatements(sql)) await conn.run(stmt);
 }
 
 /** Which silver rows a scope holds: those in the intervals, of these types if given. */

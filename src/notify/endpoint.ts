@@ -8,7 +8,8 @@
  *   X-SmartTech-Event: opened|escalated|cleared|reopened
  *   X-SmartTech-Signature: sha256=<hex>  only with a secret: HMAC-SHA256 of the raw body
  */
-import { hex, type IncidentEvent, sha256Hex, slackBody } from "./events.ts";
+import { hex, sha256Hex } from "../hash.ts";
+import { type IncidentEvent, slackBody } from "./events.ts";
 
 /** Body shapes: the generic event JSON, or Slack's incoming-webhook `{text}`. */
 export type NotifyFormat = "json" | "slack";

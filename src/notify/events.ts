@@ -16,6 +16,7 @@
  * An incident that disappears (late data merged it into one that starts earlier, with a new
  * id) gets no event of its own; the incident it joined does.
  */
+import { sha256Hex } from "../hash.ts";
 
 /** One gold/incidents row, times as epoch ms. */
 export interface IncidentRow {
@@ -68,17 +69,6 @@ export interface IncidentEvent {
 }
 
 const RANK: Record<string, number> = { warning: 1, critical: 2 };
-
-/** Lower-case hex of bytes. */
-export function hex(bytes: ArrayBuffer | Uint8Array): string {
-  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** The first `bytes` bytes of SHA-256(text), hex. */
-export async function sha256Hex(text: string, bytes = 32): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return hex(new Uint8Array(digest).slice(0, bytes));
-}
 
 /** Deterministic event id: SHA-256 of (incident, kind, the state it is about), 32 hex digits. */
 export function eventId(incidentId: string, kind: string, state: string): Promise<string> {

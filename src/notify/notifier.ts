@@ -99,32 +99,34 @@ export async function readIncidentsAt(
   version: number,
 ): Promise<Map<string, IncidentRow>> {
   const snap = await loadSnapshot(path, { version, tombstones: false });
+  // Rows by column name: a column added to or moved in the SELECT cannot shift the others.
   const rows = (await conn.runAndReadAll(
-    `SELECT incident_id, severity, device_id, building, floor::INTEGER, type, rules,
-       episodes::DOUBLE, epoch_ms(started_at)::DOUBLE, epoch_ms(ended_at)::DOUBLE,
-       peak_value, peak_unit, threshold, threshold_unit, threshold_rule
+    `SELECT incident_id, severity, device_id, building, floor::INTEGER AS floor, type, rules,
+       episodes::DOUBLE AS episodes, epoch_ms(started_at)::DOUBLE AS started_at,
+       epoch_ms(ended_at)::DOUBLE AS ended_at, peak_value, peak_unit, threshold,
+       threshold_unit, threshold_rule
      FROM (${snapshotScanSql(snap)})`,
-  )).getRows();
+  )).getRowObjects();
   const out = new Map<string, IncidentRow>();
+  const s = (v: unknown) => v === null ? null : String(v);
+  const n = (v: unknown) => v === null ? null : Number(v);
   for (const r of rows) {
-    const s = (v: unknown) => v === null ? null : String(v);
-    const n = (v: unknown) => v === null ? null : Number(v);
-    out.set(String(r[0]), {
-      incident_id: String(r[0]),
-      severity: String(r[1]),
-      device_id: s(r[2]),
-      building: s(r[3]),
-      floor: n(r[4]),
-      type: s(r[5]),
-      rules: String(r[6] ?? ""),
-      episodes: Number(r[7]),
-      started_at: Number(r[8]),
-      ended_at: n(r[9]),
-      peak_value: n(r[10]),
-      peak_unit: s(r[11]),
-      threshold: n(r[12]),
-      threshold_unit: s(r[13]),
-      threshold_rule: s(r[14]),
+    out.set(String(r.incident_id), {
+      incident_id: String(r.incident_id),
+      severity: String(r.severity),
+      device_id: s(r.device_id),
+      building: s(r.building),
+      floor: n(r.floor),
+      type: s(r.type),
+      rules: String(r.rules ?? ""),
+      episodes: Number(r.episodes),
+      started_at: Number(r.started_at),
+      ended_at: n(r.ended_at),
+      peak_value: n(r.peak_value),
+      peak_unit: s(r.peak_unit),
+      threshold: n(r.threshold),
+      threshold_unit: s(r.threshold_unit),
+      threshold_rule: s(r.threshold_rule),
     });
   }
   return out;

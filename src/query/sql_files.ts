@@ -8,6 +8,7 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { DuckDBConnection } from "@duckdb/node-api";
 
 /** Raised when a SQL file is missing or its placeholders do not match the values given. */
 export class SqlFileError extends Error {
@@ -86,11 +87,20 @@ export async function loadSql(
 }
 
 /**
- * Splits a file of several statements at `;` line ends (our files never put `;` inside string
- * literals at a line end), dropping comment-only pieces.
+ * Runs every statement of a SQL text, one at a time, split by DuckDB's own parser
+ * (`extractStatements`): a `;` ending a comment line or inside a string literal is not the end
+ * of a statement, as it was for the regex on `;` at line ends this replaces.
  */
-export function splitStatements(sql: string): string[] {
-  return sql.split(/;\s*(?:\n|$)/).map((s) => s.trim()).filter((s) =>
-    s.replace(/--[^\n]*/g, "").trim() !== ""
-  );
+export async function runStatements(conn: DuckDBConnection, sql: string): Promise<void> {
+  const statements = await conn.extractStatements(sql).catch((err: Error) => {
+    throw new SqlFileError(err.message.replace(/^Failed to extract statements: /, ""));
+  });
+  for (let i = 0; i < statements.count; i++) {
+    const prepared = await statements.prepare(i);
+    try {
+      await prepared.run();
+    } finally {
+      prepared.destroySync();
+    }
+  }
 }

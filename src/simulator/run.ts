@@ -49,7 +49,7 @@ export interface SimRunConfig {
   rate: number;
   /**
    * Producer workers (Kafka sink only; default 1 = this thread). N > 1 runs N Web Workers with
-   * their own kafkajs producers over disjoint key slices of the same stream (sim_workers.ts);
+   * their own kafkajs producers over disjoint key slices of the same stream (workers.ts);
    * needs `sink.client`.
    */
   workers?: number;

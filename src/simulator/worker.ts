@@ -1,5 +1,5 @@
 /**
- * Web Worker entry of `produce --workers N` (see sim_workers.ts): simulates the whole seeded
+ * Web Worker entry of `produce --workers N` (see workers.ts): simulates the whole seeded
  * stream and sends the slice of it whose keys this worker owns, through its own kafkajs
  * producer, reporting progress, truth episodes (worker 0) and the result to the main thread.
  *

@@ -18,7 +18,8 @@ import { readEnv } from "../env.ts";
 import { type BackoffPolicy, retrying } from "../retry.ts";
 import { OutageLog } from "./outage.ts";
 import { parseS3 } from "./location.ts";
-import { type Credentials, sha256Hex, signRequest, uriEncode } from "./sigv4.ts";
+import { sha256Hex } from "../hash.ts";
+import { type Credentials, signRequest, uriEncode } from "./sigv4.ts";
 import type { Body, ObjectInfo, Storage } from "./storage.ts";
 import { faultPoint } from "../fault_point.ts";
 

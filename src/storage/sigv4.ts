@@ -9,6 +9,7 @@
  * pinned package for what is a fixed, published algorithm. The signer is tested against AWS's
  * published examples (sigv4_test.ts), so a mistake here cannot pass unnoticed.
  */
+import { hex, sha256Hex } from "../hash.ts";
 
 /** Static credentials, from the standard AWS_* variables. */
 export interface Credentials {
@@ -32,16 +33,6 @@ export interface SignInput {
 }
 
 const encoder = new TextEncoder();
-
-function hex(bytes: ArrayBuffer): string {
-  return Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Hex SHA-256 of a body. */
-export async function sha256Hex(body: Uint8Array | string): Promise<string> {
-  const bytes = typeof body === "string" ? encoder.encode(body) : body;
-  return hex(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-}
 
 async function hmac(key: Uint8Array | ArrayBuffer, data: string): Promise<ArrayBuffer> {
   const k = await crypto.subtle.importKey(

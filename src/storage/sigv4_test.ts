@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { sha256Hex, signRequest } from "./sigv4.ts";
+import { sha256Hex } from "../hash.ts";
+import { signRequest } from "./sigv4.ts";
 
 // The examples of AWS's S3 documentation ("Signature Calculations for the Authorization
 // Header: Transferring Payload in a Single Chunk") and the sigv4 test suite's get-vanilla.

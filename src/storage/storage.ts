@@ -12,7 +12,7 @@
  * The one operation the Delta protocol hinges on is putIfAbsent: exactly one writer creates a
  * commit's `_delta_log/<version>.json`. Everything else (get, head, list, delete, overwrite)
  * is ordinary. DuckDB reads and writes data files itself at the same locations (its httpfs
- * extension for `s3://`, see src/query/storage_access.ts).
+ * extension for `s3://`, see src/duckdb/s3.ts).
  */
 import { isS3 } from "./location.ts";
 import { LocalStorage } from "./local.ts";
