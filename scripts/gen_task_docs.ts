@@ -27,6 +27,11 @@ export const SECTIONS: TaskSection[] = [
   { tasks: ["ingest-files"], script: "ingest_files.ts", usage: "deno task ingest-files [options]" },
   { tasks: ["gold"], script: "gold.ts", usage: "deno task gold [options]" },
   { tasks: ["score"], script: "score.ts", usage: "deno task score --truth FILE [options]" },
+  {
+    tasks: ["replay"],
+    script: "replay.ts",
+    usage: "deno task replay --reason R [--since TIME] [options]",
+  },
   { tasks: ["query"], script: "query.ts", usage: "deno task query [SQL] [options]" },
   { tasks: ["table"], script: "table.ts", usage: "deno task table <verb> [TABLE] [options]" },
   { tasks: ["dashboard"], script: "dashboard.ts", usage: "deno task dashboard [options]" },

@@ -23,7 +23,7 @@ import { CatalogueError, resolveCatalogue, SENSORS_OPTION } from "../src/reading
 const USAGE =
   "Usage: deno task replay --reason REASON [--since ISO-TIME] [--sensors FILE] [--lakehouse DIR] [--json]";
 
-const SPECS = {
+export const SPECS = {
   ...LAKEHOUSE_OPTION,
   sensors: SENSORS_OPTION,
   reason: {
