@@ -32,6 +32,12 @@ export async function enableLocation(conn: DuckDBConnection, location: string): 
         })`,
     );
   }
+  // DuckDB writes and reads data files itself: give its HTTP client about the same patience as
+  // ours (S3_BACKOFF, 20 s), not its default ~2 s, so a restarting server is ridden out by the
+  // data files as by the commits (200 ms × 2.2^k over 6 retries: ~19 s).
+  await conn.run("SET http_retries = 6");
+  await conn.run("SET http_retry_wait_ms = 200");
+  await conn.run("SET http_retry_backoff = 2.2");
   const url = new URL(config.endpoint);
   const c = config.credentials;
   const options = [

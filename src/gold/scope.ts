@@ -8,7 +8,7 @@ import { type Action, type AddAction, mayHoldTime, removeAction } from "../delta
 import type { Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
 import { sqlString } from "../duckdb/engine.ts";
-import { loadSql, runStatements } from "../query/sql_files.ts";
+import { loadSql } from "../query/sql_files.ts";
 import { snapshotScanSql } from "../delta/scan.ts";
 import { type SilverChange, silverChange } from "./changes.ts";
 import { inIntervalsSql, type Interval } from "./intervals.ts";

@@ -16,6 +16,9 @@ import { endOffsets, topicLag } from "../../kafka/lag.ts";
 import { partitionAppId, partitionOfAppId } from "../positions.ts";
 import { errorText } from "../../config.ts";
 
+/** How often a batch handler still at work heartbeats (kafkajs throttles to heartbeatInterval). */
+const HEARTBEAT_WHILE_BUSY_MS = 1000;
+
 export interface ConsumerOptions {
   topic: string;
   groupId: string;
@@ -412,13 +415,21 @@ class KafkaSource implements RunningConsumer {
   }
 
   async #eachBatch({ batch, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    // An ingestor error (a flush that could not write) is fatal: stop with it. Thrown into
-    // kafkajs it would be retried forever, re-adding the batch to an ingestor that lost one.
-    await this.#ingestor.exclusive(async () => {
-      if (this.#stopping || !isRunning() || isStale() || batch.messages.length === 0) return;
-      const records = this.#positioned(batch);
-      if (records) await this.#ingestor.addAll(records);
-    }).catch((err) => this.#fail(err));
+    // A flush waiting out a storage outage can hold this handler longer than the session
+    // timeout; heartbeats keep the member in its group meanwhile (kafkajs only heartbeats
+    // between batches), so the outage is not also a rebalance.
+    const beat = setInterval(() => heartbeat().catch(() => {}), HEARTBEAT_WHILE_BUSY_MS);
+    try {
+      // An ingestor error (a flush that could not write) is fatal: stop with it. Thrown into
+      // kafkajs it would be retried forever, re-adding the batch to an ingestor that lost one.
+      await this.#ingestor.exclusive(async () => {
+        if (this.#stopping || !isRunning() || isStale() || batch.messages.length === 0) return;
+        const records = this.#positioned(batch);
+        if (records) await this.#ingestor.addAll(records);
+      }).catch((err) => this.#fail(err));
+    } finally {
+      clearInterval(beat);
+    }
     if (!this.#stopping) await heartbeat().catch(() => {});
   }
 
