@@ -28,7 +28,7 @@ Deno.test("runStatements: the multi-statement files under sql/ load", async () =
     // thresholds.sql holds several statements; _macros.sql too, with header comments.
     await runStatements(db.conn, await loadSql("gold/_macros.sql"));
     await runStatements(db.conn, await loadSql("alarms/thresholds.sql"));
-    const rows = (await db.conn.runAndReadAll("SELECT count(*) FROM alarm_thresholds")).getRows();
+    const rows = (await db.conn.runAndReadAll("SELECT count(*) FROM alarm_settings")).getRows();
     assert.ok(Number(rows[0][0]) > 0);
   } finally {
     db.close();
