@@ -36,6 +36,8 @@ await runMain(async () => {
     return 0;
   }
   const brokers = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
+  // Checked before anything starts, so a mistyped name leaves nothing running.
+  const backend = s3ProxyBackend(readEnv("S3_LOCAL_BACKEND"));
   await ensureDeltaExtension();
   const deltalake = await deltalakePython((l) => console.error(`delta-rs: ${l}`));
   if ("reason" in deltalake) console.error(`delta-rs unavailable: ${deltalake.reason}`);
@@ -51,7 +53,6 @@ await runMain(async () => {
   }
   // The S3-compatible server the s3:// tests run against (S3_LOCAL_PORT, default 9000).
   const s3Port = Number(readEnv("S3_LOCAL_PORT") ?? 9000);
-  const backend = s3ProxyBackend(readEnv("S3_LOCAL_BACKEND"));
   let s3StateDir: string | null = null;
   const s3 = await startLocalS3({
     port: s3Port,
