@@ -7,6 +7,7 @@ import {
   DEFAULT_S3PROXY_VERSION,
   LOCAL_S3,
   localS3Env,
+  s3ProxyBackend,
   startLocalS3,
   stopLocalS3,
 } from "../src/storage/local_s3proxy.ts";
@@ -23,6 +24,12 @@ export const OPTIONS = {
     env: "S3_LOCAL_DIR",
     default: ".cache/s3proxy/run",
     description: "Server config, objects, log and pid",
+  },
+  backend: {
+    type: "string",
+    env: "S3_LOCAL_BACKEND",
+    default: "filesystem-nio2",
+    description: "filesystem-nio2 (objects on disk) or transient-nio2 (in memory) (up only)",
   },
   bucket: {
     type: "string",
@@ -42,12 +49,13 @@ await runMain(async () => {
   const port = numberOption("port", options.port, { integer: true, min: 1 });
   const common = { port, stateDir: options["state-dir"], bucket: options.bucket };
   if (positionals[0] === "up") {
-    const info = await startLocalS3({ ...common, fresh: options.fresh });
+    const backend = s3ProxyBackend(options.backend);
+    const info = await startLocalS3({ ...common, backend, fresh: options.fresh });
     const env = Object.entries(localS3Env(port)).map(([k, v]) => `export ${k}=${v}`);
     console.log(
       [
         info.started
-          ? `S3Proxy ${DEFAULT_S3PROXY_VERSION} is up at ${info.endpoint} (pid ${info.pid}).`
+          ? `S3Proxy ${DEFAULT_S3PROXY_VERSION} (${backend}) is up at ${info.endpoint} (pid ${info.pid}).`
           : `an S3 server already answers at ${info.endpoint}; nothing started.`,
         `  bucket: ${info.bucket}   log: ${info.logFile}`,
         "  point the tasks at it with:",

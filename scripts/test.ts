@@ -3,7 +3,9 @@
  *
  * Gets DuckDB's delta extension, starts a throw-away local Kafka broker when none answers at
  * KAFKA_BROKERS and a throw-away S3Proxy when no S3 server answers at 127.0.0.1:S3_LOCAL_PORT
- * (and stops them afterwards, also on Ctrl+C), then runs `deno test` with the
+ * (S3_LOCAL_BACKEND: filesystem-nio2, the default, or transient-nio2 in memory; the choice and
+ * its measurements are in docs/object-storage.md) and stops them afterwards, also on Ctrl+C,
+ * then runs `deno test` with the
  * permissions the suites need. Extra arguments go to `deno test` (e.g. a file or `--filter`).
  * delta-rs (python `deltalake`) for the interoperability tests goes into a venv under .cache/.
  * What cannot be fetched (a browser) skips its test loudly — failing instead under CI=true — and
@@ -13,7 +15,7 @@ import { brokerList, readEnv, runMain } from "../src/config.ts";
 import { useOrStartBroker } from "../src/kafka/local_broker.ts";
 import { ensureDeltaExtension, ensureExtension } from "../src/duckdb/extension.ts";
 import { deltalakePython } from "../src/python_venv.ts";
-import { s3Answers, startLocalS3, stopLocalS3 } from "../src/storage/local_s3proxy.ts";
+import { s3ProxyBackend, startLocalS3, stopLocalS3 } from "../src/storage/local_s3proxy.ts";
 
 /** Prints the skip summary the suites wrote (tests/helpers/skip.ts) and removes its file. */
 async function reportSkips(file: string): Promise<void> {
@@ -34,6 +36,8 @@ await runMain(async () => {
     return 0;
   }
   const brokers = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
+  // Checked before anything starts, so a mistyped name leaves nothing running.
+  const backend = s3ProxyBackend(readEnv("S3_LOCAL_BACKEND"));
   await ensureDeltaExtension();
   const deltalake = await deltalakePython((l) => console.error(`delta-rs: ${l}`));
   if ("reason" in deltalake) console.error(`delta-rs unavailable: ${deltalake.reason}`);
@@ -50,10 +54,19 @@ await runMain(async () => {
   // The S3-compatible server the s3:// tests run against (S3_LOCAL_PORT, default 9000).
   const s3Port = Number(readEnv("S3_LOCAL_PORT") ?? 9000);
   let s3StateDir: string | null = null;
-  if (!await s3Answers(s3Port)) {
-    s3StateDir = ".cache/s3proxy/test";
-    const info = await startLocalS3({ port: s3Port, stateDir: s3StateDir, fresh: true });
-    console.error(`test S3Proxy up at ${info.endpoint} (pid ${info.pid}, log ${info.logFile})`);
+  const s3 = await startLocalS3({
+    port: s3Port,
+    stateDir: ".cache/s3proxy/test",
+    fresh: true,
+    backend,
+  });
+  if (s3.started) {
+    s3StateDir = s3.stateDir;
+    console.error(
+      `test S3Proxy (${backend}) up at ${s3.endpoint} (pid ${s3.pid}, log ${s3.logFile})`,
+    );
+  } else {
+    console.error(`using the S3 server that answers at ${s3.endpoint} (bucket ${s3.bucket} made)`);
   }
   const stop = async () => {
     if (s3StateDir) {

@@ -1,21 +1,29 @@
 /**
  * A real S3-compatible server for development and tests without Docker: S3Proxy (Apache 2.0,
- * Java 17) over the local filesystem.
+ * Java 17) over the local filesystem (`filesystem-nio2`, the default) or in memory
+ * (`transient-nio2`, S3_LOCAL_BACKEND for `deno task test` and `s3:up`).
  *
- * Its `filesystem-nio2` provider publishes an object by hard link, which fails when the name is
- * taken, so `If-None-Match: *` is race-safe: 16 concurrent conditional PUTs give one 200 and
- * fifteen 412s (storage tests). The jar comes from Maven Central once (`mvn dependency:copy`,
- * org.gaul:s3proxy, classifier jar-with-dependencies) into `.cache/s3proxy/<version>/`. The
- * server listens on loopback only, with a fixed development identity and a bucket created at
- * start; its state (config, objects, log, pid) lives in one directory, so `down` stops exactly
- * the process `up` started (its pid, checked to be a java process serving that directory).
+ * Both providers publish an object by hard link, which fails when the name is taken, so
+ * `If-None-Match: *` is race-safe: 16 concurrent conditional PUTs give one 200 and fifteen 412s
+ * (storage tests). Version 4.1.0, not 4.0.0: 4.0.0 silently truncated a listing when a concurrent
+ * PUT's temporary file vanished under it (three writers: most listings missed acknowledged keys;
+ * docs/object-storage.md has the measurement). The jar comes from Maven Central once
+ * (`mvn dependency:copy`, org.gaul:s3proxy, classifier jar-with-dependencies) into
+ * `.cache/s3proxy/<version>/`. The server listens on loopback only, with a fixed development
+ * identity and a bucket created at start; its state (config, objects, log, pid) lives in one
+ * directory, so `down` stops exactly the process `up` started (its pid, checked to be a java
+ * process serving that directory).
  */
 import { join, resolve } from "node:path";
 import { exists } from "../files.ts";
 import { isProcessOf, readPidFile, stopPidFileProcess } from "../local_process.ts";
 import { S3Storage } from "./s3.ts";
 
-export const DEFAULT_S3PROXY_VERSION = "4.0.0";
+export const DEFAULT_S3PROXY_VERSION = "4.1.0";
+
+/** S3Proxy's storage providers this project runs: on disk (default) or in memory. */
+export const S3PROXY_BACKENDS = ["filesystem-nio2", "transient-nio2"] as const;
+export type S3ProxyBackend = typeof S3PROXY_BACKENDS[number];
 
 /** The development identity of the local server (not a secret: loopback only). */
 export const LOCAL_S3 = {
@@ -33,6 +41,11 @@ export interface LocalS3Options {
   /** Server state: config, objects, log and pid (default .cache/s3proxy/run). */
   stateDir?: string;
   port?: number;
+  /**
+   * Where objects live: filesystem-nio2 (default; survives a restart) or transient-nio2 (in
+   * memory, gone when the server stops).
+   */
+  backend?: S3ProxyBackend;
   /** Bucket created at start (default "lakehouse"). */
   bucket?: string;
   log?: (line: string) => void;
@@ -47,6 +60,7 @@ function resolveOptions(o: LocalS3Options): Resolved {
     cacheDir,
     stateDir: resolve(o.stateDir ?? join(cacheDir, "run")),
     port: o.port ?? LOCAL_S3.port,
+    backend: o.backend ?? "filesystem-nio2",
     bucket: o.bucket ?? LOCAL_S3.bucket,
     log: o.log ?? ((line) => console.error(line)),
   };
@@ -58,6 +72,18 @@ export class S3ProxyError extends Error {
     super(message);
     this.name = "S3ProxyError";
   }
+}
+
+/** Checks a backend name (S3_LOCAL_BACKEND); undefined means the default, filesystem-nio2. */
+export function s3ProxyBackend(name: string | undefined): S3ProxyBackend {
+  if (name === undefined || name === "") return "filesystem-nio2";
+  const known = S3PROXY_BACKENDS.find((b) => b === name);
+  if (!known) {
+    throw new S3ProxyError(
+      `unknown S3Proxy backend "${name}" (S3_LOCAL_BACKEND): say ${S3PROXY_BACKENDS.join(" or ")}`,
+    );
+  }
+  return known;
 }
 
 /** The environment that points every task at the local server. */
@@ -99,7 +125,7 @@ export async function ensureS3ProxyJar(opts: LocalS3Options = {}): Promise<strin
   const dir = join(o.cacheDir, o.version);
   const jar = join(dir, `s3proxy-${o.version}-jar-with-dependencies.jar`);
   if (await exists(jar)) return jar;
-  o.log(`fetching S3Proxy ${o.version} from Maven Central into ${dir} (once, ~98 MB) …`);
+  o.log(`fetching S3Proxy ${o.version} from Maven Central into ${dir} (once, ~55 MB) …`);
   await Deno.mkdir(dir, { recursive: true });
   let out: Deno.CommandOutput;
   try {
@@ -200,12 +226,13 @@ export async function startLocalS3(
       `s3proxy.identity=${LOCAL_S3.accessKeyId}`,
       `s3proxy.credential=${LOCAL_S3.secretAccessKey}`,
       `s3proxy.endpoint=${endpoint}`,
-      "jclouds.provider=filesystem-nio2",
-      `jclouds.filesystem.basedir=${data}`,
+      `jclouds.provider=${o.backend}`,
+      ...(o.backend === "filesystem-nio2" ? [`jclouds.filesystem.basedir=${data}`] : []),
       "",
     ].join("\n"),
   );
-  o.log(`starting S3Proxy ${o.version} (filesystem-nio2, ${data}) on ${endpoint} …`);
+  const where = o.backend === "filesystem-nio2" ? data : "in memory";
+  o.log(`starting S3Proxy ${o.version} (${o.backend}, ${where}) on ${endpoint} …`);
   // Logged by logback to a file: the server outlives the task that started it.
   const logback = join(o.stateDir, "logback.xml");
   await Deno.writeTextFile(logback, logbackXml(join(o.stateDir, "s3proxy.log")));
