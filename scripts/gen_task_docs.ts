@@ -60,6 +60,7 @@ export const OPTIONS = {
 } as const satisfies OptionSpecs;
 
 const OUT = "docs/tasks.md";
+const REPO_ROOT = new URL("../", import.meta.url).pathname;
 const FRAGMENTS = "docs/tasks";
 
 /** A fragment's file name: `kafka:up` → `kafka_up.md`. */
@@ -96,9 +97,12 @@ export function optionsTable(specs: OptionSpecs): string {
   const rows = Object.entries(specs).map(([name, spec]) => {
     const flag = `--${name}${spec.type === "string" ? " <value>" : ""}`;
     const short = spec.short ? `\`-${spec.short}\`, ` : "";
-    const def = spec.default === undefined || spec.default === "" || spec.default === false
-      ? ""
-      : `\`${spec.default}\``;
+    // A default inside the checkout (a file the task finds by its own path) is shown relative
+    // to the repository, so the page does not depend on where it was generated.
+    const shown = typeof spec.default === "string" && spec.default.startsWith(REPO_ROOT)
+      ? spec.default.slice(REPO_ROOT.length)
+      : spec.default;
+    const def = shown === undefined || shown === "" || shown === false ? "" : `\`${shown}\``;
     return [
       `${short}\`${flag}\`${spec.multiple ? " (repeatable)" : ""}`,
       spec.env ? `\`${spec.env}\`` : "",
