@@ -90,7 +90,7 @@ await runMain(async () => {
   await waitForBrokers(client, (attempt, delayMs, error) => {
     monitor?.brokerUnreachable(String(error));
     console.error(
-      `broker ${o.brokers} unreachable (${error}); retrying in ${delayMs / 1000} s ` +
+      `broker ${o.brokers} unreachable (${error}); retrying in ${(delayMs / 1000).toFixed(1)} s ` +
         `(attempt ${attempt}, backoff up to 5 s; Ctrl+C stops)`,
     );
   });

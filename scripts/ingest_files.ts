@@ -3,6 +3,7 @@
  * exactly once. One line per file on stderr (rows per table, rejects by reason, or why it was
  * skipped); a summary on stdout, for people or (`--format json`) as one JSON object.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   LAKEHOUSE_OPTION,
   numberOption,
@@ -96,7 +97,6 @@ await runMain(async () => {
     total.records += s.records;
   };
   const files: FileReport[] = [];
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   try {
     do {
       let s = await source.pass(o.watch);

@@ -15,6 +15,7 @@ import type { Ingestor } from "../ingestor.ts";
 import { endOffsets, topicLag } from "../../kafka/lag.ts";
 import { partitionAppId, partitionOfAppId } from "../positions.ts";
 import { errorText } from "../../config.ts";
+import { backoffDelay } from "../../retry.ts";
 
 /** How often a batch handler still at work heartbeats (kafkajs throttles to heartbeatInterval). */
 const HEARTBEAT_WHILE_BUSY_MS = 1000;
@@ -400,7 +401,7 @@ class KafkaSource implements RunningConsumer {
   }
 
   #rejoin(): void {
-    const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#rejoins++, 5));
+    const delay = backoffDelay(this.#rejoins++, { baseMs: 500, maxMs: 10_000 });
     this.#rejoinTimer = setTimeout(async () => {
       if (this.#stopping) return;
       try {
