@@ -31,6 +31,7 @@ import {
   parseStats,
   serializeActions,
 } from "./actions.ts";
+import { deltaLog } from "./diagnostics.ts";
 import { syncDataFiles } from "./durability.ts";
 import { CommitConflictError, ConcurrentTransactionError } from "./errors.ts";
 import { commitExists, commitPath, readCommit } from "./log.ts";
@@ -206,7 +207,7 @@ export async function commit(
           await checkpointIfDue(root, version, opts.checkpointInterval);
         } catch (err) {
           // A checkpoint is an optimisation; the commit above is already durable.
-          console.error(`delta: checkpoint after version ${version} of ${root} failed: ${err}`);
+          deltaLog(`checkpoint after version ${version} of ${root} failed: ${err}`);
         }
       }
       return { version };
