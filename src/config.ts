@@ -116,7 +116,7 @@ export function usageText(usage: string, specs: OptionSpecs): string {
 
 /**
  * Parses argv against the specs. `--help` prints usage to stdout and exits 0; an unknown flag
- * throws UsageError with the usage text.
+ * throws a one-line UsageError pointing at `--help`.
  */
 export function parseCli<S extends OptionSpecs>(
   argv: string[],
@@ -142,7 +142,7 @@ export function parseCli<S extends OptionSpecs>(
       tokens: true,
     });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${usageText(usage, specs)}`);
+    throw new UsageError(parseArgsProblem(err));
   }
   if (parsed.values.help) {
     console.log(usageText(usage, specs));
@@ -176,6 +176,18 @@ export function parseCli<S extends OptionSpecs>(
   const given = new Set<string>();
   for (const t of parsed.tokens ?? []) if (t.kind === "option") given.add(t.name);
   return { options: options as ParsedOptions<S>, positionals: parsed.positionals, given };
+}
+
+/**
+ * node:util parseArgs' complaint as one usage line: `unknown option --x (see --help)` rather
+ * than its message with unbalanced quotes and advice about `--`, followed by the whole help.
+ */
+function parseArgsProblem(err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  const unknown = message.match(/^Unknown option '([^']+)'/);
+  if (unknown) return `unknown option ${unknown[1]} (see --help)`;
+  const first = message.split("\n")[0].replace(/'/g, "").replace(/\.$/, "");
+  return `${first.charAt(0).toLowerCase()}${first.slice(1)} (see --help)`;
 }
 
 /**
@@ -264,8 +276,8 @@ export function importTasksForDocs(): void {
 }
 
 /**
- * Runs a CLI's main function with uniform error handling: UsageError exits 2, any other error
- * prints its message (not a stack, unless DEBUG is set) and exits 1.
+ * Runs a CLI's main function with uniform error handling: UsageError prints `error: <what>` and
+ * exits 2, any other error prints `error: <what>` (not a stack, unless DEBUG is set) and exits 1.
  */
 export async function runMain(main: () => Promise<void | number>): Promise<void> {
   if (describeOnly) return;
@@ -274,7 +286,7 @@ export async function runMain(main: () => Promise<void | number>): Promise<void>
     if (typeof code === "number" && code !== 0) Deno.exit(code);
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(err.message);
+      console.error(/^error: /.test(err.message) ? err.message : `error: ${err.message}`);
       Deno.exit(2);
     }
     const e = err as Error;
