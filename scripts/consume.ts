@@ -8,6 +8,7 @@ import {
   type OptionSpecs,
   parseCli,
   runMain,
+  summaryJson,
 } from "../src/config.ts";
 import {
   createKafka,
@@ -134,7 +135,7 @@ await runMain(async () => {
     watch.close();
     await ingestor.close();
     await monitor?.close();
-    console.log(JSON.stringify(summary));
+    console.log(summaryJson(summary));
   } catch (err) {
     watch.close();
     ingestor.abort();

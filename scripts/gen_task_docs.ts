@@ -91,6 +91,15 @@ export function markdownTable(header: string[], rows: string[][]): string {
   return [line(header), line(width.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
+/**
+ * A default that is a path inside the checkout, relative to it: the docs must not depend on
+ * where the repository was cloned (`examples/sensors_demo.yaml`, not `/home/…/examples/…`).
+ */
+function repoRelative(value: string): string {
+  const root = ROOT.endsWith("/") ? ROOT : `${ROOT}/`;
+  return value.startsWith(root) ? value.slice(root.length) : value;
+}
+
 /** The options table of one task: flag, env twin, default, meaning. */
 export function optionsTable(specs: OptionSpecs): string {
   const rows = Object.entries(specs).map(([name, spec]) => {
@@ -98,7 +107,7 @@ export function optionsTable(specs: OptionSpecs): string {
     const short = spec.short ? `\`-${spec.short}\`, ` : "";
     const def = spec.default === undefined || spec.default === "" || spec.default === false
       ? ""
-      : `\`${spec.default}\``;
+      : `\`${repoRelative(String(spec.default))}\``;
     return [
       `${short}\`${flag}\`${spec.multiple ? " (repeatable)" : ""}`,
       spec.env ? `\`${spec.env}\`` : "",

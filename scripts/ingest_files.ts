@@ -10,6 +10,7 @@ import {
   type OptionSpecs,
   parseCli,
   runMain,
+  summaryJson,
   UsageError,
 } from "../src/config.ts";
 import { startTicker } from "../src/progress.ts";
@@ -141,7 +142,7 @@ await runMain(async () => {
     filesCompacted: ingestor.totals.filesCompacted,
   };
   if (o.format === "json") {
-    console.log(JSON.stringify({ ...summary, files }));
+    console.log(summaryJson({ ...summary, files }));
     return;
   }
   const rejected: Record<string, number> = {};

@@ -11,6 +11,7 @@ import {
   rejectFlags,
   resolveLakehouse,
   runMain,
+  summaryJson,
   UsageError,
 } from "../src/config.ts";
 import { history, loadSnapshot, optimize, vacuum, writeCheckpoint } from "../src/delta/table.ts";
@@ -306,7 +307,7 @@ async function main(): Promise<void> {
     : await VERBS[command](await tablePath(arg, options.lakehouse), options);
   console.log(
     format === "json"
-      ? JSON.stringify(out.value, null, 2)
+      ? summaryJson(out.value, 2)
       : format === "csv" && out.grid
       ? formatResult(out.grid, "csv")
       : out.text,

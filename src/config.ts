@@ -191,6 +191,39 @@ function parseArgsProblem(err: unknown): string {
 }
 
 /**
+ * JSON for a task's stdout summary without float noise: a fraction is rounded to three
+ * decimals (seconds to the millisecond, ratios to 0.1 %), so `"seconds":0.8746573360000001`
+ * prints as `0.875`. Integers are left as they are.
+ */
+export function summaryJson(value: unknown, space?: number): string {
+  return JSON.stringify(
+    value,
+    (_k, v) => typeof v === "number" && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v,
+    space,
+  );
+}
+
+/**
+ * The output format asked for, checked against the ones the task prints. `jsonAlias` is a
+ * task's deprecated `--json` (before `--format json` was the one name): it still works, with a
+ * warning on stderr naming the new spelling.
+ */
+export function outputFormat(
+  format: string,
+  formats: readonly string[],
+  jsonAlias = false,
+): string {
+  if (jsonAlias) {
+    console.error("warning: --json is deprecated; use --format json");
+    return "json";
+  }
+  if (!formats.includes(format)) {
+    throw new UsageError(`--format must be ${formats.join(" or ")}; got "${format}"`);
+  }
+  return format;
+}
+
+/**
  * Refuses flags given on the command line that `verb` does not use (a flag that is silently
  * ignored reads as if it had worked). Env twins are not checked: they configure many verbs.
  */

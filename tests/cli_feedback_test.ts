@@ -49,3 +49,34 @@ Deno.test("consume: an unreachable broker is reported at once, with the retry ba
     await Deno.remove(lakehouse, { recursive: true });
   }
 });
+
+Deno.test("demo: a lakehouse holding an earlier run's tables is refused, naming --reset", async () => {
+  const lakehouse = await Deno.makeTempDir({ prefix: "demo-again-" });
+  try {
+    await Deno.mkdir(`${lakehouse}/bronze/_delta_log`, { recursive: true });
+    // No broker needed: the check comes before anything starts.
+    const again = await runTask("demo", ["--lakehouse", lakehouse, "--brokers", "127.0.0.1:1"]);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(
+      again.stderr,
+      /^error: lakehouse .* already holds bronze from an earlier run; pass --reset/,
+    );
+  } finally {
+    await Deno.remove(lakehouse, { recursive: true });
+  }
+});
+
+Deno.test("CLI convention: unknown flags, deprecated aliases, options a task does not take", async () => {
+  const unknown = await runTask("score", ["--truht", "x"]);
+  assert.equal(unknown.code, 2);
+  assert.equal(unknown.stderr, "error: unknown option --truht (see --help)\n");
+  // produce never uses a lakehouse: it does not take one (nor validate gs://).
+  const produce = await runTask("produce", ["--lakehouse", "gs://x", "--count", "1"]);
+  assert.equal(produce.code, 2);
+  assert.equal(produce.stderr, "error: unknown option --lakehouse (see --help)\n");
+  const missing = await runTask("score", []);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^error: --truth FILE is required/);
+  const help = await runTask("dashboard", ["--help"]);
+  assert.match(help.stdout, /--interval-ms <value>\s+Refresh and push period in milliseconds/);
+});
