@@ -8,6 +8,7 @@ import {
   type OptionSpecs,
   parseCli,
   runMain,
+  summaryJson,
 } from "../src/config.ts";
 import {
   createKafka,
@@ -90,7 +91,7 @@ await runMain(async () => {
   await waitForBrokers(client, (attempt, delayMs, error) => {
     monitor?.brokerUnreachable(String(error));
     console.error(
-      `broker ${o.brokers} unreachable (${error}); retrying in ${delayMs / 1000} s ` +
+      `broker ${o.brokers} unreachable (${error}); retrying in ${(delayMs / 1000).toFixed(1)} s ` +
         `(attempt ${attempt}, backoff up to 5 s; Ctrl+C stops)`,
     );
   });
@@ -134,7 +135,7 @@ await runMain(async () => {
     watch.close();
     await ingestor.close();
     await monitor?.close();
-    console.log(JSON.stringify(summary));
+    console.log(summaryJson(summary));
   } catch (err) {
     watch.close();
     ingestor.abort();

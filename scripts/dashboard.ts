@@ -34,11 +34,16 @@ export const SPECS = {
     default: "8080",
     description: "TCP port (0 picks a free one)",
   },
-  interval: {
+  "interval-ms": {
     type: "string",
     env: "DASHBOARD_INTERVAL_MS",
     default: "2000",
-    description: "Refresh and push period in ms",
+    description: "Refresh and push period in milliseconds",
+  },
+  interval: {
+    type: "string",
+    description:
+      "Deprecated alias of --interval-ms (it was in ms, where --interval elsewhere is seconds)",
   },
   brokers: {
     ...COMMON_OPTIONS.brokers,
@@ -60,7 +65,12 @@ await runMain(async () => {
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const port = numberOption("port", options.port, { min: 0, integer: true });
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
-  const intervalMs = numberOption("interval", options.interval, { min: 100, integer: true });
+  if (options.interval) {
+    console.error("warning: the dashboard's --interval is deprecated; use --interval-ms");
+  }
+  const intervalMs = options.interval
+    ? numberOption("interval", options.interval, { min: 100, integer: true })
+    : numberOption("interval-ms", options["interval-ms"], { min: 100, integer: true });
   if (options.host.trim() === "") throw new UsageError("--host must not be empty");
   const { catalogue } = await openCatalogue(options.sensors);
   const metricsAt = metricsAddress(options);

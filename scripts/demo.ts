@@ -9,11 +9,12 @@ import {
   type OptionSpecs,
   parseCli,
   runMain,
+  UsageError,
 } from "../src/config.ts";
 import { runDemo } from "../src/demo.ts";
 import { openCatalogue } from "../src/pipeline/catalogue_watch.ts";
 import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
-import { removeLakehouseTables } from "../src/pipeline/tables.ts";
+import { existingLakehouseTables, removeLakehouseTables } from "../src/pipeline/tables.ts";
 
 /** The demo's world: the repository's four types plus pm25 (simulated, alarmed). */
 const DEMO_SENSORS_FILE = new URL("../examples/sensors_demo.yaml", import.meta.url).pathname;
@@ -47,7 +48,7 @@ export const OPTIONS = {
     type: "boolean",
     env: "DEMO_RESET",
     description:
-      "Delete the lakehouse's tables first (bronze, silver, quarantine, gold/; otherwise the demo adds to them)",
+      "Delete the lakehouse's tables first (bronze, silver, quarantine, gold/); without it the demo refuses a lakehouse that holds them",
   },
 } as const satisfies OptionSpecs;
 
@@ -56,6 +57,16 @@ await runMain(async () => {
   // The catalogue first: a bad file stops the demo before it touches the lakehouse.
   const { catalogue } = await openCatalogue(o.sensors);
   if (o.reset) await removeLakehouseTables(o.lakehouse);
+  else {
+    // A second run on the same tables would mix two runs: the report would score both.
+    const found = await existingLakehouseTables(o.lakehouse);
+    if (found.length > 0) {
+      throw new UsageError(
+        `lakehouse ${o.lakehouse} already holds ${found.join(", ")} from an earlier run; ` +
+          `pass --reset to delete those tables first, or choose another --lakehouse`,
+      );
+    }
+  }
   const report = await runDemo({
     brokers: brokerList(o.brokers),
     lakehouse: o.lakehouse,

@@ -60,7 +60,6 @@ export const OPTIONS = {
 } as const satisfies OptionSpecs;
 
 const OUT = "docs/tasks.md";
-const REPO_ROOT = new URL("../", import.meta.url).pathname;
 const FRAGMENTS = "docs/tasks";
 
 /** A fragment's file name: `kafka:up` → `kafka_up.md`. */
@@ -92,17 +91,23 @@ export function markdownTable(header: string[], rows: string[][]): string {
   return [line(header), line(width.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
+/**
+ * A default that is a path inside the checkout, relative to it: the docs must not depend on
+ * where the repository was cloned (`examples/sensors_demo.yaml`, not `/home/…/examples/…`).
+ */
+function repoRelative(value: string): string {
+  const root = ROOT.endsWith("/") ? ROOT : `${ROOT}/`;
+  return value.startsWith(root) ? value.slice(root.length) : value;
+}
+
 /** The options table of one task: flag, env twin, default, meaning. */
 export function optionsTable(specs: OptionSpecs): string {
   const rows = Object.entries(specs).map(([name, spec]) => {
     const flag = `--${name}${spec.type === "string" ? " <value>" : ""}`;
     const short = spec.short ? `\`-${spec.short}\`, ` : "";
-    // A default inside the checkout (a file the task finds by its own path) is shown relative
-    // to the repository, so the page does not depend on where it was generated.
-    const shown = typeof spec.default === "string" && spec.default.startsWith(REPO_ROOT)
-      ? spec.default.slice(REPO_ROOT.length)
-      : spec.default;
-    const def = shown === undefined || shown === "" || shown === false ? "" : `\`${shown}\``;
+    const def = spec.default === undefined || spec.default === "" || spec.default === false
+      ? ""
+      : `\`${repoRelative(String(spec.default))}\``;
     return [
       `${short}\`${flag}\`${spec.multiple ? " (repeatable)" : ""}`,
       spec.env ? `\`${spec.env}\`` : "",

@@ -3,12 +3,14 @@
  * exactly once. One line per file on stderr (rows per table, rejects by reason, or why it was
  * skipped); a summary on stdout, for people or (`--format json`) as one JSON object.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   LAKEHOUSE_OPTION,
   numberOption,
   type OptionSpecs,
   parseCli,
   runMain,
+  summaryJson,
   UsageError,
 } from "../src/config.ts";
 import { startTicker } from "../src/progress.ts";
@@ -96,7 +98,6 @@ await runMain(async () => {
     total.records += s.records;
   };
   const files: FileReport[] = [];
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   try {
     do {
       let s = await source.pass(o.watch);
@@ -141,7 +142,7 @@ await runMain(async () => {
     filesCompacted: ingestor.totals.filesCompacted,
   };
   if (o.format === "json") {
-    console.log(JSON.stringify({ ...summary, files }));
+    console.log(summaryJson({ ...summary, files }));
     return;
   }
   const rejected: Record<string, number> = {};

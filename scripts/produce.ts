@@ -15,6 +15,7 @@ import {
   type OptionSpecs,
   parseCli,
   runMain,
+  summaryJson,
   UsageError,
 } from "../src/config.ts";
 import { createKafka, KAFKA_SECURITY_OPTIONS, securityFromOptions } from "../src/kafka/client.ts";
@@ -26,7 +27,9 @@ import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
 import { simulatedTypes } from "../src/simulator/sim_types.ts";
 
 export const OPTIONS = {
-  ...COMMON_OPTIONS,
+  // Not --lakehouse: produce never touches the tables, so it neither takes nor checks one.
+  brokers: COMMON_OPTIONS.brokers,
+  topic: COMMON_OPTIONS.topic,
   sensors: SENSORS_OPTION,
   rate: {
     type: "string",
@@ -275,5 +278,5 @@ await runMain(async () => {
         `deno task score --truth ${o.truth} prints the detection report (recall, false incidents)`,
     );
   }
-  console.log(JSON.stringify(summary));
+  console.log(summaryJson(summary));
 });

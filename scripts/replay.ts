@@ -8,11 +8,13 @@
 import {
   LAKEHOUSE_OPTION,
   numberOption,
+  outputFormat,
   parseCli,
   parseInstant,
   readEnv,
   resolveLakehouse,
   runMain,
+  summaryJson,
   UsageError,
 } from "../src/config.ts";
 import { TableNotFoundError } from "../src/delta/errors.ts";
@@ -21,7 +23,7 @@ import { formatReplaySummary, replayQuarantine } from "../src/pipeline/replay.ts
 import { CatalogueError, resolveCatalogue, SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
 
 const USAGE =
-  "Usage: deno task replay --reason REASON [--since ISO-TIME] [--sensors FILE] [--lakehouse DIR] [--json]";
+  "Usage: deno task replay --reason REASON [--since ISO-TIME] [--sensors FILE] [--lakehouse DIR] [--format table|json]";
 
 export const SPECS = {
   ...LAKEHOUSE_OPTION,
@@ -38,7 +40,17 @@ export const SPECS = {
   },
   "max-payload-bytes": INGEST_OPTIONS["max-payload-bytes"],
   "future-tolerance": INGEST_OPTIONS["future-tolerance"],
-  json: { type: "boolean", env: "REPLAY_JSON", description: "Print the summary as JSON" },
+  format: {
+    type: "string",
+    env: "REPLAY_FORMAT",
+    default: "table",
+    description: "Output format: table (a summary for people) or json",
+  },
+  json: {
+    type: "boolean",
+    env: "REPLAY_JSON",
+    description: "Deprecated alias of --format json (still accepted, with a warning)",
+  },
 } as const;
 
 /**
@@ -56,6 +68,7 @@ async function main(): Promise<number> {
     throw new UsageError(`unexpected argument "${positionals[0]}"\n\n${USAGE}`);
   }
   if (!options.reason) throw new UsageError(`--reason is required\n\n${USAGE}`);
+  const format = outputFormat(options.format, ["table", "json"], options.json);
   const since = options.since ? parseInstant(options.since, "--since") : undefined;
   const lakehouse = await resolveLakehouse(options.lakehouse);
   let catalogue;
@@ -63,7 +76,7 @@ async function main(): Promise<number> {
     catalogue = await resolveCatalogue(options.sensors);
   } catch (err) {
     if (!(err instanceof CatalogueError)) throw err;
-    console.error(err.message);
+    console.error(`error: ${err.message}`);
     return 2;
   }
   console.error(`replay: catalogue ${catalogue.source} (${catalogue.types.size} types)`);
@@ -82,7 +95,7 @@ async function main(): Promise<number> {
       onProgress: (m) => console.error(m),
       afterSilverCommit: faultHook(),
     });
-    console.log(options.json ? JSON.stringify(summary) : formatReplaySummary(summary));
+    console.log(format === "json" ? summaryJson(summary) : formatReplaySummary(summary));
     return 0;
   } catch (err) {
     if (err instanceof TableNotFoundError) {

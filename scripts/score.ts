@@ -1,5 +1,5 @@
 /**
- * `deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json]` — how well the
+ * `deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--format json]` — how well the
  * lakehouse's incidents (and alarm episodes) found the anomalies a simulator run injected
  * (`deno task produce --truth FILE`, or the demo's `_demo_truth.ndjson`): recall and false
  * incidents. Build gold first (`deno task gold`). All logic lives in src/simulator/scoring.ts.
@@ -7,9 +7,11 @@
 import {
   LAKEHOUSE_OPTION,
   numberOption,
+  outputFormat,
   parseCli,
   resolveLakehouse,
   runMain,
+  summaryJson,
   UsageError,
 } from "../src/config.ts";
 import { TableNotFoundError } from "../src/delta/errors.ts";
@@ -27,7 +29,7 @@ import {
 } from "../src/simulator/scoring.ts";
 
 const USAGE =
-  "Usage: deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--json] [--sensors FILE]";
+  "Usage: deno task score --truth FILE [--lakehouse DIR] [--tolerance S] [--format table|json] [--sensors FILE]";
 
 export const SPECS = {
   ...LAKEHOUSE_OPTION,
@@ -43,10 +45,16 @@ export const SPECS = {
     default: "60",
     description: "Seconds of slack on both sides of an episode when matching",
   },
+  format: {
+    type: "string",
+    env: "SCORE_FORMAT",
+    default: "table",
+    description: "Output format: table, or json (the scores with missed and false lists)",
+  },
   json: {
     type: "boolean",
     env: "SCORE_JSON",
-    description: "Print the scores as JSON (with missed and false lists)",
+    description: "Deprecated alias of --format json (still accepted, with a warning)",
   },
 } as const;
 
@@ -56,6 +64,7 @@ async function main(): Promise<void> {
     throw new UsageError(`unexpected argument "${positionals[0]}"\n\n${USAGE}`);
   }
   if (!options.truth) throw new UsageError(`--truth FILE is required\n\n${USAGE}`);
+  const format = outputFormat(options.format, ["table", "json"], options.json);
   const toleranceMs = 1000 * numberOption("tolerance", options.tolerance, { min: 0 });
   const lakehouse = await resolveLakehouse(options.lakehouse);
   const { catalogue } = await openCatalogue(options.sensors);
@@ -74,9 +83,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (options.json) {
+  if (format === "json") {
     console.log(
-      JSON.stringify({ incidents, alarms, incidentsByType: Object.fromEntries(byType) }, null, 2),
+      summaryJson({ incidents, alarms, incidentsByType: Object.fromEntries(byType) }, 2),
     );
   } else console.log(detectionReport(incidents, alarms, byType));
 }

@@ -116,7 +116,7 @@ export function usageText(usage: string, specs: OptionSpecs): string {
 
 /**
  * Parses argv against the specs. `--help` prints usage to stdout and exits 0; an unknown flag
- * throws UsageError with the usage text.
+ * throws a one-line UsageError pointing at `--help`.
  */
 export function parseCli<S extends OptionSpecs>(
   argv: string[],
@@ -142,7 +142,7 @@ export function parseCli<S extends OptionSpecs>(
       tokens: true,
     });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${usageText(usage, specs)}`);
+    throw new UsageError(parseArgsProblem(err));
   }
   if (parsed.values.help) {
     console.log(usageText(usage, specs));
@@ -176,6 +176,51 @@ export function parseCli<S extends OptionSpecs>(
   const given = new Set<string>();
   for (const t of parsed.tokens ?? []) if (t.kind === "option") given.add(t.name);
   return { options: options as ParsedOptions<S>, positionals: parsed.positionals, given };
+}
+
+/**
+ * node:util parseArgs' complaint as one usage line: `unknown option --x (see --help)` rather
+ * than its message with unbalanced quotes and advice about `--`, followed by the whole help.
+ */
+function parseArgsProblem(err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  const unknown = message.match(/^Unknown option '([^']+)'/);
+  if (unknown) return `unknown option ${unknown[1]} (see --help)`;
+  const first = message.split("\n")[0].replace(/'/g, "").replace(/\.$/, "");
+  return `${first.charAt(0).toLowerCase()}${first.slice(1)} (see --help)`;
+}
+
+/**
+ * JSON for a task's stdout summary without float noise: a fraction is rounded to three
+ * decimals (seconds to the millisecond, ratios to 0.1 %), so `"seconds":0.8746573360000001`
+ * prints as `0.875`. Integers are left as they are.
+ */
+export function summaryJson(value: unknown, space?: number): string {
+  return JSON.stringify(
+    value,
+    (_k, v) => typeof v === "number" && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v,
+    space,
+  );
+}
+
+/**
+ * The output format asked for, checked against the ones the task prints. `jsonAlias` is a
+ * task's deprecated `--json` (before `--format json` was the one name): it still works, with a
+ * warning on stderr naming the new spelling.
+ */
+export function outputFormat(
+  format: string,
+  formats: readonly string[],
+  jsonAlias = false,
+): string {
+  if (jsonAlias) {
+    console.error("warning: --json is deprecated; use --format json");
+    return "json";
+  }
+  if (!formats.includes(format)) {
+    throw new UsageError(`--format must be ${formats.join(" or ")}; got "${format}"`);
+  }
+  return format;
 }
 
 /**
@@ -264,8 +309,8 @@ export function importTasksForDocs(): void {
 }
 
 /**
- * Runs a CLI's main function with uniform error handling: UsageError exits 2, any other error
- * prints its message (not a stack, unless DEBUG is set) and exits 1.
+ * Runs a CLI's main function with uniform error handling: UsageError prints `error: <what>` and
+ * exits 2, any other error prints `error: <what>` (not a stack, unless DEBUG is set) and exits 1.
  */
 export async function runMain(main: () => Promise<void | number>): Promise<void> {
   if (describeOnly) return;
@@ -274,7 +319,7 @@ export async function runMain(main: () => Promise<void | number>): Promise<void>
     if (typeof code === "number" && code !== 0) Deno.exit(code);
   } catch (err) {
     if (err instanceof UsageError) {
-      console.error(err.message);
+      console.error(/^error: /.test(err.message) ? err.message : `error: ${err.message}`);
       Deno.exit(2);
     }
     const e = err as Error;

@@ -4,7 +4,7 @@
  * counts as ours only while `ps` shows a live process whose command line names both the server
  * and its state directory.
  */
-
+import { setTimeout as sleep } from "node:timers/promises";
 /** The pid in `file`, or null when missing or not a pid. */
 export async function readPidFile(file: string): Promise<number | null> {
   try {
@@ -55,11 +55,11 @@ export async function stopPidFileProcess(
   }
   await signal(pid, opts.first === "SIGKILL" ? "KILL" : "TERM");
   const deadline = Date.now() + opts.graceMs;
-  while (Date.now() < deadline && await ours()) await new Promise((r) => setTimeout(r, 200));
+  while (Date.now() < deadline && await ours()) await sleep(200);
   if (await ours()) {
     opts.log?.(`pid ${pid} did not stop in time; sending SIGKILL`);
     await signal(pid, "KILL");
-    while (await ours()) await new Promise((r) => setTimeout(r, 100));
+    while (await ours()) await sleep(100);
   }
   await Deno.remove(pidFile).catch(() => {});
   return pid;

@@ -27,7 +27,7 @@ Deno.test("consume: an unreachable broker is reported at once, with the retry ba
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   const deadline = Date.now() + 15_000;
   try {
-    while (!/retrying in 1 s \(attempt 2/.test(stderr) && Date.now() < deadline) {
+    while (!/\(attempt 2/.test(stderr) && Date.now() < deadline) {
       const { value, done } = await reader.read();
       if (done) break;
       stderr += value;
@@ -36,8 +36,11 @@ Deno.test("consume: an unreachable broker is reported at once, with the retry ba
       stderr,
       new RegExp(`broker 127\\.0\\.0\\.1:${port} unreachable \\(.*ECONNREFUSED`),
     );
-    assert.match(stderr, /retrying in 0\.5 s \(attempt 1, backoff up to 5 s/);
-    assert.match(stderr, /retrying in 1 s \(attempt 2/);
+    // The backoff is jittered to ±50 % (src/retry.ts): 0.5 s then 1 s nominally.
+    const delays = [...stderr.matchAll(/retrying in (\d+\.\d) s \(attempt (\d)/g)];
+    assert.match(stderr, /retrying in \d+\.\d s \(attempt 1, backoff up to 5 s/);
+    assert.ok(Number(delays[0][1]) >= 0.2 && Number(delays[0][1]) <= 0.8, delays[0][0]);
+    assert.ok(Number(delays[1][1]) >= 0.5 && Number(delays[1][1]) <= 1.5, delays[1][0]);
   } finally {
     child.kill("SIGKILL");
     await reader.cancel().catch(() => {});
@@ -45,4 +48,35 @@ Deno.test("consume: an unreachable broker is reported at once, with the retry ba
     await child.status;
     await Deno.remove(lakehouse, { recursive: true });
   }
+});
+
+Deno.test("demo: a lakehouse holding an earlier run's tables is refused, naming --reset", async () => {
+  const lakehouse = await Deno.makeTempDir({ prefix: "demo-again-" });
+  try {
+    await Deno.mkdir(`${lakehouse}/bronze/_delta_log`, { recursive: true });
+    // No broker needed: the check comes before anything starts.
+    const again = await runTask("demo", ["--lakehouse", lakehouse, "--brokers", "127.0.0.1:1"]);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(
+      again.stderr,
+      /^error: lakehouse .* already holds bronze from an earlier run; pass --reset/,
+    );
+  } finally {
+    await Deno.remove(lakehouse, { recursive: true });
+  }
+});
+
+Deno.test("CLI convention: unknown flags, deprecated aliases, options a task does not take", async () => {
+  const unknown = await runTask("score", ["--truht", "x"]);
+  assert.equal(unknown.code, 2);
+  assert.equal(unknown.stderr, "error: unknown option --truht (see --help)\n");
+  // produce never uses a lakehouse: it does not take one (nor validate gs://).
+  const produce = await runTask("produce", ["--lakehouse", "gs://x", "--count", "1"]);
+  assert.equal(produce.code, 2);
+  assert.equal(produce.stderr, "error: unknown option --lakehouse (see --help)\n");
+  const missing = await runTask("score", []);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^error: --truth FILE is required/);
+  const help = await runTask("dashboard", ["--help"]);
+  assert.match(help.stdout, /--interval-ms <value>\s+Refresh and push period in milliseconds/);
 });

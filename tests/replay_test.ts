@@ -94,7 +94,16 @@ async function counts(lakehouse: string): Promise<Counts> {
 async function replay(lakehouse: string, sensors: string, env: Record<string, string> = {}) {
   return await runTask(
     "replay",
-    ["--reason", "unknown_type", "--lakehouse", lakehouse, "--sensors", sensors, "--json"],
+    [
+      "--reason",
+      "unknown_type",
+      "--lakehouse",
+      lakehouse,
+      "--sensors",
+      sensors,
+      "--format",
+      "json",
+    ],
     env,
   );
 }

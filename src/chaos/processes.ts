@@ -2,6 +2,7 @@
  * The chaos scenarios' child processes: `consume` and friends spawned as a user runs them, their
  * output drained from the start, SIGKILLed at chosen moments, and the small waits between.
  */
+import { setTimeout as timeout } from "node:timers/promises";
 import { consumeArgs, spawnTask, type TaskResult } from "../tasks.ts";
 import { type Log } from "./report.ts";
 
@@ -71,7 +72,8 @@ export async function sigkill(r: Running): Promise<boolean> {
   return res.signal === "SIGKILL";
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms` (re-exported for the scenarios). */
+export const sleep = (ms: number): Promise<void> => timeout(ms);
 
 /**
  * A port whose next `count - 1` ports are free too (broker, controller, extra listener), so

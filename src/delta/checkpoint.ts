@@ -13,6 +13,7 @@ import { openDuckDB, sqlIdent, sqlString } from "../duckdb/engine.ts";
 import { enableLocation } from "../duckdb/s3.ts";
 import { isS3, resolveLocation } from "../storage/location.ts";
 import { storageFor } from "../storage/storage.ts";
+import { deltaLog } from "./diagnostics.ts";
 import { CHECKPOINT_COLUMNS } from "./checkpoint_format.ts";
 import { CorruptLogError } from "./errors.ts";
 import {
@@ -136,7 +137,7 @@ async function checkpointFrom(
         return await writeCheckpointFile(db.conn, root, version);
       } catch (err) {
         if (base === undefined || err instanceof CorruptLogError) throw err;
-        console.error(`delta: ignoring unreadable checkpoint ${base} of ${root}: ${err}`);
+        deltaLog(`ignoring unreadable checkpoint ${base} of ${root}: ${err}`);
       }
     }
     throw new CorruptLogError(`${root}: no way to checkpoint version ${version}`);

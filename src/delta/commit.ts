@@ -16,6 +16,8 @@
  *   finds that a winner invalidates what it read (a writer whose rows must be unique against
  *   the table's: see pipeline/writer.ts), and throws.
  */
+import { setTimeout as sleep } from "node:timers/promises";
+import { backoffDelay } from "../retry.ts";
 import { resolveLocation } from "../storage/location.ts";
 import { storageFor } from "../storage/storage.ts";
 import {
@@ -29,6 +31,7 @@ import {
   parseStats,
   serializeActions,
 } from "./actions.ts";
+import { deltaLog } from "./diagnostics.ts";
 import { syncDataFiles } from "./durability.ts";
 import { CommitConflictError, ConcurrentTransactionError } from "./errors.ts";
 import { commitExists, commitPath, readCommit } from "./log.ts";
@@ -140,6 +143,12 @@ export async function writeCommitFile(
 }
 
 /**
+ * The wait after losing a race: short (a commit file is written in milliseconds), growing to
+ * 80 ms, jittered so racing writers spread out. Same mean as the old uniform 0…min(2^i, 32)·5 ms.
+ */
+const LOST_RACE_BACKOFF = { baseMs: 2.5, maxMs: 80 };
+
+/**
  * Commits `actions` as the next version after `readVersion` (or later, after harmless races).
  * commitInfo is generated here; any commitInfo in `actions` is replaced.
  */
@@ -198,7 +207,7 @@ export async function commit(
           await checkpointIfDue(root, version, opts.checkpointInterval);
         } catch (err) {
           // A checkpoint is an optimisation; the commit above is already durable.
-          console.error(`delta: checkpoint after version ${version} of ${root} failed: ${err}`);
+          deltaLog(`checkpoint after version ${version} of ${root} failed: ${err}`);
         }
       }
       return { version };
@@ -221,7 +230,6 @@ export async function commit(
       );
     }
     version = latest + 1;
-    const backoff = Math.min(2 ** attempt, 32) * 5;
-    await new Promise((r) => setTimeout(r, Math.random() * backoff));
+    await sleep(backoffDelay(attempt, LOST_RACE_BACKOFF));
   }
 }

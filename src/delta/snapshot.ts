@@ -18,6 +18,7 @@ import {
   type ProtocolAction,
   type RemoveAction,
 } from "./actions.ts";
+import { deltaLog } from "./diagnostics.ts";
 import { type CheckpointState, readCheckpointFile } from "./checkpoint_format.ts";
 import { CorruptLogError, TableNotFoundError, VersionNotFoundError } from "./errors.ts";
 import {
@@ -243,7 +244,7 @@ async function replay(
       start = cp + 1;
       break;
     } catch (err) {
-      console.error(`delta: ignoring unreadable checkpoint ${cp} of ${root}: ${err}`);
+      deltaLog(`ignoring unreadable checkpoint ${cp} of ${root}: ${err}`);
     }
   }
 

@@ -9,6 +9,7 @@ import { Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } 
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { type OptionSpecs, readEnv, UsageError } from "../config.ts";
+import { retrying } from "../retry.ts";
 
 /*
  * kafkajs' request queue arms `setTimeout(fn, throttledUntil - Date.now())` with
@@ -222,22 +223,21 @@ export async function waitForBrokers(
   onRetry: (attempt: number, delayMs: number, error: string) => void,
 ): Promise<void> {
   const kafka = createKafka({ ...opts, retries: 0, logLevel: logLevel.NOTHING });
-  let delay = 500;
-  for (let attempt = 1;; attempt++) {
+  await retrying(async () => {
     const admin = kafka.admin();
     try {
       await admin.connect();
       await admin.describeCluster();
-      return;
-    } catch (err) {
-      if (isAuthenticationError(err)) throw err;
-      onRetry(attempt, delay, (err as Error)?.message ?? String(err));
     } finally {
       await admin.disconnect().catch(() => {});
     }
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(5000, delay * 2);
-  }
+  }, {
+    baseMs: 500,
+    maxMs: 5000,
+    budgetMs: Infinity,
+    retryable: (err) => !isAuthenticationError(err),
+    onRetry: (e) => onRetry(e.attempt, e.delayMs, (e.error as Error)?.message ?? String(e.error)),
+  });
 }
 
 /** True for a broker's refusal of our credentials (SASL handshake or authentication failed). */

@@ -7,6 +7,7 @@
  * directory, so `down` stops exactly the process `up` started — by its pid, after checking the
  * pid still belongs to a java process using that directory (pids get reused).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { join, resolve } from "node:path";
 import { brokerAnswers } from "./client.ts";
 import { exists } from "../files.ts";
@@ -338,7 +339,7 @@ export async function startLocalBroker(
       );
     }
     if (await brokerAnswers([brokers], 1000)) return info(child.pid, true);
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
   throw new BrokerStartError(
     `the broker did not answer at ${brokers} within ${

@@ -10,6 +10,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { setTimeout as timeout } from "node:timers/promises";
 import {
   type Admin,
   CompressionTypes,
@@ -164,17 +165,9 @@ export class TokenBucket {
   }
 }
 
+/** Sleeps `ms`, ending early (without an error) when `signal` aborts. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
+  return timeout(ms, undefined, { signal }).catch(() => {});
 }
 
 function toPuller<T extends OutgoingMessage>(

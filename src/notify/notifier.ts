@@ -28,6 +28,7 @@
  * not once per gold refresh.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
+import { setTimeout as sleep } from "node:timers/promises";
 import { commit } from "../delta/commit.ts";
 import { TableNotFoundError } from "../delta/errors.ts";
 import type { TableSchema } from "../delta/schema.ts";
@@ -36,6 +37,7 @@ import { createTable, releaseStagingDirectories, writeDataFiles } from "../delta
 import { type DuckDB, openDuckDB, sqlString } from "../duckdb/engine.ts";
 import { goldTablePath } from "../gold/tables.ts";
 import { snapshotScanSql } from "../delta/scan.ts";
+import { backoffDelay, retrying } from "../retry.ts";
 import { type Endpoint, postEvent } from "./endpoint.ts";
 import { diffIncidents, type IncidentEvent, type IncidentRow } from "./events.ts";
 
@@ -246,7 +248,7 @@ export class Notifier {
     this.poke();
     while (Date.now() < deadline) {
       if ([...this.#progress.values()].every((p) => p.position >= target)) return true;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     return false;
   }
@@ -279,19 +281,12 @@ export class Notifier {
 
   /** Sleeps `ms` unless stopped first; false when stopped. */
   #sleep(ms: number): Promise<boolean> {
-    const signal = this.#abort.signal;
-    if (signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(true);
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(t);
-        resolve(false);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+    return sleep(ms, true, { signal: this.#abort.signal }).catch(() => false);
+  }
+
+  /** The retry curve of both loops: from retryInitialMs doubling to retryMaxMs. */
+  get #backoff(): { baseMs: number; maxMs: number } {
+    return { baseMs: this.opts.retryInitialMs ?? 1000, maxMs: this.opts.retryMaxMs ?? 60_000 };
   }
 
   /** The endpoint's recorded position; a new endpoint starts now (recorded at once). */
@@ -357,10 +352,7 @@ export class Notifier {
         // Reading the lakehouse or recording failed (storage trouble): the position is kept,
         // and the loop goes on after a backoff rather than ending this endpoint's deliveries.
         if (signal.aborted) break;
-        const wait = Math.min(
-          (this.opts.retryInitialMs ?? 1000) * 2 ** failures++,
-          this.opts.retryMaxMs ?? 60_000,
-        );
+        const wait = Math.round(backoffDelay(failures++, this.#backoff));
         this.#log(
           `notify ${ep.label}: at gold/incidents v${position}: ${err}; retrying in ${wait} ms`,
         );
@@ -375,36 +367,46 @@ export class Notifier {
 
   /** Sends one event until it is answered; null when stopped first. */
   async #deliver(ep: Endpoint, event: IncidentEvent): Promise<Answered | null> {
-    let delay = this.opts.retryInitialMs ?? 1000;
-    const max = this.opts.retryMaxMs ?? 60_000;
-    for (let attempts = 1;; attempts++) {
-      let outcome;
-      try {
-        outcome = await postEvent(ep, event, {
+    const signal = this.#abort.signal;
+    const { baseMs, maxMs } = this.#backoff;
+    try {
+      return await retrying(async (i): Promise<Answered> => {
+        const attempts = i + 1;
+        const outcome = await postEvent(ep, event, {
           secret: this.opts.secret,
           timeoutMs: this.opts.timeoutMs,
-          signal: this.#abort.signal,
+          signal,
         });
-      } catch {
-        return null; // aborted
-      }
-      this.opts.onAttempt?.(outcome.ok ? "delivered" : outcome.retry ? "failed" : "rejected");
-      if (outcome.ok) return { event, attempts, status: "delivered", at: Date.now() };
-      if (!outcome.retry) {
-        this.#log(
-          `notify ${ep.label}: ${event.event} of incident ${event.incident_id} rejected ` +
-            `(${outcome.reason}); not retried`,
-        );
-        return { event, attempts, status: `rejected: ${outcome.reason}`, at: Date.now() };
-      }
-      if (attempts === 1 || delay >= max) {
-        this.#log(
-          `notify ${ep.label}: ${event.event} of incident ${event.incident_id} failed ` +
-            `(${outcome.reason}); retrying every ≤ ${Math.round(max / 1000)} s with backoff`,
-        );
-      }
-      if (!await this.#sleep(delay)) return null;
-      delay = Math.min(delay * 2, max);
+        this.opts.onAttempt?.(outcome.ok ? "delivered" : outcome.retry ? "failed" : "rejected");
+        if (outcome.ok) return { event, attempts, status: "delivered", at: Date.now() };
+        if (!outcome.retry) {
+          this.#log(
+            `notify ${ep.label}: ${event.event} of incident ${event.incident_id} rejected ` +
+              `(${outcome.reason}); not retried`,
+          );
+          return { event, attempts, status: `rejected: ${outcome.reason}`, at: Date.now() };
+        }
+        throw new DeliveryFailed(outcome.reason);
+      }, {
+        baseMs,
+        maxMs,
+        budgetMs: Infinity, // an event is never dropped: retried until answered or stopped
+        retryable: (err) => err instanceof DeliveryFailed,
+        onRetry: (e) => {
+          // Once at the first failure, then at every attempt once the delay has reached its cap.
+          if (e.attempt === 1 || baseMs * 2 ** (e.attempt - 1) >= maxMs) {
+            this.#log(
+              `notify ${ep.label}: ${event.event} of incident ${event.incident_id} failed ` +
+                `(${(e.error as Error).message}); retrying every ≤ ${
+                  Math.round(maxMs / 1000)
+                } s with backoff`,
+            );
+          }
+        },
+        signal,
+      });
+    } catch {
+      return null; // stopped: postEvent aborted, or stopped between attempts
     }
   }
 
@@ -442,3 +444,6 @@ export class Notifier {
     return next;
   }
 }
+
+/** A retryable answer (5xx, 408, 429, no answer); its message is the reason. */
+class DeliveryFailed extends Error {}

@@ -137,6 +137,31 @@ export function tablePath(lakehouse: string, table: IngestTable): string {
 }
 
 /**
+ * Which of the lakehouse's tables (bronze, silver, quarantine, gold) exist already, by name: a
+ * run that must start from nothing (the demo, which scores what it finds) checks this first.
+ */
+export async function existingLakehouseTables(lakehouse: string): Promise<string[]> {
+  const root = resolveLocation(lakehouse);
+  const found: string[] = [];
+  for (const dir of [...INGEST_TABLES, "gold"]) {
+    const location = joinLocation(root, dir);
+    if (isS3(root)) {
+      if ((await storageFor(location).list(location, { recursive: true })).length > 0) {
+        found.push(dir);
+      }
+      continue;
+    }
+    try {
+      await Deno.stat(location);
+      found.push(dir);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  return found;
+}
+
+/**
  * Deletes the lakehouse's tables — bronze, silver, quarantine and gold/ — and nothing else: a
  * `--lakehouse` pointed at a directory that holds other files (its README, a user's notes, a
  * mistyped `.`) keeps them.

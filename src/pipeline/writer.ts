@@ -223,124 +223,191 @@ export class IngestWriter {
     };
     if (batch.lastPosition.size === 0) return result;
     await batch.stage();
-    const conn = batch.conn;
-    // The batch's catalogue (the latest, after a reload): a column it adds joins silver with
-    // this flush's commit; one it no longer lists stays in silver, written NULL.
-    const columns = batch.catalogue?.columns ?? [];
-    const epoch = this.#epoch++;
-    const ingest = new Date().toISOString();
-    /** Other writers' silver commits checked against the batch so far, and what they added. */
-    let checkedThrough = Math.max(batch.baseVersion, -1);
-    const foreign: AddAction[] = [];
-    /** Whether statuses changed in staging since the batch counted them per source. */
-    let recount = false;
-    const taken = (n: number) => {
-      batch.counts.valid -= n;
-      batch.counts.duplicates += n;
-      if (n > 0) recount = true;
+    const f: FlushState = {
+      batch,
+      conn: batch.conn,
+      // The batch's catalogue (the latest, after a reload): a column it adds joins silver with
+      // this flush's commit; one it no longer lists stays in silver, written NULL.
+      columns: batch.catalogue?.columns ?? [],
+      epoch: this.#epoch++,
+      ingest: new Date().toISOString(),
+      checkedThrough: Math.max(batch.baseVersion, -1),
+      foreign: [],
+      recount: false,
+      result,
     };
     for (const table of COMMIT_ORDER) {
-      const maxRetries = this.opts.maxConflictRetries ?? 5;
-      const started = performance.now();
-      for (let attempt = 0;; attempt++) {
-        const snap = await this.#latest(table);
-        if (table === "silver") {
-          const adds = await foreignAdds(snap.path, checkedThrough, snap.version, this.#ours);
-          checkedThrough = snap.version;
-          foreign.push(...adds);
-          taken(await markConflicts(conn, snap, adds));
-          if (batch.counts.unresolved > 0) {
-            const r = await resolveAgainstSilver(conn, snap);
-            batch.counts.valid += r.valid;
-            batch.counts.duplicates += r.duplicates;
-            batch.counts.unresolved = 0;
-            recount = true;
-          }
-        }
-        const txns = [...batch.lastPosition]
-          .filter(([appId, pos]) => pos > (snap.txnVersion(appId) ?? -1))
-          .map(([appId, version]) => ({ appId, version }));
-        if (txns.length === 0) break;
-        await stageThresholds(conn, snap, txns.map((t) => t.appId));
-        // Columns the table lacks arrive with these rows, in the same commit.
-        const evolution = evolveTo(snap, wantedSchema(table, columns));
-        const p = projection(table, evolution.snapshot.schema, columns);
-        const sql = `SELECT ${p.select.replaceAll("$ingest", `TIMESTAMPTZ '${ingest}'`)}
-          FROM ${p.from} s JOIN staging_apps a ON s.app = a.app JOIN thresholds t ON a.app_id = t.app_id
-          WHERE s.pos > t.version AND ${p.where}`;
-        const adds = await writeDataFiles(conn, evolution.snapshot, sql);
-        const rows = adds.reduce(
-          (n, a) => n + (a.stats ? JSON.parse(a.stats).numRecords ?? 0 : 0),
-          0,
-        );
-        try {
-          const actions = [...evolution.actions, ...adds.map((add) => ({ add }))];
-          if (evolution.added.length > 0) {
-            this.opts.onLog?.(`${table}: adding column(s) ${evolution.added.join(", ")}`);
-          }
-          const { version } = await commit(this.path(table), actions, {
-            readVersion: snap.version,
-            operation: "STREAMING UPDATE",
-            operationParameters: {
-              outputMode: "Append",
-              queryId: this.opts.queryId,
-              epochId: epoch,
-              ...(evolution.added.length > 0 ? { mergeSchema: true } : {}),
-            },
-            txns,
-            isBlindAppend: evolution.actions.length === 0,
-            // Delta's conflict detection for uniqueness: a winner that added one of our keys
-            // makes our files wrong; the next attempt writes them without it.
-            checkWinner: table === "silver"
-              ? async (v, actions) => {
-                const adds = dataAdds(actions);
-                checkedThrough = v;
-                foreign.push(...adds);
-                const n = await markConflicts(conn, snap, adds);
-                taken(n);
-                if (n > 0) throw new KeysTakenError(`version ${v} added ${n} of the batch's keys`);
-              }
-              : undefined,
-          });
-          if (table === "silver") {
-            this.#ours.add(version);
-            checkedThrough = version;
-          }
-          result.versions[table] = version;
-          result.rows[table] = rows;
-          result.seconds[table] = (performance.now() - started) / 1000;
-          // Our own commit: resume positions (a file source asks before re-reading a file)
-          // must count it at once, not at the next flush.
-          await this.#latest(table);
-          break;
-        } catch (err) {
-          // Our files were never referenced: remove them now rather than wait for vacuum.
-          await Promise.all(
-            adds.map((a) => {
-              const file = joinLocation(snap.path, decodeAddPath(a.path));
-              return storageFor(file).delete(file).catch(() => false);
-            }),
-          );
-          // A CommitConflictError here is a concurrent schema change (ours or theirs) or a
-          // commit that lost every race: the next attempt re-reads the table's metadata.
-          const retriable = err instanceof ConcurrentTransactionError ||
-            err instanceof KeysTakenError || err instanceof CommitConflictError;
-          if (!retriable || attempt >= maxRetries) throw err;
-          result.retries++;
-        }
-      }
-      if (table === "silver") {
-        // Test-only (fault_point.ts): the crash between a flush's silver and bronze commits.
-        if (result.versions.silver !== undefined) faultPoint("silver-commit", "after");
-        if (recount) await batch.recountApps();
-        // The cache learns what the other writers added, so later batches skip those commits.
-        await seedFrom(conn, this.snapshots.get("silver")!, foreign, batch.dedup);
-        this.syncedVersion = Math.max(this.syncedVersion, checkedThrough);
-        for (const v of this.#ours) if (v <= batch.baseVersion) this.#ours.delete(v);
-      }
+      await this.#flushTable(f, table);
+      if (table === "silver") await this.#afterSilver(f);
     }
     return result;
   }
+
+  /**
+   * One table of a flush: its new rows written and committed, again from the latest snapshot
+   * after a conflict another writer caused (up to maxConflictRetries times).
+   */
+  async #flushTable(f: FlushState, table: IngestTable): Promise<void> {
+    const maxRetries = this.opts.maxConflictRetries ?? 5;
+    const started = performance.now();
+    for (let attempt = 0;; attempt++) {
+      const snap = await this.#latest(table);
+      if (table === "silver") await checkSilverRivals(f, snap, this.#ours);
+      const txns = [...f.batch.lastPosition]
+        .filter(([appId, pos]) => pos > (snap.txnVersion(appId) ?? -1))
+        .map(([appId, version]) => ({ appId, version }));
+      if (txns.length === 0) return;
+      const written = await writeTableFiles(f, table, snap, txns);
+      try {
+        const version = await this.#commitFiles(f, table, snap, written, txns);
+        f.result.versions[table] = version;
+        f.result.rows[table] = written.rows;
+        f.result.seconds[table] = (performance.now() - started) / 1000;
+        // Our own commit: resume positions (a file source asks before re-reading a file)
+        // must count it at once, not at the next flush.
+        await this.#latest(table);
+        return;
+      } catch (err) {
+        await removeUnreferenced(snap, written.adds);
+        // A CommitConflictError here is a concurrent schema change (ours or theirs) or a
+        // commit that lost every race: the next attempt re-reads the table's metadata.
+        const retriable = err instanceof ConcurrentTransactionError ||
+          err instanceof KeysTakenError || err instanceof CommitConflictError;
+        if (!retriable || attempt >= maxRetries) throw err;
+        f.result.retries++;
+      }
+    }
+  }
+
+  /** Commits the files `writeTableFiles` wrote, with the batch's txns; returns the version. */
+  async #commitFiles(
+    f: FlushState,
+    table: IngestTable,
+    snap: Snapshot,
+    { evolution, adds }: WrittenFiles,
+    txns: { appId: string; version: number }[],
+  ): Promise<number> {
+    const actions = [...evolution.actions, ...adds.map((add) => ({ add }))];
+    if (evolution.added.length > 0) {
+      this.opts.onLog?.(`${table}: adding column(s) ${evolution.added.join(", ")}`);
+    }
+    const { version } = await commit(this.path(table), actions, {
+      readVersion: snap.version,
+      operation: "STREAMING UPDATE",
+      operationParameters: {
+        outputMode: "Append",
+        queryId: this.opts.queryId,
+        epochId: f.epoch,
+        ...(evolution.added.length > 0 ? { mergeSchema: true } : {}),
+      },
+      txns,
+      isBlindAppend: evolution.actions.length === 0,
+      // Delta's conflict detection for uniqueness: a winner that added one of our keys
+      // makes our files wrong; the next attempt writes them without it.
+      checkWinner: table === "silver"
+        ? async (v, actions) => {
+          const adds = dataAdds(actions);
+          f.checkedThrough = v;
+          f.foreign.push(...adds);
+          const n = await markConflicts(f.conn, snap, adds);
+          taken(f, n);
+          if (n > 0) throw new KeysTakenError(`version ${v} added ${n} of the batch's keys`);
+        }
+        : undefined,
+    });
+    if (table === "silver") {
+      this.#ours.add(version);
+      f.checkedThrough = version;
+    }
+    return version;
+  }
+
+  /** After silver's step: counts per source, the dedup cache and the synced version follow. */
+  async #afterSilver(f: FlushState): Promise<void> {
+    // Test-only (fault_point.ts): the crash between a flush's silver and bronze commits.
+    if (f.result.versions.silver !== undefined) faultPoint("silver-commit", "after");
+    if (f.recount) await f.batch.recountApps();
+    // The cache learns what the other writers added, so later batches skip those commits.
+    await seedFrom(f.conn, this.snapshots.get("silver")!, f.foreign, f.batch.dedup);
+    this.syncedVersion = Math.max(this.syncedVersion, f.checkedThrough);
+    for (const v of this.#ours) if (v <= f.batch.baseVersion) this.#ours.delete(v);
+  }
+}
+
+/** What one flush carries from table to table (and from attempt to attempt). */
+interface FlushState {
+  batch: Batch;
+  conn: DuckDBConnection;
+  columns: readonly ExtraColumn[];
+  epoch: number;
+  /** The flush's ingest time, the same in every table. */
+  ingest: string;
+  /** Other writers' silver commits checked against the batch so far, and what they added. */
+  checkedThrough: number;
+  foreign: AddAction[];
+  /** Whether statuses changed in staging since the batch counted them per source. */
+  recount: boolean;
+  result: FlushResult;
+}
+
+/** `n` of the batch's valid readings turned out to be duplicates (another writer had them). */
+function taken(f: FlushState, n: number): void {
+  f.batch.counts.valid -= n;
+  f.batch.counts.duplicates += n;
+  if (n > 0) f.recount = true;
+}
+
+/**
+ * Before writing silver: the keys other writers committed since the batch was checked are
+ * marked duplicates here, and readings still unresolved are resolved against the table.
+ */
+async function checkSilverRivals(f: FlushState, snap: Snapshot, ours: Set<number>): Promise<void> {
+  const adds = await foreignAdds(snap.path, f.checkedThrough, snap.version, ours);
+  f.checkedThrough = snap.version;
+  f.foreign.push(...adds);
+  taken(f, await markConflicts(f.conn, snap, adds));
+  if (f.batch.counts.unresolved > 0) {
+    const r = await resolveAgainstSilver(f.conn, snap);
+    f.batch.counts.valid += r.valid;
+    f.batch.counts.duplicates += r.duplicates;
+    f.batch.counts.unresolved = 0;
+    f.recount = true;
+  }
+}
+
+interface WrittenFiles {
+  evolution: ReturnType<typeof evolveTo>;
+  adds: AddAction[];
+  rows: number;
+}
+
+/** Writes the batch's rows of `table` not yet committed for their appId, as Parquet files. */
+async function writeTableFiles(
+  f: FlushState,
+  table: IngestTable,
+  snap: Snapshot,
+  txns: { appId: string }[],
+): Promise<WrittenFiles> {
+  await stageThresholds(f.conn, snap, txns.map((t) => t.appId));
+  // Columns the table lacks arrive with these rows, in the same commit.
+  const evolution = evolveTo(snap, wantedSchema(table, f.columns));
+  const p = projection(table, evolution.snapshot.schema, f.columns);
+  const sql = `SELECT ${p.select.replaceAll("$ingest", `TIMESTAMPTZ '${f.ingest}'`)}
+    FROM ${p.from} s JOIN staging_apps a ON s.app = a.app JOIN thresholds t ON a.app_id = t.app_id
+    WHERE s.pos > t.version AND ${p.where}`;
+  const adds = await writeDataFiles(f.conn, evolution.snapshot, sql);
+  const rows = adds.reduce((n, a) => n + (a.stats ? JSON.parse(a.stats).numRecords ?? 0 : 0), 0);
+  return { evolution, adds, rows };
+}
+
+/** Files of a commit that did not happen: never referenced, removed now rather than by vacuum. */
+async function removeUnreferenced(snap: Snapshot, adds: AddAction[]): Promise<void> {
+  await Promise.all(
+    adds.map((a) => {
+      const file = joinLocation(snap.path, decodeAddPath(a.path));
+      return storageFor(file).delete(file).catch(() => false);
+    }),
+  );
 }
 
 /** The schema `table` is evolved to before rows are written to it. */

@@ -135,13 +135,25 @@ export function humanNumber(n: number): string {
 
 /** A byte count for people, in binary units: `512 B`, `3.4 KiB`, `12.50 MiB`, `1.02 GiB`. */
 export function humanBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes, u = 0;
-  while (Math.abs(v) >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[u]}`;
+  return humanBytesSameUnit(bytes)[0];
+}
+
+const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/**
+ * Sizes printed on one line, all in the binary unit of the largest: "12 files (830.00 KiB) into
+ * 1 file (1.21 MiB)" makes the reader convert; "0.81 MiB … 1.21 MiB" does not.
+ */
+export function humanBytesSameUnit(...bytes: number[]): string[] {
+  const largest = Math.max(0, ...bytes.map(Math.abs));
+  let u = 0;
+  while (largest / 1024 ** u >= 1024 && u < BYTE_UNITS.length - 1) u++;
+  return bytes.map((b) => {
+    if (u === 0) return `${b} B`;
+    const v = b / 1024 ** u;
+    const a = Math.abs(v);
+    return `${v.toFixed(a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 || a === 0 ? 2 : 3)} ${BYTE_UNITS[u]}`;
+  });
 }
 
 /**

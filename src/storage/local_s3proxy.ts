@@ -14,6 +14,7 @@
  * directory, so `down` stops exactly the process `up` started (its pid, checked to be a java
  * process serving that directory).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { join, resolve } from "node:path";
 import { exists } from "../files.ts";
 import { isProcessOf, readPidFile, stopPidFileProcess } from "../local_process.ts";
@@ -265,7 +266,7 @@ export async function startLocalS3(
       await localS3Client(o.port, 5000).createBucket(o.bucket);
       return info(child.pid, true);
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   throw new S3ProxyError(
     `S3Proxy did not answer at ${endpoint} within ${(opts.timeoutMs ?? 60_000) / 1000} s ` +

@@ -15,6 +15,8 @@ import type { Ingestor } from "../ingestor.ts";
 import { endOffsets, topicLag } from "../../kafka/lag.ts";
 import { partitionAppId, partitionOfAppId } from "../positions.ts";
 import { errorText } from "../../config.ts";
+import { backoffDelay } from "../../retry.ts";
+import { eventAgeText } from "../../progress.ts";
 
 /** How often a batch handler still at work heartbeats (kafkajs throttles to heartbeatInterval). */
 const HEARTBEAT_WHILE_BUSY_MS = 1000;
@@ -350,12 +352,6 @@ class KafkaSource implements RunningConsumer {
         ((now - this.#lastProgress.at) / 1000);
       this.#lastProgress = { at: now, records: t.records };
       const age = t.newestEventMs ? (Date.now() - t.newestEventMs) / 1000 : undefined;
-      // Simulated time can run ahead of the wall clock (--speedup): say so, not "-2191.5s".
-      const fresh = age === undefined
-        ? "-"
-        : age >= 0
-        ? `${age.toFixed(1)}s`
-        : `n/a (newest event ${(-age).toFixed(0)}s ahead of the clock)`;
       const v = t.lastVersions;
       this.#log(
         `consume: ${
@@ -363,7 +359,7 @@ class KafkaSource implements RunningConsumer {
         } msg/s, lag ${lag}, rows bronze ${t.rows.bronze} silver ${t.rows.silver} ` +
           `quarantine ${t.rows.quarantine} dup ${t.duplicates}, versions b${v.bronze ?? "-"}/s${
             v.silver ?? "-"
-          }/q${v.quarantine ?? "-"}, freshness ${fresh}, rss ${memoryLine()}`,
+          }/q${v.quarantine ?? "-"}, ${eventAgeText(age)}, rss ${memoryLine()}`,
       );
     } catch { /* broker away: the next line will tell */ }
   }
@@ -400,7 +396,7 @@ class KafkaSource implements RunningConsumer {
   }
 
   #rejoin(): void {
-    const delay = Math.min(10_000, 500 * 2 ** Math.min(this.#rejoins++, 5));
+    const delay = backoffDelay(this.#rejoins++, { baseMs: 500, maxMs: 10_000 });
     this.#rejoinTimer = setTimeout(async () => {
       if (this.#stopping) return;
       try {
