@@ -84,6 +84,11 @@ export interface GoldTableResult {
   /** Hours or days recomputed (windowed tables), or the recompute start (alarms), for logs. */
   scope: string;
   seconds: number;
+  /**
+   * Event time (ms) of the newest reading among the silver rows this refresh newly read for the
+   * table; null when it read none or rebuilt fully. Alarm latency is measured from it.
+   */
+  newestReadingMs: number | null;
 }
 
 /**
@@ -168,6 +173,7 @@ export async function refreshGold(
           version: gold.version,
           scope: "",
           seconds: (performance.now() - t0) / 1000,
+          newestReadingMs: null,
         });
         opts.log?.(`${def.name}: unchanged (silver v${silver.version})`);
         continue;
@@ -197,7 +203,10 @@ export async function refreshGold(
       const rows = rowCount(gold.files.filter((f) => !removed.has(decodeAddPath(f.path)))) +
         rowCount(actions.flatMap((a) => "add" in a ? [a.add] : []));
       const seconds = (performance.now() - t0) / 1000;
-      results.push({ ...base, mode, rows, written, version, scope, seconds });
+      const newestReadingMs = change?.ranges?.length
+        ? Math.max(...change.ranges.map((x) => x[1]))
+        : null;
+      results.push({ ...base, mode, rows, written, version, scope, seconds, newestReadingMs });
       opts.log?.(
         `${def.name}: ${mode} (${scope}) → v${version}, ${rows} rows, ${seconds.toFixed(2)} s`,
       );
