@@ -2,11 +2,13 @@
  * `deno task gold [--once | --watch --interval S] [--full] [--sensors FILE]` — materialise the
  * gold tables (sql/gold, sql/alarms) from silver, incrementally; alarm limits per type, the
  * energy types and units come from the sensor catalogue (default ./sensors.yaml). Prints one line per table on stdout: mode,
- * rows, version, seconds. With --watch it refreshes every S seconds until Ctrl+C, printing only
- * when silver changed. All logic lives in src/gold/.
+ * rows, version, seconds. With --watch it refreshes as soon as silver has a new version (at the
+ * latest every S seconds) until Ctrl+C, printing only when silver changed. All logic lives in
+ * src/gold/.
  *
  * With `--notify URL` it also POSTs incident events to each URL (src/notify/), beside the
- * refreshes, never holding them up.
+ * refreshes, never holding them up; with --watch as soon as incidents are committed. Without
+ * --watch it sends this refresh's events once, waits for them, and says how many it sent.
  */
 import {
   LAKEHOUSE_OPTION,
@@ -45,13 +47,15 @@ export const SPECS = {
   watch: {
     type: "boolean",
     env: "GOLD_WATCH",
-    description: "Refresh every --interval seconds until Ctrl+C",
+    description: "Refresh as soon as silver has a new version (probed every 100 ms), at the " +
+      "latest every --interval seconds, until Ctrl+C",
   },
   interval: {
     type: "string",
     env: "GOLD_INTERVAL",
     default: "5",
-    description: "Seconds between refreshes with --watch",
+    description:
+      "Most seconds between refreshes with --watch (a new silver version wakes it sooner)",
   },
   full: { type: "boolean", description: "Recompute every table from all of silver" },
   threads: { type: "string", env: "DUCKDB_THREADS", description: "DuckDB threads" },
@@ -279,7 +283,19 @@ async function refreshLoop(
     monitor?.refreshStarted();
     let results;
     try {
-      results = await refreshGold(lakehouse, { full, threads, tables, log, catalogue });
+      results = await refreshGold(lakehouse, {
+        full,
+        threads,
+        tables,
+        log,
+        catalogue,
+        alarmsFirst: true,
+        // Events leave as soon as incidents are committed, before the other rollups.
+        onTable: (r) => {
+          monitor?.tableRefreshed(r);
+          if (r.table === "incidents" && r.mode !== "unchanged") notifier?.poke();
+        },
+      });
     } catch (err) {
       monitor?.refreshFailed(err);
       throw err;

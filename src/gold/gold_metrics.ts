@@ -126,14 +126,6 @@ export class GoldMonitor {
     for (const r of changed) this.#refresh.observe({ table: r.table }, r.seconds);
     this.#cycle.observe(results.reduce((s, r) => s + r.seconds, 0));
     this.#refreshes.inc({ outcome: changed.length > 0 ? "changed" : "unchanged" });
-    const incidents = results.find((r) => r.table === "incidents");
-    if (incidents && incidents.mode !== "unchanged" && incidents.newestReadingMs !== null) {
-      this.#dataTimes.set(incidents.version, incidents.newestReadingMs);
-      for (const v of this.#dataTimes.keys()) {
-        if (this.#dataTimes.size <= DATA_TIMES_KEPT) break;
-        this.#dataTimes.delete(v);
-      }
-    }
     const alarms = results.find((r) => r.table === "alarms");
     const firstCount = this.#lastEndedAt === null;
     this.#ended(null);
@@ -143,6 +135,19 @@ export class GoldMonitor {
       } catch (err) {
         this.#lastError = `counting open alarms failed: ${errorText(err)}`;
       }
+    }
+  }
+
+  /**
+   * One table committed (refreshGold's onTable): for incidents, remembers the event time of the
+   * newest reading it read, before the notifier (poked now) can deliver its events.
+   */
+  tableRefreshed(r: GoldTableResult): void {
+    if (r.table !== "incidents" || r.mode === "unchanged" || r.newestReadingMs === null) return;
+    this.#dataTimes.set(r.version, r.newestReadingMs);
+    for (const v of this.#dataTimes.keys()) {
+      if (this.#dataTimes.size <= DATA_TIMES_KEPT) break;
+      this.#dataTimes.delete(v);
     }
   }
 

@@ -66,7 +66,18 @@ export interface RefreshGoldOptions {
    * (default: the built-in catalogue, the brief's four types; tasks pass `--sensors`).
    */
   catalogue?: SensorCatalogue;
+  /**
+   * Refresh what the alarms need first (energy_hourly, device_health, alarms, incidents), then
+   * the other tables: `gold --watch` notifies as soon as incidents are committed (onTable), not
+   * after the per-minute and per-floor rollups, which nothing alarms on.
+   */
+  alarmsFirst?: boolean;
+  /** Told each table's result as soon as it is committed (or found unchanged). */
+  onTable?: (result: GoldTableResult) => void;
 }
+
+/** The tables the alarm path reads, in dependency order (see RefreshGoldOptions.alarmsFirst). */
+const ALARM_PATH = ["energy_hourly", "device_health", "alarms", "incidents"];
 
 /** What a refresh did to one table. */
 export interface GoldTableResult {
@@ -137,9 +148,13 @@ export async function refreshGold(
     if (err instanceof TableNotFoundError) throw new NoSilverError(silverPath);
     throw err;
   }
-  const defs = opts.tables
+  let defs = opts.tables
     ? GOLD_TABLES.filter((d) => opts.tables!.includes(d.name))
     : [...GOLD_TABLES];
+  if (opts.alarmsFirst) {
+    const first = (d: GoldTableDef) => ALARM_PATH.includes(d.name);
+    defs = [...defs.filter(first), ...defs.filter((d) => !first(d))];
+  }
   const unknown = (opts.tables ?? []).filter((t) => !GOLD_TABLES.some((d) => d.name === t));
   if (unknown.length) throw new RangeError(`unknown gold table(s): ${unknown.join(", ")}`);
 
@@ -175,6 +190,7 @@ export async function refreshGold(
           seconds: (performance.now() - t0) / 1000,
           newestReadingMs: null,
         });
+        opts.onTable?.(results.at(-1)!);
         opts.log?.(`${def.name}: unchanged (silver v${silver.version})`);
         continue;
       }
@@ -207,6 +223,7 @@ export async function refreshGold(
         ? Math.max(...change.ranges.map((x) => x[1]))
         : null;
       results.push({ ...base, mode, rows, written, version, scope, seconds, newestReadingMs });
+      opts.onTable?.(results.at(-1)!);
       opts.log?.(
         `${def.name}: ${mode} (${scope}) → v${version}, ${rows} rows, ${seconds.toFixed(2)} s`,
       );
