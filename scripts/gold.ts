@@ -2,11 +2,13 @@
  * `deno task gold [--once | --watch --interval S] [--full] [--sensors FILE]` — materialise the
  * gold tables (sql/gold, sql/alarms) from silver, incrementally; alarm limits per type, the
  * energy types and units come from the sensor catalogue (default ./sensors.yaml). Prints one line per table on stdout: mode,
- * rows, version, seconds. With --watch it refreshes every S seconds until Ctrl+C, printing only
- * when silver changed. All logic lives in src/gold/.
+ * rows, version, seconds. With --watch it refreshes as soon as silver has a new version (at the
+ * latest every S seconds) until Ctrl+C, printing only when silver changed. All logic lives in
+ * src/gold/.
  *
  * With `--notify URL` it also POSTs incident events to each URL (src/notify/), beside the
- * refreshes, never holding them up.
+ * refreshes, never holding them up; with --watch as soon as incidents are committed. Without
+ * --watch it sends this refresh's events once, waits for them, and says how many it sent.
  */
 import {
   LAKEHOUSE_OPTION,
@@ -31,8 +33,10 @@ import type { SensorCatalogue } from "../src/reading/catalogue.ts";
 import { SENSORS_OPTION } from "../src/reading/catalogue_file.ts";
 import { startTicker } from "../src/progress.ts";
 import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
-import { GoldMonitor } from "../src/gold/gold_metrics.ts";
+import { GoldMonitor, type NotificationOutcome } from "../src/gold/gold_metrics.ts";
 import { waitForSilver } from "../src/gold/wait.ts";
+import { waitForCommit } from "../src/gold/tail.ts";
+import { joinLocation } from "../src/storage/location.ts";
 
 export const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
 
@@ -43,13 +47,15 @@ export const SPECS = {
   watch: {
     type: "boolean",
     env: "GOLD_WATCH",
-    description: "Refresh every --interval seconds until Ctrl+C",
+    description: "Refresh as soon as silver has a new version (probed every 100 ms), at the " +
+      "latest every --interval seconds, until Ctrl+C",
   },
   interval: {
     type: "string",
     env: "GOLD_INTERVAL",
     default: "5",
-    description: "Seconds between refreshes with --watch",
+    description:
+      "Most seconds between refreshes with --watch (a new silver version wakes it sooner)",
   },
   full: { type: "boolean", description: "Recompute every table from all of silver" },
   threads: { type: "string", env: "DUCKDB_THREADS", description: "DuckDB threads" },
@@ -175,16 +181,21 @@ async function main(): Promise<void> {
     options["notify-format"],
     options["dashboard-url"],
   );
+  const attempts = { delivered: 0, rejected: 0, failed: 0 };
   const notifier = endpoints.length === 0 ? null : await Notifier.start({
     lakehouse,
     endpoints,
     dashboardUrl: options["dashboard-url"],
     secret: readEnv("GOLD_NOTIFY_SECRET") || undefined,
     log: (l) => console.error(l),
-    onAttempt: monitor ? (outcome) => monitor.notification(outcome) : undefined,
+    onAttempt: (outcome, event) => {
+      attempts[outcome]++;
+      monitor?.notification(outcome, event);
+    },
   });
   try {
     await refreshLoop(lakehouse, options, notifier, {
+      attempts,
       interval,
       threads,
       tables,
@@ -221,11 +232,44 @@ async function waitUntilTablesExist(
   }
 }
 
+/**
+ * `--notify` without `--watch`: the events of this refresh are sent once, before exiting, and
+ * the run says what it sent — never nothing silently (issue 29). An endpoint seen for the first
+ * time gets the events from the incidents current when it starts on, not the past's.
+ */
+async function drainOnce(
+  notifier: Notifier,
+  attempts: Record<NotificationOutcome, number>,
+): Promise<void> {
+  const caughtUp = await notifier.drain(ONCE_DRAIN_MS);
+  const { delivered, rejected, failed } = attempts;
+  if (delivered + rejected + failed === 0) {
+    console.error(
+      "gold: --notify: no new incident events to send (this refresh opened, escalated or " +
+        "cleared nothing); add --watch to keep sending as new data arrives",
+    );
+  } else {
+    console.error(
+      `gold: --notify: ${delivered} incident event(s) delivered, ${rejected} rejected` +
+        (failed > 0 ? `, ${failed} failed attempt(s)` : ""),
+    );
+  }
+  if (!caughtUp) {
+    console.error(
+      `gold: some incident events are not delivered yet (${
+        ONCE_DRAIN_MS / 1000
+      } s); the next run resumes them`,
+    );
+  }
+}
+
 async function refreshLoop(
   lakehouse: string,
   options: { full: boolean; watch: boolean },
   notifier: Notifier | null,
   o: {
+    /** Webhook attempts so far by outcome (the summary of a run without --watch). */
+    attempts: Record<NotificationOutcome, number>;
     interval: number;
     threads?: number;
     tables?: string[];
@@ -239,7 +283,19 @@ async function refreshLoop(
     monitor?.refreshStarted();
     let results;
     try {
-      results = await refreshGold(lakehouse, { full, threads, tables, log, catalogue });
+      results = await refreshGold(lakehouse, {
+        full,
+        threads,
+        tables,
+        log,
+        catalogue,
+        alarmsFirst: true,
+        // Events leave as soon as incidents are committed, before the other rollups.
+        onTable: (r) => {
+          monitor?.tableRefreshed(r);
+          if (r.table === "incidents" && r.mode !== "unchanged") notifier?.poke();
+        },
+      });
     } catch (err) {
       monitor?.refreshFailed(err);
       throw err;
@@ -270,35 +326,27 @@ async function refreshLoop(
     } finally {
       ticker.stop();
     }
-    notifier?.poke();
-    if (notifier && !await notifier.drain(ONCE_DRAIN_MS)) {
-      console.error(
-        `gold: some incident events are not delivered yet; the next run resumes them`,
-      );
-    }
+    if (notifier) await drainOnce(notifier, o.attempts);
     return;
   }
-  let stop = false;
-  let wake: () => void = () => {};
-  const onSignal = () => {
-    stop = true;
-    wake();
-  };
+  // Between refreshes: wake as soon as silver's next version exists (src/gold/tail.ts), at the
+  // latest after --interval.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
+  const silverPath = joinLocation(lakehouse, "silver");
   try {
     let first = true;
-    while (!stop) {
+    while (!stop.signal.aborted) {
       const results = await run(first && options.full);
       first = false;
       if (results.some((r) => r.mode !== "unchanged")) report(results);
-      if (stop) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, interval * 1000);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
+      if (stop.signal.aborted) break;
+      await waitForCommit(silverPath, results[0].silverVersion + 1, {
+        timeoutMs: interval * 1000,
+        signal: stop.signal,
+        onError: (err) => log(`gold: probing ${silverPath} for a new version failed: ${err}`),
       });
     }
     console.error("gold: stopped");

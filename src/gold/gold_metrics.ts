@@ -30,6 +30,9 @@ import { loadSql } from "../query/sql_files.ts";
 import type { GoldTableResult } from "./refresh.ts";
 import { goldTablePath } from "./tables.ts";
 
+/** Incidents versions whose data time is remembered for the alarm latency (a few refreshes' worth). */
+const DATA_TIMES_KEPT = 256;
+
 /** What a notification attempt came to (smarttech_notifications_total{outcome}). */
 export type NotificationOutcome = "delivered" | "rejected" | "failed";
 
@@ -42,6 +45,9 @@ export class GoldMonitor {
   readonly #refreshes: Counter<"outcome">;
   readonly #alarms: Gauge<"rule" | "severity">;
   readonly #notifications: Counter<"outcome">;
+  readonly #alarmLatency: Histogram;
+  /** gold/incidents version → event time (ms) of the newest reading the refresh making it read. */
+  readonly #dataTimes = new Map<number, number>();
   readonly #started = performance.now();
   #phase = "starting";
   #runningSince: number | null = null;
@@ -87,6 +93,13 @@ export class GoldMonitor {
       labelNames: ["outcome"],
       registers,
     });
+    this.#alarmLatency = new Histogram({
+      name: "smarttech_alarm_latency_seconds",
+      help: "Seconds from the event time of the newest reading read by the refresh that raised " +
+        "an incident event (opened, escalated, reopened) to that event's webhook being answered 2xx",
+      buckets: [...bucketsBetween(0.125, 64), 300, 3600],
+      registers,
+    });
     for (const outcome of ["delivered", "rejected", "failed"]) {
       this.#notifications.inc({ outcome }, 0);
     }
@@ -125,14 +138,40 @@ export class GoldMonitor {
     }
   }
 
+  /**
+   * One table committed (refreshGold's onTable): for incidents, remembers the event time of the
+   * newest reading it read, before the notifier (poked now) can deliver its events.
+   */
+  tableRefreshed(r: GoldTableResult): void {
+    if (r.table !== "incidents" || r.mode === "unchanged" || r.newestReadingMs === null) return;
+    this.#dataTimes.set(r.version, r.newestReadingMs);
+    for (const v of this.#dataTimes.keys()) {
+      if (this.#dataTimes.size <= DATA_TIMES_KEPT) break;
+      this.#dataTimes.delete(v);
+    }
+  }
+
   refreshFailed(err: unknown): void {
     this.#refreshes.inc({ outcome: "failed" });
     this.#ended(errorText(err));
   }
 
-  /** One webhook attempt's outcome (Notifier's onAttempt). */
-  notification(outcome: NotificationOutcome): void {
+  /**
+   * One webhook attempt's outcome (Notifier's onAttempt). A delivered event that raises an alarm
+   * (opened, escalated, reopened; not cleared) observes smarttech_alarm_latency_seconds: from the
+   * event time of the newest reading its refresh read — for live data the reading that completed
+   * the condition is among those, within one refresh's spread — to now.
+   */
+  notification(
+    outcome: NotificationOutcome,
+    event?: { event: string; incidents_version: number },
+  ): void {
     this.#notifications.inc({ outcome });
+    if (outcome !== "delivered" || !event || event.event === "cleared") return;
+    const dataTime = this.#dataTimes.get(event.incidents_version);
+    if (dataTime !== undefined) {
+      this.#alarmLatency.observe(Math.max(0, (Date.now() - dataTime) / 1000));
+    }
   }
 
   #ended(error: string | null): void {

@@ -66,7 +66,18 @@ export interface RefreshGoldOptions {
    * (default: the built-in catalogue, the brief's four types; tasks pass `--sensors`).
    */
   catalogue?: SensorCatalogue;
+  /**
+   * Refresh what the alarms need first (energy_hourly, device_health, alarms, incidents), then
+   * the other tables: `gold --watch` notifies as soon as incidents are committed (onTable), not
+   * after the per-minute and per-floor rollups, which nothing alarms on.
+   */
+  alarmsFirst?: boolean;
+  /** Told each table's result as soon as it is committed (or found unchanged). */
+  onTable?: (result: GoldTableResult) => void;
 }
+
+/** The tables the alarm path reads, in dependency order (see RefreshGoldOptions.alarmsFirst). */
+const ALARM_PATH = ["energy_hourly", "device_health", "alarms", "incidents"];
 
 /** What a refresh did to one table. */
 export interface GoldTableResult {
@@ -84,6 +95,11 @@ export interface GoldTableResult {
   /** Hours or days recomputed (windowed tables), or the recompute start (alarms), for logs. */
   scope: string;
   seconds: number;
+  /**
+   * Event time (ms) of the newest reading among the silver rows this refresh newly read for the
+   * table; null when it read none or rebuilt fully. Alarm latency is measured from it.
+   */
+  newestReadingMs: number | null;
 }
 
 /**
@@ -132,9 +148,13 @@ export async function refreshGold(
     if (err instanceof TableNotFoundError) throw new NoSilverError(silverPath);
     throw err;
   }
-  const defs = opts.tables
+  let defs = opts.tables
     ? GOLD_TABLES.filter((d) => opts.tables!.includes(d.name))
     : [...GOLD_TABLES];
+  if (opts.alarmsFirst) {
+    const first = (d: GoldTableDef) => ALARM_PATH.includes(d.name);
+    defs = [...defs.filter(first), ...defs.filter((d) => !first(d))];
+  }
   const unknown = (opts.tables ?? []).filter((t) => !GOLD_TABLES.some((d) => d.name === t));
   if (unknown.length) throw new RangeError(`unknown gold table(s): ${unknown.join(", ")}`);
 
@@ -168,7 +188,9 @@ export async function refreshGold(
           version: gold.version,
           scope: "",
           seconds: (performance.now() - t0) / 1000,
+          newestReadingMs: null,
         });
+        opts.onTable?.(results.at(-1)!);
         opts.log?.(`${def.name}: unchanged (silver v${silver.version})`);
         continue;
       }
@@ -197,7 +219,11 @@ export async function refreshGold(
       const rows = rowCount(gold.files.filter((f) => !removed.has(decodeAddPath(f.path)))) +
         rowCount(actions.flatMap((a) => "add" in a ? [a.add] : []));
       const seconds = (performance.now() - t0) / 1000;
-      results.push({ ...base, mode, rows, written, version, scope, seconds });
+      const newestReadingMs = change?.ranges?.length
+        ? Math.max(...change.ranges.map((x) => x[1]))
+        : null;
+      results.push({ ...base, mode, rows, written, version, scope, seconds, newestReadingMs });
+      opts.onTable?.(results.at(-1)!);
       opts.log?.(
         `${def.name}: ${mode} (${scope}) → v${version}, ${rows} rows, ${seconds.toFixed(2)} s`,
       );

@@ -83,7 +83,7 @@ export interface NotifierOptions {
   pollMs?: number;
   log?: (line: string) => void;
   /** Told each POST's outcome (metrics): failed ones are retried, rejected ones are not. */
-  onAttempt?: (outcome: "delivered" | "rejected" | "failed") => void;
+  onAttempt?: (outcome: "delivered" | "rejected" | "failed", event: IncidentEvent) => void;
 }
 
 /** An event's outcome at one endpoint (a row of gold/notifications). */
@@ -377,7 +377,10 @@ export class Notifier {
           timeoutMs: this.opts.timeoutMs,
           signal,
         });
-        this.opts.onAttempt?.(outcome.ok ? "delivered" : outcome.retry ? "failed" : "rejected");
+        this.opts.onAttempt?.(
+          outcome.ok ? "delivered" : outcome.retry ? "failed" : "rejected",
+          event,
+        );
         if (outcome.ok) return { event, attempts, status: "delivered", at: Date.now() };
         if (!outcome.retry) {
           this.#log(
