@@ -27,13 +27,13 @@ doc AS (
 -- Per field, the first alias whose value is present (not JSON null).
 fields AS (
   SELECT rec, payload, keys,
-    list_filter(v[ix['type'][1]:ix['type'][2]], x -> x IS NOT NULL AND x <> 'null')[1] AS type_j,
-    list_filter(v[ix['device_id'][1]:ix['device_id'][2]], x -> x IS NOT NULL AND x <> 'null')[1] AS device_j,
-    list_filter(v[ix['building'][1]:ix['building'][2]], x -> x IS NOT NULL AND x <> 'null')[1] AS building_j,
-    list_filter(v[ix['floor'][1]:ix['floor'][2]], x -> x IS NOT NULL AND x <> 'null')[1] AS floor_j,
-    list_filter(v[ix['timestamp'][1]:ix['timestamp'][2]], x -> x IS NOT NULL AND x <> 'null')[1] AS ts_j,
-    list_filter(v[ix['value'][1]:ix['value'][2]], x -> x IS NOT NULL AND x <> 'null')[1] AS value_j,
-    list_filter(v[ix['unit'][1]:ix['unit'][2]], x -> x IS NOT NULL AND x <> 'null')[1] AS unit_j
+    decode_first_present(v, ix['type']) AS type_j,
+    decode_first_present(v, ix['device_id']) AS device_j,
+    decode_first_present(v, ix['building']) AS building_j,
+    decode_first_present(v, ix['floor']) AS floor_j,
+    decode_first_present(v, ix['timestamp']) AS ts_j,
+    decode_first_present(v, ix['value']) AS value_j,
+    decode_first_present(v, ix['unit']) AS unit_j
   FROM doc, (SELECT getvariable('decode_ix') AS ix)
 ),
 typed AS (

@@ -10,15 +10,23 @@ CREATE OR REPLACE TEMP MACRO decode_js_round(x) AS
   floor(x) + CASE WHEN x - floor(x) >= 0.5 THEN 1 ELSE 0 END;
 
 -- Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil), as
--- src/reading/timestamps.ts computes it.
-CREATE OR REPLACE TEMP MACRO decode_days_from_civil(y, m, d) AS (
-  WITH a AS (SELECT y - (CASE WHEN m <= 2 THEN 1 ELSE 0 END) AS yy),
-  b AS (SELECT yy, floor(yy / 400)::BIGINT AS era FROM a),
-  c AS (SELECT era, yy - era * 400 AS yoe,
-    floor((153 * (m + CASE WHEN m > 2 THEN -3 ELSE 9 END) + 2) / 5)::BIGINT + d - 1 AS doy FROM b)
-  SELECT era * 146097 + yoe * 365 + floor(yoe / 4)::BIGINT - floor(yoe / 100)::BIGINT + doy - 719468
-  FROM c
+-- src/reading/timestamps.ts computes it; plain expressions (a macro holding a query would be
+-- a subquery per row).
+CREATE OR REPLACE TEMP MACRO decode_days_from_era(era, yoe, doy) AS
+  era * 146097 + yoe * 365 + floor(yoe / 4)::BIGINT - floor(yoe / 100)::BIGINT + doy - 719468;
+CREATE OR REPLACE TEMP MACRO decode_days_from_year(yy, m, d) AS decode_days_from_era(
+  floor(yy / 400)::BIGINT,
+  yy - floor(yy / 400)::BIGINT * 400,
+  floor((153 * (m + CASE WHEN m > 2 THEN -3 ELSE 9 END) + 2) / 5)::BIGINT + d - 1
 );
+CREATE OR REPLACE TEMP MACRO decode_days_from_civil(y, m, d) AS
+  decode_days_from_year(y - CASE WHEN m <= 2 THEN 1 ELSE 0 END, m, d);
+
+-- The first present value (not JSON null) among the list's [lo, hi] elements: one alias (the
+-- common case) is an element read, several a filter.
+CREATE OR REPLACE TEMP MACRO decode_first_present(v, lohi) AS CASE
+  WHEN lohi[1] = lohi[2] THEN nullif(v[lohi[1]], 'null')
+  ELSE list_filter(v[lohi[1]:lohi[2]], x -> x IS NOT NULL AND x <> 'null')[1] END;
 
 -- Every alias path of every reading field as one list of JSON paths ('$."meta"."device"'),
 -- field by field in rank order; `decode_ix` maps a field to its [first, last] index in it.

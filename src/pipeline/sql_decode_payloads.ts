@@ -24,28 +24,118 @@ function prng(seed: number): () => number {
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 
 const ISO = [
-  "2025-12-15T10:00:00Z", "2025-12-15T10:00:00", "2025-12-15 10:00", "2025-12-15t10:00:00z",
-  "2025-12-15T10:00:00.1Z", "2025-12-15T10:00:00,123456Z", "2025-12-15T10:00:00.9999999Z",
-  "2025-12-15T11:00:00+01:00", "2025-12-15T11:00:00+0100", "2025-12-15T11:00:00+01",
-  "2025-12-15T09:30:00-00:30", "2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z",
-  "2025-13-01T00:00:00Z", "2025-12-15T24:00:00Z", "2025-12-15T10:60:00Z", "2025-12-15T10:00:60Z",
-  "2025-12-15T10:00:00+24:00", "2025-12-15T10:00:00+01:", "2025-12-15T10:00:00.Z",
-  "1970-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2100-12-31T23:59:59.999Z",
-  "2101-01-01T00:00:00Z", "0099-01-01T00:00:00Z", "2026-12-07T12:04:59Z", "2026-12-07T12:05:01Z",
-  "2025-12-15", "2025-12-15T10:00:00ZZ", "２０２５-12-15T10:00:00Z", " 2025-12-15T10:00:00Z",
+  "2025-12-15T10:00:00Z",
+  "2025-12-15T10:00:00",
+  "2025-12-15 10:00",
+  "2025-12-15t10:00:00z",
+  "2025-12-15T10:00:00.1Z",
+  "2025-12-15T10:00:00,123456Z",
+  "2025-12-15T10:00:00.9999999Z",
+  "2025-12-15T11:00:00+01:00",
+  "2025-12-15T11:00:00+0100",
+  "2025-12-15T11:00:00+01",
+  "2025-12-15T09:30:00-00:30",
+  "2024-02-29T00:00:00Z",
+  "2025-02-29T00:00:00Z",
+  "2025-13-01T00:00:00Z",
+  "2025-12-15T24:00:00Z",
+  "2025-12-15T10:60:00Z",
+  "2025-12-15T10:00:60Z",
+  "2025-12-15T10:00:00+24:00",
+  "2025-12-15T10:00:00+01:",
+  "2025-12-15T10:00:00.Z",
+  "1970-01-01T00:00:00Z",
+  "1969-12-31T23:59:59Z",
+  "2100-12-31T23:59:59.999Z",
+  "2101-01-01T00:00:00Z",
+  "0099-01-01T00:00:00Z",
+  "2026-12-07T12:04:59Z",
+  "2026-12-07T12:05:01Z",
+  "2025-12-15",
+  "2025-12-15T10:00:00ZZ",
+  "２０２５-12-15T10:00:00Z",
+  " 2025-12-15T10:00:00Z",
 ];
 const EPOCHS = [
-  1765792800, 1765792800.1, 1765792800.0005, 1765792800.0015, 1765792800123, 1765792800123.9,
-  0, -1, 99999999999, 100000000000, 4133980799999, 4133980800000, 1e308, -0, 1796558699,
-  1796558701, 1796558400000, 1796558700000.5,
+  1765792800,
+  1765792800.1,
+  1765792800.0005,
+  1765792800.0015,
+  1765792800123,
+  1765792800123.9,
+  0,
+  -1,
+  99999999999,
+  100000000000,
+  4133980799999,
+  4133980800000,
+  1e308,
+  -0,
+  1796558699,
+  1796558701,
+  1796558400000,
+  1796558700000.5,
 ];
 const NUMBERS = [
-  0, -0, 1, 2.5, 22.4, -40, 85, 85.0000001, -40.0000001, 1000, 10000, 250, 249.99, 1e-7,
-  0.1 + 0.2, 71.6, 32, 1e21, 123456789.123456, 5e-324, -273.15, 300, -10, 301, -11, 2.0, 9007199254740993,
+  0,
+  -0,
+  1,
+  2.5,
+  22.4,
+  -40,
+  85,
+  85.0000001,
+  -40.0000001,
+  1000,
+  10000,
+  250,
+  249.99,
+  1e-7,
+  0.1 + 0.2,
+  71.6,
+  32,
+  1e21,
+  123456789.123456,
+  5e-324,
+  -273.15,
+  300,
+  -10,
+  301,
+  -11,
+  2.0,
+  9007199254740993,
 ];
-const RAW_NUMBERS = ["1e999", "-1e999", "NaN", "Infinity", "-0.0", "2.50", "1E2", "0.1e1", "1.0", "-0"];
-const STRINGS = ["A", "B", "sensor_001", "", " ", "a/b", "../x", ".hidden", "_x", "x".repeat(64),
-  "x".repeat(65), "é", "null", "22.5", "A-F2-temperature-01", "a\u0000b", "tab\there"];
+const RAW_NUMBERS = [
+  "1e999",
+  "-1e999",
+  "NaN",
+  "Infinity",
+  "-0.0",
+  "2.50",
+  "1E2",
+  "0.1e1",
+  "1.0",
+  "-0",
+];
+const STRINGS = [
+  "A",
+  "B",
+  "sensor_001",
+  "",
+  " ",
+  "a/b",
+  "../x",
+  ".hidden",
+  "_x",
+  "x".repeat(64),
+  "x".repeat(65),
+  "é",
+  "null",
+  "22.5",
+  "A-F2-temperature-01",
+  "a\u0000b",
+  "tab\there",
+];
 
 /** A JSON value drawn from the hostile pool, as JSON text. */
 function hostileValue(r: () => number): string {
@@ -83,8 +173,9 @@ function randomPayload(r: () => number, cat: SensorCatalogue, i: number): string
     else if (x < 0.27) fields[j] = [pick(r, aliases), fields[j][1]];
     else if (x < 0.3) fields.push([fields[j][0], hostileValue(r)]);
     else if (x < 0.32) fields[j] = [fields[j][0].replace("e", "\\u0065"), fields[j][1]];
-    else if (x < 0.35) fields.push([pick(r, ["battery", "rssi", "radio", "meta", "firmware"]), hostileValue(r)]);
-    else if (x < 0.37) fields.push([pick(r, types).name, hostileValue(r)]);
+    else if (x < 0.35) {
+      fields.push([pick(r, ["battery", "rssi", "radio", "meta", "firmware"]), hostileValue(r)]);
+    } else if (x < 0.37) fields.push([pick(r, types).name, hostileValue(r)]);
     else if (x < 0.39) fields.push(["unit", hostileValue(r)]);
   }
   const sep = r() < 0.1 ? " , " : ",";
@@ -134,11 +225,16 @@ export function simulatorPayloads(n: number, seed: number, nowMs: number): strin
     let value = Math.round((base * (0.8 + 0.4 * r())) * 10 ** dec) / 10 ** dec;
     let u: string = unit;
     const w = r();
-    if (w < 0.02 && type === "temperature") [value, u] = [Math.round((value * 9 / 5 + 32) * 100) / 100, "°F"];
-    else if (w < 0.02 && type === "energy") [value, u] = [Math.round(value * 1000 * 1000) / 1000, "Wh"];
-    else if (w < 0.03 && type === "temperature") [value, u] = [Math.round((value + 273.15) * 100) / 100, "K"];
+    if (w < 0.02 && type === "temperature") {
+      [value, u] = [Math.round((value * 9 / 5 + 32) * 100) / 100, "°F"];
+    } else if (w < 0.02 && type === "energy") {
+      [value, u] = [Math.round(value * 1000 * 1000) / 1000, "Wh"];
+    } else if (w < 0.03 && type === "temperature") {
+      [value, u] = [Math.round((value + 273.15) * 100) / 100, "K"];
+    }
     const dev = `${"ABC"[i % 3]}-F${i % 5}-${type}-0${i % 7}`;
-    let s = `{"timestamp":${ts},"device_id":"${dev}","building":"${"ABC"[i % 3]}","floor":${i % 5},` +
+    let s =
+      `{"timestamp":${ts},"device_id":"${dev}","building":"${"ABC"[i % 3]}","floor":${i % 5},` +
       `"type":"${type}","value":${value},"unit":"${u}"}`;
     const f = r();
     if (f < 0.005) s = s.slice(0, Math.floor(s.length / 2));
@@ -147,7 +243,9 @@ export function simulatorPayloads(n: number, seed: number, nowMs: number): strin
     else if (f < 0.02) s = s.replace('"floor"', '"flor"');
     else if (f < 0.025) s = s.replace(`"value":${value}`, `"value":"${value}"`);
     else if (f < 0.03) s = s.replace(`"value":${value}`, `"value":${value * 1000 + 20000}`);
-    else if (f < 0.035) s = s.replace(ts, JSON.stringify(new Date(nowMs + 3_600_000).toISOString()));
+    else if (f < 0.035) {
+      s = s.replace(ts, JSON.stringify(new Date(nowMs + 3_600_000).toISOString()));
+    }
     out.push(s);
   }
   return out;

@@ -46,7 +46,12 @@ async function compare(
     const sql = await sqlDecodeTexts(db.conn, texts.map((t) => t ?? ""), PARAMS);
     let decided = 0;
     let jsValid = 0;
-    const opts = { catalogue: cat, nowMs: NOW, futureToleranceMs: 300_000, maxBytes: PARAMS.maxBytes };
+    const opts = {
+      catalogue: cat,
+      nowMs: NOW,
+      futureToleranceMs: 300_000,
+      maxBytes: PARAMS.maxBytes,
+    };
     payloads.forEach((payload, i) => {
       const js = decodeMessage(payload, opts);
       if (js.length === 1 && js[0].ok) jsValid++;
