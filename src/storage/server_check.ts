@@ -13,7 +13,8 @@
  */
 import { S3Storage } from "./s3.ts";
 import { parseS3 } from "./location.ts";
-import { sha256Hex, signRequest } from "./sigv4.ts";
+import { sha256Hex } from "../hash.ts";
+import { signRequest } from "./sigv4.ts";
 
 /** One signed `PUT If-None-Match: *` of `location`; the HTTP status (no retry, no read-back). */
 export async function rawConditionalPut(
