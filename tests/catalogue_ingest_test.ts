@@ -75,7 +75,7 @@ Deno.test("a bad --sensors file: one FILE:LINE line, exit 2, nothing ingested", 
       bad,
     ]);
     assert.equal(files.code, 2, files.stderr);
-    assert.equal(files.stderr.trim(), `${bad}:4: types.co2.units."ppb".scale must not be 0`);
+    assert.equal(files.stderr.trim(), `error: ${bad}:4: types.co2.units."ppb".scale must not be 0`);
     // consume reads the catalogue before it even looks for a broker
     const consume = await runTask("consume", [
       "--brokers",
