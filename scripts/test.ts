@@ -29,7 +29,7 @@ async function reportSkips(file: string): Promise<void> {
 await runMain(async () => {
   if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
     console.log(
-      "Usage: deno task test [deno test arguments, e.g. a file or --filter NAME]\n\n" +
+      "Usage: deno task test [--sequential] [deno test arguments, e.g. a file or --filter NAME]\n\n" +
         "Fetches what the suites need into .cache/, starts a throw-away Kafka broker and S3 server\n" +
         "when none answers, runs deno test over src/ and tests/, and lists skipped tests.",
     );
@@ -85,12 +85,22 @@ await runMain(async () => {
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    const hasPaths = Deno.args.some((a) => !a.startsWith("-"));
-    const args = hasPaths ? Deno.args : [...Deno.args, "src/", "tests/"];
+    // Test files run two at a time (DENO_JOBS, default 2): most of a file's time is spent
+    // waiting on the broker, the S3 server and the tasks it spawns, so two files share this
+    // 2-core machine well and the suite takes about half as long. `--sequential` runs one at a
+    // time (a file to debug alone, a machine with one core).
+    const sequential = Deno.args.includes("--sequential");
+    const rest = Deno.args.filter((a) => a !== "--sequential");
+    const hasPaths = rest.some((a) => !a.startsWith("-"));
+    const args = [
+      ...(sequential || rest.includes("--parallel") ? [] : ["--parallel"]),
+      ...(hasPaths ? rest : [...rest, "src/", "tests/"]),
+    ];
     const status = await new Deno.Command(Deno.execPath(), {
       // The suites' permissions are the "test" set of deno.json, as a plain `deno test -P` uses.
       args: ["test", "-P", ...args],
       env: {
+        DENO_JOBS: readEnv("DENO_JOBS") ?? "2",
         KAFKA_BROKERS: brokers,
         S3_LOCAL_PORT: String(s3Port),
         TEST_SKIP_LOG: skipLog,
