@@ -143,6 +143,16 @@ function report(results: GoldTableResult[]): void {
   console.log(`silver v${results[0]?.silverVersion ?? "?"}, ${total.toFixed(2)} s in all`);
 }
 
+/** One refresh of --watch as one line: `silver v12, 0.84 s: alarms v5 (3 rows written), …`. */
+export function watchLine(results: GoldTableResult[]): string {
+  const total = results.reduce((s, r) => s + r.seconds, 0);
+  const changed = results.filter((r) => r.mode !== "unchanged")
+    .map((r) => `${r.table} v${r.version} (${r.written} rows written)`);
+  return `silver v${results[0]?.silverVersion ?? "?"}, ${total.toFixed(2)} s: ${
+    changed.join(", ")
+  }`;
+}
+
 async function main(): Promise<void> {
   const { options, positionals } = parseCli(Deno.args, SPECS, USAGE);
   if (positionals.length > 0) {
@@ -172,9 +182,10 @@ async function main(): Promise<void> {
   if (lakehouse === null) return await monitor?.close(); // stopped while waiting
   // Alarm limits per type, energy types and units: read once, for every refresh of this run.
   const { catalogue } = await openCatalogue(options.sensors);
-  // In --watch mode an idle tick stays silent: only tables that changed are logged.
+  // A one-off refresh logs each table as it finishes; --watch says one line per refresh
+  // instead (watchLine), since it refreshes on every silver commit.
   const log = (l: string) => {
-    if (!options.watch || !l.includes(": unchanged")) console.error(l);
+    if (!options.watch) console.error(l);
   };
   const endpoints = await notifyEndpoints(
     options.notify,
@@ -341,7 +352,7 @@ async function refreshLoop(
     while (!stop.signal.aborted) {
       const results = await run(first && options.full);
       first = false;
-      if (results.some((r) => r.mode !== "unchanged")) report(results);
+      if (results.some((r) => r.mode !== "unchanged")) console.log(watchLine(results));
       if (stop.signal.aborted) break;
       await waitForCommit(silverPath, results[0].silverVersion + 1, {
         timeoutMs: interval * 1000,

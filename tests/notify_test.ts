@@ -189,7 +189,8 @@ Deno.test("notify: opened, escalated, cleared, each once, with key, signature an
 Deno.test("notify: a receiver failing for 10 s gets every event afterwards; incidents go on meanwhile", async () => {
   let upAt = Infinity;
   await withSetup(() => Date.now() < upAt ? 503 : 200, async ({ lh, rx, opts }) => {
-    const n = await Notifier.start(opts);
+    const logged: string[] = [];
+    const n = await Notifier.start({ ...opts, log: (l) => logged.push(l) });
     try {
       upAt = Date.now() + 10_000;
       await writeIncidents(lh, [incident("a")]);
@@ -210,6 +211,9 @@ Deno.test("notify: a receiver failing for 10 s gets every event afterwards; inci
     }
     assert.deepEqual(summary(rx.accepted), ["a:opened", "b:opened", "a:cleared"]);
     assert.ok(rx.got.length > rx.accepted.length, "the endpoint was retried");
+    // The failure and the recovery are both said.
+    assert.ok(logged.some((l) => /failed .*retrying/.test(l)), logged.join("\n"));
+    assert.ok(logged.some((l) => /opened of incident a delivered after \d+ attempts/.test(l)));
     // Every attempt at one event carries the same key and body.
     for (const r of rx.got) {
       const ok = rx.accepted.find((a) => a.key === r.key);

@@ -381,7 +381,15 @@ export class Notifier {
           outcome.ok ? "delivered" : outcome.retry ? "failed" : "rejected",
           event,
         );
-        if (outcome.ok) return { event, attempts, status: "delivered", at: Date.now() };
+        if (outcome.ok) {
+          if (attempts > 1) {
+            this.#log(
+              `notify ${ep.label}: ${event.event} of incident ${event.incident_id} delivered ` +
+                `after ${attempts} attempts`,
+            );
+          }
+          return { event, attempts, status: "delivered", at: Date.now() };
+        }
         if (!outcome.retry) {
           this.#log(
             `notify ${ep.label}: ${event.event} of incident ${event.incident_id} rejected ` +
