@@ -12,7 +12,9 @@ import { openDuckDB } from "../src/duckdb/engine.ts";
 import { enableLocation } from "../src/duckdb/s3.ts";
 import { exists } from "../src/files.ts";
 import { removeS3Scratch, s3Scratch } from "../src/storage/test_s3.ts";
+import { deltalakePython } from "../src/python_venv.ts";
 import { consumeArgs, ROOT, runTask, spawnTask } from "./helpers/tasks.ts";
+import { noteSkip } from "./helpers/skip.ts";
 
 const BROKERS = readEnv("KAFKA_BROKERS") ?? "127.0.0.1:9092";
 const READER = new URL("./tools/read_with_deltalake.py", import.meta.url).pathname;
@@ -51,12 +53,16 @@ Deno.test("s3: three consumers of one group, no shared local path: exact, no dup
     assert.equal(await exists(`${ROOT}s3:`), false);
 
     // delta-rs reads silver with the same per-partition counts and sums as delta_scan.
-    const py = await new Deno.Command("python3", {
-      args: [READER, `${lakehouse}/silver`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output().catch(() => undefined);
-    if (py?.success) {
+    const deltalake = await deltalakePython();
+    const py = "python" in deltalake
+      ? await new Deno.Command(deltalake.python, {
+        args: [READER, `${lakehouse}/silver`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output()
+      : undefined;
+    if (py) {
+      assert.ok(py.success, new TextDecoder().decode(py.stderr));
       const view = JSON.parse(new TextDecoder().decode(py.stdout));
       const rows = Object.values(view.partitions as Record<string, { rows: number; sum: number }>);
       assert.equal(rows.reduce((n, p) => n + p.rows, 0), mix.valid);
@@ -74,7 +80,10 @@ Deno.test("s3: three consumers of one group, no shared local path: exact, no dup
         db.close();
       }
     } else {
-      console.error("lakehouse_s3_test: delta-rs part skipped (python3 deltalake unavailable)");
+      noteSkip(
+        "s3: three consumers, the delta-rs reader",
+        `no python with deltalake: ${"reason" in deltalake ? deltalake.reason : ""}`,
+      );
     }
 
     const gold = await runTask("gold", ["--lakehouse", lakehouse]);
