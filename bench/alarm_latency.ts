@@ -140,17 +140,18 @@ async function main() {
     { stdout: "piped", stderr: "piped" },
   );
   const cycles: number[] = [];
+  // gold --watch says one line per refresh: `silver v12, 0.84 s: alarms v5 (3 rows, 0.41 s), …`.
+  const perTable = new Map<string, number[]>();
   const goldOut = eachLine(gold.stdout, (l) => {
-    const m = l.match(/^silver v\d+, ([\d.]+) s in all/);
-    if (m) cycles.push(Number(m[1]));
+    const m = l.match(/^silver v\d+, ([\d.]+) s: (.*)$/);
+    if (!m) return;
+    cycles.push(Number(m[1]));
+    for (const t of m[2].matchAll(/(\w+) v\d+ \(\d+ rows, ([\d.]+) s\)/g)) {
+      perTable.set(t[1], [...perTable.get(t[1]) ?? [], Number(t[2])]);
+    }
   });
   const goldErr: string[] = [];
-  const perTable = new Map<string, number[]>();
-  const goldErrDone = eachLine(gold.stderr, (l) => {
-    goldErr.push(l);
-    const m = l.match(/^(\w+): (?:incremental|full) .* ([\d.]+) s$/);
-    if (m) perTable.set(m[1], [...perTable.get(m[1]) ?? [], Number(m[2])]);
-  });
+  const goldErrDone = eachLine(gold.stderr, (l) => goldErr.push(l));
   const consumeErr: string[] = [];
   const consumeErrDone = eachLine(consume.stderr, (l) => consumeErr.push(l));
 
@@ -259,6 +260,8 @@ async function main() {
       loadavgBefore: load0,
       loadavgAfter: loadavg(),
       cpus: navigator.hardwareConcurrency,
+      /** gold's last stderr lines (notifications, errors): why an episode did not arrive. */
+      goldLog: goldErr.slice(-8),
     };
     console.log(JSON.stringify(result, null, 2));
     if (o.out) await Deno.writeTextFile(o.out, JSON.stringify(result, null, 2) + "\n");

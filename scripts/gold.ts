@@ -143,11 +143,11 @@ function report(results: GoldTableResult[]): void {
   console.log(`silver v${results[0]?.silverVersion ?? "?"}, ${total.toFixed(2)} s in all`);
 }
 
-/** One refresh of --watch as one line: `silver v12, 0.84 s: alarms v5 (3 rows written), …`. */
+/** One refresh of --watch as one line: `silver v12, 0.84 s: alarms v5 (3 rows, 0.41 s), …`. */
 export function watchLine(results: GoldTableResult[]): string {
   const total = results.reduce((s, r) => s + r.seconds, 0);
   const changed = results.filter((r) => r.mode !== "unchanged")
-    .map((r) => `${r.table} v${r.version} (${r.written} rows written)`);
+    .map((r) => `${r.table} v${r.version} (${r.written} rows, ${r.seconds.toFixed(2)} s)`);
   return `silver v${results[0]?.silverVersion ?? "?"}, ${total.toFixed(2)} s: ${
     changed.join(", ")
   }`;

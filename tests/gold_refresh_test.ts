@@ -326,3 +326,28 @@ Deno.test("gold: a backfill two days older than anything refreshed, through inge
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("gold: a band violation that lasts long enough only after several small refreshes is an alarm", async () => {
+  // What gold --watch does now: a refresh per silver commit, each a minute of readings. The
+  // violating device appears only after the first refreshes, and its episode's first reading is
+  // older than every batch that extends it past the band rule's 5 minutes.
+  const lh = await tempLakehouse();
+  try {
+    const start = Date.UTC(2025, 0, 6, 10);
+    const co2 = { building: "A", floor: 1, type: "co2" };
+    const rows = (m: number): SilverRow[] =>
+      Array.from({ length: 6 }, (_, k) => start + m * 60_000 + k * 10_000).flatMap((ts) => [
+        { ...co2, device_id: "A-F1-co2-01", timestamp: ts, value: 600 },
+        ...(m >= 2 ? [{ ...co2, device_id: "A-F1-co2-02", timestamp: ts, value: 1800 }] : []),
+      ]);
+    let last: Awaited<ReturnType<typeof refreshGold>> = [];
+    for (let m = 0; m < 12; m++) {
+      await writeSilver(lh, rows(m));
+      last = await refreshGold(lh, { alarmsFirst: true });
+    }
+    const { alarms } = await assertSameAsFullRebuild(lh, last);
+    assert.ok(alarms >= 1, "the sustained band violation is an alarm");
+  } finally {
+    await Deno.remove(lh, { recursive: true });
+  }
+});

@@ -118,7 +118,11 @@ export async function refreshAlarms(
     const ranges = change!.ranges!;
     if (ranges.length === 0) return { actions: [], written: 0, scope: "no new rows" };
     const touched = Math.min(...ranges.map((x) => x[0]));
-    recomputeFrom = touched;
+    // An episode not in gold yet can start before the new rows: they extend a violation that
+    // had not lasted its min_duration_s until now. Such an episode starts at most the longest
+    // min_duration_s plus the longest hold_s before the first new reading.
+    const qualify = await one(r.conn, await loadSql("alarms/_qualify_window.sql"));
+    recomputeFrom = touched - Number(qualify ?? 0) * 1000;
     // Episodes the new data can still extend, merge with or end start no later than this.
     const affected = await one(
       r.conn,
