@@ -51,11 +51,17 @@ export const SPECS = {
     default: String(TABLE_DEFAULTS.maxWidth),
     description: "table format: cut cells wider than this many characters (0: never)",
   },
+  "show-rows": {
+    type: "string",
+    env: "QUERY_SHOW_ROWS",
+    default: String(TABLE_DEFAULTS.maxRows),
+    description: "table format: show at most this many rows, first and last (0: all)",
+  },
   "max-rows": {
     type: "string",
     env: "QUERY_MAX_ROWS",
-    default: String(TABLE_DEFAULTS.maxRows),
-    description: "table format: show at most this many rows, first and last (0: all)",
+    description:
+      "Deprecated alias of --show-rows (--max-rows is consume's and ingest-files' flush size)",
   },
   "as-of": {
     type: "string",
@@ -143,9 +149,14 @@ async function main(): Promise<number> {
     );
   }
   const format = arrow ? "table" : options.format as Format;
+  if (options["max-rows"]) {
+    console.error("warning: query's --max-rows is deprecated; use --show-rows");
+  }
   const table = {
     maxWidth: numberOption("max-width", options["max-width"], { min: 0, integer: true }),
-    maxRows: numberOption("max-rows", options["max-rows"], { min: 0, integer: true }),
+    maxRows: options["max-rows"]
+      ? numberOption("max-rows", options["max-rows"], { min: 0, integer: true })
+      : numberOption("show-rows", options["show-rows"], { min: 0, integer: true }),
   };
   const asOf = parseTimeTravel(options["as-of"].split(","));
   const sql = await readSql(options.file, positionals);

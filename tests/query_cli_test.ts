@@ -141,7 +141,7 @@ Deno.test("query CLI: read-only, escapes, limits, several statements, -f and std
     assert.match(wide.stdout, /x…\n/);
     const whole = await query(lh, "--max-width", "0", "SELECT repeat('x', 500) AS w");
     assert.ok(whole.stdout.includes("x".repeat(500)));
-    const many = await query(lh, "--max-rows", "4", "SELECT range AS r FROM range(100000)");
+    const many = await query(lh, "--show-rows", "4", "SELECT range AS r FROM range(100000)");
     assert.deepEqual(many.stdout.trimEnd().split("\n"), [
       "     r",
       "------",
@@ -150,8 +150,12 @@ Deno.test("query CLI: read-only, escapes, limits, several statements, -f and std
       "⋮",
       "99,998",
       "99,999",
-      "(100,000 rows, 4 shown: --max-rows 0 shows all)",
+      "(100,000 rows, 4 shown: --show-rows 0 shows all)",
     ]);
+    // The old spelling still works, and says it is deprecated.
+    const old = await query(lh, "--max-rows", "4", "SELECT range AS r FROM range(100000)");
+    assert.equal(old.stdout, many.stdout);
+    assert.match(old.stderr, /--max-rows is deprecated; use --show-rows/);
     const values = await query(
       lh,
       "SELECT INTERVAL '90 minutes' AS i, 0.0000001::DOUBLE AS small, 0.1 + 0.2 AS sum",

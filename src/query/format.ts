@@ -249,7 +249,7 @@ function formatTable(t: ResultTable, opts: TableOptions): string {
     widths.map((w) => "-".repeat(w)).join("  "),
     ...body,
     `(${n} row${t.rows.length === 1 ? "" : "s"}${
-      cut ? `, ${maxRows} shown: --max-rows 0 shows all` : ""
+      cut ? `, ${maxRows} shown: --show-rows 0 shows all` : ""
     })`,
   ].join("\n");
 }
