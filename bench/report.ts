@@ -41,9 +41,20 @@ function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(bytes < 10 * 1048576 ? 2 : 0)} MiB`;
 }
 
-/** The rows of the figures table, from whatever scenarios ran. */
-export function figureRows(r: BenchResults): Row[] {
-  const f = r.figures;
+/** What a section of the figures table builds its rows with. */
+interface RowBuilder {
+  /** Scenario figures, as in latest.json. */
+  f: Record<string, unknown>;
+  rows: Row[];
+  /** A row for the figure at `path`, or the scenario's error row (once), or none if absent. */
+  add: (scenario: string, figure: string, path: string, target?: string) => void;
+  /** The number at `path` (NaN when absent). */
+  n: (path: string) => number;
+  /** The number at `path`, formatted. */
+  count: (path: string) => string;
+}
+
+function rowBuilder(f: Record<string, unknown>): RowBuilder {
   const rows: Row[] = [];
   const add = (scenario: string, figure: string, path: string, target?: string) => {
     const err = get(f, `${path.split(".")[0]}.error`);
@@ -58,7 +69,11 @@ export function figureRows(r: BenchResults): Row[] {
     rows.push({ scenario, figure, value: isFigure(v) ? v : String(v), target });
   };
   const n = (path: string) => Number(get(f, path) ?? NaN);
-  const count = (path: string) => fmt(n(path));
+  return { f, rows, add, n, count: (path) => fmt(n(path)) };
+}
+
+/** Burst production, before vs after. */
+function producerRows({ add, count }: RowBuilder): void {
   add(
     `producer (${count("producer.messages")} msgs, burst)`,
     "before: 1 thread, acks=all, batch 5000 — msg/s",
@@ -85,6 +100,10 @@ export function figureRows(r: BenchResults): Row[] {
     "speedup after/before (pairwise)",
     "producer.speedup",
   );
+}
+
+/** The bare consumer (ceiling) vs the pipeline. */
+function pipelineRows({ add, count }: RowBuilder): void {
   add(
     `ceiling vs pipeline (${count("pipeline.messages")} msgs)`,
     "bare kafkajs consumer (JSON.parse) — msg/s",
@@ -102,6 +121,10 @@ export function figureRows(r: BenchResults): Row[] {
     "pipeline.ratio",
     "≥ 0.70",
   );
+}
+
+/** Produce → visible latency. */
+function freshnessRows({ add, count }: RowBuilder): void {
   const fr = `freshness (${count("freshness.rate")} msg/s × ${count("freshness.seconds")} s)`;
   add(fr, "produce → visible via delta_scan p50 — ms", "freshness.p50Ms");
   add(fr, "p95 — ms", "freshness.p95Ms");
@@ -109,6 +132,10 @@ export function figureRows(r: BenchResults): Row[] {
   add(fr, "max — ms", "freshness.maxMs");
   add(fr, "probes (first + last reading of every send)", "freshness.probes");
   add(fr, "probes never visible (30 s grace)", "freshness.missing", "0");
+}
+
+/** Gold refreshes and the dashboard. */
+function goldRows({ add, count, n }: RowBuilder): void {
   const gold = `gold (${count("gold.silverRows")} silver rows)`;
   add(
     gold,
@@ -132,6 +159,10 @@ export function figureRows(r: BenchResults): Row[] {
     "dashboard cold start + first refresh — ms",
     "gold.dashboard.coldRefreshMs",
   );
+}
+
+/** Peak RSS and drain rate of the backlog. */
+function memoryRows({ add, count }: RowBuilder): void {
   add(
     `memory (${count("memory.backlog")}-msg backlog)`,
     "consume peak RSS (VmHWM) — MiB",
@@ -143,6 +174,10 @@ export function figureRows(r: BenchResults): Row[] {
     "drain rate — msg/s",
     "memory.drainMsgsPerSec",
   );
+}
+
+/** consume vs its peers, and the bare clients. */
+function peersRows({ add, count, rows, f }: RowBuilder): void {
   const peers = `peers (${count("peers.messages")} msgs, 3 partitions, alternating runs)`;
   for (
     const [who, path] of [
@@ -179,6 +214,10 @@ export function figureRows(r: BenchResults): Row[] {
     "@platformatic/kafka / kafkajs — CPU s",
     "peers.clients.platformaticOverKafkajs.cpuSeconds",
   );
+}
+
+/** Files before and after optimize, on the memory scenario's lakehouse. */
+function tableHealthRows({ rows, f }: RowBuilder): void {
   for (const t of ["bronze", "silver"]) {
     const h = get(f, `tableHealth.${t}`) as
       | { before: Record<string, number>; after: Record<string, number>; optimizeSeconds: number }
@@ -198,8 +237,16 @@ export function figureRows(r: BenchResults): Row[] {
       } (${h.optimizeSeconds} s)`,
     });
   }
+}
+
+/** Delta appends and commits (the s3 rows follow, then the log rows). */
+function deltaWriteRows({ add, count }: RowBuilder): void {
   add("delta", `append ${count("delta.appendRows")} rows — rows/s`, "delta.appendRowsPerSec");
   add("delta", "commit latency — ms", "delta.commitLatencyMs");
+}
+
+/** Local vs s3:// appends and commits. */
+function s3Rows({ add, count }: RowBuilder): void {
   add("s3", `append ${count("s3.appendRows")} rows, local — rows/s`, "s3.appendRowsPerSecLocal");
   add(
     "s3",
@@ -208,6 +255,10 @@ export function figureRows(r: BenchResults): Row[] {
   );
   add("s3", "commit latency, local — ms", "s3.commitLatencyMsLocal");
   add("s3", "commit latency, s3:// (S3Proxy) — ms", "s3.commitLatencyMsS3");
+}
+
+/** Delta snapshot load and log cleanup. */
+function deltaLogRows({ add, count, n }: RowBuilder): void {
   add(
     "delta",
     `snapshot load at ${count("delta.snapshotCommits")} commits — ms`,
@@ -222,19 +273,49 @@ export function figureRows(r: BenchResults): Row[] {
     "delta.logCleanupUsPerFile",
   );
   add("delta", "log cleanup: a pass with nothing to delete — ms", "delta.logCleanupIdleMs");
+}
+
+/** Live vs backfill vs resent readings. */
+function backfillRows({ add, count }: RowBuilder): void {
   const backfill = `backfill (${count("backfill.backfillRows")} readings a day older than ${
     count("backfill.silverRows")
   } in silver)`;
   add(backfill, "live path: the silver rows, in order — rows/s", "backfill.liveRowsPerSec");
   add(backfill, "backfill: each looked up in silver, new — rows/s", "backfill.backfillRowsPerSec");
   add(backfill, "the same backfill again: all duplicates — rows/s", "backfill.resendRowsPerSec");
+}
+
+/** decodeReading throughput. */
+function decodeRows({ add, count }: RowBuilder): void {
   add(
     "decode",
     `decodeReading, ${count("decode.messages")} payloads — msg/s`,
     "decode.msgsPerSec",
     "> 150,000",
   );
-  return rows;
+}
+
+/** The sections of the figures table, in table order. */
+const SECTIONS: ((b: RowBuilder) => void)[] = [
+  producerRows,
+  pipelineRows,
+  freshnessRows,
+  goldRows,
+  memoryRows,
+  peersRows,
+  tableHealthRows,
+  deltaWriteRows,
+  s3Rows,
+  deltaLogRows,
+  backfillRows,
+  decodeRows,
+];
+
+/** The rows of the figures table, from whatever scenarios ran. */
+export function figureRows(r: BenchResults): Row[] {
+  const b = rowBuilder(r.figures);
+  for (const section of SECTIONS) section(b);
+  return b.rows;
 }
 
 function cell(v: Row["value"]): [string, string, string] {

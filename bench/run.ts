@@ -15,36 +15,23 @@ import { createKafka } from "../src/kafka/client.ts";
 import { type BrokerInUse, useOrStartBroker } from "../src/kafka/local_broker.ts";
 import { ensureDeltaExtension } from "../src/duckdb/extension.ts";
 import { ROOT } from "../src/tasks.ts";
-import { refreshGold } from "../src/gold/refresh.ts";
-import { benchDecode } from "./decode_bench.ts";
-import { benchS3 } from "./s3_bench.ts";
+import { deleteTopics } from "./kafka_bench.ts";
 import {
-  benchAppend,
-  benchCommitLatency,
-  benchLogCleanup,
-  benchSnapshotLoad,
-} from "./delta_bench.ts";
-import { benchFreshness, type FreshnessRun } from "./freshness_bench.ts";
+  freshnessScenario,
+  KAFKA_SCENARIOS,
+  memoryScenario,
+  peersScenario,
+  pipelineScenario,
+  producerScenario,
+  warmUpBroker,
+} from "./kafka_scenarios.ts";
 import {
-  benchGoldFull,
-  benchGoldIncremental,
-  cleanupGoldBench,
-  type GoldBenchResult,
-} from "./gold_bench.ts";
-
-/** Reading interval of the gold benchmark's sparse shape (the main one is 1 s). */
-const SPARSE_INTERVAL_S = 30;
-import {
-  BENCH_SITE,
-  benchBareConsumer,
-  benchPipeline,
-  benchProduce,
-  canMeasureRss,
-  deleteTopics,
-  type KafkaBenchEnv,
-  type ProducerConfig,
-} from "./kafka_bench.ts";
-import { benchDashboard, benchOptimize } from "./lakehouse_bench.ts";
+  backfillScenario,
+  decodeScenario,
+  deltaScenario,
+  goldScenario,
+  s3Scenario,
+} from "./lakehouse_scenarios.ts";
 import {
   cpuTicks,
   denoVersions,
@@ -57,85 +44,11 @@ import {
   stealPercent,
   type Versions,
 } from "./machine.ts";
-import { benchPeers, type PeersResult } from "./peers_bench.ts";
+import type { PeersResult } from "./peers_bench.ts";
 import { renderMarkdown } from "./report.ts";
-import { figure, pairRatios } from "./stats.ts";
-import { type BackfillFigures, benchBackfill } from "./backfill_bench.ts";
+import { type BenchSizes, type ScenarioContext, SIZES } from "./sizes.ts";
 
-/** Sizes and repetitions of one bench mode. */
-export interface BenchSizes {
-  runs: number;
-  producerMessages: number;
-  freshnessSeconds: number;
-  freshnessRate: number;
-  freshnessRuns: number;
-  goldRows: number;
-  goldIncrementalRows: number;
-  dashboardRuns: number;
-  backlogMessages: number;
-  memoryRuns: number;
-  appendRows: number;
-  commits: number;
-  snapshotCommits: number;
-  decodeMessages: number;
-  /** Messages produced and read back, untimed, before the Kafka scenarios (0: none). */
-  warmupMessages: number;
-  /** Topic length of the peers scenario (consume vs the Python and Spark peers). */
-  peersMessages: number;
-  /** Backfill scenario: readings in silver first, then readings one day older than them. */
-  backfillSilverRows: number;
-  backfillRows: number;
-}
-
-/** Full: the sizes docs/performance.md's figures are measured at. Quick: a smoke test that finishes in under 2 minutes. */
-export const SIZES: Record<"full" | "quick", BenchSizes> = {
-  full: {
-    runs: 3,
-    producerMessages: 1_000_000,
-    freshnessSeconds: 60,
-    freshnessRate: 10_000,
-    freshnessRuns: 3,
-    goldRows: 10_000_000,
-    goldIncrementalRows: 100_000,
-    dashboardRuns: 20,
-    backlogMessages: 5_000_000,
-    memoryRuns: 3,
-    appendRows: 1_000_000,
-    commits: 200,
-    snapshotCommits: 10_000,
-    decodeMessages: 500_000,
-    warmupMessages: 3_000_000,
-    peersMessages: 1_000_000,
-    backfillSilverRows: 10_000_000,
-    backfillRows: 1_000_000,
-  },
-  quick: {
-    runs: 1,
-    producerMessages: 100_000,
-    freshnessSeconds: 10,
-    freshnessRate: 10_000,
-    freshnessRuns: 1,
-    goldRows: 200_000,
-    goldIncrementalRows: 20_000,
-    dashboardRuns: 5,
-    backlogMessages: 200_000,
-    memoryRuns: 1,
-    appendRows: 100_000,
-    commits: 50,
-    snapshotCommits: 1_000,
-    decodeMessages: 100_000,
-    warmupMessages: 0,
-    peersMessages: 100_000,
-    backfillSilverRows: 200_000,
-    backfillRows: 20_000,
-  },
-};
-
-/** The producer configurations compared: before (single thread, old defaults) and after. */
-export const PRODUCERS: Record<"before" | "after", ProducerConfig> = {
-  before: { workers: 1, acks: -1, batchSize: 5000 },
-  after: { workers: 2, acks: 1, batchSize: 1000 },
-};
+export { type BenchSizes, PRODUCERS, SIZES } from "./sizes.ts";
 
 /** Options of {@link runBench}. */
 export interface BenchOptions {
@@ -190,84 +103,83 @@ export const SCENARIOS = [
   "s3",
 ] as const;
 
-/** Runs the benchmarks and writes `<outDir>/latest.json` and `latest.md`. */
-export async function runBench(opts: BenchOptions): Promise<BenchResults> {
-  const log = opts.log ?? ((l: string) => console.error(l));
-  const mode = opts.quick ? "quick" : "full";
-  const sizes = {
-    ...SIZES[mode],
-    peersMessages: opts.peersMessages ?? SIZES[mode].peersMessages,
-    backfillSilverRows: opts.backfillSilverRows ?? SIZES[mode].backfillSilverRows,
-    backfillRows: opts.backfillRows ?? SIZES[mode].backfillRows,
-  };
-  const started = new Date();
-  const t0 = performance.now();
-  const machine = machineInfo();
-  const ticksAtStart = await cpuTicks();
-  const notes: string[] = [];
-  const figures: Record<string, unknown> = {};
-  const want = (s: string) => !opts.only || opts.only.includes(s);
-  const env: KafkaBenchEnv = { brokers: opts.brokers, deno: opts.deno, log };
-  const runId = crypto.randomUUID().slice(0, 8);
-  const topics: string[] = [];
-  const topic = (name: string) => {
-    const t = `bench-${runId}-${name}`;
-    topics.push(t);
-    return t;
-  };
-  const tmp = await Deno.makeTempDir({ prefix: "smarttech-bench-" });
-  let lakehouses = 0;
-  const lakehouse = () => join(tmp, `lh${++lakehouses}`);
+/** The broker of a run: the one that answers, else a throw-away one stopped by `stop`. */
+interface BenchBroker {
+  /** The broker's JVM pid when known (for its version), else null. */
+  pid: number | null;
+  stop: () => Promise<void>;
+}
 
-  await ensureDeltaExtension();
-  // The broker: the one that answers, else a throw-away one we stop afterwards.
-  let broker: BrokerInUse | null = null;
-  let brokerPid: number | null = null;
-  const needKafka = SCENARIOS.filter((s) =>
-    ["producer", "pipeline", "freshness", "memory", "peers"].includes(s)
-  )
-    .some(want);
-  if (needKafka) {
-    broker = await useOrStartBroker(brokerList(opts.brokers), {
-      stateDir: join(ROOT, ".cache/kafka/bench"),
-      graceMs: 15_000,
-    });
-    if (broker.started) {
-      brokerPid = broker.started.pid;
-      log(`bench broker up at ${broker.started.brokers} (pid ${brokerPid})`);
-      notes.push("Kafka: a throw-away local broker was started for this run.");
-    } else {
-      brokerPid = await Deno.readTextFile(join(ROOT, ".cache/kafka/run/broker.pid"))
-        .then((s) => Number(s.trim()) || null, () => null);
-      log(`using the Kafka broker that answers at ${opts.brokers}`);
-    }
+/** Uses the broker that answers at `brokers`, or starts a throw-away one. */
+async function benchBroker(
+  brokers: string,
+  log: (line: string) => void,
+  notes: string[],
+): Promise<BenchBroker> {
+  const broker: BrokerInUse = await useOrStartBroker(brokerList(brokers), {
+    stateDir: join(ROOT, ".cache/kafka/bench"),
+    graceMs: 15_000,
+  });
+  let pid: number | null;
+  if (broker.started) {
+    pid = broker.started.pid;
+    log(`bench broker up at ${broker.started.brokers} (pid ${pid})`);
+    notes.push("Kafka: a throw-away local broker was started for this run.");
+  } else {
+    pid = await Deno.readTextFile(join(ROOT, ".cache/kafka/run/broker.pid"))
+      .then((s) => Number(s.trim()) || null, () => null);
+    log(`using the Kafka broker that answers at ${brokers}`);
   }
-  const stopBroker = async () => {
-    if (broker?.started) {
-      await broker.stop();
-      log("bench broker stopped");
-    }
+  return {
+    pid,
+    stop: async () => {
+      if (broker.started) {
+        await broker.stop();
+        log("bench broker stopped");
+      }
+    },
   };
-  const onSignal = () => {
-    stopBroker().finally(() => Deno.exit(130));
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
+}
 
-  const kafkaV = needKafka
+/** The versions of what was measured; Kafka's only when a Kafka scenario runs. */
+async function benchVersions(brokers: string, broker: BenchBroker | null): Promise<Versions> {
+  const kafkaV = broker
     ? await kafkaVersion(
-      createKafka({ brokers: brokerList(opts.brokers), clientId: "bench" }),
-      brokerPid,
+      createKafka({ brokers: brokerList(brokers), clientId: "bench" }),
+      broker.pid,
     )
     : { version: "not measured", source: "no Kafka scenario selected" };
-  const versions: Versions = {
+  return {
     ...denoVersions(),
     kafka: kafkaV.version,
     kafkaSource: kafkaV.source,
     duckdb: await duckdbVersion(),
     kafkajs: kafkajsVersion(),
   };
+}
 
+/** The mode's sizes with the options' overrides. */
+function benchSizes(opts: BenchOptions): BenchSizes {
+  const base = SIZES[opts.quick ? "quick" : "full"];
+  return {
+    ...base,
+    peersMessages: opts.peersMessages ?? base.peersMessages,
+    backfillSilverRows: opts.backfillSilverRows ?? base.backfillSilverRows,
+    backfillRows: opts.backfillRows ?? base.backfillRows,
+  };
+}
+
+/**
+ * Runs the selected scenarios in order into `figures`, one after another; a failing scenario
+ * leaves `{ error }` and the next one runs.
+ */
+async function runScenarios(
+  ctx: ScenarioContext,
+  want: (name: string) => boolean,
+  figures: Record<string, unknown>,
+  cleanupTopics: () => Promise<void>,
+): Promise<void> {
+  const { log, sizes } = ctx;
   const scenario = async (name: string, fn: () => Promise<unknown>) => {
     if (!want(name)) return;
     const s0 = performance.now();
@@ -280,285 +192,75 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     }
     log(`bench: ${name} done in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
   };
-
+  if (sizes.warmupMessages > 0 && KAFKA_SCENARIOS.some(want)) await warmUpBroker(ctx);
   let pipelineTopic: string | null = null;
+  await scenario("producer", () => producerScenario(ctx, (t) => pipelineTopic = t));
+  await scenario("pipeline", () => pipelineScenario(ctx, pipelineTopic));
+  await scenario("freshness", () => freshnessScenario(ctx));
+  await scenario("memory", () => memoryScenario(ctx));
+  await scenario("peers", () => peersScenario(ctx));
+  const python = (figures.peers as PeersResult | undefined)?.python;
+  if (python && "skipped" in python) {
+    ctx.notes.push(`peers: Python peer skipped (${python.skipped})`);
+  }
+  // Table health was measured on the memory scenario's lakehouse; report it on its own.
+  const mem = figures.memory as { tableHealth?: unknown } | undefined;
+  if (mem?.tableHealth) {
+    figures.tableHealth = mem.tableHealth;
+    delete mem.tableHealth;
+  }
+  // Broker work is over: free its disk before the lakehouse scenarios.
+  await cleanupTopics().catch((e) => log(`deleting topics: ${e}`));
+  await scenario("gold", () => goldScenario(ctx));
+  await scenario("delta", () => deltaScenario(ctx));
+  await scenario("backfill", () => backfillScenario(ctx));
+  await scenario("s3", () => s3Scenario(ctx));
+  await scenario("decode", () => decodeScenario(ctx));
+}
+
+/** Runs the benchmarks and writes `<outDir>/latest.json` and `latest.md`. */
+export async function runBench(opts: BenchOptions): Promise<BenchResults> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const mode = opts.quick ? "quick" : "full";
+  const sizes = benchSizes(opts);
+  const started = new Date();
+  const t0 = performance.now();
+  const machine = machineInfo();
+  const ticksAtStart = await cpuTicks();
+  const notes: string[] = [];
+  const figures: Record<string, unknown> = {};
+  const want = (s: string) => !opts.only || opts.only.includes(s);
+  const runId = crypto.randomUUID().slice(0, 8);
+  const topics: string[] = [];
+  const tmp = await Deno.makeTempDir({ prefix: "smarttech-bench-" });
+  let lakehouses = 0;
+  const ctx: ScenarioContext = {
+    sizes,
+    env: { brokers: opts.brokers, deno: opts.deno, log },
+    log,
+    notes,
+    topic: (name) => {
+      const t = `bench-${runId}-${name}`;
+      topics.push(t);
+      return t;
+    },
+    lakehouse: () => join(tmp, `lh${++lakehouses}`),
+    peers: opts.peers,
+  };
+
+  await ensureDeltaExtension();
+  const needKafka = SCENARIOS.filter((s) => KAFKA_SCENARIOS.includes(s)).some(want);
+  const broker = needKafka ? await benchBroker(opts.brokers, log, notes) : null;
+  const stopBroker = async () => await broker?.stop();
+  const onSignal = () => {
+    stopBroker().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const versions = await benchVersions(opts.brokers, broker);
+
   try {
-    // A freshly started broker JVM serves its first millions of messages markedly slower (its
-    // hot paths are not compiled yet): on this machine 2-worker bursts ran at ~180k msg/s on a
-    // fresh broker and ~215k after 4M messages. Warm it up, untimed, as a JVM benchmark does.
-    const kafkaScenarios = ["producer", "pipeline", "freshness", "memory", "peers"];
-    if (sizes.warmupMessages > 0 && kafkaScenarios.some(want)) {
-      const w0 = performance.now();
-      const t = topic("warmup");
-      await benchProduce(env, t, sizes.warmupMessages, PRODUCERS.after);
-      await benchBareConsumer(env, t);
-      log(
-        `bench: broker warmed up with ${sizes.warmupMessages} messages in ${
-          ((performance.now() - w0) / 1000).toFixed(1)
-        } s (untimed)`,
-      );
-      notes.push(`broker warm-up: ${sizes.warmupMessages} messages produced and read, untimed`);
-    }
-    await scenario("producer", async () => {
-      const before: { msgs: number[]; mb: number[] } = { msgs: [], mb: [] };
-      const after: { msgs: number[]; mb: number[] } = { msgs: [], mb: [] };
-      for (let i = 0; i < sizes.runs; i++) {
-        for (
-          const [cfgName, cfg, acc] of [
-            ["before", PRODUCERS.before, before],
-            ["after", PRODUCERS.after, after],
-          ] as const
-        ) {
-          const t = topic(`produce-${cfgName}-${i}`);
-          const r = await benchProduce(env, t, sizes.producerMessages, cfg);
-          if (i === 0 && cfgName === "before") pipelineTopic = t;
-          acc.msgs.push(r.msgsPerSec);
-          acc.mb.push(r.mbPerSec);
-          log(`  producer ${cfgName} run ${i + 1}: ${r.msgsPerSec} msg/s, ${r.mbPerSec} MB/s`);
-        }
-      }
-      return {
-        messages: sizes.producerMessages,
-        site: BENCH_SITE.join(" ") + " --faults light",
-        before: {
-          config: PRODUCERS.before,
-          msgsPerSec: figure(before.msgs, "msg/s", 0),
-          mbPerSec: figure(before.mb, "MB/s"),
-        },
-        after: {
-          config: PRODUCERS.after,
-          msgsPerSec: figure(after.msgs, "msg/s", 0),
-          mbPerSec: figure(after.mb, "MB/s"),
-        },
-        speedup: figure(pairRatios(after.msgs, before.msgs), "x"),
-      };
-    });
-
-    await scenario("pipeline", async () => {
-      let t = pipelineTopic;
-      if (!t) {
-        t = topic("pipeline");
-        await benchProduce(env, t, sizes.producerMessages, PRODUCERS.after);
-      }
-      const bare: number[] = [];
-      const pipe: number[] = [];
-      for (let i = 0; i < sizes.runs; i++) {
-        const b = await benchBareConsumer(env, t);
-        const p = await benchPipeline(env, t, lakehouse());
-        if (b.records !== p.records) {
-          notes.push(
-            `pipeline run ${i + 1}: bare read ${b.records}, pipeline ${p.records} records`,
-          );
-        }
-        bare.push(b.msgsPerSec);
-        pipe.push(p.msgsPerSec);
-        log(`  run ${i + 1}: bare ${b.msgsPerSec} msg/s, pipeline ${p.msgsPerSec} msg/s`);
-      }
-      return {
-        messages: sizes.producerMessages,
-        bareMsgsPerSec: figure(bare, "msg/s", 0),
-        pipelineMsgsPerSec: figure(pipe, "msg/s", 0),
-        ratio: figure(pairRatios(pipe, bare), "pipeline/bare", 3),
-      };
-    });
-
-    await scenario("freshness", async () => {
-      const runs: FreshnessRun[] = [];
-      for (let i = 0; i < sizes.freshnessRuns; i++) {
-        const r = await benchFreshness(
-          env,
-          topic(`fresh-${i}`),
-          lakehouse(),
-          sizes.freshnessSeconds,
-          sizes.freshnessRate,
-        );
-        runs.push(r);
-        log(
-          `  run ${
-            i + 1
-          }: p50 ${r.p50Ms} p95 ${r.p95Ms} p99 ${r.p99Ms} ms (${r.probes} probes, ${r.missing} missing)`,
-        );
-      }
-      return {
-        rate: sizes.freshnessRate,
-        seconds: sizes.freshnessSeconds,
-        p50Ms: figure(runs.map((r) => r.p50Ms), "ms", 0),
-        p95Ms: figure(runs.map((r) => r.p95Ms), "ms", 0),
-        p99Ms: figure(runs.map((r) => r.p99Ms), "ms", 0),
-        maxMs: figure(runs.map((r) => r.maxMs), "ms", 0),
-        probes: runs.reduce((s, r) => s + r.probes, 0),
-        missing: runs.reduce((s, r) => s + r.missing, 0),
-        meanCommitIntervalMs: figure(runs.map((r) => r.meanCommitIntervalMs), "ms", 0),
-        runs,
-      };
-    });
-
-    await scenario("memory", async () => {
-      const t = topic("backlog");
-      const prod = await benchProduce(env, t, sizes.backlogMessages, PRODUCERS.after);
-      log(`  backlog of ${prod.sent} messages produced at ${prod.msgsPerSec} msg/s`);
-      const measure = await canMeasureRss();
-      if (!measure) notes.push("memory: /usr/bin/time missing, peak RSS not measured");
-      const rss: number[] = [];
-      const rates: number[] = [];
-      let last = "";
-      for (let i = 0; i < sizes.memoryRuns; i++) {
-        last = lakehouse();
-        const p = await benchPipeline(env, t, last, { measureRss: measure });
-        if (p.peakRssBytes !== null) rss.push(p.peakRssBytes / 1048576);
-        rates.push(p.msgsPerSec);
-        log(
-          `  run ${i + 1}: peak RSS ${
-            p.peakRssBytes ? Math.round(p.peakRssBytes / 1048576) : "?"
-          } MiB, ${p.msgsPerSec} msg/s`,
-        );
-      }
-      // Table health: the lakehouse of the last drain, as streaming ingestion left it.
-      const health = {
-        bronze: await benchOptimize(join(last, "bronze")),
-        silver: await benchOptimize(join(last, "silver")),
-      };
-      return {
-        backlog: sizes.backlogMessages,
-        backlogProducedMsgsPerSec: prod.msgsPerSec,
-        peakRssMiB: rss.length ? figure(rss, "MiB", 0) : null,
-        drainMsgsPerSec: figure(rates, "msg/s", 0),
-        tableHealth: health,
-      };
-    });
-    await scenario("peers", async () => {
-      const t = topic("peers");
-      await benchProduce(env, t, sizes.peersMessages, PRODUCERS.after);
-      return benchPeers(env, t, sizes.peersMessages, sizes.runs, lakehouse, {
-        spark: opts.peers?.includes("spark"),
-      });
-    });
-    const python = (figures.peers as PeersResult | undefined)?.python;
-    if (python && "skipped" in python) notes.push(`peers: Python peer skipped (${python.skipped})`);
-    // Table health was measured on the memory scenario's lakehouse; report it on its own.
-    const mem = figures.memory as { tableHealth?: unknown } | undefined;
-    if (mem?.tableHealth) {
-      figures.tableHealth = mem.tableHealth;
-      delete mem.tableHealth;
-    }
-    // Broker work is over: free its disk before the lakehouse scenarios.
-    await deleteTopics(opts.brokers, topics).catch((e) => log(`deleting topics: ${e}`));
-
-    await scenario("gold", async () => {
-      /** A fresh lakehouse's first full refresh, then `runs - 1` more over the same silver. */
-      const fullRefreshes = async (intervalS?: number) => {
-        const first = await benchGoldFull(sizes.goldRows, { intervalS });
-        const seconds = [first.seconds];
-        for (let i = 1; i < sizes.runs; i++) {
-          const s0 = performance.now();
-          await refreshGold(first.lakehouse, { full: true });
-          seconds.push((performance.now() - s0) / 1000);
-        }
-        log(
-          `  full refresh over ${first.silverRows} rows, 1 reading/${first.intervalS} s: ${
-            seconds.map((x) => x.toFixed(2)).join(", ")
-          } s (setup ${first.setupSeconds.toFixed(1)} s)`,
-        );
-        return { first, seconds };
-      };
-      const tableSeconds = (tables: GoldBenchResult["tables"]) =>
-        Object.fromEntries(tables.map((t) => [t.table, Number(t.seconds.toFixed(3))]));
-      const incr: number[] = [];
-      try {
-        const { first, seconds: full } = await fullRefreshes();
-        let tables: Record<string, number> = {};
-        for (let i = 0; i < sizes.runs; i++) {
-          const r = await benchGoldIncremental(sizes.goldIncrementalRows, {
-            lakehouse: first.lakehouse,
-          });
-          incr.push(r.seconds);
-          tables = tableSeconds(r.tables);
-          log(`  incremental after ${r.newRows} rows: ${r.seconds.toFixed(2)} s`);
-        }
-        const dashboard = await benchDashboard(first.lakehouse, sizes.dashboardRuns);
-        await cleanupGoldBench();
-        // The sparse shape: devices every 30 s, so minutes hold 2 readings and the per-minute
-        // tables are half as long as silver (the same 10M rows, 30x the gold rows).
-        const { first: s1, seconds: sparse } = await fullRefreshes(SPARSE_INTERVAL_S);
-        return {
-          silverRows: sizes.goldRows,
-          intervalS: first.intervalS,
-          sparseIntervalS: SPARSE_INTERVAL_S,
-          sparseFullRefreshSeconds: figure(sparse, "s"),
-          sparseFullRefreshTables: tableSeconds(s1.tables),
-          fullRefreshSeconds: figure(full, "s"),
-          fullRefreshTables: tableSeconds(first.tables),
-          incrementalRows: sizes.goldIncrementalRows,
-          incrementalRefreshSeconds: figure(incr, "s"),
-          incrementalTables: tables,
-          dashboard,
-        };
-      } finally {
-        await cleanupGoldBench();
-      }
-    });
-
-    await scenario("delta", async () => {
-      const append: number[] = [];
-      const commitMs: number[] = [];
-      for (let i = 0; i < sizes.runs; i++) {
-        append.push(await benchAppend(sizes.appendRows));
-        commitMs.push(await benchCommitLatency(sizes.commits));
-      }
-      const snapshot = await benchSnapshotLoad(sizes.snapshotCommits);
-      const cleanup = await benchLogCleanup(sizes.snapshotCommits);
-      return {
-        appendRows: sizes.appendRows,
-        appendRowsPerSec: figure(append, "rows/s", 0),
-        commits: sizes.commits,
-        commitLatencyMs: figure(commitMs, "ms"),
-        snapshotCommits: sizes.snapshotCommits,
-        // benchSnapshotLoad is itself the median of 3 cold loads of one 10,000-commit table.
-        snapshotLoadMs: figure([snapshot], "ms", 1),
-        logCleanupDeleted: cleanup.deleted,
-        logCleanupPasses: cleanup.passes,
-        logCleanupUsPerFile: figure([cleanup.usPerFile], "µs", 0),
-        logCleanupIdleMs: figure([cleanup.idleMs], "ms", 1),
-      };
-    });
-
-    await scenario("backfill", async () => {
-      const runs: BackfillFigures[] = [];
-      for (let i = 0; i < sizes.runs; i++) {
-        const r = await benchBackfill(sizes.backfillSilverRows, sizes.backfillRows, lakehouse());
-        log(
-          `  run ${i + 1}: live ${r.liveRowsPerSec} rows/s, backfill ${r.backfillRowsPerSec} ` +
-            `rows/s, resend ${r.resendRowsPerSec} rows/s`,
-        );
-        runs.push(r);
-      }
-      return {
-        silverRows: sizes.backfillSilverRows,
-        backfillRows: sizes.backfillRows,
-        liveRowsPerSec: figure(runs.map((r) => r.liveRowsPerSec), "rows/s", 0),
-        backfillRowsPerSec: figure(runs.map((r) => r.backfillRowsPerSec), "rows/s", 0),
-        resendRowsPerSec: figure(runs.map((r) => r.resendRowsPerSec), "rows/s", 0),
-        backfillSilverRows: runs[0].backfillSilverRows,
-        resendDuplicates: runs[0].resendDuplicates,
-      };
-    });
-
-    await scenario("s3", () =>
-      benchS3({
-        runs: sizes.runs,
-        // The same table shape as the delta scenario, a tenth of its rows: S3Proxy shares the disk.
-        appendRows: Math.round(sizes.appendRows / 10),
-        commits: Math.min(sizes.commits, 100),
-      }, log));
-
-    await scenario("decode", () => {
-      const rates: number[] = [];
-      for (let i = 0; i < sizes.runs; i++) rates.push(benchDecode(sizes.decodeMessages).msgsPerSec);
-      return Promise.resolve({
-        messages: sizes.decodeMessages,
-        msgsPerSec: figure(rates, "msg/s", 0),
-      });
-    });
+    await runScenarios(ctx, want, figures, () => deleteTopics(opts.brokers, topics));
   } finally {
     await deleteTopics(opts.brokers, topics).catch(() => {});
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
@@ -584,11 +286,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     figures,
     notes,
   };
-  await Deno.mkdir(opts.outDir, { recursive: true });
-  await Deno.writeTextFile(
-    join(opts.outDir, "latest.json"),
-    JSON.stringify(results, null, 2) + "\n",
-  );
-  await Deno.writeTextFile(join(opts.outDir, "latest.md"), renderMarkdown(results));
+  await writeResults(opts.outDir, results);
   return results;
+}
+
+/** latest.json and latest.md in `outDir`. */
+async function writeResults(outDir: string, results: BenchResults): Promise<void> {
+  await Deno.mkdir(outDir, { recursive: true });
+  await Deno.writeTextFile(join(outDir, "latest.json"), JSON.stringify(results, null, 2) + "\n");
+  await Deno.writeTextFile(join(outDir, "latest.md"), renderMarkdown(results));
 }

@@ -20,6 +20,7 @@ import {
   Partitioners,
   type Producer,
 } from "kafkajs";
+import { retrying } from "../retry.ts";
 
 /** A message to send: key (for partitioning) and value. Extra properties are ignored. */
 export interface OutgoingMessage {
@@ -87,7 +88,10 @@ export interface ProduceOptions<T extends OutgoingMessage = OutgoingMessage> {
    * benchmark can time produce → visible from the moment a message leaves the application.
    */
   onSend?: (batch: readonly T[], at: number) => void;
-  /** Backoff between retries of a failing batch: initial and max, ms (default 250 / 5000). */
+  /**
+   * Backoff between retries of a failing batch: initial and max, ms (default 250 / 5000), each
+   * delay jittered ±50 % by {@link retrying} so producers do not retry in step.
+   */
   retryInitialMs?: number;
   retryMaxMs?: number;
   /** Extra producer config (tests). */
@@ -306,8 +310,7 @@ export async function produce<T extends OutgoingMessage>(
     Math.min(opts.batchSize ?? 1000, rate > 0 ? Math.ceil(rate / 10) : Infinity),
   );
   const maxInFlight = Math.max(1, opts.maxInFlight ?? 3);
-  const retryInitialMs = opts.retryInitialMs ?? 250;
-  const retryMaxMs = opts.retryMaxMs ?? 5000;
+  const backoff = { baseMs: opts.retryInitialMs ?? 250, maxMs: opts.retryMaxMs ?? 5000 };
   const bucket = rate > 0 ? new TokenBucket(rate, Math.max(rate, batchSize)) : null;
   const pull = toPuller(source);
   const signal = opts.signal;
@@ -320,7 +323,7 @@ export async function produce<T extends OutgoingMessage>(
   });
   const startedAt = performance.now();
   let sent = 0, bytes = 0, batches = 0, errors = 0, unsent = 0;
-  let retrying: ProduceProgress["retrying"] = null;
+  let waiting: ProduceProgress["retrying"] = null;
   let lastSent = 0, lastAt = startedAt;
   const report = () => {
     const now = performance.now();
@@ -332,39 +335,38 @@ export async function produce<T extends OutgoingMessage>(
       errors,
       rate: Math.round(rateNow),
       elapsedMs: now - startedAt,
-      retrying,
+      retrying: waiting,
     });
   };
   const timer = opts.onProgress ? setInterval(report, opts.progressIntervalMs ?? 2000) : undefined;
 
   /** Sends one batch until acknowledged; false only when aborted while failing. */
   async function sendWithRetry(messages: Message[]): Promise<boolean> {
-    let attempt = 0;
-    let delay = retryInitialMs;
-    for (;;) {
-      try {
-        await producer.send({ topic, messages, acks, compression });
-        if (attempt > 0) retrying = null;
-        return true;
-      } catch (err) {
-        errors++;
-        attempt++;
-        retrying = { attempt, error: (err as Error)?.message ?? String(err) };
-        if (signal?.aborted) return false;
-        await sleep(delay, signal);
-        delay = Math.min(retryMaxMs, delay * 2);
+    try {
+      await retrying(async (i) => {
         // After an outage kafkajs may have marked the producer disconnected: reconnect.
-        await producer.connect().catch(() => {});
-      }
+        if (i > 0) await producer.connect().catch(() => {});
+        try {
+          await producer.send({ topic, messages, acks, compression });
+        } catch (err) {
+          errors++;
+          waiting = { attempt: i + 1, error: (err as Error)?.message ?? String(err) };
+          throw err;
+        }
+        if (i > 0) waiting = null;
+      }, { ...backoff, budgetMs: Infinity, retryable: () => true, signal });
+      return true;
+    } catch {
+      return false; // only when aborted: the budget is unbounded
     }
   }
 
   try {
     await connectWithRetry(producer, signal, (attempt, error) => {
       errors++;
-      retrying = { attempt, error };
+      waiting = { attempt, error };
     });
-    retrying = null;
+    waiting = null;
     const inFlight = new Set<Promise<void>>();
     while (!signal?.aborted) {
       const batch = await pull(batchSize);
@@ -414,16 +416,12 @@ async function connectWithRetry(
   signal: AbortSignal | undefined,
   onError: (attempt: number, error: string) => void,
 ): Promise<void> {
-  let delay = 250;
-  for (let attempt = 1;; attempt++) {
+  await retrying(async (i) => {
     try {
       await producer.connect();
-      return;
     } catch (err) {
-      onError(attempt, (err as Error)?.message ?? String(err));
-      if (signal?.aborted) throw err;
-      await sleep(delay, signal);
-      delay = Math.min(5000, delay * 2);
+      onError(i + 1, (err as Error)?.message ?? String(err));
+      throw err;
     }
-  }
+  }, { baseMs: 250, maxMs: 5000, budgetMs: Infinity, retryable: () => true, signal });
 }
