@@ -8,7 +8,7 @@
  *   [--episodes 30] [--out bench/results/alarm-latency-DATE.json]
  * ```
  *
- * Standalone because bench/run.ts is at its 600-line limit. The harness runs the real tasks as
+ * A script of its own (not yet a `deno task bench` scenario). The harness runs the real tasks as
  * processes: `consume` (default flush policy) and `gold --watch --notify <receiver>` (its
  * default interval; it wakes on each silver version); the receiver and the producers run here.
  * - Background: the simulator of a building fleet at 1 reading/s per device (`--rate` msgs/s,
