@@ -8,8 +8,8 @@
  *   [--episodes 30] [--out bench/results/alarm-latency-DATE.json]
  * ```
  *
- * A script of its own (not yet a `deno task bench` scenario). The harness runs the real tasks as
- * processes: `consume` (default flush policy) and `gold --watch --notify <receiver>` (its
+ * `deno task bench --only alarm-latency` runs it as a scenario ({@link alarmLatency}); this file
+ * still runs on its own as above. The harness runs the real tasks as processes: `consume` (default flush policy) and `gold --watch --notify <receiver>` (its
  * default interval; it wakes on each silver version); the receiver and the producers run here.
  * - Background: the simulator of a building fleet at 1 reading/s per device (`--rate` msgs/s,
  *   event time = wall clock), produced by `produce()` as `deno task produce` does.
@@ -35,7 +35,9 @@ import { createKafka } from "../src/kafka/client.ts";
 import { ensureTopic, produce } from "../src/kafka/producer.ts";
 import { createSimulator } from "../src/simulator/simulator.ts";
 import { consumeArgs, freePort, ROOT, spawnTask } from "../src/tasks.ts";
+import { brokerList } from "../src/config.ts";
 import { percentile } from "./stats.ts";
+import { eachLine, goldCycles, loadavg } from "./task_processes.ts";
 
 /** The band rule's duration here (sensors.yaml: 300 s); see the module doc. */
 const MIN_DURATION_S = 10;
@@ -63,45 +65,37 @@ async function benchCatalogue(dir: string, seconds: number): Promise<string> {
   return file;
 }
 
-/** Lines of a stream, each handed to `onLine` as it arrives; resolves at its end. */
-async function eachLine(stream: ReadableStream<Uint8Array>, onLine: (l: string) => void) {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    const parts = (rest + chunk).split("\n");
-    rest = parts.pop()!;
-    parts.forEach(onLine);
-  }
+/** What one alarm-latency run is given. */
+export interface AlarmLatencyOptions {
+  brokers: string;
+  /** Background load, msg/s. */
+  rate: number;
+  seconds: number;
+  episodes: number;
+  /** The deno executable for the tasks (default this one's). */
+  deno?: string;
+  log?: (line: string) => void;
+  /** The topic to use (default a fresh `alarm-latency-…`; the caller deletes it). */
+  topic?: string;
+  /** Keep the temp dir (lakehouse, catalogue) and say where. */
+  keep?: boolean;
 }
 
-function loadavg(): number[] {
-  return Deno.loadavg().map((x) => Number(x.toFixed(2)));
-}
-
-async function main() {
-  const { values: o } = parseArgs({
-    args: Deno.args,
-    options: {
-      rate: { type: "string", default: "10000" },
-      seconds: { type: "string", default: "120" },
-      episodes: { type: "string", default: "30" },
-      brokers: { type: "string", default: Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092" },
-      out: { type: "string" },
-      keep: { type: "boolean" },
-    },
-  });
-  const rate = Number(o.rate), seconds = Number(o.seconds), nEpisodes = Number(o.episodes);
+/** Runs one alarm-latency measurement: see the module doc. */
+export async function alarmLatency(o: AlarmLatencyOptions) {
+  const { rate, seconds, episodes: nEpisodes } = o;
   const warmup = 20;
   const stagger = Math.max(0.5, (seconds - warmup - MIN_DURATION_S - 15) / nEpisodes);
   const dir = await Deno.makeTempDir({ prefix: "alarm-latency-" });
   const lakehouse = join(dir, "lakehouse");
   await Deno.mkdir(lakehouse);
-  const topic = `alarm-latency-${crypto.randomUUID().slice(0, 8)}`;
-  const kafka = createKafka({ brokers: o.brokers.split(","), clientId: "bench-alarm-latency" });
+  const topic = o.topic ?? `alarm-latency-${crypto.randomUUID().slice(0, 8)}`;
+  const kafka = createKafka({ brokers: brokerList(o.brokers), clientId: "bench-alarm-latency" });
   const admin = kafka.admin();
   await admin.connect();
   await ensureTopic(admin, topic, 3).finally(() => admin.disconnect());
   const load0 = loadavg();
-  const log = (l: string) => console.error(`alarm-latency: ${l}`);
+  const log = (l: string) => (o.log ?? console.error)(`alarm-latency: ${l}`);
 
   const episodes = new Map<string, Episode>();
   let early = 0, otherEvents = 0;
@@ -121,7 +115,7 @@ async function main() {
     "consume",
     consumeArgs({ brokers: o.brokers, topic, lakehouse, group: `${topic}-g` }),
     {},
-    { stdout: "null", stderr: "piped" },
+    { stdout: "null", stderr: "piped", deno: o.deno },
   );
   const gold = spawnTask(
     "gold",
@@ -137,19 +131,10 @@ async function main() {
       String(metricsPort),
     ],
     {},
-    { stdout: "piped", stderr: "piped" },
+    { stdout: "piped", stderr: "piped", deno: o.deno },
   );
-  const cycles: number[] = [];
-  // gold --watch says one line per refresh: `silver v12, 0.84 s: alarms v5 (3 rows, 0.41 s), …`.
-  const perTable = new Map<string, number[]>();
-  const goldOut = eachLine(gold.stdout, (l) => {
-    const m = l.match(/^silver v\d+, ([\d.]+) s: (.*)$/);
-    if (!m) return;
-    cycles.push(Number(m[1]));
-    for (const t of m[2].matchAll(/(\w+) v\d+ \(\d+ rows, ([\d.]+) s\)/g)) {
-      perTable.set(t[1], [...perTable.get(t[1]) ?? [], Number(t[2])]);
-    }
-  });
+  const cycles = goldCycles();
+  const goldOut = eachLine(gold.stdout, cycles.onLine);
   const goldErr: string[] = [];
   const goldErrDone = eachLine(gold.stderr, (l) => goldErr.push(l));
   const consumeErr: string[] = [];
@@ -240,19 +225,7 @@ async function main() {
         max: latencies.length ? Number(Math.max(...latencies).toFixed(3)) : null,
         all: latencies.map((x) => Number(x.toFixed(3))).sort((a, b) => a - b),
       },
-      goldCycleSeconds: {
-        count: cycles.length,
-        p50: cycles.length ? percentile(cycles, 50) : null,
-        p95: cycles.length ? percentile(cycles, 95) : null,
-        max: cycles.length ? Math.max(...cycles) : null,
-      },
-      goldTableSeconds: Object.fromEntries(
-        [...perTable].map(([t, xs]) => [t, {
-          n: xs.length,
-          p50: percentile(xs, 50),
-          max: Math.max(...xs),
-        }]),
-      ),
+      ...cycles.figures(),
       goldAlarmLatencyMetric: {
         count: goldMetric("smarttech_alarm_latency_seconds_count"),
         sum: goldMetric("smarttech_alarm_latency_seconds_sum"),
@@ -263,8 +236,7 @@ async function main() {
       /** gold's last stderr lines (notifications, errors): why an episode did not arrive. */
       goldLog: goldErr.slice(-8),
     };
-    console.log(JSON.stringify(result, null, 2));
-    if (o.out) await Deno.writeTextFile(o.out, JSON.stringify(result, null, 2) + "\n");
+    return result;
   } finally {
     stop.abort();
     for (const child of [gold, consume]) {
@@ -280,6 +252,29 @@ async function main() {
     if (!o.keep) await Deno.remove(dir, { recursive: true });
     else log(`kept ${dir}`);
   }
+}
+
+async function main() {
+  const { values: o } = parseArgs({
+    args: Deno.args,
+    options: {
+      rate: { type: "string", default: "10000" },
+      seconds: { type: "string", default: "120" },
+      episodes: { type: "string", default: "30" },
+      brokers: { type: "string", default: Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092" },
+      out: { type: "string" },
+      keep: { type: "boolean" },
+    },
+  });
+  const result = await alarmLatency({
+    brokers: o.brokers,
+    rate: Number(o.rate),
+    seconds: Number(o.seconds),
+    episodes: Number(o.episodes),
+    keep: o.keep,
+  });
+  console.log(JSON.stringify(result, null, 2));
+  if (o.out) await Deno.writeTextFile(o.out, JSON.stringify(result, null, 2) + "\n");
 }
 
 if (import.meta.main) await main();

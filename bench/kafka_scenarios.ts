@@ -16,11 +16,21 @@ import {
 } from "./kafka_bench.ts";
 import { benchOptimize } from "./lakehouse_bench.ts";
 import { benchPeers } from "./peers_bench.ts";
+import { alarmLatency } from "./alarm_latency.ts";
+import { soak } from "./soak.ts";
 import { PRODUCERS, type ScenarioContext } from "./sizes.ts";
 import { figure, pairRatios } from "./stats.ts";
 
 /** The scenarios that need a broker. */
-export const KAFKA_SCENARIOS = ["producer", "pipeline", "freshness", "memory", "peers"];
+export const KAFKA_SCENARIOS = [
+  "producer",
+  "pipeline",
+  "freshness",
+  "memory",
+  "peers",
+  "alarm-latency",
+  "soak",
+] as const;
 
 /**
  * A freshly started broker JVM serves its first millions of messages markedly slower (its hot
@@ -196,5 +206,33 @@ export async function peersScenario(ctx: ScenarioContext): Promise<unknown> {
   await benchProduce(env, t, sizes.peersMessages, PRODUCERS.after);
   return benchPeers(env, t, sizes.peersMessages, sizes.runs, ctx.lakehouse, {
     spark: ctx.peers?.includes("spark"),
+  });
+}
+
+/** Produce→webhook latency of alarms under background load (bench/alarm_latency.ts). */
+export async function alarmLatencyScenario(ctx: ScenarioContext): Promise<unknown> {
+  const { sizes, env } = ctx;
+  return await alarmLatency({
+    brokers: env.brokers,
+    rate: sizes.alarmRate,
+    seconds: sizes.alarmSeconds,
+    episodes: sizes.alarmEpisodes,
+    topic: ctx.topic("alarm-latency"),
+    deno: env.deno,
+    log: ctx.log,
+  });
+}
+
+/** Steady state of consume, gold --watch and the dashboard at fleet scale (bench/soak.ts). */
+export async function soakScenario(ctx: ScenarioContext): Promise<unknown> {
+  const { sizes, env } = ctx;
+  return await soak({
+    brokers: env.brokers,
+    topic: ctx.topic("soak"),
+    lakehouse: ctx.lakehouse(),
+    minutes: sizes.soakMinutes,
+    rate: sizes.soakRate,
+    deno: env.deno,
+    log: ctx.log,
   });
 }

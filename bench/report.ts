@@ -295,6 +295,51 @@ function decodeRows({ add, count }: RowBuilder): void {
   );
 }
 
+/** Produce→webhook latency of alarms under background load. */
+function alarmLatencyRows({ add, count, n }: RowBuilder): void {
+  const a = `alarm-latency (${count("alarm-latency.rate")} msg/s, ${
+    count("alarm-latency.seconds")
+  } s, ${n("alarm-latency.episodes")} episodes)`;
+  for (const p of ["p50", "p95", "p99", "max"]) {
+    add(
+      a,
+      `produce→webhook ${p} — s`,
+      `alarm-latency.latencySeconds.${p}`,
+      p === "p99" ? "≤ 2" : undefined,
+    );
+  }
+  add(a, "alarms arrived", "alarm-latency.received");
+  add(a, "alarms missing", "alarm-latency.missing", "0");
+  add(a, "gold cycle p50 — s", "alarm-latency.cycleSeconds.p50");
+  add(a, "gold cycle p95 — s", "alarm-latency.cycleSeconds.p95");
+  add(a, "load average before", "alarm-latency.loadavgBefore");
+  add(a, "load average after", "alarm-latency.loadavgAfter");
+}
+
+/** Steady state at fleet scale: RSS per process, gold cycles, files per table. */
+function soakRows({ add, count, f, n }: RowBuilder): void {
+  const s = `soak (5,200 devices, ${count("soak.rate")} msg/s, ${n("soak.minutes")} min)`;
+  const rss = get(f, "soak.rssMiB") as Record<string, unknown> | undefined;
+  const limits: Record<string, string> = { gold: "≤ 512", consume: "≤ 400" };
+  for (const p of Object.keys(rss ?? { consume: 0 })) {
+    add(s, `${p} RSS start — MiB`, `soak.rssMiB.${p}.startMiB`);
+    add(s, `${p} RSS end — MiB`, `soak.rssMiB.${p}.endMiB`);
+    add(s, `${p} RSS peak — MiB`, `soak.rssMiB.${p}.peakMiB`, limits[p]);
+    add(s, `${p} RSS slope, last half — MiB/min`, `soak.rssMiB.${p}.lastHalfSlopeMiBPerMin`, "≈ 0");
+  }
+  add(s, "gold cycles", "soak.gold.cycleSeconds.n");
+  add(s, "gold cycle p50 — s", "soak.gold.cycleSeconds.p50", "≤ 1");
+  add(s, "gold cycle p95 — s", "soak.gold.cycleSeconds.p95", "≤ 1");
+  add(s, "gold cycle max — s", "soak.gold.cycleSeconds.max");
+  add(s, "dashboard /api/state p95 — ms", "soak.dashboard.stateMs.p95");
+  const files = get(f, "soak.filesPerTable") as Record<string, number> | undefined;
+  for (const t of Object.keys(files ?? {})) add(s, `files: ${t}`, `soak.filesPerTable.${t}`);
+  const codes = get(f, "soak.exitCodes") as Record<string, number> | undefined;
+  for (const p of Object.keys(codes ?? {})) {
+    add(s, `${p} exit code after SIGTERM`, `soak.exitCodes.${p}`, "0");
+  }
+}
+
 /** The sections of the figures table, in table order. */
 const SECTIONS: ((b: RowBuilder) => void)[] = [
   producerRows,
@@ -303,6 +348,8 @@ const SECTIONS: ((b: RowBuilder) => void)[] = [
   goldRows,
   memoryRows,
   peersRows,
+  alarmLatencyRows,
+  soakRows,
   tableHealthRows,
   deltaWriteRows,
   s3Rows,

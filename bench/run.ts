@@ -17,12 +17,14 @@ import { ensureDeltaExtension } from "../src/duckdb/extension.ts";
 import { ROOT } from "../src/tasks.ts";
 import { deleteTopics } from "./kafka_bench.ts";
 import {
+  alarmLatencyScenario,
   freshnessScenario,
   KAFKA_SCENARIOS,
   memoryScenario,
   peersScenario,
   pipelineScenario,
   producerScenario,
+  soakScenario,
   warmUpBroker,
 } from "./kafka_scenarios.ts";
 import {
@@ -66,6 +68,8 @@ export interface BenchOptions {
   /** Override the mode's backfill sizes. */
   backfillSilverRows?: number;
   backfillRows?: number;
+  /** Overrides the mode's soak minutes. */
+  soakMinutes?: number;
   /** Extra peers of the peers scenario: "spark". */
   peers?: string[];
 }
@@ -91,11 +95,7 @@ export interface BenchResults {
 
 /** Scenario names, in run order. */
 export const SCENARIOS = [
-  "producer",
-  "pipeline",
-  "freshness",
-  "memory",
-  "peers",
+  ...KAFKA_SCENARIOS,
   "gold",
   "delta",
   "backfill",
@@ -166,6 +166,7 @@ function benchSizes(opts: BenchOptions): BenchSizes {
     peersMessages: opts.peersMessages ?? base.peersMessages,
     backfillSilverRows: opts.backfillSilverRows ?? base.backfillSilverRows,
     backfillRows: opts.backfillRows ?? base.backfillRows,
+    soakMinutes: opts.soakMinutes ?? base.soakMinutes,
   };
 }
 
@@ -199,6 +200,8 @@ async function runScenarios(
   await scenario("freshness", () => freshnessScenario(ctx));
   await scenario("memory", () => memoryScenario(ctx));
   await scenario("peers", () => peersScenario(ctx));
+  await scenario("alarm-latency", () => alarmLatencyScenario(ctx));
+  await scenario("soak", () => soakScenario(ctx));
   const python = (figures.peers as PeersResult | undefined)?.python;
   if (python && "skipped" in python) {
     ctx.notes.push(`peers: Python peer skipped (${python.skipped})`);
@@ -249,7 +252,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   };
 
   await ensureDeltaExtension();
-  const needKafka = SCENARIOS.filter((s) => KAFKA_SCENARIOS.includes(s)).some(want);
+  const needKafka = KAFKA_SCENARIOS.some(want);
   const broker = needKafka ? await benchBroker(opts.brokers, log, notes) : null;
   const stopBroker = async () => await broker?.stop();
   const onSignal = () => {

@@ -29,6 +29,13 @@ export interface BenchSizes {
   /** Backfill scenario: readings in silver first, then readings one day older than them. */
   backfillSilverRows: number;
   backfillRows: number;
+  /** Alarm-latency scenario: background msg/s, seconds, alarm episodes. */
+  alarmRate: number;
+  alarmSeconds: number;
+  alarmEpisodes: number;
+  /** Soak scenario: minutes and msg/s (5,200 devices). */
+  soakMinutes: number;
+  soakRate: number;
 }
 
 /** Full: the sizes docs/performance.md's figures are measured at. Quick: a smoke test that finishes in under 2 minutes. */
@@ -52,6 +59,11 @@ export const SIZES: Record<"full" | "quick", BenchSizes> = {
     peersMessages: 1_000_000,
     backfillSilverRows: 10_000_000,
     backfillRows: 1_000_000,
+    alarmRate: 10_000,
+    alarmSeconds: 100,
+    alarmEpisodes: 20,
+    soakMinutes: 10,
+    soakRate: 5_000,
   },
   quick: {
     runs: 1,
@@ -72,6 +84,11 @@ export const SIZES: Record<"full" | "quick", BenchSizes> = {
     peersMessages: 100_000,
     backfillSilverRows: 200_000,
     backfillRows: 20_000,
+    alarmRate: 2_000,
+    alarmSeconds: 20,
+    alarmEpisodes: 4,
+    soakMinutes: 1,
+    soakRate: 5_000,
   },
 };
 

@@ -54,6 +54,12 @@ export const OPTIONS = {
     description:
       "Readings one day older than silver's in the backfill scenario (default 1000000, quick 20000)",
   },
+  "soak-minutes": {
+    type: "string",
+    env: "BENCH_SOAK_MINUTES",
+    default: "",
+    description: "Length of the soak scenario, minutes (default 10, quick 1)",
+  },
   "backfill-silver-rows": {
     type: "string",
     env: "BENCH_BACKFILL_SILVER_ROWS",
@@ -67,7 +73,7 @@ await runMain(async () => {
     Deno.args,
     OPTIONS,
     "Usage: deno task bench [--quick] [--out DIR] [--only a,b] [--peers spark] " +
-      "[--peers-messages N] [--backfill-rows N] [--backfill-silver-rows N]",
+      "[--peers-messages N] [--backfill-rows N] [--backfill-silver-rows N] [--soak-minutes N]",
   );
   if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const only = o.only ? o.only.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
@@ -93,6 +99,9 @@ await runMain(async () => {
       : undefined,
     backfillRows: o["backfill-rows"]
       ? numberOption("backfill-rows", o["backfill-rows"], { integer: true, min: 1 })
+      : undefined,
+    soakMinutes: o["soak-minutes"]
+      ? numberOption("soak-minutes", o["soak-minutes"], { min: 0.1 })
       : undefined,
     backfillSilverRows: o["backfill-silver-rows"]
       ? numberOption("backfill-silver-rows", o["backfill-silver-rows"], { integer: true, min: 1 })

@@ -31,6 +31,8 @@ Deno.test({
           "memory",
           "peers",
           "tableHealth",
+          "alarm-latency",
+          "soak",
           "gold",
           "delta",
           "decode",
