@@ -143,6 +143,9 @@ function report(results: GoldTableResult[]): void {
   console.log(`silver v${results[0]?.silverVersion ?? "?"}, ${total.toFixed(2)} s in all`);
 }
 
+/** DuckDB's memory limit in --watch (issue: gold ≤ 512 MB at building-fleet scale). */
+const WATCH_MEMORY_LIMIT = "512MB";
+
 /** One refresh of --watch as one line: `silver v12, 0.84 s: alarms v5 (3 rows, 0.41 s), …`. */
 export function watchLine(results: GoldTableResult[]): string {
   const total = results.reduce((s, r) => s + r.seconds, 0);
@@ -298,6 +301,8 @@ async function refreshLoop(
         full,
         threads,
         tables,
+        // A long-running watcher keeps DuckDB to 512 MB (DUCKDB_MEMORY_LIMIT overrides it).
+        memoryLimit: WATCH_MEMORY_LIMIT,
         log,
         catalogue,
         alarmsFirst: true,
