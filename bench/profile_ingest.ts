@@ -6,7 +6,7 @@
  * 1 / max(add, flush) per message; the sum shows the CPU it needs.
  *
  * Run: `deno run --allow-read --allow-write --allow-ffi --allow-env bench/profile_ingest.ts
- * [messages=500000] [maxRows=50000]` (add `--v8-flags=--prof` for a V8 profile of the JS part).
+ * [messages=500000] [maxRows=50000] [future]` (add `--v8-flags=--prof` for a V8 profile of the JS part).
  *
  * @module
  */
@@ -25,12 +25,17 @@ export interface IngestProfile {
 }
 
 /** Feeds `messages` simulated payloads through an Ingestor on a temp lakehouse. */
-export async function profileIngest(messages = 500_000, maxRows = 50_000): Promise<IngestProfile> {
+export async function profileIngest(
+  messages = 500_000,
+  maxRows = 50_000,
+  /** Event time of the first reading (default 2025-12-15: past, so readings are valid). */
+  start = Date.UTC(2025, 11, 15),
+): Promise<IngestProfile> {
   const lakehouse = await Deno.makeTempDir({ prefix: "profile-ingest-" });
   const enc = new TextEncoder();
   const sim = createSimulator({
     seed: 3,
-    start: Date.UTC(2025, 11, 15),
+    start,
     count: messages,
     faults: "light",
     topology: { buildings: 5, floors: 10, devicesPerFloor: 5 },
@@ -80,7 +85,12 @@ export async function profileIngest(messages = 500_000, maxRows = 50_000): Promi
 if (import.meta.main) {
   console.log(
     JSON.stringify(
-      await profileIngest(Number(Deno.args[0] ?? 500_000), Number(Deno.args[1] ?? 50_000)),
+      await profileIngest(
+        Number(Deno.args[0] ?? 500_000),
+        Number(Deno.args[1] ?? 50_000),
+        // `future`: readings a day ahead, all quarantined as future_timestamp (the rejects path).
+        Deno.args[2] === "future" ? Date.now() + 86_400_000 : undefined,
+      ),
     ),
   );
 }

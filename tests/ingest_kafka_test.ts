@@ -58,6 +58,23 @@ Deno.test("consume: exact counts per table, and a rerun (even under a new group)
   await Deno.remove(lakehouse, { recursive: true });
 });
 
+Deno.test("consume: a backlog drains in --backlog-rows batches, exactly", async () => {
+  const topic = `ingest-backlog-${crypto.randomUUID().slice(0, 8)}`;
+  const lakehouse = await Deno.makeTempDir({ prefix: "lh-backlog-" });
+  const mix = makeMix(30_000);
+  await produceMix(brokerList(BROKERS), topic, mix);
+  const r = await consume(topic, lakehouse, `g-${topic}`, [
+    "--max-rows",
+    "2000",
+    "--backlog-rows",
+    "20000",
+  ]);
+  assertExact(await tableCounts(lakehouse), mix);
+  // 15 flushes at --max-rows; the batches grew while the consumer was behind.
+  assert.ok(r.flushes <= 6, `${r.flushes} flushes for 30,000 messages`);
+  await Deno.remove(lakehouse, { recursive: true });
+});
+
 Deno.test("consume: SIGKILL mid-stream three times, then catch up: still exact", async () => {
   const topic = `ingest-kill-${crypto.randomUUID().slice(0, 8)}`;
   const lakehouse = await Deno.makeTempDir({ prefix: "lh-kill-" });
@@ -71,6 +88,8 @@ Deno.test("consume: SIGKILL mid-stream three times, then catch up: still exact",
       consumeArgs({ brokers: BROKERS, topic, lakehouse, group, sessionTimeoutMs: 6000 }, [
         "--max-rows",
         "7000",
+        "--backlog-rows",
+        "0",
       ]),
     );
     // Kill once it has committed something new, at a varying moment after.
@@ -101,7 +120,12 @@ async function twoConsumers(name: string, n: number, flags: string[]) {
 }
 
 Deno.test("consume: two consumers in one group share partitions; still exact", async () => {
-  const { runs, lakehouse, mix } = await twoConsumers("group", 60_000, ["--max-rows", "5000"]);
+  const { runs, lakehouse, mix } = await twoConsumers("group", 60_000, [
+    "--max-rows",
+    "5000",
+    "--backlog-rows",
+    "0",
+  ]);
   assert.ok(runs[0].records + runs[1].records >= mix.messages.length);
   await Deno.remove(lakehouse, { recursive: true });
 });
@@ -112,6 +136,8 @@ Deno.test("consume: auto-compaction between flushes, two consumers racing for it
   const { runs, lakehouse } = await twoConsumers("compact", 40_000, [
     "--max-rows",
     "1000",
+    "--backlog-rows",
+    "0",
     "--compact-interval",
     "0.001",
     "--compact-min-files",

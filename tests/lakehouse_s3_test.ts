@@ -31,7 +31,7 @@ Deno.test("s3: three consumers of one group, no shared local path: exact, no dup
         "consume",
         consumeArgs(
           { brokers: BROKERS, topic, lakehouse, group: `g-${topic}`, untilCaughtUp: true },
-          ["--max-rows", "3000"],
+          ["--max-rows", "3000", "--backlog-rows", "0"],
         ),
         { TMPDIR: tmp },
       );
@@ -112,7 +112,10 @@ Deno.test("s3: consume SIGKILLed mid-stream twice, then resumed from the txns: e
   try {
     for (let kill = 0; kill < 2; kill++) {
       const before = await bronzeVersion(lakehouse);
-      const child = spawnTask("consume", consumeArgs(run, ["--max-rows", "3000"]));
+      const child = spawnTask(
+        "consume",
+        consumeArgs(run, ["--max-rows", "3000", "--backlog-rows", "0"]),
+      );
       const deadline = Date.now() + 60_000;
       while (await bronzeVersion(lakehouse) < before + 1 + kill && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));

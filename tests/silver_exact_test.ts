@@ -110,6 +110,8 @@ async function consume(topic: string, lakehouse: string, group: string) {
     consumeArgs({ brokers: BROKERS, topic, lakehouse, group, untilCaughtUp: true }, [
       "--max-rows",
       "500",
+      "--backlog-rows",
+      "0",
     ]),
   );
   assert.equal(r.code, 0, `consume failed:\n${r.stderr}`);

@@ -13,7 +13,12 @@ export function chaosConsumeArgs(
   lakehouse: string,
   group: string,
 ): string[] {
-  return consumeArgs({ brokers, topic, lakehouse, group, sessionTimeoutMs: 6000 });
+  // Scenarios time their kills by the flush count --max-rows gives: no backlog-sized batches.
+  return [
+    ...consumeArgs({ brokers, topic, lakehouse, group, sessionTimeoutMs: 6000 }),
+    "--backlog-rows",
+    "0",
+  ];
 }
 
 /** A spawned task whose output is drained from the start (a full pipe would stall it). */

@@ -4,7 +4,7 @@
  */
 import { numberOption, type OptionSpecs } from "../config.ts";
 import { SENSORS_OPTION } from "../reading/catalogue_file.ts";
-import { DEFAULT_COMPACTION, type IngestorOptions } from "./ingestor.ts";
+import { DEFAULT_COMPACTION, DEFAULT_FLUSH_POLICY, type IngestorOptions } from "./ingestor.ts";
 
 export const INGEST_OPTIONS = {
   sensors: SENSORS_OPTION,
@@ -25,6 +25,13 @@ export const INGEST_OPTIONS = {
     env: "INGEST_MAX_LATENCY_MS",
     default: "650",
     description: "Flush when the oldest buffered message is this old (freshness bound)",
+  },
+  "backlog-rows": {
+    type: "string",
+    env: "INGEST_BACKLOG_ROWS",
+    default: String(DEFAULT_FLUSH_POLICY.backlogRows),
+    description:
+      "Flush size while consume is behind its topic by more than --max-rows messages: fewer, larger files and less CPU per message while draining a backlog (0: off)",
   },
   "dedup-horizon": {
     type: "string",
@@ -86,6 +93,7 @@ export function ingestorOptions(
       maxRows: numberOption("max-rows", o["max-rows"], { integer: true, min: 1 }),
       maxBytes: numberOption("max-bytes", o["max-bytes"], { integer: true, min: 1024 }),
       maxLatencyMs: numberOption("max-latency-ms", o["max-latency-ms"], { min: 10 }),
+      backlogRows: numberOption("backlog-rows", o["backlog-rows"], { integer: true, min: 0 }),
     },
     dedupHorizonMs: numberOption("dedup-horizon", o["dedup-horizon"], { min: 1 }) * 1000,
     maxPayloadBytes: numberOption("max-payload-bytes", o["max-payload-bytes"], {

@@ -3,7 +3,10 @@
  * batch and its flush policy. The Kafka consumer and the file source feed records into it.
  *
  * A flush happens on whichever comes first: `maxRows`, `maxBytes` or `maxLatencyMs` since the
- * batch's first record — bounded freshness without tiny files under load. All flushes and
+ * batch's first record — bounded freshness without tiny files under load. While the source
+ * reports a backlog (a consumer behind its topic), batches grow to `backlogRows`: every flush
+ * costs a file per partition and table whatever its size, and freshness is moot until the
+ * backlog is gone. All flushes and
  * record additions are serialised by `exclusive()`, so a timer-driven flush never interleaves
  * with a source adding records.
  */
@@ -26,14 +29,25 @@ export interface FlushPolicy {
   maxRows: number;
   /** Approximate bytes buffered at most (default 32 MiB). */
   maxBytes: number;
-  /** Age of the oldest buffered record at most, ms (default 800: freshness p99 stays under 1.5 s with commit time on top). */
+  /** Age of the oldest buffered record at most, ms (default 650: freshness p99 stays under 1.5 s with commit time on top). */
   maxLatencyMs: number;
+  /**
+   * Rows per flush while the source is more than `maxRows` records behind (0: no backlog
+   * mode). `maxBytes` scales with it, and the latency trigger waits BACKLOG_LATENCY_FACTOR
+   * times longer: per-file and per-commit costs are paid once per partition and flush, so a
+   * backlog drains with fewer, larger files and less CPU.
+   */
+  backlogRows: number;
 }
+
+/** How much longer a batch may wait while draining a backlog (it fills long before). */
+const BACKLOG_LATENCY_FACTOR = 10;
 
 export const DEFAULT_FLUSH_POLICY: FlushPolicy = {
   maxRows: 50_000,
   maxBytes: 16 * 1024 * 1024,
   maxLatencyMs: 650,
+  backlogRows: 200_000,
 };
 
 export interface IngestorOptions {
@@ -126,6 +140,8 @@ export interface IngestTotals {
 export class Ingestor {
   readonly policy: FlushPolicy;
   readonly dedup: DedupState;
+  /** Records each stream of the source still has to deliver (see reportBacklog). */
+  readonly #backlog = new Map<string, number>();
   readonly totals: IngestTotals = {
     records: 0,
     readings: 0,
@@ -322,7 +338,7 @@ export class Ingestor {
    */
   async addAll(records: SourceRecord[]): Promise<void> {
     for (let i = 0; i < records.length;) {
-      const room = Math.max(1, this.policy.maxRows - this.#batch.size);
+      const room = Math.max(1, this.#limits().rows - this.#batch.size);
       this.add(records.slice(i, i + room));
       i += room;
       if (this.shouldFlush()) await this.startFlush();
@@ -333,8 +349,43 @@ export class Ingestor {
   shouldFlush(now = performance.now()): boolean {
     const b = this.#batch;
     if (b.size === 0 && b.lastPosition.size === 0) return false;
-    return b.size >= this.policy.maxRows || b.bytes >= this.policy.maxBytes ||
-      now - b.startedAt >= this.policy.maxLatencyMs;
+    const limits = this.#limits();
+    return b.size >= limits.rows || b.bytes >= limits.bytes ||
+      now - b.startedAt >= limits.latencyMs;
+  }
+
+  /**
+   * Records the source still has to deliver for one of its streams (a Kafka partition: the
+   * high watermark minus the next offset), as of its latest fetch. Batches grow while the sum
+   * exceeds `maxRows` (see FlushPolicy.backlogRows).
+   */
+  reportBacklog(stream: string, records: number): void {
+    this.#backlog.set(stream, Math.max(0, records));
+  }
+
+  /** Forgets every reported backlog (the source's streams changed: a rebalance). */
+  clearBacklog(): void {
+    this.#backlog.clear();
+  }
+
+  /** Whether the batches are in backlog mode now (see FlushPolicy.backlogRows). */
+  get draining(): boolean {
+    const p = this.policy;
+    if (p.backlogRows <= p.maxRows) return false;
+    let behind = 0;
+    for (const n of this.#backlog.values()) behind += n;
+    return behind > p.maxRows;
+  }
+
+  /** The flush triggers in force: the policy's, or the backlog mode's. */
+  #limits(): { rows: number; bytes: number; latencyMs: number } {
+    const p = this.policy;
+    if (!this.draining) return { rows: p.maxRows, bytes: p.maxBytes, latencyMs: p.maxLatencyMs };
+    return {
+      rows: p.backlogRows,
+      bytes: Math.round(p.maxBytes * p.backlogRows / p.maxRows),
+      latencyMs: p.maxLatencyMs * BACKLOG_LATENCY_FACTOR,
+    };
   }
 
   /** The error that made the ingestor unusable (a failed flush), or null. */

@@ -376,6 +376,7 @@ class KafkaSource implements RunningConsumer {
       await ingestor.flushNow();
       await ingestor.resync();
       this.#verified.clear();
+      ingestor.clearBacklog();
     }).catch((err) => this.#fail(err));
   }
 
@@ -421,7 +422,12 @@ class KafkaSource implements RunningConsumer {
       await this.#ingestor.exclusive(async () => {
         if (this.#stopping || !isRunning() || isStale() || batch.messages.length === 0) return;
         const records = this.#positioned(batch);
-        if (records) await this.#ingestor.addAll(records);
+        if (!records) return;
+        this.#ingestor.reportBacklog(
+          String(batch.partition),
+          Number(batch.highWatermark) - Number(batch.lastOffset()) - 1,
+        );
+        await this.#ingestor.addAll(records);
       }).catch((err) => this.#fail(err));
     } finally {
       clearInterval(beat);
