@@ -65,13 +65,17 @@ function spawnOpts(env: KafkaBenchEnv, extra: SpawnTaskOptions = {}): SpawnTaskO
   return { deno: env.deno, ...extra };
 }
 
-/** `deno task produce --rate 0` of `count` messages to `topic` (created with 3 partitions). */
+/**
+ * `deno task produce --rate 0` of `count` messages to `topic` (created with 3 partitions), from
+ * `site` (the simulator's site and start options; default the bench site) with `faults`.
+ */
 export async function benchProduce(
   env: KafkaBenchEnv,
   topic: string,
   count: number,
   cfg: ProducerConfig,
   faults = "light",
+  site: readonly string[] = BENCH_SITE,
 ): Promise<ProduceRun> {
   const args = [
     "--brokers",
@@ -91,7 +95,7 @@ export async function benchProduce(
     `--acks=${cfg.acks}`,
     "--batch-size",
     String(cfg.batchSize),
-    ...BENCH_SITE,
+    ...site,
   ];
   const out = await spawnTask("produce", args, {}, spawnOpts(env)).output();
   const stdout = new TextDecoder().decode(out.stdout);

@@ -1,6 +1,6 @@
 /**
  * The Kafka scenarios of `deno task bench`, one runner each: producer, pipeline, freshness,
- * memory and peers, plus the untimed broker warm-up before them. Each returns the figures
+ * memory, peers, rejects, alarm-latency and soak, plus the untimed broker warm-up before them. Each returns the figures
  * bench/run.ts stores under its name.
  *
  * @module
@@ -16,6 +16,7 @@ import {
 } from "./kafka_bench.ts";
 import { benchOptimize } from "./lakehouse_bench.ts";
 import { benchPeers } from "./peers_bench.ts";
+import { benchRejects } from "./rejects_bench.ts";
 import { alarmLatency } from "./alarm_latency.ts";
 import { soak } from "./soak.ts";
 import { PRODUCERS, type ScenarioContext } from "./sizes.ts";
@@ -28,6 +29,7 @@ export const KAFKA_SCENARIOS = [
   "freshness",
   "memory",
   "peers",
+  "rejects",
   "alarm-latency",
   "soak",
 ] as const;
@@ -199,13 +201,39 @@ export async function memoryScenario(ctx: ScenarioContext): Promise<unknown> {
   };
 }
 
-/** consume vs the Python (and optionally Spark) peers over one topic. */
-export async function peersScenario(ctx: ScenarioContext): Promise<unknown> {
+/**
+ * consume vs the columnar and row-wise Python peers (and optionally Spark) on the clean and
+ * fleet workloads. `onCleanTopic` hears of the clean topic, which the rejects scenario reuses.
+ */
+export async function peersScenario(
+  ctx: ScenarioContext,
+  onCleanTopic: (topic: string) => void,
+): Promise<unknown> {
   const { sizes, env } = ctx;
-  const t = ctx.topic("peers");
-  await benchProduce(env, t, sizes.peersMessages, PRODUCERS.after);
-  return benchPeers(env, t, sizes.peersMessages, sizes.runs, ctx.lakehouse, {
+  return await benchPeers({
+    env,
+    messages: sizes.peersMessages,
+    runs: sizes.runs,
+    freshDir: ctx.lakehouse,
+    topic: ctx.topic,
+    note: (l) => ctx.notes.push(l),
     spark: ctx.peers?.includes("spark"),
+    onTopic: (w, t) => w === "clean" && onCleanTopic(t),
+  });
+}
+
+/** A mostly-rejected topic (future timestamps) drained beside the clean one, alternating. */
+export async function rejectsScenario(
+  ctx: ScenarioContext,
+  cleanTopic: string | null,
+): Promise<unknown> {
+  const { sizes, env } = ctx;
+  return await benchRejects(env, {
+    messages: sizes.peersMessages,
+    runs: sizes.runs,
+    topic: ctx.topic,
+    freshDir: ctx.lakehouse,
+    cleanTopic,
   });
 }
 

@@ -176,28 +176,69 @@ function memoryRows({ add, count }: RowBuilder): void {
   );
 }
 
-/** consume vs its peers, and the bare clients. */
-function peersRows({ add, count, rows, f }: RowBuilder): void {
-  const peers = `peers (${count("peers.messages")} msgs, 3 partitions, alternating runs)`;
+/** A peer's four rows (msg/s, CPU s, CPU µs a message, peak RSS), or why it did not run. */
+function peerRows({ add, rows, f }: RowBuilder, scenario: string, who: string, path: string): void {
+  const skipped = get(f, `${path}.skipped`) ?? get(f, `${path}.error`);
+  if (skipped !== undefined) {
+    rows.push({ scenario, figure: `${who}: not run`, value: String(skipped) });
+    return;
+  }
+  add(scenario, `${who} — msg/s`, `${path}.msgsPerSec`);
+  add(scenario, `${who} — CPU s (user + sys)`, `${path}.cpuSeconds`);
+  add(scenario, `${who} — CPU µs a message`, `${path}.cpuUsPerMessage`);
+  add(scenario, `${who} — peak RSS, MiB`, `${path}.peakRssMiB`);
+}
+
+/** Pairwise ratios a/b: msg/s, CPU s, peak RSS, with the issue's targets where it sets them. */
+function ratioRows(
+  { add }: RowBuilder,
+  scenario: string,
+  who: string,
+  path: string,
+  targets: [string?, string?, string?] = [],
+): void {
+  add(scenario, `${who} — msg/s (pairwise)`, `${path}.msgsPerSec`, targets[0]);
+  add(scenario, `${who} — CPU s (pairwise)`, `${path}.cpuSeconds`, targets[1]);
+  add(scenario, `${who} — peak RSS (pairwise)`, `${path}.peakRss`, targets[2]);
+}
+
+/** consume vs the Python peers on each workload, Spark, and the bare client. */
+function peersRows(b: RowBuilder): void {
+  const { add, count, rows, f } = b;
+  const runs = "3 partitions, alternating runs";
+  for (const w of ["clean", "fleet"]) {
+    const p = `peers.workloads.${w}`;
+    if (get(f, p) === undefined) continue;
+    const scenario = `peers, ${get(f, `${p}.label`)} (${count("peers.messages")} msgs, ${runs})`;
+    peerRows(b, scenario, "consume --until-caught-up", `${p}.consume`);
+    peerRows(b, scenario, "columnar Python (lists a column → pyarrow → delta-rs)", `${p}.columnar`);
+    peerRows(b, scenario, "row-wise Python (Table.from_pylist → delta-rs)", `${p}.rowwise`);
+    ratioRows(b, scenario, "consume / columnar", `${p}.consumeOverColumnar`, [
+      "≥ 1.3",
+      "≤ 1",
+      "< 1",
+    ]);
+    ratioRows(b, scenario, "consume / row-wise", `${p}.consumeOverRowwise`);
+    const silver = get(f, `${p}.silverRows`) as Record<string, number> | undefined;
+    if (silver) {
+      rows.push({
+        scenario,
+        figure: "silver rows (consume / columnar / row-wise, first run)",
+        value: `${silver.consume} / ${silver.columnar ?? "–"} / ${silver.rowwise ?? "–"}`,
+      });
+    }
+  }
+  // Results from before 2026-12-07 carry one topic, one Python peer and @platformatic/kafka.
+  const peers = `peers (${count("peers.messages")} msgs, ${runs})`;
   for (
     const [who, path] of [
-      ["consume --until-caught-up", "peers.consume"],
       ["Python peer (confluent-kafka + pyarrow + delta-rs)", "peers.python"],
-      ["Spark peer (Structured Streaming + delta-spark, local[2])", "peers.spark"],
-      ["bare kafkajs (fetch + JSON.parse, no writes)", "peers.clients.kafkajs"],
-      // Results from before 2026-12-07 carry this client; later runs no longer measure it.
+      ["Spark peer (Structured Streaming + delta-spark, local[2]), fleet", "peers.spark"],
+      ["bare kafkajs (fetch + JSON.parse, no writes), fleet", "peers.clients.kafkajs"],
       ["bare @platformatic/kafka (same)", "peers.clients.platformatic"],
     ]
   ) {
-    const skipped = get(f, `${path}.skipped`) ?? get(f, `${path}.error`);
-    if (skipped !== undefined) {
-      rows.push({ scenario: peers, figure: `${who}: not run`, value: String(skipped) });
-      continue;
-    }
-    add(peers, `${who} — msg/s`, `${path}.msgsPerSec`);
-    add(peers, `${who} — CPU s (user + sys)`, `${path}.cpuSeconds`);
-    add(peers, `${who} — CPU µs a message`, `${path}.cpuUsPerMessage`);
-    add(peers, `${who} — peak RSS, MiB`, `${path}.peakRssMiB`);
+    if (get(f, path) !== undefined) peerRows(b, peers, who, path);
   }
   add(peers, "consume / Python — msg/s (pairwise)", "peers.consumeOverPython.msgsPerSec", "≥ 1.3");
   add(peers, "consume / Python — CPU s", "peers.consumeOverPython.cpuSeconds");
@@ -214,6 +255,28 @@ function peersRows({ add, count, rows, f }: RowBuilder): void {
     "@platformatic/kafka / kafkajs — CPU s",
     "peers.clients.platformaticOverKafkajs.cpuSeconds",
   );
+}
+
+/** A mostly-rejected topic drained beside the clean one. */
+function rejectsRows(b: RowBuilder): void {
+  const { count, rows, f } = b;
+  if (get(f, "rejects") === undefined) return;
+  const scenario = `rejects (${count("rejects.messages")} msgs, every reading future_timestamp, ` +
+    "alternating with the clean topic)";
+  if (get(f, "rejects.error") !== undefined) {
+    rows.push({ scenario, figure: "error", value: String(get(f, "rejects.error")).slice(0, 120) });
+    return;
+  }
+  peerRows(b, scenario, "consume, clean topic", "rejects.clean");
+  peerRows(b, scenario, "consume, rejects topic", "rejects.rejects");
+  ratioRows(b, scenario, "rejects / clean", "rejects.rejectsOverClean", ["≥ 0.8", "", "≤ 1"]);
+  rows.push({
+    scenario,
+    figure: "rows of the first rejects drain (bronze / silver / quarantine)",
+    value: `${get(f, "rejects.rows.bronze")} / ${get(f, "rejects.rows.silver")} / ${
+      get(f, "rejects.rows.quarantine")
+    }`,
+  });
 }
 
 /** Files before and after optimize, on the memory scenario's lakehouse. */
@@ -348,6 +411,7 @@ const SECTIONS: ((b: RowBuilder) => void)[] = [
   goldRows,
   memoryRows,
   peersRows,
+  rejectsRows,
   alarmLatencyRows,
   soakRows,
   tableHealthRows,

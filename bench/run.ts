@@ -24,6 +24,7 @@ import {
   peersScenario,
   pipelineScenario,
   producerScenario,
+  rejectsScenario,
   soakScenario,
   warmUpBroker,
 } from "./kafka_scenarios.ts";
@@ -199,12 +200,14 @@ async function runScenarios(
   await scenario("pipeline", () => pipelineScenario(ctx, pipelineTopic));
   await scenario("freshness", () => freshnessScenario(ctx));
   await scenario("memory", () => memoryScenario(ctx));
-  await scenario("peers", () => peersScenario(ctx));
+  let cleanTopic: string | null = null;
+  await scenario("peers", () => peersScenario(ctx, (t) => cleanTopic = t));
+  await scenario("rejects", () => rejectsScenario(ctx, cleanTopic));
   await scenario("alarm-latency", () => alarmLatencyScenario(ctx));
   await scenario("soak", () => soakScenario(ctx));
-  const python = (figures.peers as PeersResult | undefined)?.python;
+  const python = (figures.peers as PeersResult | undefined)?.workloads?.fleet.columnar;
   if (python && "skipped" in python) {
-    ctx.notes.push(`peers: Python peer skipped (${python.skipped})`);
+    ctx.notes.push(`peers: Python peers skipped (${python.skipped})`);
   }
   // Table health was measured on the memory scenario's lakehouse; report it on its own.
   const mem = figures.memory as { tableHealth?: unknown } | undefined;

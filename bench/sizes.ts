@@ -24,7 +24,7 @@ export interface BenchSizes {
   decodeMessages: number;
   /** Messages produced and read back, untimed, before the Kafka scenarios (0: none). */
   warmupMessages: number;
-  /** Topic length of the peers scenario (consume vs the Python and Spark peers). */
+  /** Topic length of each workload of the peers scenario (clean, fleet) and of the rejects one. */
   peersMessages: number;
   /** Backfill scenario: readings in silver first, then readings one day older than them. */
   backfillSilverRows: number;
@@ -81,7 +81,7 @@ export const SIZES: Record<"full" | "quick", BenchSizes> = {
     snapshotCommits: 1_000,
     decodeMessages: 100_000,
     warmupMessages: 0,
-    peersMessages: 100_000,
+    peersMessages: 50_000,
     backfillSilverRows: 200_000,
     backfillRows: 20_000,
     alarmRate: 2_000,

@@ -45,7 +45,8 @@ export const OPTIONS = {
     type: "string",
     env: "BENCH_PEERS_MESSAGES",
     default: "",
-    description: "Topic length of the peers scenario (default 1000000, quick 100000)",
+    description:
+      "Topic length of each topic of the peers and rejects scenarios (default 1000000, quick 50000)",
   },
   "backfill-rows": {
     type: "string",

@@ -30,6 +30,7 @@ Deno.test({
           "freshness",
           "memory",
           "peers",
+          "rejects",
           "tableHealth",
           "alarm-latency",
           "soak",
@@ -46,6 +47,20 @@ Deno.test({
         assert.ok(k in json.figures.pipeline.ratio, k);
         assert.ok(k in json.figures.freshness.p99Ms, k);
       }
+      // Both Python peers keep the same readings in silver; the rejects topic lands in quarantine.
+      for (const w of ["clean", "fleet"]) {
+        const p = json.figures.peers.workloads[w];
+        assert.ok("median" in p.consumeOverColumnar.msgsPerSec, `${w}: consume/columnar`);
+        assert.ok("median" in p.consumeOverRowwise.cpuSeconds, `${w}: consume/rowwise CPU`);
+        assert.equal(p.silverRows.columnar, p.silverRows.rowwise, `${w}: silver rows`);
+      }
+      const rejects = json.figures.rejects;
+      assert.deepEqual(
+        [rejects.rows.silver, rejects.rows.quarantine],
+        [0, rejects.messages],
+        "every reading of the rejects topic is quarantined",
+      );
+      assert.ok("median" in rejects.rejectsOverClean.msgsPerSec);
       const md = await Deno.readTextFile(join(dir, "latest.md"));
       assert.match(md, /^# Benchmark results \(quick\)/);
       assert.match(md, /\| Scenario \| Figure \| Median \| Min \| Max \| Target \|/);
