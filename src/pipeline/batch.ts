@@ -309,7 +309,7 @@ export class Batch {
     const reader = await this.conn.runAndReadAll(
       `SELECT app, count(*) FILTER (WHERE status = ${STATUS.valid}),
          count(*) FILTER (WHERE status = ${STATUS.duplicate})
-       FROM staging_rows GROUP BY app`,
+       FROM staging GROUP BY app`,
     );
     const byIndex = new Map([...this.#apps.values()].map((a) => [a.index, a]));
     for (const [index, valid, duplicates] of reader.getRows()) {
@@ -578,13 +578,19 @@ export class Batch {
         ? `nullif(r."${n}", 'NaN'::DOUBLE) AS "${n}"`
         : `r."${n}"`
     );
+    // Materialised once, and its inputs dropped: every table's write reads it twice (partition
+    // counts, then the COPY), and each read of a view re-decoded the dictionary and re-joined
+    // the extras — holding the batch twice over, past the writer's memory limit when a batch
+    // was all rejects (a detail each). The writer's status changes go to this table.
     await conn.run(
-      `CREATE OR REPLACE TEMP VIEW staging AS SELECT ${decoded.join(", ")}, x.detail, x.b64,
+      `CREATE OR REPLACE TEMP TABLE staging AS SELECT ${decoded.join(", ")}, x.detail, x.b64,
           x.extras
         FROM staging_rows r
         CROSS JOIN (SELECT list(s ORDER BY code) AS strings FROM staging_dict) d
         LEFT JOIN staging_extras x ON x.row = r.row`,
     );
+    await conn.run("DROP TABLE staging_rows");
+    await conn.run("DROP TABLE staging_extras");
     await conn.run(STAGING_MESSAGES);
   }
 }

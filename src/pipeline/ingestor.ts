@@ -47,7 +47,7 @@ export const DEFAULT_FLUSH_POLICY: FlushPolicy = {
   maxRows: 50_000,
   maxBytes: 16 * 1024 * 1024,
   maxLatencyMs: 650,
-  backlogRows: 200_000,
+  backlogRows: 100_000,
 };
 
 export interface IngestorOptions {

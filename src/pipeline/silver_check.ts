@@ -55,7 +55,7 @@ export async function markConflicts(
   if (adds.length === 0) return 0;
   await enableLocation(conn, snap.path);
   const result = await conn.run(
-    `UPDATE staging_rows SET status = ${STATUS.duplicate}
+    `UPDATE staging SET status = ${STATUS.duplicate}
      WHERE status = ${STATUS.valid} AND "row" IN (
        SELECT s."row" FROM staging s
        SEMI JOIN (${keysScanSql(snap, adds, false)}) f
@@ -234,7 +234,7 @@ export async function resolveAgainstSilver(
      LEFT JOIN firsts f ON f."row" = u."row"`,
   );
   await conn.run(
-    `UPDATE staging_rows SET status = r.status FROM resolved r WHERE staging_rows."row" = r."row"`,
+    `UPDATE staging SET status = r.status FROM resolved r WHERE staging."row" = r."row"`,
   );
   const counts = await conn.runAndReadAll(
     `SELECT count(*) FILTER (WHERE status = ${STATUS.valid}),

@@ -141,6 +141,16 @@ export function showValue(v: unknown): string {
   return s.length > DETAIL_VALUE_MAX ? `${s.slice(0, DETAIL_VALUE_MAX)}… (${s.length} chars)` : s;
 }
 
+/**
+ * The ISO form of the ingest clock, remembered: a batch reads the clock every 256 records,
+ * and a topic of future readings would otherwise format the same instant for each of them.
+ */
+let lastIso = { ms: NaN, iso: "" };
+function isoTime(ms: number): string {
+  if (lastIso.ms !== ms) lastIso = { ms, iso: new Date(ms).toISOString() };
+  return lastIso.iso;
+}
+
 function reject(reason: string, detail: string, hints: PartitionHints): DecodeResult {
   return { ok: false, reason, detail, hints };
 }
@@ -370,7 +380,7 @@ function decodeCommon(
       "future_timestamp",
       `timestamp ${showValue(rawTs)} is ${
         Math.round((timestamp - opts.nowMs) / 1000)
-      } s ahead of the ingest clock (${new Date(opts.nowMs).toISOString()}; tolerance ${
+      } s ahead of the ingest clock (${isoTime(opts.nowMs)}; tolerance ${
         (opts.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS) / 1000
       } s)`,
       hints,
