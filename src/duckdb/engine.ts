@@ -5,7 +5,14 @@
  * extension is loaded the same way everywhere and the lifetime of instance and connection is
  * explicit: whoever opens closes.
  */
-import { type DuckDBConnection, DuckDBInstance, StatementType } from "@duckdb/node-api";
+import {
+  type DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  INTEGER,
+  StatementType,
+  VARCHAR,
+} from "@duckdb/node-api";
 import { readEnv } from "../config.ts";
 import { isS3 } from "../storage/location.ts";
 import { s3InUse } from "../storage/storage.ts";
@@ -168,6 +175,37 @@ export function sqlString(value: string): string {
 /** Quotes an identifier. */
 export function sqlIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Appends (integer, string) pairs to a two-column table (INTEGER, VARCHAR) in data chunks: one
+ * native call per string, where {@link appendRows} makes one per cell and row.
+ */
+export async function appendKeyedStrings(
+  conn: DuckDBConnection,
+  table: string,
+  rows: readonly (readonly [number, string])[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  const appender = await conn.createAppender(table);
+  try {
+    for (let start = 0; start < rows.length; start += 2048) {
+      const n = Math.min(2048, rows.length - start);
+      const chunk = DuckDBDataChunk.create([INTEGER, VARCHAR], n);
+      const keys = chunk.getColumnVector(0);
+      const strings = chunk.getColumnVector(1);
+      for (let i = 0; i < n; i++) {
+        keys.setItem(i, rows[start + i][0]);
+        strings.setItem(i, rows[start + i][1]);
+      }
+      keys.flush();
+      strings.flush();
+      appender.appendDataChunk(chunk);
+    }
+    appender.flushSync();
+  } finally {
+    appender.closeSync();
+  }
 }
 
 /** A cell of {@link appendRows}: numbers go to INTEGER columns, bigints to BIGINT. */

@@ -42,7 +42,8 @@ import {
 } from "@duckdb/node-api";
 import type { SensorCatalogue } from "../reading/catalogue.ts";
 import { decodeMessage, type DecodeOptions, type DecodeResult } from "../reading/decode.ts";
-import { appendRows } from "../duckdb/engine.ts";
+import { appendKeyedStrings, appendRows } from "../duckdb/engine.ts";
+import { base64, lossyUtf8, strictUtf8, withoutBom } from "./payload_text.ts";
 import type { DedupState } from "./dedup.ts";
 import type { IngestTable } from "./tables.ts";
 
@@ -78,7 +79,7 @@ export const STATUS = { valid: 0, duplicate: 1, rejected: 2, check: 3, replay: 4
  * costs BigInt arithmetic per row once a chunk holds one NULL. Numbers travel as DOUBLE (exact
  * below 2^53, no BigInt) with NaN for NULL; a `code` indexes the batch's dictionary from 1, and
  * 0 (no such list element) reads as NULL. The rare optional strings (a reject's detail, the
- * base64 of a non-UTF-8 payload, the extra columns' JSON) go to `staging_extras`, a row per
+ * base64 of a non-UTF-8 payload, the extra columns' JSON) go to SIDE_COLUMNS' tables, a row per
  * reading that has one, joined on `row` (the reading's index in the batch, written from the
  * loop counter, not stored).
  */
@@ -101,6 +102,13 @@ const ROW_COLUMNS = [
   ["value", "DOUBLE"],
   ["unit", "code"],
 ] as const;
+
+/**
+ * The optional strings of a few rows — a reject's detail, the base64 of a non-UTF-8 payload, the
+ * catalogue columns' JSON — each its own (row, s) table of the rows that have one: no NULLs to
+ * cross (see ROW_COLUMNS), one string crossing each, none for the rows without.
+ */
+const SIDE_COLUMNS = ["detail", "b64", "extras"] as const;
 
 /** DuckDB's vector size: the most rows a data chunk holds (a larger count is refused). */
 const CHUNK_ROWS = 2048;
@@ -149,23 +157,6 @@ export interface AppCounts {
   duplicates: number;
   /** Quarantined records by reason. */
   rejected: Record<string, number>;
-}
-
-/*
- * `ignoreBOM: true` keeps a leading byte order mark in the text, so bronze holds the payload
- * exactly (TextDecoder drops it by default). The reading is decoded without it: RFC 8259 lets
- * a parser ignore a BOM, and Windows tools write them.
- */
-const lossyUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-const withoutBom = (s: string) => s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
-
-function base64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
 }
 
 export interface BatchOptions {
@@ -217,8 +208,12 @@ export class Batch {
   /** The batch's dictionary of low-cardinality strings: code = index + 1. */
   readonly #codes = new Map<string, number>();
   readonly #strings: string[] = [];
-  /** Rows with a detail, a base64 payload or extra columns: [row, detail, base64, extras]. */
-  readonly #extras: [number, string | null, string | null, string | null][] = [];
+  /** The rare optional strings, each a [row, text] list (see SIDE_COLUMNS). */
+  readonly #side: Record<(typeof SIDE_COLUMNS)[number], [number, string][]> = {
+    detail: [],
+    b64: [],
+    extras: [],
+  };
   /** Records added (a wide one stages several rows). */
   #records = 0;
   /** Reused for every record's decoded readings. */
@@ -432,12 +427,12 @@ export class Batch {
     c.parts.push(parts);
     c.key.push(this.#code(rec.key));
     c.kts.push(rec.kafkaTimestampMs ?? NaN);
-    if (raw64 !== null) this.#extras.push([this.#rows - 1, null, raw64, null]);
+    if (raw64 !== null) this.#side.b64.push([this.#rows - 1, raw64]);
     c.payload.push(text);
     if (decoded.ok) {
       const r = decoded.reading;
       if (decoded.extras !== null) {
-        this.#extras.push([this.#rows - 1, null, null, JSON.stringify(decoded.extras)]);
+        this.#side.extras.push([this.#rows - 1, JSON.stringify(decoded.extras)]);
       }
       let status: number;
       if (inSilver) {
@@ -487,10 +482,7 @@ export class Batch {
     c.building.push(this.#code(hints.building));
     c.type.push(this.#code(hints.type));
     c.reason.push(this.#code(reason));
-    const row = this.#rows - 1;
-    const last = this.#extras.at(-1);
-    if (last?.[0] === row) last[1] = detail;
-    else this.#extras.push([row, detail, null, null]);
+    this.#side.detail.push([this.#rows - 1, detail]);
     c.ts.push(NaN);
     c.device_id.push(0);
     c.floor.push(NaN);
@@ -532,8 +524,8 @@ export class Batch {
 
   /**
    * Completes the staging tables on the batch's connection: `staging_rows` (the last chunk),
-   * `staging_extras`, `staging_dict` and `staging_apps`, and the `staging` view joining them
-   * back into one row per record with the columns ROW_COLUMNS names plus `detail` and `b64`.
+   * the SIDE_COLUMNS tables, `staging_dict` and `staging_apps`, then `staging`, joining them
+   * into one row per reading with the columns ROW_COLUMNS names plus SIDE_COLUMNS.
    */
   async stage(): Promise<void> {
     const conn = this.conn;
@@ -547,10 +539,6 @@ export class Batch {
       appender.closeSync();
     }
     await conn.run("CREATE OR REPLACE TEMP TABLE staging_dict (code INTEGER, s VARCHAR)");
-    await conn.run(
-      `CREATE OR REPLACE TEMP TABLE staging_extras
-        (row INTEGER, detail VARCHAR, b64 VARCHAR, extras VARCHAR)`,
-    );
     await conn.run(
       `CREATE OR REPLACE TEMP TABLE staging_apps (app INTEGER, app_id VARCHAR, source VARCHAR,
         topic VARCHAR, kafka_partition INTEGER, file VARCHAR, label VARCHAR)`,
@@ -569,8 +557,11 @@ export class Batch {
       ]),
     );
     await appendRows(conn, "staging_dict", this.#strings.map((str, i) => [i + 1, str]));
-    await appendRows(conn, "staging_extras", this.#extras);
-    this.#extras.length = 0;
+    for (const name of SIDE_COLUMNS) {
+      await conn.run(`CREATE OR REPLACE TEMP TABLE "staging_${name}" (row INTEGER, s VARCHAR)`);
+      await appendKeyedStrings(conn, `staging_${name}`, this.#side[name]);
+      this.#side[name].length = 0;
+    }
     const decoded = ROW_COLUMNS.map(([n, t]) =>
       t === "code"
         ? `d.strings[r."${n}"] AS "${n}"`
@@ -583,14 +574,18 @@ export class Batch {
     // the extras — holding the batch twice over, past the writer's memory limit when a batch
     // was all rejects (a detail each). The writer's status changes go to this table.
     await conn.run(
-      `CREATE OR REPLACE TEMP TABLE staging AS SELECT ${decoded.join(", ")}, x.detail, x.b64,
-          x.extras
+      `CREATE OR REPLACE TEMP TABLE staging AS SELECT ${decoded.join(", ")}, ${
+        SIDE_COLUMNS.map((n) => `"x_${n}".s AS ${n}`).join(", ")
+      }
         FROM staging_rows r
         CROSS JOIN (SELECT list(s ORDER BY code) AS strings FROM staging_dict) d
-        LEFT JOIN staging_extras x ON x.row = r.row`,
+        ${
+        SIDE_COLUMNS.map((n) => `LEFT JOIN "staging_${n}" "x_${n}" ON "x_${n}".row = r.row`).join(
+          " ",
+        )
+      }`,
     );
-    await conn.run("DROP TABLE staging_rows");
-    await conn.run("DROP TABLE staging_extras");
+    for (const name of ["rows", ...SIDE_COLUMNS]) await conn.run(`DROP TABLE "staging_${name}"`);
     await conn.run(STAGING_MESSAGES);
   }
 }
