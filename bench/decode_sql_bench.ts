@@ -1,10 +1,11 @@
 /**
  * Decode cost alone, µs a message, both ways: the reference JavaScript decoder (`decodeMessage`
  * on UTF-8 bytes, as the consumer receives them) and the SQL decoder (sql/decode/) over the
- * same payloads appended as one VARCHAR column (the append timed apart from the statement).
+ * same payloads appended as one VARCHAR column (the append timed apart from the statement), and
+ * the lean probes of sql/decode/lean_probe.sql (how fast a fast-path SQL decoder could be).
  * Simulator-shaped payloads (src/pipeline/sql_decode_payloads.ts), ~3 % faults.
  *
- * Run: `deno run --allow-read --allow-ffi --allow-env bench/decode_sql_bench.ts [messages] [threads]`
+ * Run: `deno run --allow-read --allow-ffi --allow-env --allow-sys=loadavg bench/decode_sql_bench.ts [messages] [threads]`
  *
  * @module
  */
@@ -15,6 +16,7 @@ import { builtinCatalogue } from "../src/reading/catalogue_file.ts";
 import { decodeMessage, type DecodeResult } from "../src/reading/decode.ts";
 import { simulatorPayloads } from "../src/pipeline/sql_decode_payloads.ts";
 import { prepareSqlDecode, runSqlDecode } from "../src/pipeline/sql_decode.ts";
+import { readSqlFile } from "../src/query/sql_files.ts";
 
 /** CPU seconds of this process (every thread) so far. */
 const cpu = () => {
@@ -28,6 +30,11 @@ const texts = simulatorPayloads(n, 1, now);
 const enc = new TextEncoder();
 const bytes = texts.map((t) => enc.encode(t));
 const cat = builtinCatalogue();
+const us = (s: number) => (s * 1e6 / n).toFixed(2);
+const line = (name: string, wall: number, c: number) =>
+  `${name.padEnd(14)} ${wall.toFixed(2)} s wall ${us(wall)} µs/msg, CPU ${c.toFixed(2)} s ${
+    us(c)
+  } µs/msg\n`;
 
 const out: DecodeResult[] = [];
 const opts = { catalogue: cat, nowMs: now };
@@ -71,15 +78,21 @@ const r = await db.conn.runAndReadAll(
   "SELECT count(*) FILTER (WHERE NOT needs_js) FROM sql_decoded",
 );
 const decided = Number(r.getRows()[0][0]);
+// The lean probes (sql/decode/lean_probe.sql), one statement each, timed apart.
+const probes: string[] = [];
+const probeText = await readSqlFile("decode/lean_probe.sql");
+for (const part of probeText.split(/^-- probe: /m).slice(1)) {
+  const name = part.slice(0, part.indexOf("\n"));
+  t0 = performance.now();
+  c0 = cpu();
+  await db.conn.run(part.slice(name.length + 1));
+  probes.push(line(`lean: ${name}`, (performance.now() - t0) / 1000, cpu() - c0));
+}
 db.close();
-const us = (s: number) => (s * 1e6 / n).toFixed(2);
-const line = (name: string, wall: number, c: number) =>
-  `${name.padEnd(14)} ${wall.toFixed(2)} s wall ${us(wall)} µs/msg, CPU ${c.toFixed(2)} s ${
-    us(c)
-  } µs/msg\n`;
+
 console.log(
   `messages ${n}, valid ${valid}, SQL-decided ${decided}, DuckDB threads ${threads}\n` +
     line("js decode", jsS, jsC) + line("sql append", appendS, appendC) +
-    line("sql decode", sqlS, sqlC) +
+    line("sql decode", sqlS, sqlC) + probes.join("") +
     `load average    ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
 );
