@@ -35,7 +35,8 @@ import { startTicker } from "../src/progress.ts";
 import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
 import { GoldMonitor, type NotificationOutcome } from "../src/gold/gold_metrics.ts";
 import { waitForSilver } from "../src/gold/wait.ts";
-import { waitForCommit } from "../src/gold/tail.ts";
+import { silverPending, waitForCommit } from "../src/gold/tail.ts";
+import { AggregateCadence } from "../src/gold/schedule.ts";
 import { joinLocation } from "../src/storage/location.ts";
 
 export const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
@@ -146,9 +147,13 @@ function report(results: GoldTableResult[]): void {
 /** DuckDB's memory limit in --watch (issue: gold ≤ 512 MB at building-fleet scale). */
 const WATCH_MEMORY_LIMIT = "512MB";
 
-/** One refresh of --watch as one line: `silver v12, 0.84 s: alarms v5 (3 rows, 0.41 s), …`. */
-export function watchLine(results: GoldTableResult[]): string {
-  const total = results.reduce((s, r) => s + r.seconds, 0);
+/**
+ * One refresh of --watch as one line: `silver v12, 0.84 s: alarms v5 (3 rows, 0.41 s), …`;
+ * `seconds` is the whole cycle's (opening DuckDB and reading the snapshots included), default
+ * the sum of the tables'.
+ */
+export function watchLine(results: GoldTableResult[], seconds?: number): string {
+  const total = seconds ?? results.reduce((s, r) => s + r.seconds, 0);
   const changed = results.filter((r) => r.mode !== "unchanged")
     .map((r) => `${r.table} v${r.version} (${r.written} rows, ${r.seconds.toFixed(2)} s)`);
   return `silver v${results[0]?.silverVersion ?? "?"}, ${total.toFixed(2)} s: ${
@@ -293,8 +298,15 @@ async function refreshLoop(
   },
 ): Promise<void> {
   const { interval, threads, tables, log, catalogue, monitor } = o;
+  const silverPath = joinLocation(lakehouse, "silver");
+  // The aggregates wait while a newer silver version is pending, each at most --interval
+  // (src/gold/schedule.ts): the next alarm refresh starts at once.
+  const cadence = new AggregateCadence(interval * 1000);
+  let cycleSilver: number | undefined;
   const run = async (full: boolean) => {
     monitor?.refreshStarted();
+    cadence.begin();
+    cycleSilver = undefined;
     let results;
     try {
       results = await refreshGold(lakehouse, {
@@ -306,8 +318,13 @@ async function refreshLoop(
         log,
         catalogue,
         alarmsFirst: true,
+        defer: async (table) =>
+          options.watch && cycleSilver !== undefined &&
+          cadence.mayDefer(table, await silverPending(silverPath, cycleSilver)),
         // Events leave as soon as incidents are committed, before the other rollups.
         onTable: (r) => {
+          cycleSilver = r.silverVersion;
+          cadence.upToDate(r.table);
           monitor?.tableRefreshed(r);
           if (r.table === "incidents" && r.mode !== "unchanged") notifier?.poke();
         },
@@ -351,13 +368,15 @@ async function refreshLoop(
   const onSignal = () => stop.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
-  const silverPath = joinLocation(lakehouse, "silver");
   try {
     let first = true;
     while (!stop.signal.aborted) {
+      const t0 = performance.now();
       const results = await run(first && options.full);
       first = false;
-      if (results.some((r) => r.mode !== "unchanged")) console.log(watchLine(results));
+      if (results.some((r) => r.mode !== "unchanged")) {
+        console.log(watchLine(results, (performance.now() - t0) / 1000));
+      }
       if (stop.signal.aborted) break;
       await waitForCommit(silverPath, results[0].silverVersion + 1, {
         timeoutMs: interval * 1000,

@@ -1,0 +1,142 @@
+/**
+ * gold --watch's scheduling (src/gold/schedule.ts): the alarm path runs on every silver version
+ * and the aggregates may wait, without changing any alarm or incident — a lakehouse whose
+ * aggregates are deferred on most refreshes holds, at every silver version, exactly the alarms
+ * and incidents of one refreshed in full order, and every table catches up once nothing waits.
+ */
+import assert from "node:assert/strict";
+import { openDuckDB, sqlIdent } from "../src/duckdb/engine.ts";
+import { refreshGold } from "../src/gold/refresh.ts";
+import { AggregateCadence, baselineTouched, healthRebuilt, WEEK_MS } from "../src/gold/schedule.ts";
+import { GOLD_TABLES, goldTablePath } from "../src/gold/tables.ts";
+import { HOUR_MS } from "../src/gold/intervals.ts";
+import { snapshotScanSql } from "../src/delta/scan.ts";
+import { loadSnapshot } from "../src/delta/snapshot.ts";
+import { Prng } from "../src/simulator/prng.ts";
+import { type SilverRow, simulate, tempLakehouse, writeSilver } from "./gold_helpers.ts";
+
+Deno.test("schedule: energy_hourly precedes the alarms only for rows a week older than the newest", () => {
+  const newest = Date.UTC(2025, 0, 20, 10, 30);
+  const change = (from: number) => ({
+    ranges: [[from, newest]] as [number, number][],
+    added: [],
+    removedData: false,
+  });
+  assert.equal(baselineTouched(null, newest), true);
+  assert.equal(baselineTouched({ ranges: null, added: [], removedData: true }, newest), true);
+  assert.equal(baselineTouched({ ranges: [], added: [], removedData: false }, newest), false);
+  assert.equal(baselineTouched(change(newest - 5_000), newest), false);
+  assert.equal(baselineTouched(change(newest - 6 * 24 * HOUR_MS), newest), false);
+  // 09:xx a week before is the baseline of today's 10:xx buckets' previous hour only from 10:00 on:
+  // the hour starting exactly a week before the newest hour is a baseline; an hour later is not.
+  const newestHour = Date.UTC(2025, 0, 20, 10);
+  assert.equal(baselineTouched(change(newestHour - WEEK_MS + 59 * 60_000), newest), true);
+  assert.equal(baselineTouched(change(newestHour - WEEK_MS + HOUR_MS), newest), false);
+});
+
+Deno.test("schedule: device_health precedes the incidents only when it cannot be topped up", () => {
+  assert.equal(healthRebuilt(null), true);
+  assert.equal(healthRebuilt({ ranges: null, added: [], removedData: true }), true);
+  assert.equal(healthRebuilt({ ranges: [[0, 1]], added: [], removedData: true }), true);
+  assert.equal(healthRebuilt({ ranges: [[0, 1]], added: [], removedData: false }), false);
+});
+
+Deno.test("schedule: with a version pending, one due aggregate per cycle; idle, all of them", () => {
+  let now = 0;
+  const c = new AggregateCadence(5000, () => now);
+  c.begin();
+  // Never refreshed: due; only the first of them runs while a version is pending.
+  assert.equal(c.mayDefer("readings_1m", true), false);
+  assert.equal(c.mayDefer("floor_1m", true), true);
+  c.upToDate("readings_1m");
+  c.begin();
+  assert.equal(c.mayDefer("readings_1m", true), true); // fresh: waits
+  assert.equal(c.mayDefer("floor_1m", true), false); // due: this cycle's one
+  c.upToDate("floor_1m");
+  c.begin();
+  assert.equal(c.mayDefer("readings_1m", false), false); // nothing pending: everything runs
+  now = 4999;
+  c.begin();
+  assert.equal(c.mayDefer("readings_1m", true), true);
+  now = 5000;
+  c.begin();
+  assert.equal(c.mayDefer("readings_1m", true), false); // stale for the interval: runs
+});
+
+/** A table's rows at its latest version, doubles rounded, as sorted JSON lines. */
+async function rowsOf(lh: string, name: string): Promise<string[]> {
+  const def = GOLD_TABLES.find((d) => d.name === name)!;
+  const cols = def.schema.fields.map((f) =>
+    f.type === "double" ? `round(${sqlIdent(f.name)}, 6) AS ${sqlIdent(f.name)}` : sqlIdent(f.name)
+  );
+  const db = await openDuckDB();
+  try {
+    const rows = (await db.conn.runAndReadAll(
+      `SELECT ${cols.join(", ")} FROM (${
+        snapshotScanSql(await loadSnapshot(goldTablePath(lh, name), { tombstones: false }))
+      })`,
+    )).getRowObjectsJson();
+    return rows.map((r) => JSON.stringify(r)).sort();
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("schedule: deferred aggregates change no alarm or incident, and catch up", async () => {
+  const deferred = await tempLakehouse("gold-schedule-");
+  const reference = await tempLakehouse("gold-schedule-ref-");
+  try {
+    const start = Date.UTC(2025, 0, 6, 18);
+    const { rows } = simulate({
+      seed: 17,
+      start,
+      intervalSeconds: 20,
+      durationSeconds: 6 * 3600,
+      topology: { buildings: 2, floors: 1 },
+      faults: "anomalies",
+    });
+    const rng = new Prng(17);
+    const t = (r: SilverRow) => Number(r.timestamp);
+    const steps = 6;
+    const cuts = Array.from({ length: steps + 1 }, (_, k) => start + k * 3600_000);
+    let held: SilverRow[] = [];
+    let incidents = 0;
+    for (let k = 0; k < steps; k++) {
+      const slice = rows.filter((r) => t(r) >= cuts[k] && (k === steps - 1 || t(r) < cuts[k + 1]));
+      const late = held.filter(() => rng.next() < 0.5);
+      held = [...held.filter((r) => !late.includes(r)), ...slice.filter(() => rng.next() < 0.05)];
+      const now = [...slice.filter((r) => !held.includes(r)), ...late];
+      if (k === steps - 1) now.push(...held);
+      await writeSilver(deferred, now);
+      await writeSilver(reference, now);
+      // The first refresh builds everything; then every aggregate waits on most steps.
+      const ran = await refreshGold(deferred, {
+        alarmsFirst: true,
+        defer: () => k > 0 && k % 3 !== 0,
+      });
+      await refreshGold(reference);
+      const order = ran.map((r) => r.table);
+      if (k > 0 && k % 3 !== 0) assert.deepEqual(order, ["alarms", "incidents"], `step ${k}`);
+      for (const table of ["alarms", "incidents"]) {
+        assert.deepEqual(
+          await rowsOf(deferred, table),
+          await rowsOf(reference, table),
+          `${table} after step ${k}`,
+        );
+      }
+      incidents = (await rowsOf(reference, "incidents")).length;
+    }
+    assert.ok(incidents > 0, "the anomalies profile opens incidents");
+    await refreshGold(deferred, { alarmsFirst: true, defer: () => false });
+    for (const def of GOLD_TABLES) {
+      assert.deepEqual(
+        await rowsOf(deferred, def.name),
+        await rowsOf(reference, def.name),
+        def.name,
+      );
+    }
+  } finally {
+    await Deno.remove(deferred, { recursive: true });
+    await Deno.remove(reference, { recursive: true });
+  }
+});
