@@ -223,6 +223,7 @@ export async function alarmLatency(o: AlarmLatencyOptions) {
       "alarmbench",
       cycleStarts,
       [...episodes.values()].filter((e) => e.arrivedAt !== undefined).map((e) => ({
+        device: e.device,
         sentAt: epoch(e.completingSentAt!),
         eventMs: e.completingEventMs!,
         arrivedAt: epoch(e.arrivedAt!),

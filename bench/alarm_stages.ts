@@ -14,14 +14,13 @@
  * - `notify`: → the webhook POST arriving (the notifier's read of the incidents table, its
  *   outbox and the POST).
  *
- * The silver commit holding a reading is the first whose `alarmbench` file's newest timestamp
- * is at least the reading's: the bench's episode sensors all send the same second at once, so
- * that file holds the reading unless one batch split a second (then the stage boundary is off by
- * one flush, and `consume`/`wait` trade that flush between them; the sum is unaffected).
+ * The silver commit holding a reading is found in the bench building's parquet files (its device
+ * and event time), so a Kafka partition lagging the others is seen as such.
  *
  * @module
  */
 import { join } from "node:path";
+import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 import { percentile } from "./stats.ts";
 
 /** One committed version of a table: when its commit file appeared and what it carries. */
@@ -31,8 +30,8 @@ interface LogEntry {
   at: number;
   /** Silver version of the gold commit's txn (gold tables). */
   silverVersion?: number;
-  /** Newest `timestamp` (epoch ms) of the bench building's files it added (silver). */
-  benchNewestMs?: number;
+  /** Paths (relative to the table) of the bench building's files it added (silver). */
+  benchFiles?: string[];
 }
 
 /** A gold --watch cycle as its stdout line said it: started at (epoch ms) over a silver version. */
@@ -43,6 +42,7 @@ export interface GoldCycle {
 
 /** An episode's known times (epoch ms): reading sent, its event time, webhook arrival. */
 export interface EpisodeTimes {
+  device: string;
   sentAt: number;
   eventMs: number;
   arrivedAt: number;
@@ -65,15 +65,51 @@ async function readLog(table: string, building?: string): Promise<LogEntry[]> {
       if (!line.trim()) continue;
       const a = JSON.parse(line);
       if (a.txn) entry.silverVersion = Math.max(entry.silverVersion ?? -1, Number(a.txn.version));
-      if (building && a.add?.partitionValues?.building === building && a.add.stats) {
-        const max = JSON.parse(a.add.stats).maxValues?.timestamp;
-        const ms = max === undefined ? NaN : Date.parse(max);
-        if (Number.isFinite(ms)) entry.benchNewestMs = Math.max(entry.benchNewestMs ?? 0, ms);
+      if (building && a.add?.partitionValues?.building === building) {
+        (entry.benchFiles ??= []).push(decodeURIComponent(a.add.path));
       }
     }
     out.push(entry);
   }
   return out.sort((a, b) => a.version - b.version);
+}
+
+/**
+ * For each episode, the silver version whose files hold its completing reading (its device at
+ * its event time), read from the bench building's parquet files; undefined when none does.
+ */
+async function versionsHolding(
+  table: string,
+  log: LogEntry[],
+  episodes: EpisodeTimes[],
+): Promise<(number | undefined)[]> {
+  const fileVersion = new Map<string, number>();
+  for (const e of log) {
+    for (const f of e.benchFiles ?? []) fileVersion.set(join(table, f), e.version);
+  }
+  if (fileVersion.size === 0 || episodes.length === 0) return episodes.map(() => undefined);
+  const db = await openDuckDB({ delta: false });
+  try {
+    const wanted = episodes.map((ep, i) =>
+      `(${i}, ${sqlString(ep.device)}, epoch_ms(${ep.eventMs}::BIGINT)::TIMESTAMPTZ)`
+    );
+    const rows = (await db.conn.runAndReadAll(
+      `SELECT w.i, p.filename FROM read_parquet([${
+        [...fileVersion.keys()].map(sqlString).join(", ")
+      }], filename = true, hive_partitioning = false) p
+       JOIN (VALUES ${wanted.join(", ")}) AS w(i, device, ts)
+         ON p.device_id = w.device AND p.timestamp = w.ts`,
+    )).getRows();
+    const out: (number | undefined)[] = episodes.map(() => undefined);
+    for (const [i, file] of rows) {
+      const v = fileVersion.get(String(file));
+      const k = Number(i);
+      if (v !== undefined && (out[k] === undefined || v < out[k]!)) out[k] = v;
+    }
+    return out;
+  } finally {
+    db.close();
+  }
 }
 
 /** First gold commit computed from silver `version` or later. */
@@ -96,8 +132,9 @@ export async function alarmStages(
     readLog(join(lakehouse, "gold", "alarms")).catch(() => []),
     readLog(join(lakehouse, "gold", "incidents")).catch(() => []),
   ]);
-  const perEpisode = episodes.map((ep) => {
-    const s = silver.find((e) => (e.benchNewestMs ?? -Infinity) >= ep.eventMs);
+  const holding = await versionsHolding(join(lakehouse, "silver"), silver, episodes);
+  const perEpisode = episodes.map((ep, k) => {
+    const s = silver.find((e) => e.version === holding[k]);
     const cycle = s && cycles.find((c) => c.silverVersion >= s.version);
     const a = s && goldAt(alarms, s.version);
     const i = s && goldAt(incidents, s.version);

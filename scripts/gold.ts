@@ -37,6 +37,8 @@ import { GoldMonitor, type NotificationOutcome } from "../src/gold/gold_metrics.
 import { waitForSilver } from "../src/gold/wait.ts";
 import { silverPending, waitForCommit } from "../src/gold/tail.ts";
 import { AggregateCadence } from "../src/gold/schedule.ts";
+import { ReadingsCache } from "../src/gold/readings_cache.ts";
+import { join } from "node:path";
 import { joinLocation } from "../src/storage/location.ts";
 
 export const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
@@ -302,6 +304,9 @@ async function refreshLoop(
   // The aggregates wait while a newer silver version is pending, each at most --interval
   // (src/gold/schedule.ts): the next alarm refresh starts at once.
   const cadence = new AggregateCadence(interval * 1000);
+  // Recent silver rows for the alarms, kept between refreshes (src/gold/readings_cache.ts).
+  const cacheDir = options.watch ? await Deno.makeTempDir({ prefix: "gold-watch-" }) : null;
+  const readingsCache = cacheDir ? new ReadingsCache(join(cacheDir, "readings.duckdb")) : undefined;
   let cycleSilver: number | undefined;
   const run = async (full: boolean) => {
     monitor?.refreshStarted();
@@ -318,6 +323,7 @@ async function refreshLoop(
         log,
         catalogue,
         alarmsFirst: true,
+        readingsCache,
         defer: async (table) =>
           options.watch && cycleSilver !== undefined &&
           cadence.mayDefer(table, await silverPending(silverPath, cycleSilver)),
@@ -388,6 +394,7 @@ async function refreshLoop(
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
+    if (cacheDir) await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
   }
 }
 

@@ -9,6 +9,8 @@ import { openDuckDB, sqlIdent } from "../src/duckdb/engine.ts";
 import { refreshGold } from "../src/gold/refresh.ts";
 import { AggregateCadence, baselineTouched, healthRebuilt, WEEK_MS } from "../src/gold/schedule.ts";
 import { GOLD_TABLES, goldTablePath } from "../src/gold/tables.ts";
+import { type CacheUse, ReadingsCache } from "../src/gold/readings_cache.ts";
+import { basename, join } from "node:path";
 import { HOUR_MS } from "../src/gold/intervals.ts";
 import { snapshotScanSql } from "../src/delta/scan.ts";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
@@ -82,9 +84,11 @@ async function rowsOf(lh: string, name: string): Promise<string[]> {
   }
 }
 
-Deno.test("schedule: deferred aggregates change no alarm or incident, and catch up", async () => {
+Deno.test("schedule: deferred aggregates and the readings cache change no alarm or incident, and catch up", async () => {
   const deferred = await tempLakehouse("gold-schedule-");
   const reference = await tempLakehouse("gold-schedule-ref-");
+  const cache = new ReadingsCache(join(deferred, "..", `${basename(deferred)}-cache.duckdb`));
+  const uses: (CacheUse | null)[] = [];
   try {
     const start = Date.UTC(2025, 0, 6, 18);
     const { rows } = simulate({
@@ -113,7 +117,9 @@ Deno.test("schedule: deferred aggregates change no alarm or incident, and catch 
       const ran = await refreshGold(deferred, {
         alarmsFirst: true,
         defer: () => k > 0 && k % 3 !== 0,
+        readingsCache: cache,
       });
+      uses.push(cache.lastUse);
       await refreshGold(reference);
       const order = ran.map((r) => r.table);
       if (k > 0 && k % 3 !== 0) assert.deepEqual(order, ["alarms", "incidents"], `step ${k}`);
@@ -127,6 +133,10 @@ Deno.test("schedule: deferred aggregates change no alarm or incident, and catch 
       incidents = (await rowsOf(reference, "incidents")).length;
     }
     assert.ok(incidents > 0, "the anomalies profile opens incidents");
+    // Step 0 is a full build (no cache); late rows reach before the cache's start: rebuilt.
+    assert.equal(uses[0], null);
+    assert.ok(uses.includes("topped-up"), JSON.stringify(uses));
+    assert.ok(uses.includes("rebuilt"), JSON.stringify(uses));
     await refreshGold(deferred, { alarmsFirst: true, defer: () => false });
     for (const def of GOLD_TABLES) {
       assert.deepEqual(
@@ -138,5 +148,7 @@ Deno.test("schedule: deferred aggregates change no alarm or incident, and catch 
   } finally {
     await Deno.remove(deferred, { recursive: true });
     await Deno.remove(reference, { recursive: true });
+    await Deno.remove(cache.file).catch(() => {});
+    await Deno.remove(`${cache.file}.wal`).catch(() => {});
   }
 });

@@ -38,6 +38,7 @@ import { rowCount } from "./changes.ts";
 import { refreshHealth } from "./health.ts";
 import { refreshIncidents } from "./incidents.ts";
 import { ALARM_TABLES, baselineTouched, healthRebuilt, newestReadingMs } from "./schedule.ts";
+import type { ReadingsCache } from "./readings_cache.ts";
 import { Refresh } from "./scope.ts";
 import { GOLD_TABLES, type GoldTableDef, goldTablePath, goldTxnAppId } from "./tables.ts";
 import { refreshWindowed } from "./windowed.ts";
@@ -80,6 +81,11 @@ export interface RefreshGoldOptions {
    * the results and catches up later from the silver version its own commit recorded.
    */
   defer?: (table: string) => boolean | Promise<boolean>;
+  /**
+   * `gold --watch`: recent silver rows kept between refreshes for the alarms, topped up with
+   * the new files only (readings_cache.ts).
+   */
+  readingsCache?: ReadingsCache;
   /** Told each table's result as soon as it is committed (or found unchanged). */
   onTable?: (result: GoldTableResult) => void;
 }
@@ -198,7 +204,13 @@ export async function refreshGold(
     await db.conn.run("SET preserve_insertion_order = false");
     await runStatements(db.conn, await loadSql("gold/_macros.sql"));
     await loadAlarmTables(db.conn, opts.catalogue ?? builtinCatalogue());
-    const r = new Refresh(db.conn, lakehouse, silver, defs.some((d) => d.kind === "alarms"));
+    const r = new Refresh(
+      db.conn,
+      lakehouse,
+      silver,
+      defs.some((d) => d.kind === "alarms"),
+      opts.readingsCache,
+    );
     const path = opts.alarmsFirst ? await alarmPath(r, defs) : new Set<string>();
     if (opts.alarmsFirst) {
       const first = (d: GoldTableDef) => path.has(d.name);

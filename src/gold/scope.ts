@@ -5,13 +5,16 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { type Action, type AddAction, mayHoldTime, removeAction } from "../delta/actions.ts";
-import type { Snapshot } from "../delta/snapshot.ts";
+import { TableNotFoundError } from "../delta/errors.ts";
+import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
 import { sqlString } from "../duckdb/engine.ts";
 import { loadSql } from "../query/sql_files.ts";
 import { snapshotScanSql } from "../delta/scan.ts";
 import { type SilverChange, silverChange } from "./changes.ts";
 import { inIntervalsSql, type Interval } from "./intervals.ts";
+import type { ReadingsCache } from "./readings_cache.ts";
+import { goldTablePath, goldTxnAppId } from "./tables.ts";
 
 /**
  * The silver columns gold SQL reads. Scopes carry only these: `source`, `unit` and
@@ -78,6 +81,8 @@ export class Refresh {
     readonly silver: Snapshot,
     /** The alarms are refreshed too: the all-of-silver scope carries their readings' neighbours. */
     readonly withAlarmReadings: boolean,
+    /** gold --watch's cache of recent silver rows for the alarms (readings_cache.ts). */
+    readonly cache?: ReadingsCache,
   ) {}
 
   change(since: number): Promise<SilverChange> {
@@ -147,9 +152,10 @@ export class Refresh {
    * 1-byte codes instead of strings that saves a quarter of a full refresh (outputs are cast back
    * to strings by the writer, and an ENUM compares with a string as a string would). Building
    * and type values come from the files' partition values; device ids take one pass over that
-   * column.
+   * column, unless `devices` is given: a relation (column device_id) holding at least every
+   * device id of the scan (an ENUM with extra values orders and compares the same).
    */
-  async keyedAsEnums(scan: string, files: AddAction[]): Promise<string> {
+  async keyedAsEnums(scan: string, files: AddAction[], devices?: string): Promise<string> {
     const parts = (column: string) =>
       [...new Set(files.map((f) => f.partitionValues[column]))]
         .filter((v): v is string => typeof v === "string").sort();
@@ -161,11 +167,38 @@ export class Refresh {
     await this.conn.run(`CREATE TYPE gold_type_${n} AS ENUM (${list(types)})`);
     await this.conn.run(
       `CREATE TYPE gold_device_${n} AS ENUM (
-         SELECT DISTINCT device_id FROM (${scan}) WHERE device_id IS NOT NULL ORDER BY 1)`,
+         SELECT DISTINCT device_id FROM ${devices ?? `(${scan})`} WHERE device_id IS NOT NULL
+         ORDER BY 1)`,
     );
     return `(SELECT timestamp, device_id::gold_device_${n} AS device_id,
       building::gold_building_${n} AS building, floor, type::gold_type_${n} AS type, value
       FROM (${scan}))`;
+  }
+
+  /**
+   * Every device id of silver, as a relation, without a pass over silver: gold/device_health's
+   * rows (every device up to its silver version) plus the devices of the silver files added since
+   * (a superset when rows were removed since); null when device_health does not exist yet or
+   * cannot tell (its change unknown).
+   */
+  async knownDevices(): Promise<string | null> {
+    let health: Snapshot;
+    try {
+      health = await loadSnapshot(goldTablePath(this.lakehouse, "device_health"), {
+        tombstones: false,
+      });
+    } catch (err) {
+      if (err instanceof TableNotFoundError) return null;
+      throw err;
+    }
+    const seen = health.txnVersion(goldTxnAppId("device_health"));
+    if (seen === undefined || seen > this.silver.version) return null;
+    const change = seen === this.silver.version ? null : await this.change(seen);
+    if (change?.ranges === null) return null;
+    const added = change && change.added.length > 0
+      ? ` UNION SELECT device_id FROM (${snapshotScanSql(this.silver, change.added)})`
+      : "";
+    return `(SELECT device_id FROM (${snapshotScanSql(health)})${added})`;
   }
 
   /** Makes sure temp table alarm_readings holds the alarm readings of all of silver. */
