@@ -139,12 +139,12 @@ export async function refreshAlarms(
   const input: AlarmInput = full ? { existing: true } : {
     silverSql: `SELECT * FROM ${await r.keyedAsEnums(
       r.cache
-        ? `SELECT * FROM ${await r.cache.rowsFrom(r.conn, silver, scanFrom, (v) => r.change(v))}`
+        ? `SELECT * FROM ${await r.cache.rowsFrom(r.conn, silver, scanFrom)}`
         : `SELECT ${SCOPE_COLUMNS} FROM (${snapshotScanSql(silver, files)}) WHERE timestamp >= ${
           tsLiteral(scanFrom)
         }`,
       files,
-      (await r.knownDevices()) ?? undefined,
+      r.cache?.devices(),
     )}`,
   };
   await computeAlarms(r.conn, input, snapshotScanSql(energyHourly), "gold_alarms_new");

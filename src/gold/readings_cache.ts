@@ -4,128 +4,133 @@
  * its first new reading (alarms.ts); at 1 reading/s per device that is millions of rows in
  * thousands of small files between compactions, and opening and decoding them was most of a
  * cycle. The watcher instead keeps those rows (SCOPE_COLUMNS) in a local DuckDB database file
- * and adds only the rows of the silver files committed since — one read of the new files.
+ * and reads only the silver files it has not read yet.
  *
- * Exactness: the cache holds exactly silver's rows with timestamp >= `from_ms` at silver version
- * `silver_version` (table gold_cache.meta). It is topped up from silver's change since that
- * version (files added with dataChange), and rebuilt from silver when rows were removed, the
- * change is unknown, or a refresh needs rows from before `from_ms` (late data). Rows long before
- * what refreshes read are dropped. A refresh that fails after topping up leaves a cache that is
- * still exact for its recorded version. The file lives in a temporary directory of the process
- * and is never shared.
+ * Exactness: the cache holds exactly the rows with timestamp >= `fromMs` of the silver files it
+ * lists, which are the files of the last snapshot it was synced with that may hold such rows.
+ * Syncing with a newer snapshot adds the rows of its files not listed yet; a listed file gone
+ * from the snapshot (compacted, or rows removed) makes its partition (building, type) be reloaded
+ * from the snapshot's files, so a compaction's output is never counted twice. A refresh needing
+ * rows from before `fromMs` (late data) rebuilds it; rows long before what refreshes read are
+ * dropped. Every sync is one DuckDB transaction, and the in-memory file list changes only once
+ * it committed. The file lives in a temporary directory of the process and is never shared.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { mayHoldTime } from "../delta/actions.ts";
+import { type AddAction, mayHoldTime } from "../delta/actions.ts";
+import { decodeAddPath } from "../delta/partition.ts";
 import type { Snapshot } from "../delta/snapshot.ts";
 import { snapshotScanSql } from "../delta/scan.ts";
 import { sqlString } from "../duckdb/engine.ts";
-import type { SilverChange } from "./changes.ts";
 import { HOUR_MS, tsLiteral } from "./intervals.ts";
 import { SCOPE_COLUMNS } from "./scope.ts";
 
 /** How far before the requested start a rebuild reaches, so a little late data stays cached. */
 const REBUILD_SLACK_MS = HOUR_MS / 2;
-/** Rows this long before the requested start are dropped (then `from_ms` moves up). */
+/** Rows this long before the requested start are dropped (then `fromMs` moves up). */
 const EVICT_AFTER_MS = HOUR_MS;
 
-/** The cache's state as gold_cache.meta records it. */
-interface CacheState {
-  version: number;
-  fromMs: number;
-}
+/** What the last sync did, for logs and tests. */
+export type CacheUse = "hit" | "topped-up" | "reloaded" | "rebuilt";
 
-/** What `rowsFrom` did, for logs and tests. */
-export type CacheUse = "hit" | "topped-up" | "rebuilt";
+/** A partition's key: building and type. */
+function partitionOf(f: AddAction): string {
+  return JSON.stringify([f.partitionValues.building ?? null, f.partitionValues.type ?? null]);
+}
 
 export class ReadingsCache {
   /** What the last rowsFrom did. */
   lastUse: CacheUse | null = null;
+  /** Start of the cached rows (ms); null before the first sync. */
+  #fromMs: number | null = null;
+  /** Listed files (decoded paths) by partition key. */
+  #files = new Map<string, Set<string>>();
+
   constructor(
     /** The DuckDB database file (created on first use). */
     readonly file: string,
   ) {}
 
   /**
-   * Silver's rows (SCOPE_COLUMNS) with timestamp >= `fromMs` at `silver`'s version, as a
-   * relation valid on `conn` until the connection closes (the cache is attached to it).
-   * `change` gives silver's change since a version (Refresh.change).
+   * Silver's rows (SCOPE_COLUMNS) with timestamp >= `fromMs` in `silver`'s snapshot, as a
+   * relation valid on `conn` until it closes (the cache is attached to it).
    */
-  async rowsFrom(
-    conn: DuckDBConnection,
-    silver: Snapshot,
-    fromMs: number,
-    change: (since: number) => Promise<SilverChange>,
-  ): Promise<string> {
+  async rowsFrom(conn: DuckDBConnection, silver: Snapshot, fromMs: number): Promise<string> {
     if (!Number.isFinite(fromMs)) throw new RangeError("ReadingsCache: a finite start is needed");
     await conn.run(`ATTACH IF NOT EXISTS ${sqlString(this.file)} AS gold_cache`);
-    await conn.run(
-      "CREATE TABLE IF NOT EXISTS gold_cache.meta (silver_version BIGINT, from_ms DOUBLE)",
+    const rebuild = this.#fromMs === null || fromMs < this.#fromMs;
+    const from = rebuild
+      ? fromMs - REBUILD_SLACK_MS
+      : fromMs - this.#fromMs! > EVICT_AFTER_MS
+      ? fromMs - REBUILD_SLACK_MS
+      : this.#fromMs!;
+    const wanted = silver.files.filter((f) => mayHoldTime(f, from));
+    const listed = rebuild ? new Map<string, Set<string>>() : this.#files;
+    const present = new Set(silver.files.map((f) => decodeAddPath(f.path)));
+    // Partitions where a listed file is gone from the snapshot are reloaded whole.
+    const reload = new Set(
+      [...listed].filter(([, paths]) => [...paths].some((p) => !present.has(p))).map(([k]) => k),
     );
-    // One transaction: a failure part-way leaves the cache as it was, exact for its version.
+    const isListed = (f: AddAction) => listed.get(partitionOf(f))?.has(decodeAddPath(f.path));
+    const fresh = wanted.filter((f) => reload.has(partitionOf(f)) || !isListed(f));
     await conn.run("BEGIN TRANSACTION");
     try {
-      this.lastUse = await this.#update(conn, silver, fromMs, change);
+      if (rebuild) {
+        await conn.run(
+          `CREATE OR REPLACE TABLE gold_cache.readings AS SELECT ${SCOPE_COLUMNS}
+           FROM (${snapshotScanSql(silver, [])})`,
+        );
+        await conn.run("CREATE OR REPLACE TABLE gold_cache.devices (device_id VARCHAR)");
+      }
+      for (const key of reload) {
+        const [building, type] = JSON.parse(key);
+        await conn.run(
+          `DELETE FROM gold_cache.readings WHERE building IS NOT DISTINCT FROM ${
+            building === null ? "NULL" : sqlString(building)
+          } AND type IS NOT DISTINCT FROM ${type === null ? "NULL" : sqlString(type)}`,
+        );
+      }
+      if (from !== this.#fromMs && !rebuild) {
+        await conn.run(`DELETE FROM gold_cache.readings WHERE timestamp < ${tsLiteral(from)}`);
+      }
+      if (fresh.length > 0) {
+        await conn.run(
+          `INSERT INTO gold_cache.readings SELECT ${SCOPE_COLUMNS}
+           FROM (${snapshotScanSql(silver, fresh)}) WHERE timestamp >= ${tsLiteral(from)}`,
+        );
+        await conn.run(
+          `INSERT INTO gold_cache.devices SELECT DISTINCT device_id
+           FROM (${snapshotScanSql(silver, fresh)})
+           WHERE device_id IS NOT NULL
+             AND device_id NOT IN (SELECT device_id FROM gold_cache.devices)`,
+        );
+      }
       await conn.run("COMMIT");
     } catch (err) {
       await conn.run("ROLLBACK").catch(() => {});
       throw err;
     }
+    const files = new Map<string, Set<string>>();
+    for (const f of wanted) {
+      const key = partitionOf(f);
+      if (!files.has(key)) files.set(key, new Set());
+      files.get(key)!.add(decodeAddPath(f.path));
+    }
+    this.#files = files;
+    this.#fromMs = from;
+    this.lastUse = rebuild
+      ? "rebuilt"
+      : reload.size > 0
+      ? "reloaded"
+      : fresh.length > 0
+      ? "topped-up"
+      : "hit";
     return `(SELECT ${SCOPE_COLUMNS} FROM gold_cache.readings WHERE timestamp >= ${
       tsLiteral(fromMs)
     })`;
   }
 
-  async #update(
-    conn: DuckDBConnection,
-    silver: Snapshot,
-    fromMs: number,
-    change: (since: number) => Promise<SilverChange>,
-  ): Promise<CacheUse> {
-    const state = await this.#state(conn);
-    let use: CacheUse = "hit";
-    const diff = state && state.version <= silver.version && state.fromMs <= fromMs
-      ? state.version === silver.version ? null : await change(state.version)
-      : undefined;
-    if (state === null || diff === undefined || diff?.ranges === null || diff?.removedData) {
-      await this.#rebuild(conn, silver, fromMs - REBUILD_SLACK_MS);
-      use = "rebuilt";
-    } else {
-      if (diff && diff.added.length > 0) {
-        await conn.run(
-          `INSERT INTO gold_cache.readings SELECT ${SCOPE_COLUMNS}
-           FROM (${snapshotScanSql(silver, diff.added)})
-           WHERE timestamp >= ${tsLiteral(state.fromMs)}`,
-        );
-        use = "topped-up";
-      }
-      let from = state.fromMs;
-      if (fromMs - from > EVICT_AFTER_MS) {
-        from = fromMs - REBUILD_SLACK_MS;
-        await conn.run(`DELETE FROM gold_cache.readings WHERE timestamp < ${tsLiteral(from)}`);
-      }
-      await this.#record(conn, silver.version, from);
-    }
-    return use;
-  }
-
-  async #state(conn: DuckDBConnection): Promise<CacheState | null> {
-    const row = (await conn.runAndReadAll(
-      "SELECT silver_version, from_ms FROM gold_cache.meta",
-    )).getRows()[0];
-    return row ? { version: Number(row[0]), fromMs: Number(row[1]) } : null;
-  }
-
-  async #record(conn: DuckDBConnection, version: number, fromMs: number): Promise<void> {
-    await conn.run("DELETE FROM gold_cache.meta");
-    await conn.run(`INSERT INTO gold_cache.meta VALUES (${version}, ${fromMs})`);
-  }
-
-  async #rebuild(conn: DuckDBConnection, silver: Snapshot, fromMs: number): Promise<void> {
-    const files = silver.files.filter((f) => mayHoldTime(f, fromMs));
-    await conn.run(
-      `CREATE OR REPLACE TABLE gold_cache.readings AS SELECT ${SCOPE_COLUMNS}
-       FROM (${snapshotScanSql(silver, files)}) WHERE timestamp >= ${tsLiteral(fromMs)}`,
-    );
-    await this.#record(conn, silver.version, fromMs);
+  /** Every device id the cache has held (a superset of its rows'), as a relation. */
+  devices(): string {
+    return "gold_cache.devices";
   }
 }

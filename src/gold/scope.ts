@@ -5,8 +5,7 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { type Action, type AddAction, mayHoldTime, removeAction } from "../delta/actions.ts";
-import { TableNotFoundError } from "../delta/errors.ts";
-import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
+import type { Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
 import { sqlString } from "../duckdb/engine.ts";
 import { loadSql } from "../query/sql_files.ts";
@@ -14,7 +13,6 @@ import { snapshotScanSql } from "../delta/scan.ts";
 import { type SilverChange, silverChange } from "./changes.ts";
 import { inIntervalsSql, type Interval } from "./intervals.ts";
 import type { ReadingsCache } from "./readings_cache.ts";
-import { goldTablePath, goldTxnAppId } from "./tables.ts";
 
 /**
  * The silver columns gold SQL reads. Scopes carry only these: `source`, `unit` and
@@ -173,32 +171,6 @@ export class Refresh {
     return `(SELECT timestamp, device_id::gold_device_${n} AS device_id,
       building::gold_building_${n} AS building, floor, type::gold_type_${n} AS type, value
       FROM (${scan}))`;
-  }
-
-  /**
-   * Every device id of silver, as a relation, without a pass over silver: gold/device_health's
-   * rows (every device up to its silver version) plus the devices of the silver files added since
-   * (a superset when rows were removed since); null when device_health does not exist yet or
-   * cannot tell (its change unknown).
-   */
-  async knownDevices(): Promise<string | null> {
-    let health: Snapshot;
-    try {
-      health = await loadSnapshot(goldTablePath(this.lakehouse, "device_health"), {
-        tombstones: false,
-      });
-    } catch (err) {
-      if (err instanceof TableNotFoundError) return null;
-      throw err;
-    }
-    const seen = health.txnVersion(goldTxnAppId("device_health"));
-    if (seen === undefined || seen > this.silver.version) return null;
-    const change = seen === this.silver.version ? null : await this.change(seen);
-    if (change?.ranges === null) return null;
-    const added = change && change.added.length > 0
-      ? ` UNION SELECT device_id FROM (${snapshotScanSql(this.silver, change.added)})`
-      : "";
-    return `(SELECT device_id FROM (${snapshotScanSql(health)})${added})`;
   }
 
   /** Makes sure temp table alarm_readings holds the alarm readings of all of silver. */
