@@ -37,7 +37,7 @@ import { createSimulator } from "../src/simulator/simulator.ts";
 import { consumeArgs, freePort, ROOT, spawnTask } from "../src/tasks.ts";
 import { brokerList } from "../src/config.ts";
 import { percentile } from "./stats.ts";
-import { eachLine, goldCycles, loadavg } from "./task_processes.ts";
+import { eachLine, goldCycles, loadavg, summary } from "./task_processes.ts";
 import { alarmStages, type GoldCycle, stageTable } from "./alarm_stages.ts";
 
 /** The band rule's duration here (sensors.yaml: 300 s); see the module doc. */
@@ -64,6 +64,12 @@ async function benchCatalogue(dir: string, seconds: number): Promise<string> {
   const file = join(dir, "sensors-alarm-bench.yaml");
   await Deno.writeTextFile(file, patched);
   return file;
+}
+
+/** p50/p95/max of the first and the second half of `xs`. */
+function halves(xs: number[]) {
+  const mid = Math.floor(xs.length / 2);
+  return { first: summary(xs.slice(0, mid)), second: summary(xs.slice(mid)) };
 }
 
 /** What one alarm-latency run is given. */
@@ -254,6 +260,11 @@ export async function alarmLatency(o: AlarmLatencyOptions) {
       stageSeconds: stages.stageSeconds,
       stagesPerEpisode: stages.perEpisode,
       ...cycles.figures(),
+      /**
+       * The alarm refresh's seconds over the run's first and second half of cycles: a refresh
+       * whose cost follows the new rows stays flat while silver fills.
+       */
+      alarmsSecondsByHalf: halves(cycles.perTable.get("alarms") ?? []),
       goldAlarmLatencyMetric: {
         count: goldMetric("smarttech_alarm_latency_seconds_count"),
         sum: goldMetric("smarttech_alarm_latency_seconds_sum"),

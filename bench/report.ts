@@ -318,6 +318,12 @@ function alarmLatencyRows({ add, count, n }: RowBuilder): void {
   add(a, "alarms missing", "alarm-latency.missing", "0");
   add(a, "gold cycle p50 — s", "alarm-latency.cycleSeconds.p50");
   add(a, "gold cycle p95 — s", "alarm-latency.cycleSeconds.p95");
+  add(
+    a,
+    "alarms refresh p50, first half of cycles — s",
+    "alarm-latency.alarmsSecondsByHalf.first.p50",
+  );
+  add(a, "alarms refresh p50, second half — s", "alarm-latency.alarmsSecondsByHalf.second.p50");
   add(a, "load average before", "alarm-latency.loadavgBefore");
   add(a, "load average after", "alarm-latency.loadavgAfter");
 }

@@ -57,8 +57,8 @@ export const SPECS = {
     type: "string",
     env: "GOLD_INTERVAL",
     default: "5",
-    description:
-      "Most seconds between refreshes with --watch (a new silver version wakes it sooner)",
+    description: "Most seconds between refreshes with --watch (a new silver version wakes it " +
+      "sooner), and the most a table off the alarm path waits while new versions keep coming",
   },
   full: { type: "boolean", description: "Recompute every table from all of silver" },
   threads: { type: "string", env: "DUCKDB_THREADS", description: "DuckDB threads" },
