@@ -45,26 +45,34 @@ Deno.test("schedule: device_health precedes the incidents only when it cannot be
   assert.equal(healthRebuilt({ ranges: [[0, 1]], added: [], removedData: false }), false);
 });
 
-Deno.test("schedule: with a version pending, one due aggregate per cycle; idle, all of them", () => {
+Deno.test("schedule: with a version pending, the stalest due aggregate only; idle, all of them", () => {
   let now = 0;
   const c = new AggregateCadence(5000, () => now);
-  c.begin();
-  // Never refreshed: due; only the first of them runs while a version is pending.
-  assert.equal(c.mayDefer("readings_1m", true), false);
-  assert.equal(c.mayDefer("floor_1m", true), true);
-  c.upToDate("readings_1m");
-  c.begin();
-  assert.equal(c.mayDefer("readings_1m", true), true); // fresh: waits
-  assert.equal(c.mayDefer("floor_1m", true), false); // due: this cycle's one
-  c.upToDate("floor_1m");
-  c.begin();
-  assert.equal(c.mayDefer("readings_1m", false), false); // nothing pending: everything runs
-  now = 4999;
-  c.begin();
-  assert.equal(c.mayDefer("readings_1m", true), true);
-  now = 5000;
-  c.begin();
-  assert.equal(c.mayDefer("readings_1m", true), false); // stale for the interval: runs
+  const cycle = (pending: boolean, ran: string[] = []) => {
+    c.begin();
+    for (const t of ["readings_1m", "floor_1m", "energy_daily"]) {
+      if (!c.mayDefer(t, pending)) {
+        ran.push(t);
+        c.upToDate(t);
+      }
+    }
+    return ran;
+  };
+  // Never refreshed: the first asked runs, then the others in turn, one per cycle.
+  assert.deepEqual(cycle(true), ["readings_1m"]);
+  now = 1000;
+  assert.deepEqual(cycle(true), ["floor_1m"]);
+  now = 2000;
+  assert.deepEqual(cycle(true), ["energy_daily"]);
+  now = 3000;
+  assert.deepEqual(cycle(true), []); // nothing due: every aggregate waits
+  now = 7000;
+  // readings_1m (7 s) and floor_1m (6 s) are due: the stalest first, the other next cycle.
+  assert.deepEqual(cycle(true), ["readings_1m"]);
+  now = 7500;
+  assert.deepEqual(cycle(true), ["floor_1m"]);
+  now = 8000;
+  assert.deepEqual(cycle(false), ["readings_1m", "floor_1m", "energy_daily"]); // idle: all
 });
 
 /** A table's rows at its latest version, doubles rounded, as sorted JSON lines. */

@@ -55,33 +55,41 @@ export function healthRebuilt(change: SilverChange | null): boolean {
 }
 
 /**
- * When each aggregate may wait: a cycle with a newer silver version pending refreshes at most
- * one aggregate that is due (not brought up to date for `maxStaleMs`) and defers the others, so
- * the next alarm refresh starts at once; an idle cycle (nothing pending) refreshes them all.
- * Under steady load every aggregate is thus at most about `maxStaleMs` plus a few cycles behind.
+ * When each aggregate may wait: a cycle with a newer silver version pending refreshes only one
+ * aggregate — the one brought up to date longest ago among those due (not brought up to date for
+ * `maxStaleMs`; never = longest ago), so none starves — and defers the others, so the next alarm
+ * refresh starts at once; an idle cycle (nothing pending) refreshes them all. Under steady load
+ * every aggregate is thus at most about `maxStaleMs` plus a few cycles behind.
  */
 export class AggregateCadence {
   #upToDate = new Map<string, number>();
-  #dueRefreshed = 0;
+  /** Every aggregate asked about so far, in the order first asked. */
+  #known = new Set<string>();
+  /** This cycle's one aggregate to refresh while a version is pending (null: none chosen yet). */
+  #chosen: string | null = null;
   constructor(
     readonly maxStaleMs: number,
     readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** A new cycle begins. */
+  #since(table: string): number {
+    return this.now() - (this.#upToDate.get(table) ?? -Infinity);
+  }
+
+  /** A new cycle begins: chooses its aggregate among those due. */
   begin(): void {
-    this.#dueRefreshed = 0;
+    const due = [...this.#known].filter((t) => this.#since(t) >= this.maxStaleMs);
+    due.sort((a, b) => this.#since(b) - this.#since(a));
+    this.#chosen = due[0] ?? null;
   }
 
   /** True when `table` should wait for a later cycle (see the class doc). */
   mayDefer(table: string, pending: boolean): boolean {
+    const first = !this.#known.has(table);
+    this.#known.add(table);
     if (!pending) return false;
-    const at = this.#upToDate.get(table);
-    const due = at === undefined || this.now() - at >= this.maxStaleMs;
-    if (!due) return true;
-    if (this.#dueRefreshed >= 1) return true;
-    this.#dueRefreshed++;
-    return false;
+    if (this.#chosen === null && first) this.#chosen = table; // never refreshed: due
+    return table !== this.#chosen;
   }
 
   /** `table` was brought up to date (refreshed, or found unchanged). */
