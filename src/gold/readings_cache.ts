@@ -42,6 +42,8 @@ export class ReadingsCache {
   lastUse: CacheUse | null = null;
   /** Start of the cached rows (ms); null before the first sync. */
   #fromMs: number | null = null;
+  /** The connection it was last synced on, and the silver version it was synced with. */
+  #synced: { conn: DuckDBConnection; version: number } | null = null;
   /** Listed files (decoded paths) by partition key. */
   #files = new Map<string, Set<string>>();
 
@@ -117,6 +119,7 @@ export class ReadingsCache {
     }
     this.#files = files;
     this.#fromMs = from;
+    this.#synced = { conn, version: silver.version };
     this.lastUse = rebuild
       ? "rebuilt"
       : reload.size > 0
@@ -124,6 +127,19 @@ export class ReadingsCache {
       : fresh.length > 0
       ? "topped-up"
       : "hit";
+    return `(SELECT ${SCOPE_COLUMNS} FROM gold_cache.readings WHERE timestamp >= ${
+      tsLiteral(fromMs)
+    })`;
+  }
+
+  /**
+   * Silver's rows with timestamp >= `fromMs` at silver `version`, from the cache, when it was
+   * synced with that version on `conn` (the same refresh) and holds them all; else null.
+   */
+  rowsSince(conn: DuckDBConnection, version: number, fromMs: number): string | null {
+    const s = this.#synced;
+    if (s === null || s.conn !== conn || s.version !== version) return null;
+    if (this.#fromMs === null || fromMs < this.#fromMs) return null;
     return `(SELECT ${SCOPE_COLUMNS} FROM gold_cache.readings WHERE timestamp >= ${
       tsLiteral(fromMs)
     })`;
