@@ -155,7 +155,14 @@ Deno.test("schedule: deferred aggregates and the readings cache change no alarm 
     assert.ok(uses.includes("topped-up"), JSON.stringify(uses));
     assert.ok(uses.includes("rebuilt"), JSON.stringify(uses));
     assert.ok(uses.includes("reloaded"), JSON.stringify(uses));
-    await refreshGold(deferred, { alarmsFirst: true, defer: () => false });
+    // One more batch with nothing deferred: the aggregates read the cache synced by the alarms.
+    const more = rows.filter((r) => t(r) >= cuts[steps] - 600_000)
+      .map((r) => ({ ...r, timestamp: t(r) + 900_000 }));
+    await writeSilver(deferred, more);
+    await writeSilver(reference, more);
+    await refreshGold(reference);
+    await refreshGold(deferred, { alarmsFirst: true, defer: () => false, readingsCache: cache });
+    assert.equal(cache.lastUse, "topped-up");
     for (const def of GOLD_TABLES) {
       assert.deepEqual(
         await rowsOf(deferred, def.name),

@@ -134,10 +134,16 @@ export class Refresh {
         this.#scopes.set(key, relation);
         return relation;
       }
+      // gold --watch: hours within the readings cache are read from it, not from silver's files.
+      const cached = sel && this.cache?.rowsSince(
+        this.conn,
+        this.silver.version,
+        Math.min(...sel.intervals.map((i) => i[0])),
+      );
       await this.conn.run(
-        `CREATE OR REPLACE TEMP TABLE ${name} AS SELECT ${SCOPE_COLUMNS} FROM (${
-          snapshotScanSql(this.silver, files)
-        })${where}`,
+        `CREATE OR REPLACE TEMP TABLE ${name} AS SELECT ${SCOPE_COLUMNS} FROM ${
+          cached ?? `(${snapshotScanSql(this.silver, files)})`
+        }${where}`,
       );
     }
     this.#scopes.set(key, relation);
