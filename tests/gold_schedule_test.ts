@@ -58,20 +58,26 @@ Deno.test("schedule: with a version pending, the stalest due aggregate only; idl
     }
     return ran;
   };
-  // Never refreshed: the first asked runs, then the others in turn, one per cycle.
-  assert.deepEqual(cycle(true), ["readings_1m"]);
-  now = 1000;
-  assert.deepEqual(cycle(true), ["floor_1m"]);
-  now = 2000;
-  assert.deepEqual(cycle(true), ["energy_daily"]);
+  // The first cycle builds every table, pending or not.
+  assert.deepEqual(cycle(true), ["readings_1m", "floor_1m", "energy_daily"]);
   now = 3000;
   assert.deepEqual(cycle(true), []); // nothing due: every aggregate waits
-  now = 7000;
-  // readings_1m (7 s) and floor_1m (6 s) are due: the stalest first, the other next cycle.
-  assert.deepEqual(cycle(true), ["readings_1m"]);
-  now = 7500;
+  now = 4000;
+  c.upToDate("readings_1m"); // e.g. found unchanged by an idle cycle
+  now = 6000;
+  // floor_1m and energy_daily (6 s) are due, readings_1m (2 s) is not: one per cycle.
   assert.deepEqual(cycle(true), ["floor_1m"]);
-  now = 8000;
+  now = 7000;
+  assert.deepEqual(cycle(true), ["energy_daily"]);
+  now = 9500;
+  // readings_1m (5.5 s) and floor_1m (3.5 s): only readings_1m is due.
+  assert.deepEqual(cycle(true), ["readings_1m"]);
+  now = 12_000;
+  // floor_1m (6 s) and energy_daily (5 s) due: the stalest first, the other next cycle.
+  assert.deepEqual(cycle(true), ["floor_1m"]);
+  now = 12_500;
+  assert.deepEqual(cycle(true), ["energy_daily"]);
+  now = 13_000;
   assert.deepEqual(cycle(false), ["readings_1m", "floor_1m", "energy_daily"]); // idle: all
 });
 

@@ -55,17 +55,17 @@ export function healthRebuilt(change: SilverChange | null): boolean {
 }
 
 /**
- * When each aggregate may wait: a cycle with a newer silver version pending refreshes only one
- * aggregate — the one brought up to date longest ago among those due (not brought up to date for
- * `maxStaleMs`; never = longest ago), so none starves — and defers the others, so the next alarm
- * refresh starts at once; an idle cycle (nothing pending) refreshes them all. Under steady load
+ * When each aggregate may wait: the first cycle builds them all; later, a cycle with a newer silver
+ * version pending refreshes only one aggregate — the one brought up to date longest ago among
+ * those due (not brought up to date for `maxStaleMs`), so none starves — and defers the others,
+ * so the next alarm refresh starts at once; an idle cycle (nothing pending) refreshes them all. Under steady load
  * every aggregate is thus at most about `maxStaleMs` plus a few cycles behind.
  */
 export class AggregateCadence {
   #upToDate = new Map<string, number>();
   /** Every aggregate asked about so far, in the order first asked. */
   #known = new Set<string>();
-  /** This cycle's one aggregate to refresh while a version is pending (null: none chosen yet). */
+  /** This cycle's one aggregate to refresh while a version is pending (null: none is due). */
   #chosen: string | null = null;
   constructor(
     readonly maxStaleMs: number,
@@ -85,11 +85,13 @@ export class AggregateCadence {
 
   /** True when `table` should wait for a later cycle (see the class doc). */
   mayDefer(table: string, pending: boolean): boolean {
-    const first = !this.#known.has(table);
-    this.#known.add(table);
-    if (!pending) return false;
-    if (this.#chosen === null && first) this.#chosen = table; // never refreshed: due
-    return table !== this.#chosen;
+    if (!this.#known.has(table)) {
+      // First asked: built now, whatever is pending, so every gold table exists after the
+      // watcher's first cycle (as readers of a fresh lakehouse expect).
+      this.#known.add(table);
+      return false;
+    }
+    return pending && table !== this.#chosen;
   }
 
   /** `table` was brought up to date (refreshed, or found unchanged). */
