@@ -284,6 +284,18 @@ async function drainOnce(
   }
 }
 
+/**
+ * Removes the readings cache's directory at exit. DuckDB may still write its file while the last
+ * refresh's database closes, so a removal that leaves it behind is retried a few times.
+ */
+async function removeCacheDir(dir: string): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (!await Deno.stat(dir).then(() => true, () => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function refreshLoop(
   lakehouse: string,
   options: { full: boolean; watch: boolean },
@@ -394,7 +406,7 @@ async function refreshLoop(
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
-    if (cacheDir) await Deno.remove(cacheDir, { recursive: true }).catch(() => {});
+    if (cacheDir) await removeCacheDir(cacheDir);
   }
 }
 
