@@ -37,7 +37,8 @@ import { createSimulator } from "../src/simulator/simulator.ts";
 import { consumeArgs, freePort, ROOT, spawnTask } from "../src/tasks.ts";
 import { brokerList } from "../src/config.ts";
 import { percentile } from "./stats.ts";
-import { eachLine, goldCycles, loadavg } from "./task_processes.ts";
+import { eachLine, goldCycles, loadavg, summary } from "./task_processes.ts";
+import { alarmStages, type GoldCycle, stageTable } from "./alarm_stages.ts";
 
 /** The band rule's duration here (sensors.yaml: 300 s); see the module doc. */
 const MIN_DURATION_S = 10;
@@ -63,6 +64,12 @@ async function benchCatalogue(dir: string, seconds: number): Promise<string> {
   const file = join(dir, "sensors-alarm-bench.yaml");
   await Deno.writeTextFile(file, patched);
   return file;
+}
+
+/** p50/p95/max of the first and the second half of `xs`. */
+function halves(xs: number[]) {
+  const mid = Math.floor(xs.length / 2);
+  return { first: summary(xs.slice(0, mid)), second: summary(xs.slice(mid)) };
 }
 
 /** What one alarm-latency run is given. */
@@ -134,7 +141,18 @@ export async function alarmLatency(o: AlarmLatencyOptions) {
     { stdout: "piped", stderr: "piped", deno: o.deno },
   );
   const cycles = goldCycles();
-  const goldOut = eachLine(gold.stdout, cycles.onLine);
+  // Each cycle line arrives as the cycle ends: it started its stated seconds before.
+  const cycleStarts: GoldCycle[] = [];
+  const goldOut = eachLine(gold.stdout, (l) => {
+    cycles.onLine(l);
+    const m = l.match(/^silver v(\d+), ([\d.]+) s:/);
+    if (m) {
+      cycleStarts.push({
+        silverVersion: Number(m[1]),
+        startedAt: Date.now() - Number(m[2]) * 1000,
+      });
+    }
+  });
   const goldErr: string[] = [];
   const goldErrDone = eachLine(gold.stderr, (l) => goldErr.push(l));
   const consumeErr: string[] = [];
@@ -205,6 +223,19 @@ export async function alarmLatency(o: AlarmLatencyOptions) {
       .filter((e) => e.arrivedAt !== undefined)
       .map((e) => (e.arrivedAt! - e.completingSentAt!) / 1000);
     const q = (p: number) => latencies.length ? Number(percentile(latencies, p).toFixed(3)) : null;
+    const epoch = (t: number) => performance.timeOrigin + t;
+    const stages = await alarmStages(
+      lakehouse,
+      "alarmbench",
+      cycleStarts,
+      [...episodes.values()].filter((e) => e.arrivedAt !== undefined).map((e) => ({
+        device: e.device,
+        sentAt: epoch(e.completingSentAt!),
+        eventMs: e.completingEventMs!,
+        arrivedAt: epoch(e.arrivedAt!),
+      })),
+    );
+    for (const l of stageTable(stages.stageSeconds)) log(l);
     const goldMetric = (name: string) =>
       metrics.split("\n").find((l) => l.startsWith(name))?.split(" ")[1];
     const result = {
@@ -225,7 +256,15 @@ export async function alarmLatency(o: AlarmLatencyOptions) {
         max: latencies.length ? Number(Math.max(...latencies).toFixed(3)) : null,
         all: latencies.map((x) => Number(x.toFixed(3))).sort((a, b) => a - b),
       },
+      /** Where the seconds went (bench/alarm_stages.ts): per stage, then per episode. */
+      stageSeconds: stages.stageSeconds,
+      stagesPerEpisode: stages.perEpisode,
       ...cycles.figures(),
+      /**
+       * The alarm refresh's seconds over the run's first and second half of cycles: a refresh
+       * whose cost follows the new rows stays flat while silver fills.
+       */
+      alarmsSecondsByHalf: halves(cycles.perTable.get("alarms") ?? []),
       goldAlarmLatencyMetric: {
         count: goldMetric("smarttech_alarm_latency_seconds_count"),
         sum: goldMetric("smarttech_alarm_latency_seconds_sum"),

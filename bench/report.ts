@@ -371,10 +371,22 @@ function alarmLatencyRows({ add, count, n }: RowBuilder): void {
       p === "p99" ? "≤ 2" : undefined,
     );
   }
+  // Where the seconds go (bench/alarm_stages.ts).
+  for (const st of ["consume", "wait", "alarms", "incidents", "notify"]) {
+    for (const p of ["p50", "p99"]) {
+      add(a, `stage ${st} ${p} — s`, `alarm-latency.stageSeconds.${st}.${p}`);
+    }
+  }
   add(a, "alarms arrived", "alarm-latency.received");
   add(a, "alarms missing", "alarm-latency.missing", "0");
   add(a, "gold cycle p50 — s", "alarm-latency.cycleSeconds.p50");
   add(a, "gold cycle p95 — s", "alarm-latency.cycleSeconds.p95");
+  add(
+    a,
+    "alarms refresh p50, first half of cycles — s",
+    "alarm-latency.alarmsSecondsByHalf.first.p50",
+  );
+  add(a, "alarms refresh p50, second half — s", "alarm-latency.alarmsSecondsByHalf.second.p50");
   add(a, "load average before", "alarm-latency.loadavgBefore");
   add(a, "load average after", "alarm-latency.loadavgAfter");
 }

@@ -35,7 +35,10 @@ import { startTicker } from "../src/progress.ts";
 import { metricsAddress, metricsOptionSpecs } from "../src/metrics/options.ts";
 import { GoldMonitor, type NotificationOutcome } from "../src/gold/gold_metrics.ts";
 import { waitForSilver } from "../src/gold/wait.ts";
-import { waitForCommit } from "../src/gold/tail.ts";
+import { silverPending, waitForCommit } from "../src/gold/tail.ts";
+import { AggregateCadence } from "../src/gold/schedule.ts";
+import { ReadingsCache } from "../src/gold/readings_cache.ts";
+import { join } from "node:path";
 import { joinLocation } from "../src/storage/location.ts";
 
 export const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
@@ -54,8 +57,8 @@ export const SPECS = {
     type: "string",
     env: "GOLD_INTERVAL",
     default: "5",
-    description:
-      "Most seconds between refreshes with --watch (a new silver version wakes it sooner)",
+    description: "Most seconds between refreshes with --watch (a new silver version wakes it " +
+      "sooner), and the most a table off the alarm path waits while new versions keep coming",
   },
   full: { type: "boolean", description: "Recompute every table from all of silver" },
   threads: { type: "string", env: "DUCKDB_THREADS", description: "DuckDB threads" },
@@ -146,9 +149,13 @@ function report(results: GoldTableResult[]): void {
 /** DuckDB's memory limit in --watch (issue: gold ≤ 512 MB at building-fleet scale). */
 const WATCH_MEMORY_LIMIT = "512MB";
 
-/** One refresh of --watch as one line: `silver v12, 0.84 s: alarms v5 (3 rows, 0.41 s), …`. */
-export function watchLine(results: GoldTableResult[]): string {
-  const total = results.reduce((s, r) => s + r.seconds, 0);
+/**
+ * One refresh of --watch as one line: `silver v12, 0.84 s: alarms v5 (3 rows, 0.41 s), …`;
+ * `seconds` is the whole cycle's (opening DuckDB and reading the snapshots included), default
+ * the sum of the tables'.
+ */
+export function watchLine(results: GoldTableResult[], seconds?: number): string {
+  const total = seconds ?? results.reduce((s, r) => s + r.seconds, 0);
   const changed = results.filter((r) => r.mode !== "unchanged")
     .map((r) => `${r.table} v${r.version} (${r.written} rows, ${r.seconds.toFixed(2)} s)`);
   return `silver v${results[0]?.silverVersion ?? "?"}, ${total.toFixed(2)} s: ${
@@ -277,6 +284,18 @@ async function drainOnce(
   }
 }
 
+/**
+ * Removes the readings cache's directory at exit. DuckDB may still write its file while the last
+ * refresh's database closes, so a removal that leaves it behind is retried a few times.
+ */
+async function removeCacheDir(dir: string): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (!await Deno.stat(dir).then(() => true, () => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function refreshLoop(
   lakehouse: string,
   options: { full: boolean; watch: boolean },
@@ -293,8 +312,18 @@ async function refreshLoop(
   },
 ): Promise<void> {
   const { interval, threads, tables, log, catalogue, monitor } = o;
+  const silverPath = joinLocation(lakehouse, "silver");
+  // The aggregates wait while a newer silver version is pending, each at most --interval
+  // (src/gold/schedule.ts): the next alarm refresh starts at once.
+  const cadence = new AggregateCadence(interval * 1000);
+  // Recent silver rows for the alarms, kept between refreshes (src/gold/readings_cache.ts).
+  const cacheDir = options.watch ? await Deno.makeTempDir({ prefix: "gold-watch-" }) : null;
+  const readingsCache = cacheDir ? new ReadingsCache(join(cacheDir, "readings.duckdb")) : undefined;
+  let cycleSilver: number | undefined;
   const run = async (full: boolean) => {
     monitor?.refreshStarted();
+    cadence.begin();
+    cycleSilver = undefined;
     let results;
     try {
       results = await refreshGold(lakehouse, {
@@ -306,8 +335,14 @@ async function refreshLoop(
         log,
         catalogue,
         alarmsFirst: true,
+        readingsCache,
+        defer: async (table) =>
+          options.watch && cycleSilver !== undefined &&
+          cadence.mayDefer(table, await silverPending(silverPath, cycleSilver)),
         // Events leave as soon as incidents are committed, before the other rollups.
         onTable: (r) => {
+          cycleSilver = r.silverVersion;
+          cadence.upToDate(r.table);
           monitor?.tableRefreshed(r);
           if (r.table === "incidents" && r.mode !== "unchanged") notifier?.poke();
         },
@@ -351,13 +386,15 @@ async function refreshLoop(
   const onSignal = () => stop.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
-  const silverPath = joinLocation(lakehouse, "silver");
   try {
     let first = true;
     while (!stop.signal.aborted) {
+      const t0 = performance.now();
       const results = await run(first && options.full);
       first = false;
-      if (results.some((r) => r.mode !== "unchanged")) console.log(watchLine(results));
+      if (results.some((r) => r.mode !== "unchanged")) {
+        console.log(watchLine(results, (performance.now() - t0) / 1000));
+      }
       if (stop.signal.aborted) break;
       await waitForCommit(silverPath, results[0].silverVersion + 1, {
         timeoutMs: interval * 1000,
@@ -369,6 +406,7 @@ async function refreshLoop(
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
+    if (cacheDir) await removeCacheDir(cacheDir);
   }
 }
 

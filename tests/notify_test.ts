@@ -186,6 +186,39 @@ Deno.test("notify: opened, escalated, cleared, each once, with key, signature an
   });
 });
 
+Deno.test("notify: a poke while an event is being delivered is not lost (no wait for the poll)", async () => {
+  let release = () => {};
+  const slow = new Promise<void>((r) => release = r);
+  await withSetup(async (n) => {
+    if (n === 0) await slow; // the first POST is held until the next version is poked
+    return 200;
+  }, async ({ lh, rx, opts }) => {
+    await writeIncidents(lh, [incident("a")]);
+    const n = await Notifier.start({ ...opts, pollMs: 60_000 });
+    try {
+      await writeIncidents(lh, [incident("a"), incident("b", { started_at: T0 + 15 * MIN })]);
+      n.poke();
+      while (rx.got.length === 0) await new Promise((r) => setTimeout(r, 20));
+      // Delivering "a:opened" of the first version: the second version lands and is poked now.
+      await writeIncidents(lh, [
+        incident("a"),
+        incident("b", { started_at: T0 + 15 * MIN }),
+        incident("c", { started_at: T0 + 16 * MIN }),
+      ]);
+      n.poke();
+      const t0 = performance.now();
+      release();
+      while (rx.accepted.length < 2 && performance.now() - t0 < 30_000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(performance.now() - t0 < 10_000, "the poke was lost: waited for the poll");
+    } finally {
+      await n.stop();
+    }
+    assert.deepEqual(summary(rx.accepted), ["b:opened", "c:opened"]);
+  });
+});
+
 Deno.test("notify: a receiver failing for 10 s gets every event afterwards; incidents go on meanwhile", async () => {
   let upAt = Infinity;
   await withSetup(() => Date.now() < upAt ? 503 : 200, async ({ lh, rx, opts }) => {

@@ -138,10 +138,13 @@ export async function refreshAlarms(
   if (full) await r.allAlarmReadings();
   const input: AlarmInput = full ? { existing: true } : {
     silverSql: `SELECT * FROM ${await r.keyedAsEnums(
-      `SELECT ${SCOPE_COLUMNS} FROM (${snapshotScanSql(silver, files)}) WHERE timestamp >= ${
-        tsLiteral(scanFrom)
-      }`,
+      r.cache
+        ? `SELECT * FROM ${await r.cache.rowsFrom(r.conn, silver, scanFrom)}`
+        : `SELECT ${SCOPE_COLUMNS} FROM (${snapshotScanSql(silver, files)}) WHERE timestamp >= ${
+          tsLiteral(scanFrom)
+        }`,
       files,
+      r.cache?.devices(),
     )}`,
   };
   await computeAlarms(r.conn, input, snapshotScanSql(energyHourly), "gold_alarms_new");

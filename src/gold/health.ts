@@ -31,9 +31,12 @@ export async function refreshHealth(
   const recentFiles = Number.isFinite(from)
     ? silver.files.filter((f) => mayHoldTime(f, from))
     : silver.files;
-  const recent = `(SELECT * FROM (${snapshotScanSql(silver, recentFiles)})${
-    Number.isFinite(from) ? ` WHERE timestamp >= ${tsLiteral(from)}` : ""
-  })`;
+  // gold --watch: the readings cache holds that hour when synced with this snapshot.
+  const cached = Number.isFinite(from) ? r.cache?.rowsSince(r.conn, silver.version, from) : null;
+  const recent = cached ??
+    `(SELECT * FROM (${snapshotScanSql(silver, recentFiles)})${
+      Number.isFinite(from) ? ` WHERE timestamp >= ${tsLiteral(from)}` : ""
+    })`;
   const minutes = full ? r.existingDeviceMinutes() : undefined;
   const newRows = minutes
     ? `(SELECT last_ts AS timestamp, device_id, building, floor, type FROM ${minutes})`

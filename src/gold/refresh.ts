@@ -37,6 +37,8 @@ import { refreshAlarms } from "./alarms.ts";
 import { rowCount } from "./changes.ts";
 import { refreshHealth } from "./health.ts";
 import { refreshIncidents } from "./incidents.ts";
+import { ALARM_TABLES, baselineTouched, healthRebuilt, newestReadingMs } from "./schedule.ts";
+import type { ReadingsCache } from "./readings_cache.ts";
 import { Refresh } from "./scope.ts";
 import { GOLD_TABLES, type GoldTableDef, goldTablePath, goldTxnAppId } from "./tables.ts";
 import { refreshWindowed } from "./windowed.ts";
@@ -67,17 +69,54 @@ export interface RefreshGoldOptions {
    */
   catalogue?: SensorCatalogue;
   /**
-   * Refresh what the alarms need first (energy_hourly, device_health, alarms, incidents), then
-   * the other tables: `gold --watch` notifies as soon as incidents are committed (onTable), not
-   * after the per-minute and per-floor rollups, which nothing alarms on.
+   * Refresh the alarm path first — alarms and incidents, preceded by energy_hourly or
+   * device_health only when their lag could change an alarm (schedule.ts) — then the other
+   * tables: `gold --watch` notifies as soon as incidents are committed (onTable), not after the
+   * aggregates, which nothing alarms on.
    */
   alarmsFirst?: boolean;
+  /**
+   * Asked before each table off the alarm path whether it may wait for a later cycle (`gold
+   * --watch`: a newer silver version is pending, schedule.ts); a deferred table is left out of
+   * the results and catches up later from the silver version its own commit recorded.
+   */
+  defer?: (table: string) => boolean | Promise<boolean>;
+  /**
+   * `gold --watch`: recent silver rows kept between refreshes for the alarms, topped up with
+   * the new files only (readings_cache.ts).
+   */
+  readingsCache?: ReadingsCache;
   /** Told each table's result as soon as it is committed (or found unchanged). */
   onTable?: (result: GoldTableResult) => void;
 }
 
-/** The tables the alarm path reads, in dependency order (see RefreshGoldOptions.alarmsFirst). */
-const ALARM_PATH = ["energy_hourly", "device_health", "alarms", "incidents"];
+/**
+ * The alarm path of this refresh among `defs`: alarms and incidents, and energy_hourly or
+ * device_health when their pending change could alter an alarm or incident (schedule.ts).
+ */
+async function alarmPath(r: Refresh, defs: GoldTableDef[]): Promise<Set<string>> {
+  const has = (name: string) => defs.some((d) => d.name === name);
+  const path = new Set(ALARM_TABLES.filter(has));
+  if (path.size === 0) return path;
+  /** The table's pending change; "current" when it is up to date, null when unknown. */
+  const pending = async (name: string) => {
+    const gold = await ensureGoldTable(r.lakehouse, GOLD_TABLES.find((d) => d.name === name)!);
+    const seen = gold.txnVersion(goldTxnAppId(name));
+    if (seen === r.silver.version) return "current";
+    return seen === undefined || seen > r.silver.version ? null : await r.change(seen);
+  };
+  if (has("energy_hourly") && path.has("alarms")) {
+    const change = await pending("energy_hourly");
+    if (change !== "current" && baselineTouched(change, newestReadingMs(r.silver))) {
+      path.add("energy_hourly");
+    }
+  }
+  if (has("device_health") && path.has("incidents")) {
+    const change = await pending("device_health");
+    if (change !== "current" && healthRebuilt(change)) path.add("device_health");
+  }
+  return path;
+}
 
 /** What a refresh did to one table. */
 export interface GoldTableResult {
@@ -151,10 +190,6 @@ export async function refreshGold(
   let defs = opts.tables
     ? GOLD_TABLES.filter((d) => opts.tables!.includes(d.name))
     : [...GOLD_TABLES];
-  if (opts.alarmsFirst) {
-    const first = (d: GoldTableDef) => ALARM_PATH.includes(d.name);
-    defs = [...defs.filter(first), ...defs.filter((d) => !first(d))];
-  }
   const unknown = (opts.tables ?? []).filter((t) => !GOLD_TABLES.some((d) => d.name === t));
   if (unknown.length) throw new RangeError(`unknown gold table(s): ${unknown.join(", ")}`);
 
@@ -169,8 +204,23 @@ export async function refreshGold(
     await db.conn.run("SET preserve_insertion_order = false");
     await runStatements(db.conn, await loadSql("gold/_macros.sql"));
     await loadAlarmTables(db.conn, opts.catalogue ?? builtinCatalogue());
-    const r = new Refresh(db.conn, lakehouse, silver, defs.some((d) => d.kind === "alarms"));
+    const r = new Refresh(
+      db.conn,
+      lakehouse,
+      silver,
+      defs.some((d) => d.kind === "alarms"),
+      opts.readingsCache,
+    );
+    const path = opts.alarmsFirst ? await alarmPath(r, defs) : new Set<string>();
+    if (opts.alarmsFirst) {
+      const first = (d: GoldTableDef) => path.has(d.name);
+      defs = [...defs.filter(first), ...defs.filter((d) => !first(d))];
+    }
     for (const def of defs) {
+      if (!path.has(def.name) && await opts.defer?.(def.name)) {
+        opts.log?.(`${def.name}: deferred (a newer silver version is pending)`);
+        continue;
+      }
       const t0 = performance.now();
       const gold = await ensureGoldTable(lakehouse, def);
       const appId = goldTxnAppId(def.name);

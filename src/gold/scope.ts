@@ -12,6 +12,7 @@ import { loadSql } from "../query/sql_files.ts";
 import { snapshotScanSql } from "../delta/scan.ts";
 import { type SilverChange, silverChange } from "./changes.ts";
 import { inIntervalsSql, type Interval } from "./intervals.ts";
+import type { ReadingsCache } from "./readings_cache.ts";
 
 /**
  * The silver columns gold SQL reads. Scopes carry only these: `source`, `unit` and
@@ -78,6 +79,8 @@ export class Refresh {
     readonly silver: Snapshot,
     /** The alarms are refreshed too: the all-of-silver scope carries their readings' neighbours. */
     readonly withAlarmReadings: boolean,
+    /** gold --watch's cache of recent silver rows for the alarms (readings_cache.ts). */
+    readonly cache?: ReadingsCache,
   ) {}
 
   change(since: number): Promise<SilverChange> {
@@ -131,10 +134,16 @@ export class Refresh {
         this.#scopes.set(key, relation);
         return relation;
       }
+      // gold --watch: hours within the readings cache are read from it, not from silver's files.
+      const cached = sel && this.cache?.rowsSince(
+        this.conn,
+        this.silver.version,
+        Math.min(...sel.intervals.map((i) => i[0])),
+      );
       await this.conn.run(
-        `CREATE OR REPLACE TEMP TABLE ${name} AS SELECT ${SCOPE_COLUMNS} FROM (${
-          snapshotScanSql(this.silver, files)
-        })${where}`,
+        `CREATE OR REPLACE TEMP TABLE ${name} AS SELECT ${SCOPE_COLUMNS} FROM ${
+          cached ?? `(${snapshotScanSql(this.silver, files)})`
+        }${where}`,
       );
     }
     this.#scopes.set(key, relation);
@@ -147,9 +156,10 @@ export class Refresh {
    * 1-byte codes instead of strings that saves a quarter of a full refresh (outputs are cast back
    * to strings by the writer, and an ENUM compares with a string as a string would). Building
    * and type values come from the files' partition values; device ids take one pass over that
-   * column.
+   * column, unless `devices` is given: a relation (column device_id) holding at least every
+   * device id of the scan (an ENUM with extra values orders and compares the same).
    */
-  async keyedAsEnums(scan: string, files: AddAction[]): Promise<string> {
+  async keyedAsEnums(scan: string, files: AddAction[], devices?: string): Promise<string> {
     const parts = (column: string) =>
       [...new Set(files.map((f) => f.partitionValues[column]))]
         .filter((v): v is string => typeof v === "string").sort();
@@ -161,7 +171,8 @@ export class Refresh {
     await this.conn.run(`CREATE TYPE gold_type_${n} AS ENUM (${list(types)})`);
     await this.conn.run(
       `CREATE TYPE gold_device_${n} AS ENUM (
-         SELECT DISTINCT device_id FROM (${scan}) WHERE device_id IS NOT NULL ORDER BY 1)`,
+         SELECT DISTINCT device_id FROM ${devices ?? `(${scan})`} WHERE device_id IS NOT NULL
+         ORDER BY 1)`,
     );
     return `(SELECT timestamp, device_id::gold_device_${n} AS device_id,
       building::gold_building_${n} AS building, floor, type::gold_type_${n} AS type, value

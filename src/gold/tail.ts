@@ -56,6 +56,14 @@ export async function waitForCommit(
   return "stopped";
 }
 
+/**
+ * True when silver already has a version after `version` (one probe; false when the probe
+ * fails: the aggregates then simply run, as when nothing is pending).
+ */
+export async function silverPending(silverPath: string, version: number): Promise<boolean> {
+  return await commitExists(silverPath, version + 1).catch(() => false);
+}
+
 /** Sleeps `ms`; false when the signal aborted first. */
 function pause(ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);

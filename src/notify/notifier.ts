@@ -193,6 +193,8 @@ interface Progress {
 export class Notifier {
   #abort = new AbortController();
   #wake: (() => void)[] = [];
+  /** Per endpoint: poked since its loop last read the latest incidents version. */
+  #poked = new Map<string, boolean>();
   #loops: Promise<void>[] = [];
   #progress = new Map<string, Progress>();
   #commits: Promise<unknown> = Promise.resolve();
@@ -222,6 +224,7 @@ export class Notifier {
     for (const ep of opts.endpoints) {
       const progress: Progress = { position: Number.NaN };
       n.#progress.set(ep.id, progress);
+      n.#poked.set(ep.id, false);
       n.#loops.push(
         n.#run(ep, progress).catch((err) => {
           if (!n.#abort.signal.aborted) {
@@ -233,8 +236,13 @@ export class Notifier {
     return n;
   }
 
-  /** Tells the loops a new incidents version may exist (call after each gold refresh). */
+  /**
+   * Tells the loops a new incidents version may exist (call after each gold refresh). A loop
+   * busy delivering when poked looks again before idling: a poke is never lost, or an event
+   * committed meanwhile would wait for the poll interval (issue 28: alarms within seconds).
+   */
   poke(): void {
+    for (const ep of this.#poked.keys()) this.#poked.set(ep, true);
     for (const w of this.#wake.splice(0)) w();
   }
 
@@ -267,8 +275,9 @@ export class Notifier {
     (this.opts.log ?? console.error)(line);
   }
 
-  /** Waits for a poke, the poll interval or stop. */
-  #idle(): Promise<void> {
+  /** Waits for a poke, the poll interval or stop; at once when poked since `ep` last looked. */
+  #idle(ep: Endpoint): Promise<void> {
+    if (this.#poked.get(ep.id)) return Promise.resolve();
     return new Promise((resolve) => {
       const t = setTimeout(done, this.opts.pollMs ?? 5000);
       function done() {
@@ -326,6 +335,7 @@ export class Notifier {
     let failures = 0;
     while (!signal.aborted) {
       try {
+        this.#poked.set(ep.id, false);
         const latest = await this.versions.latest();
         while (latest !== null && position < latest && !signal.aborted) {
           const after = await this.versions.at(position + 1);
@@ -360,7 +370,7 @@ export class Notifier {
         continue;
       }
       if (signal.aborted) break;
-      await this.#idle();
+      await this.#idle(ep);
     }
     if (position !== recorded) await this.#record(ep, position, []);
   }
