@@ -66,9 +66,9 @@ export interface IngestorOptions {
  * of up to `targetBytes` (optimize, dataChange=false); files reaching the target are left alone:
  * - by count, after every flush: a partition's small files of one tier (appended files are
  *   tier 0, compacting `tierFiles` of tier k makes one of tier k + 1) are compacted as soon as
- *   `tierFiles` of them are there. A partition thus never holds `tierFiles` small files of one
- *   tier, whatever the rate, and a row is rewritten about log_tierFiles(targetBytes / flush
- *   file size) times (3 at 5,000 msg/s with the defaults);
+ *   `tierFiles` of them are there. A partition thus holds at most `tierFiles` small files of
+ *   one tier (a tier a pass just completed is compacted after the next flush), whatever the
+ *   rate, and a row is rewritten about log_tierFiles(targetBytes / flush file size) times;
  * - by time, at most once per `intervalMs`: partitions holding `minFiles` small files of any
  *   tiers have them packed together (a sweep for what the count trigger leaves, e.g. files an
  *   older version wrote).
