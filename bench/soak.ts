@@ -141,12 +141,24 @@ export async function soak(o: SoakOptions) {
     dashboard: spawn("dashboard", ["--lakehouse", o.lakehouse, "--port", String(dashboardPort)]),
   };
   const cycles = goldCycles();
+  /** consume's final summary (its last stdout line, JSON): compactions, files compacted. */
+  let consumeSummary: Record<string, unknown> | null = null;
+  const onConsumeLine = (l: string) => {
+    try {
+      consumeSummary = JSON.parse(l);
+    } catch {
+      // Not the summary.
+    }
+  };
   const tails: Record<string, string[]> = {};
   const drained = Object.entries(children).flatMap(([name, child]) => {
     tails[name] = [];
     const keep = (l: string) => tails[name].push(l) > 20 && tails[name].shift();
     return [
-      eachLine(child.stdout, name === "gold" ? cycles.onLine : () => {}),
+      eachLine(
+        child.stdout,
+        name === "gold" ? cycles.onLine : name === "consume" ? onConsumeLine : () => {},
+      ),
       eachLine(child.stderr, keep),
     ];
   });
@@ -206,6 +218,10 @@ export async function soak(o: SoakOptions) {
     rssMiB: Object.fromEntries(Object.entries(rss).map(([n, s]) => [n, rssFigures(s)])),
     gold: cycles.figures(),
     dashboard: { polls: dashboard.polls, ok: dashboard.ok, stateMs: summary(dashboard.ms) },
+    consume: consumeSummary && {
+      compactions: (consumeSummary as Record<string, unknown>).compactions,
+      filesCompacted: (consumeSummary as Record<string, unknown>).filesCompacted,
+    },
     filesPerTable: await filesPerTable(o.lakehouse),
     activeFiles: {
       peak: Object.fromEntries(
