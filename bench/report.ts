@@ -332,6 +332,8 @@ function soakRows({ add, count, f, n }: RowBuilder): void {
   add(s, "gold cycle p95 — s", "soak.gold.cycleSeconds.p95", "≤ 1");
   add(s, "gold cycle max — s", "soak.gold.cycleSeconds.max");
   add(s, "dashboard /api/state p95 — ms", "soak.dashboard.stateMs.p95");
+  add(s, "consume compaction passes", "soak.consume.compactions");
+  add(s, "consume files compacted", "soak.consume.filesCompacted");
   const active = get(f, "soak.activeFiles.peak") as Record<string, number> | undefined;
   for (const t of Object.keys(active ?? {})) {
     add(s, `active files, peak: ${t}`, `soak.activeFiles.peak.${t}`);
