@@ -52,7 +52,11 @@ async function feed(
 }
 
 const open = (lakehouse: string) =>
-  Ingestor.open({ lakehouse, queryId: "bench-backfill", compaction: { intervalMs: 0 } });
+  Ingestor.open({
+    lakehouse,
+    queryId: "bench-backfill",
+    compaction: { intervalMs: 0, tierFiles: 0 },
+  });
 
 export async function benchBackfill(
   silverRows: number,

@@ -407,8 +407,17 @@ function soakRows({ add, count, f, n }: RowBuilder): void {
   add(s, "gold cycle p95 — s", "soak.gold.cycleSeconds.p95", "≤ 1");
   add(s, "gold cycle max — s", "soak.gold.cycleSeconds.max");
   add(s, "dashboard /api/state p95 — ms", "soak.dashboard.stateMs.p95");
+  add(s, "consume compaction passes", "soak.consume.compactions");
+  add(s, "consume files compacted", "soak.consume.filesCompacted");
+  const active = get(f, "soak.activeFiles.peak") as Record<string, number> | undefined;
+  for (const t of Object.keys(active ?? {})) {
+    add(s, `active files, peak: ${t}`, `soak.activeFiles.peak.${t}`);
+    add(s, `active files, end: ${t}`, `soak.activeFiles.end.${t}`);
+  }
   const files = get(f, "soak.filesPerTable") as Record<string, number> | undefined;
-  for (const t of Object.keys(files ?? {})) add(s, `files: ${t}`, `soak.filesPerTable.${t}`);
+  for (const t of Object.keys(files ?? {})) {
+    add(s, `files on disk: ${t}`, `soak.filesPerTable.${t}`);
+  }
   const codes = get(f, "soak.exitCodes") as Record<string, number> | undefined;
   for (const p of Object.keys(codes ?? {})) {
     add(s, `${p} exit code after SIGTERM`, `soak.exitCodes.${p}`, "0");

@@ -4,8 +4,11 @@
  * profile, while the real long-running tasks run as processes: `consume`, `gold --watch` and the
  * dashboard (polled for its state at each sample, as an open page would). Every 10 s each
  * process's RSS is read (`ps -o rss=`, VmRSS); gold's cycle times come from its stdout lines.
- * At the end: RSS start/peak/end and the slope over the last half per process (≈ 0 when flat
- * after warm-up), gold cycle p50/p95/max, and the data files per table on disk.
+ * Each sample also counts the active files per ingest table (in its latest snapshot: what a
+ * reader opens). At the end: RSS start/peak/end and the slope over the last half per process
+ * (≈ 0 when flat after warm-up), gold cycle p50/p95/max, active files per table over time (and
+ * their peak), and the data files per table on disk (compacted-away files stay there until
+ * vacuum).
  *
  * @module
  */
@@ -15,6 +18,8 @@ import { createKafka } from "../src/kafka/client.ts";
 import { ensureTopic, produce } from "../src/kafka/producer.ts";
 import { createSimulator } from "../src/simulator/simulator.ts";
 import { consumeArgs, freePort, spawnTask } from "../src/tasks.ts";
+import { loadSnapshot } from "../src/delta/snapshot.ts";
+import { INGEST_TABLES } from "../src/pipeline/tables.ts";
 import {
   eachLine,
   goldCycles,
@@ -100,6 +105,16 @@ export async function filesPerTable(lakehouse: string): Promise<Record<string, n
   return out;
 }
 
+/** Active files (latest snapshot) of each ingest table that exists yet. */
+async function activeFiles(lakehouse: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const t of INGEST_TABLES) {
+    const snap = await loadSnapshot(join(lakehouse, t), { tombstones: false }).catch(() => null);
+    if (snap) out[t] = snap.files.length;
+  }
+  return out;
+}
+
 /** Runs one soak: see the module doc. */
 export async function soak(o: SoakOptions) {
   const log = (l: string) => (o.log ?? console.error)(`soak: ${l}`);
@@ -126,17 +141,31 @@ export async function soak(o: SoakOptions) {
     dashboard: spawn("dashboard", ["--lakehouse", o.lakehouse, "--port", String(dashboardPort)]),
   };
   const cycles = goldCycles();
+  /** consume's final summary (its last stdout line, JSON): compactions, files compacted. */
+  let consumeSummary: Record<string, unknown> | null = null;
+  const onConsumeLine = (l: string) => {
+    try {
+      consumeSummary = JSON.parse(l);
+    } catch {
+      // Not the summary.
+    }
+  };
   const tails: Record<string, string[]> = {};
   const drained = Object.entries(children).flatMap(([name, child]) => {
     tails[name] = [];
     const keep = (l: string) => tails[name].push(l) > 20 && tails[name].shift();
     return [
-      eachLine(child.stdout, name === "gold" ? cycles.onLine : () => {}),
+      eachLine(
+        child.stdout,
+        name === "gold" ? cycles.onLine : name === "consume" ? onConsumeLine : () => {},
+      ),
       eachLine(child.stderr, keep),
     ];
   });
   const rss: Record<string, [number, number][]> = { consume: [], gold: [], dashboard: [] };
   const dashboard = { polls: 0, ok: 0, ms: [] as number[] };
+  /** [seconds since start, active files per table]. */
+  const files: [number, Record<string, number>][] = [];
   const t0 = performance.now();
   const sample = async () => {
     const t = Math.round((performance.now() - t0) / 1000);
@@ -144,6 +173,7 @@ export async function soak(o: SoakOptions) {
       const b = await rssBytes(child.pid);
       if (b !== null) rss[name].push([t, b]);
     }
+    files.push([t, await activeFiles(o.lakehouse)]);
     const q0 = performance.now();
     dashboard.polls++;
     const r = await fetch(`http://127.0.0.1:${dashboardPort}/api/state`).catch(() => null);
@@ -188,7 +218,18 @@ export async function soak(o: SoakOptions) {
     rssMiB: Object.fromEntries(Object.entries(rss).map(([n, s]) => [n, rssFigures(s)])),
     gold: cycles.figures(),
     dashboard: { polls: dashboard.polls, ok: dashboard.ok, stateMs: summary(dashboard.ms) },
+    consume: consumeSummary && {
+      compactions: (consumeSummary as Record<string, unknown>).compactions,
+      filesCompacted: (consumeSummary as Record<string, unknown>).filesCompacted,
+    },
     filesPerTable: await filesPerTable(o.lakehouse),
+    activeFiles: {
+      peak: Object.fromEntries(
+        INGEST_TABLES.map((t) => [t, Math.max(0, ...files.map(([, f]) => f[t] ?? 0))]),
+      ),
+      end: files.at(-1)?.[1] ?? {},
+      samples: files,
+    },
     exitCodes,
     loadavgBefore: load0,
     loadavgAfter: loadavg(),

@@ -283,7 +283,7 @@ function records(appId: string, rs: Reading[]): SourceRecord[] {
 
 Deno.test("two writers racing to add the same keys: one wins each key, the other's become duplicates", async () => {
   const lakehouse = await Deno.makeTempDir({ prefix: "lh-exact-race-" });
-  const opts = { lakehouse, queryId: "race", compaction: { intervalMs: 0 } };
+  const opts = { lakehouse, queryId: "race", compaction: { intervalMs: 0, tierFiles: 0 } };
   const a = await Ingestor.open(opts);
   const b = await Ingestor.open(opts);
   try {

@@ -13,7 +13,8 @@ import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { enableLocation } from "../duckdb/s3.ts";
 import { resolveLocation } from "../storage/location.ts";
 import { type DuckDB, openDuckDB, sqlIdent } from "../duckdb/engine.ts";
-import { deltaScanSql, type LakehouseTable, listLakehouseTables } from "../query/views.ts";
+import { type LakehouseTable, listLakehouseTables } from "../query/views.ts";
+import { snapshotScanSql } from "../delta/scan.ts";
 import {
   CommitMetrics,
   newestEventMs,
@@ -189,8 +190,11 @@ export class DashboardModel {
   ) {}
 
   /**
-   * Opens DuckDB (delta loaded, 1 thread: a dashboard must not starve the pipeline) with the
-   * sensor catalogue's tables (default the built-in catalogue).
+   * Opens DuckDB (1 thread: a dashboard must not starve the pipeline) with the sensor
+   * catalogue's tables (default the built-in catalogue). The delta extension is not loaded
+   * (the views read the snapshot's files) and DuckDB's external file cache is off: it kept the
+   * bytes of every small file the pipeline ever wrote (225 MiB after 2 minutes of the soak) up
+   * to the memory limit, while the files a refresh reads again are in the OS page cache anyway.
    */
   static async open(
     lakehouse: string,
@@ -198,7 +202,12 @@ export class DashboardModel {
     catalogue: SensorCatalogue = builtinCatalogue(),
   ): Promise<DashboardModel> {
     const sql = await loadDashboardSql();
-    const db = await openDuckDB({ threads: 1, memoryLimit: "512MB" });
+    const db = await openDuckDB({
+      threads: 1,
+      memoryLimit: "512MB",
+      delta: false,
+      fileCache: false,
+    });
     await enableLocation(db.conn, resolveLocation(lakehouse));
     try {
       const thresholds = await loadCatalogueView(db.conn, catalogue);
@@ -265,8 +274,13 @@ export class DashboardModel {
 
   /**
    * Finds the tables (bronze, silver, quarantine, gold/*) and reloads those that moved. Each
-   * view is pinned to the version its snapshot was loaded at (src/query/views.ts), so a cached
+   * view reads exactly the files of the snapshot loaded here (src/delta/scan.ts), so a cached
    * result is exactly the result of the version it is cached under.
+   *
+   * Not delta_scan: the delta extension (v1.5.5) keeps the kernel's scan metadata of every
+   * scan (duckdb/duckdb-delta#279), so a view re-pinned to each new version of a busy table
+   * leaked native memory in proportion to the table's file count — the dashboard grew
+   * ~280 MiB/min in the soak (bench/results/soak-2026-12-07-2min.md) with its JS heap flat.
    */
   async #scanTables(errors: string[]): Promise<void> {
     let tables: LakehouseTable[];
@@ -285,9 +299,7 @@ export class DashboardModel {
         if (latest < 0 || (known && known.version === latest)) continue;
         const snap = await loadSnapshot(path, { tombstones: false });
         await this.db.conn.run(
-          `CREATE OR REPLACE TEMP VIEW ${sqlIdent(view)} AS SELECT * FROM ${
-            deltaScanSql(snap.path, snap.version)
-          }`,
+          `CREATE OR REPLACE TEMP VIEW ${sqlIdent(view)} AS ${snapshotScanSql(snap)}`,
         );
         this.#tables.set(name, { name, path, view, version: snap.version, snap });
       } catch (err) {

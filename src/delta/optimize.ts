@@ -23,6 +23,19 @@ const COMPACTION_ZSTD_LEVEL = 3;
 
 export const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
 
+/**
+ * The `add.tags` key holding a file's compaction tier: absent (tier 0) on a file an append
+ * wrote, k + 1 on a file compaction wrote from files of at most tier k. Tags survive
+ * checkpoints (dataChange does not: a checkpoint stores every add with dataChange=false).
+ */
+export const TIER_TAG = "smarttech.tier";
+
+/** A file's compaction tier (see {@link TIER_TAG}); 0 for an appended file. */
+export function fileTier(add: AddAction): number {
+  const t = Number(add.tags?.[TIER_TAG] ?? 0);
+  return Number.isInteger(t) && t > 0 ? t : 0;
+}
+
 /** Options of optimize. */
 export interface OptimizeOptions {
   /** Target size of output files in bytes. */
@@ -39,6 +52,14 @@ export interface OptimizeOptions {
    * is rewritten a bounded number of times.
    */
   minFiles?: number;
+  /**
+   * Tiered: a partition's small files are counted and packed per tier ({@link fileTier}), so
+   * `minFiles` appended files become one tier-1 file, `minFiles` tier-1 files one tier-2 file,
+   * and so on up to the target size. A row is then rewritten about log_minFiles(target / file
+   * size) times, however often the pass runs, and a partition keeps fewer than `minFiles`
+   * small files per tier. Without it, every small file of the partition is packed together.
+   */
+  tiered?: boolean;
   /** Compact this snapshot instead of loading the latest (a writer that just committed). */
   snapshot?: Snapshot;
   /** Write through this DuckDB connection instead of opening an instance for the run. */
@@ -80,6 +101,18 @@ export function planBins(files: AddAction[], target: number): AddAction[][] {
   return bins.filter((b) => b.length >= 2);
 }
 
+/** The bins of one partition: per tier when `tiered`, else all its small files together. */
+export function planPartition(
+  files: AddAction[],
+  target: number,
+  minFiles: number,
+  tiered = false,
+): AddAction[][] {
+  const small = files.filter((f) => f.size < target);
+  const groups = tiered ? [...Map.groupBy(small, fileTier).values()] : [small];
+  return groups.filter((g) => g.length >= minFiles).flatMap((g) => planBins(g, target));
+}
+
 /** Compacts small files of the latest snapshot. */
 export async function optimize(path: string, opts: OptimizeOptions = {}): Promise<OptimizeResult> {
   const snap = opts.snapshot ?? await loadSnapshot(path, { tombstones: false });
@@ -90,8 +123,7 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
   const groups = Map.groupBy(snap.files, (f) => partitionKey(snap.partitionColumns, f));
   const minFiles = Math.max(2, opts.minFiles ?? 2);
   const plan = [...groups.values()]
-    .filter((files) => files.filter((f) => f.size < target).length >= minFiles)
-    .map((files) => planBins(files, target))
+    .map((files) => planPartition(files, target, minFiles, opts.tiered))
     .filter((b) => b.length > 0);
   const result: OptimizeResult = {
     readVersion: snap.version,
@@ -135,7 +167,9 @@ export async function optimize(path: string, opts: OptimizeOptions = {}): Promis
           },
         );
         for (const f of bin) actions.push(removeAction(f, false, now));
+        const tier = String(Math.max(...bin.map(fileTier)) + 1);
         for (const add of adds) {
+          add.tags = { ...add.tags, [TIER_TAG]: tier };
           actions.push({ add });
           result.filesAdded++;
           result.bytesAdded += add.size;

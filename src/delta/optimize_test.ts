@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { openDuckDB } from "../duckdb/engine.ts";
 import { appendQuery, createTable, loadSnapshot, optimize, vacuum } from "./table.ts";
 import { CommitConflictError } from "./errors.ts";
+import { fileTier } from "./optimize.ts";
 import { commit } from "./commit.ts";
 import { listLog, readCommit } from "./log.ts";
 import {
@@ -135,6 +136,55 @@ Deno.test("optimize minFiles: a partition waits for enough small files; files at
       .flatMap((a) => "remove" in a ? [a.remove.path] : []);
     assert.equal(removed.length, again.filesRemoved);
     for (const f of compacted) assert.ok(!removed.includes(f.path), `${f.path} was rewritten`);
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("optimize tiered: minFiles files of one tier make one of the next; tiers survive a checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = join(dir, "t");
+  await createTable(path, { schema: SENSOR_SCHEMA, partitionColumns: PARTS });
+  const db = await openDuckDB({ delta: false });
+  const tiers = async () => {
+    const snap = await loadSnapshot(path);
+    const byPartition = Map.groupBy(snap.files, (f) => JSON.stringify(f.partitionValues));
+    return [...byPartition.values()].map((fs) => fs.map(fileTier).sort().join(","));
+  };
+  const append = async (k: number) => await appendQuery(db.conn, path, sensorRowsSql(50, k * 50));
+  const pass = async () => await optimize(path, { minFiles: 3, tiered: true, conn: db.conn });
+  try {
+    for (let k = 0; k < 2; k++) await append(k);
+    // Two appended files per partition: under the count, nothing to do.
+    assert.equal((await pass()).version, undefined);
+    let k = 2;
+    // Three rounds of three appends: each round's files become one tier-1 file.
+    for (let round = 0; round < 3; round++) {
+      while (k < 3 * (round + 1)) await append(k++);
+      const r = await pass();
+      assert.equal(r.partitionsOptimized, 4, `round ${round}`);
+      assert.equal(r.filesAdded, 4);
+    }
+    assert.deepEqual(await tiers(), Array(4).fill("1,1,1"));
+    // Three tier-1 files: the next pass makes one tier-2 file of them, rows unchanged.
+    const before = normalise(await layerView(db.conn, await loadSnapshot(path)));
+    const r = await pass();
+    assert.equal(r.filesRemoved, 12);
+    assert.deepEqual(await tiers(), Array(4).fill("2"));
+    assert.deepEqual(normalise(await layerView(db.conn, await loadSnapshot(path))), before);
+    // The tier is a tag of the add action, kept by checkpoints (dataChange is not).
+    const { writeCheckpoint } = await import("./checkpoint.ts");
+    await writeCheckpoint(path);
+    assert.ok((await listLog(path)).checkpoints.length > 0);
+    assert.deepEqual(await tiers(), Array(4).fill("2"));
+    // Untiered, the same files are packed together whatever their tier.
+    await append(k++);
+    await append(k++);
+    assert.equal((await pass()).version, undefined);
+    const all = await optimize(path, { minFiles: 3, conn: db.conn });
+    assert.equal(all.filesRemoved, 12);
+    assert.deepEqual(await tiers(), Array(4).fill("3"));
   } finally {
     db.close();
     await Deno.remove(dir, { recursive: true });

@@ -2,7 +2,7 @@
  * Flags shared by the two ingestion CLIs (`consume`, `ingest-files`): flush policy, dedup and
  * auto-compaction.
  */
-import { numberOption, type OptionSpecs } from "../config.ts";
+import { numberOption, type OptionSpecs, UsageError } from "../config.ts";
 import { SENSORS_OPTION } from "../reading/catalogue_file.ts";
 import { DEFAULT_COMPACTION, DEFAULT_FLUSH_POLICY, type IngestorOptions } from "./ingestor.ts";
 
@@ -57,13 +57,21 @@ export const INGEST_OPTIONS = {
     type: "string",
     env: "INGEST_COMPACT_INTERVAL_S",
     default: String(DEFAULT_COMPACTION.intervalMs / 1000),
-    description: "Seconds between auto-compaction passes over the small files (0: never)",
+    description:
+      "Seconds between auto-compaction sweeps over partitions holding compact-min-files small files (0: never)",
   },
   "compact-min-files": {
     type: "string",
     env: "INGEST_COMPACT_MIN_FILES",
     default: String(DEFAULT_COMPACTION.minFiles),
     description: "Small files a partition must hold before auto-compaction rewrites them",
+  },
+  "compact-tier-files": {
+    type: "string",
+    env: "INGEST_COMPACT_TIER_FILES",
+    default: String(DEFAULT_COMPACTION.tierFiles),
+    description:
+      "A partition's small files of one tier (appended, or compacted once, twice, …) are compacted after the flush that brings them to this many (0: never), so readers never see more",
   },
   "compact-target-bytes": {
     type: "string",
@@ -107,6 +115,7 @@ export function ingestorOptions(
         integer: true,
         min: 2,
       }),
+      tierFiles: compactTierFiles(o["compact-tier-files"]),
       targetBytes: numberOption("compact-target-bytes", o["compact-target-bytes"], {
         integer: true,
         min: 1024,
@@ -116,4 +125,11 @@ export function ingestorOptions(
       undefined,
     onLog: (message) => console.error(message),
   };
+}
+
+/** 0 (off) or a count of at least 2: one file alone is never compacted. */
+function compactTierFiles(value: string): number {
+  const n = numberOption("compact-tier-files", value, { integer: true, min: 0 });
+  if (n === 1) throw new UsageError("--compact-tier-files must be 0 (off) or at least 2, got 1");
+  return n;
 }

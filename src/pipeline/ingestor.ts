@@ -75,17 +75,26 @@ export interface IngestorOptions {
 
 /**
  * Auto-compaction: every flush writes a file per partition and table, so a consumer left
- * running at a low rate adds tens of small files a second, which every reader, checkpoint and
- * the writer's own snapshot pay for. Between flushes, at most once per `intervalMs`, each table's
- * partitions holding `minFiles` files under `targetBytes` have those files rewritten into files
- * of up to `targetBytes` (optimize, dataChange=false). Files reaching the target are left alone,
- * so a row is rewritten a bounded number of times; `deno task table optimize` makes larger files.
+ * running adds tens of small files a second, which every reader, checkpoint and the writer's
+ * own snapshot pay for. Two triggers, both between flushes and both rewriting files into files
+ * of up to `targetBytes` (optimize, dataChange=false); files reaching the target are left alone:
+ * - by count, after every flush: a partition's small files of one tier (appended files are
+ *   tier 0, compacting `tierFiles` of tier k makes one of tier k + 1) are compacted as soon as
+ *   `tierFiles` of them are there. A partition thus holds at most `tierFiles` small files of
+ *   one tier (a tier a pass just completed is compacted after the next flush), whatever the
+ *   rate, and a row is rewritten about log_tierFiles(targetBytes / flush file size) times;
+ * - by time, at most once per `intervalMs`: partitions holding `minFiles` small files of any
+ *   tiers have them packed together (a sweep for what the count trigger leaves, e.g. files an
+ *   older version wrote).
+ * `deno task table optimize` makes larger files.
  */
 export interface CompactionPolicy {
-  /** Least time between two compaction passes, ms (0 = never). */
+  /** Least time between two compaction passes by time, ms (0 = never). */
   intervalMs: number;
-  /** Small files a partition must hold before it is compacted. */
+  /** Small files a partition must hold before the pass by time compacts them. */
   minFiles: number;
+  /** Small files of one tier that make the pass by count compact them (0 = never). */
+  tierFiles: number;
   /** Files at or over this size are never rewritten; bins are packed up to it. */
   targetBytes: number;
 }
@@ -93,6 +102,7 @@ export interface CompactionPolicy {
 export const DEFAULT_COMPACTION: CompactionPolicy = {
   intervalMs: 5 * 60_000,
   minFiles: 50,
+  tierFiles: 10,
   targetBytes: 8 * 1024 * 1024,
 };
 
@@ -464,21 +474,31 @@ export class Ingestor {
   }
 
   /**
-   * One compaction pass when due (see CompactionPolicy). Never fatal: its files are committed
-   * only with the removal of those they replace, so a failed or lost pass (another writer
-   * compacted the same files first) leaves the table as it was, and the next pass retries.
+   * The compaction passes that are due (see CompactionPolicy). Never fatal: its files are
+   * committed only with the removal of those they replace, so a failed or lost pass (another
+   * writer compacted the same files first) leaves the table as it was, and the next one retries.
    */
   async #compactIfDue(conn: DuckDBConnection): Promise<void> {
     const c = this.compaction;
+    // By count: planned from the snapshot in memory, so a flush without enough files costs
+    // a walk over the table's file list and no I/O.
+    if (c.tierFiles > 0) await this.#compact(conn, { minFiles: c.tierFiles, tiered: true });
     if (!(c.intervalMs > 0) || performance.now() - this.#lastCompaction < c.intervalMs) return;
     this.#lastCompaction = performance.now();
+    await this.#compact(conn, { minFiles: c.minFiles, tiered: false });
+  }
+
+  async #compact(
+    conn: DuckDBConnection,
+    pass: { minFiles: number; tiered: boolean },
+  ): Promise<void> {
     for (const table of INGEST_TABLES) {
       try {
         const r = await optimize(this.writer.path(table), {
           snapshot: this.writer.snapshots.get(table),
           conn,
-          minFiles: c.minFiles,
-          targetSize: c.targetBytes,
+          targetSize: this.compaction.targetBytes,
+          ...pass,
         });
         if (r.version === undefined) continue;
         this.totals.compactions++;

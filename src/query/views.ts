@@ -4,10 +4,12 @@
  * Two readers, both pinned to one committed snapshot so a query never sees a half-finished
  * write of a concurrent consumer or gold refresh:
  * - `deltaScanSql`: DuckDB's delta_scan (delta-kernel-rs) at an explicit version — what the query
- *   CLI and the dashboard use, so every table is read by an independent, strict Delta reader;
+ *   CLI uses, so every table is read by an independent, strict Delta reader;
  * - `snapshotScanSql`: read_parquet over a chosen subset of the snapshot's files with the
  *   partition values added as typed constants — what the gold refresh uses, because it prunes
- *   files by their `add.stats` (time ranges) before DuckDB opens any of them.
+ *   files by their `add.stats` (time ranges) before DuckDB opens any of them, and what the
+ *   long-running dashboard uses, because delta_scan keeps native memory per scan
+ *   (duckdb/duckdb-delta#279; src/dashboard/model.ts).
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { joinLocation, resolveLocation } from "../storage/location.ts";
