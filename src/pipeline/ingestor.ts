@@ -481,8 +481,12 @@ export class Ingestor {
   async #compactIfDue(conn: DuckDBConnection): Promise<void> {
     const c = this.compaction;
     // By count: planned from the snapshot in memory, so a flush without enough files costs
-    // a walk over the table's file list and no I/O.
-    if (c.tierFiles > 0) await this.#compact(conn, { minFiles: c.tierFiles, tiered: true });
+    // a walk over the table's file list and no I/O. Not while draining a backlog: its flushes
+    // are large already, and rewriting them as they come cost a tenth of the drain's CPU (1M
+    // messages: 15.0–15.3 CPU s against 13.8); the first flush once caught up catches up.
+    if (c.tierFiles > 0 && !this.draining) {
+      await this.#compact(conn, { minFiles: c.tierFiles, tiered: true });
+    }
     if (!(c.intervalMs > 0) || performance.now() - this.#lastCompaction < c.intervalMs) return;
     this.#lastCompaction = performance.now();
     await this.#compact(conn, { minFiles: c.minFiles, tiered: false });
