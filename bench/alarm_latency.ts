@@ -33,7 +33,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { createKafka } from "../src/kafka/client.ts";
 import { ensureTopic, produce } from "../src/kafka/producer.ts";
-import { createSimulator } from "../src/simulator/simulator.ts";
+import { liveSite } from "./sizes.ts";
 import { consumeArgs, freePort, ROOT, spawnTask } from "../src/tasks.ts";
 import { brokerList } from "../src/config.ts";
 import { percentile } from "./stats.ts";
@@ -161,13 +161,7 @@ export async function alarmLatency(o: AlarmLatencyOptions) {
   const stop = new AbortController();
   try {
     const start = Math.ceil(Date.now() / 1000) * 1000;
-    const sim = createSimulator({
-      seed: 11,
-      start,
-      intervalSeconds: 1,
-      count: Math.round(rate * seconds),
-      topology: { buildings: 10, floors: 10, devicesPerFloor: Math.max(1, Math.round(rate / 400)) },
-    });
+    const sim = liveSite(11, rate, seconds, start);
     log(`${rate} msg/s for ${seconds} s, ${nEpisodes} episodes every ${stagger.toFixed(1)} s`);
     const background = produce(kafka, topic, sim, { rate, signal: stop.signal });
     const injector = kafka.producer();

@@ -17,7 +17,8 @@
 import { join } from "node:path";
 import { createKafka } from "../src/kafka/client.ts";
 import { ensureTopic, produce } from "../src/kafka/producer.ts";
-import { createSimulator, type SimMessage } from "../src/simulator/simulator.ts";
+import type { SimMessage } from "../src/simulator/simulator.ts";
+import { liveSite } from "./sizes.ts";
 import { openDuckDB, sqlString } from "../src/duckdb/engine.ts";
 import { consumeArgs, spawnTask } from "../src/tasks.ts";
 import type { KafkaBenchEnv } from "./kafka_bench.ts";
@@ -144,13 +145,7 @@ export async function benchFreshness(
     })();
 
     const start = Math.floor(Date.now() / 1000) * 1000;
-    const sim = createSimulator({
-      seed: 7,
-      start,
-      intervalSeconds: 1,
-      count: Math.round(rate * seconds),
-      topology: { buildings: 10, floors: 10, devicesPerFloor: Math.max(1, Math.round(rate / 400)) },
-    });
+    const sim = liveSite(7, rate, seconds, start);
     const probe = (m: SimMessage, at: number) => {
       const building = m.key.slice(0, m.key.indexOf("-"));
       outstanding.set(`${m.key}@${m.eventTime}`, {

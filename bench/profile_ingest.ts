@@ -28,14 +28,17 @@ export interface IngestProfile {
 export async function profileIngest(
   messages = 500_000,
   maxRows = 50_000,
-  /** Event time of the first reading (default 2025-12-15: past, so readings are valid). */
-  start = Date.UTC(2025, 11, 15),
+  /**
+   * `past`: readings from 2025-12-15, valid; `future`: a day ahead of the clock, every one
+   * quarantined as future_timestamp (the rejects path).
+   */
+  workload: "past" | "future" = "past",
 ): Promise<IngestProfile> {
   const lakehouse = await Deno.makeTempDir({ prefix: "profile-ingest-" });
   const enc = new TextEncoder();
   const sim = createSimulator({
     seed: 3,
-    start,
+    start: workload === "future" ? Date.now() + 86_400_000 : Date.UTC(2025, 11, 15),
     count: messages,
     faults: "light",
     topology: { buildings: 5, floors: 10, devicesPerFloor: 5 },
@@ -88,8 +91,7 @@ if (import.meta.main) {
       await profileIngest(
         Number(Deno.args[0] ?? 500_000),
         Number(Deno.args[1] ?? 50_000),
-        // `future`: readings a day ahead, all quarantined as future_timestamp (the rejects path).
-        Deno.args[2] === "future" ? Date.now() + 86_400_000 : undefined,
+        Deno.args[2] === "future" ? "future" : "past",
       ),
     ),
   );

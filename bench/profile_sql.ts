@@ -77,7 +77,7 @@ if (import.meta.main) {
   const r = await profileIngest(
     messages,
     Number(Deno.args[1] ?? 50_000),
-    Deno.args[2] === "future" ? Date.now() + 86_400_000 : undefined,
+    Deno.args[2] === "future" ? "future" : "past",
   );
   const c = process.cpuUsage(c0);
   console.log(JSON.stringify({ ...r, cpuSeconds: (c.user + c.system) / 1e6 }));

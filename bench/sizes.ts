@@ -5,6 +5,22 @@
  * @module
  */
 import type { KafkaBenchEnv, ProducerConfig } from "./kafka_bench.ts";
+import { createSimulator, type Simulator } from "../src/simulator/simulator.ts";
+
+/**
+ * A site producing `rate` readings a second in real time from `start` (ms): 10 buildings × 10
+ * floors × the four types, rate / 400 devices of each per floor at one reading a second each, so
+ * event time follows the wall clock (the freshness and alarm-latency scenarios' background load).
+ */
+export function liveSite(seed: number, rate: number, seconds: number, start: number): Simulator {
+  return createSimulator({
+    seed,
+    start,
+    intervalSeconds: 1,
+    count: Math.round(rate * seconds),
+    topology: { buildings: 10, floors: 10, devicesPerFloor: Math.max(1, Math.round(rate / 400)) },
+  });
+}
 
 /** Sizes and repetitions of one bench mode. */
 export interface BenchSizes {
