@@ -95,16 +95,22 @@ export class ReadingsCache {
         await conn.run(`DELETE FROM gold_cache.readings WHERE timestamp < ${tsLiteral(from)}`);
       }
       if (fresh.length > 0) {
+        // The new files are read once, into a scratch table of the cache's own database (a
+        // transaction writes to one database), for both the rows and the device ids.
         await conn.run(
-          `INSERT INTO gold_cache.readings SELECT ${SCOPE_COLUMNS}
-           FROM (${snapshotScanSql(silver, fresh)}) WHERE timestamp >= ${tsLiteral(from)}`,
+          `CREATE OR REPLACE TABLE gold_cache.fresh AS SELECT ${SCOPE_COLUMNS}
+           FROM (${snapshotScanSql(silver, fresh)})`,
         );
         await conn.run(
-          `INSERT INTO gold_cache.devices SELECT DISTINCT device_id
-           FROM (${snapshotScanSql(silver, fresh)})
+          `INSERT INTO gold_cache.readings SELECT ${SCOPE_COLUMNS}
+           FROM gold_cache.fresh WHERE timestamp >= ${tsLiteral(from)}`,
+        );
+        await conn.run(
+          `INSERT INTO gold_cache.devices SELECT DISTINCT device_id FROM gold_cache.fresh
            WHERE device_id IS NOT NULL
              AND device_id NOT IN (SELECT device_id FROM gold_cache.devices)`,
         );
+        await conn.run("DROP TABLE gold_cache.fresh");
       }
       await conn.run("COMMIT");
     } catch (err) {
