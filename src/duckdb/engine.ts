@@ -177,6 +177,9 @@ export function sqlIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** DuckDB's vector size: the most rows a data chunk holds (a larger count is refused). */
+export const VECTOR_SIZE = 2048;
+
 /**
  * Appends (integer, string) pairs to a two-column table (INTEGER, VARCHAR) in data chunks: one
  * native call per string, where {@link appendRows} makes one per cell and row.
@@ -189,8 +192,8 @@ export async function appendKeyedStrings(
   if (rows.length === 0) return;
   const appender = await conn.createAppender(table);
   try {
-    for (let start = 0; start < rows.length; start += 2048) {
-      const n = Math.min(2048, rows.length - start);
+    for (let start = 0; start < rows.length; start += VECTOR_SIZE) {
+      const n = Math.min(VECTOR_SIZE, rows.length - start);
       const chunk = DuckDBDataChunk.create([INTEGER, VARCHAR], n);
       const keys = chunk.getColumnVector(0);
       const strings = chunk.getColumnVector(1);

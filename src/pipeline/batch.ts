@@ -42,7 +42,7 @@ import {
 } from "@duckdb/node-api";
 import type { SensorCatalogue } from "../reading/catalogue.ts";
 import { decodeMessage, type DecodeOptions, type DecodeResult } from "../reading/decode.ts";
-import { appendKeyedStrings, appendRows } from "../duckdb/engine.ts";
+import { appendKeyedStrings, appendRows, VECTOR_SIZE } from "../duckdb/engine.ts";
 import { base64, lossyUtf8, strictUtf8, withoutBom } from "./payload_text.ts";
 import type { DedupState } from "./dedup.ts";
 import type { IngestTable } from "./tables.ts";
@@ -110,8 +110,8 @@ const ROW_COLUMNS = [
  */
 const SIDE_COLUMNS = ["detail", "b64", "extras"] as const;
 
-/** DuckDB's vector size: the most rows a data chunk holds (a larger count is refused). */
-const CHUNK_ROWS = 2048;
+/** Rows of a data chunk: DuckDB's vector size (a larger count is refused). */
+const CHUNK_ROWS = VECTOR_SIZE;
 
 /** Payload bytes after which a chunk goes to DuckDB before it is full (large messages). */
 const CHUNK_BYTES = 1024 * 1024;

@@ -6,9 +6,8 @@
  * batch's first record — bounded freshness without tiny files under load. While the source
  * reports a backlog (a consumer behind its topic), batches grow to `backlogRows`: every flush
  * costs a file per partition and table whatever its size, and freshness is moot until the
- * backlog is gone. All flushes and
- * record additions are serialised by `exclusive()`, so a timer-driven flush never interleaves
- * with a source adding records.
+ * backlog is gone. All flushes and record additions are serialised by `exclusive()`, so a
+ * timer-driven flush never interleaves with a source adding records.
  */
 import { mayHoldTime, timeRange } from "../delta/actions.ts";
 import { optimize, releaseStagingDirectories } from "../delta/table.ts";
@@ -27,9 +26,9 @@ import { type FlushResult, IngestWriter } from "./writer.ts";
 export interface FlushPolicy {
   /** Rows (bronze) per flush at most (default 50,000). */
   maxRows: number;
-  /** Approximate bytes buffered at most (default 32 MiB). */
+  /** Approximate bytes buffered at most (default 16 MiB). */
   maxBytes: number;
-  /** Age of the oldest buffered record at most, ms (default 650: freshness p99 stays under 1.5 s with commit time on top). */
+  /** Age of the oldest buffered record at most, ms (default 650: freshness p99 stays under 1 s with commit time on top). */
   maxLatencyMs: number;
   /**
    * Rows per flush while the source is more than `maxRows` records behind (0: no backlog
@@ -482,8 +481,8 @@ export class Ingestor {
     const c = this.compaction;
     // By count: planned from the snapshot in memory, so a flush without enough files costs
     // a walk over the table's file list and no I/O. Not while draining a backlog: its flushes
-    // are large already, and rewriting them as they come cost a tenth of the drain's CPU (1M
-    // messages: 15.0–15.3 CPU s against 13.8); the first flush once caught up catches up.
+    // are large already, and the drain would rewrite its own files as it goes; the first flush
+    // once caught up compacts what the drain left.
     if (c.tierFiles > 0 && !this.draining) {
       await this.#compact(conn, { minFiles: c.tierFiles, tiered: true });
     }
