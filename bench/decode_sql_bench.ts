@@ -75,7 +75,7 @@ await runSqlDecode(db.conn, { nowMs: now, futureToleranceMs: 300_000, maxBytes: 
 const sqlS = (performance.now() - t0) / 1000;
 const sqlC = cpu() - c0;
 const r = await db.conn.runAndReadAll(
-  "SELECT count(*) FILTER (WHERE NOT needs_js) FROM sql_decoded",
+  "SELECT count(*) FROM sql_decoded",
 );
 const decided = Number(r.getRows()[0][0]);
 // The lean probes (sql/decode/lean_probe.sql), one statement each, timed apart.
