@@ -1,8 +1,8 @@
 /**
  * Decode cost alone, µs a message, both ways: the reference JavaScript decoder (`decodeMessage`
- * on UTF-8 bytes, as the consumer receives them) and the SQL decoder (sql/decode/) over the
- * same payloads appended as one VARCHAR column (the append timed apart from the statement), and
- * the lean probes of sql/decode/lean_probe.sql (how fast a fast-path SQL decoder could be).
+ * on UTF-8 bytes, as the consumer receives them) and the SQL decoder (sql/decode/fast.sql) over
+ * the same payloads appended as one VARCHAR column (the append timed apart from the statement),
+ * and the probes of sql/decode/lean_probe.sql (DuckDB's JSON functions alone).
  * Simulator-shaped payloads (src/pipeline/sql_decode_payloads.ts), ~3 % faults.
  *
  * Run: `deno run --allow-read --allow-ffi --allow-env --allow-sys=loadavg bench/decode_sql_bench.ts [messages] [threads]`
@@ -75,7 +75,7 @@ await runSqlDecode(db.conn, { nowMs: now, futureToleranceMs: 300_000, maxBytes: 
 const sqlS = (performance.now() - t0) / 1000;
 const sqlC = cpu() - c0;
 const r = await db.conn.runAndReadAll(
-  "SELECT count(*) FILTER (WHERE NOT needs_js) FROM sql_decoded",
+  "SELECT count(*) FROM sql_decoded",
 );
 const decided = Number(r.getRows()[0][0]);
 // The lean probes (sql/decode/lean_probe.sql), one statement each, timed apart.

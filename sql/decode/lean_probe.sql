@@ -1,6 +1,6 @@
--- How fast a lean SQL decoder could be (issue 27's next step; bench/decode_sql_bench.ts times
--- each probe over `raw_payloads (rec, payload)`). Not the catalogue-complete decoder of
--- decode.sql: seven fixed paths, the simulator's units, no aliases or leniency checks.
+-- The cost of DuckDB's JSON functions alone (bench/decode_sql_bench.ts times each probe over
+-- `raw_payloads (rec, payload)`): the floor under fast.sql, which decides exactly as the
+-- reference decoder. These do not: seven fixed paths, the simulator's units, no leniency checks.
 
 -- probe: json_valid
 CREATE OR REPLACE TEMP TABLE lean_probe AS SELECT rec, json_valid(payload) AS ok FROM raw_payloads;

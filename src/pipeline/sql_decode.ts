@@ -9,16 +9,18 @@
  *
  * @module
  */
-import type { DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { SensorCatalogue } from "../reading/catalogue.ts";
 import { loadCatalogueTables } from "../reading/catalogue_sql.ts";
 import { appendRows } from "../duckdb/engine.ts";
+import { futureDetailTail } from "../reading/decode.ts";
 
 const SQL_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../sql/decode");
 let prepareSql: string | undefined;
-let decodeSql: string | undefined;
+/** sql/decode/fast.sql's statements. */
+let fastSql: string[] | undefined;
 
 /** The catalogue each connection's decoder was prepared for (temp tables live per connection). */
 const preparedFor = new WeakMap<DuckDBConnection, SensorCatalogue>();
@@ -54,27 +56,47 @@ export interface SqlDecodeParams {
 
 /**
  * Decodes the temp table `raw_payloads (rec INTEGER, payload VARCHAR)` on `conn` into the temp
- * table `sql_decoded (rec, needs_js, ts, device_id, building, floor, type, value, unit)`, one
- * row per payload (sql/decode/decode.sql). `prepareSqlDecode` must have run on `conn`.
+ * table `sql_decoded (rec, ts, device_id, building, floor, type, value, unit, reason, detail)`,
+ * a row per payload SQL decided (sql/decode/fast.sql: valid readings and `future_timestamp` of
+ * the canonical shape); the others are the JavaScript decoder's. `prepareSqlDecode` must have
+ * run on `conn`.
  */
 export async function runSqlDecode(conn: DuckDBConnection, p: SqlDecodeParams): Promise<void> {
-  decodeSql ??= await Deno.readTextFile(resolve(SQL_DIR, "decode.sql"));
-  await conn.run(decodeSql, [p.nowMs, p.futureToleranceMs, p.maxBytes]);
+  fastSql ??= (await Deno.readTextFile(resolve(SQL_DIR, "fast.sql")))
+    .split(/;\s*$/m).filter((st) => /\S/.test(st.replace(/^--.*$/gm, "")));
+  const params: Record<string, DuckDBValue> = {
+    now: p.nowMs,
+    tolerance: p.futureToleranceMs,
+    max_bytes: p.maxBytes,
+    detail_tail: futureDetailTail(p.nowMs, p.futureToleranceMs),
+  };
+  for (const statement of fastSql) {
+    // Each statement is bound only the parameters it names.
+    const code = statement.replace(/--.*$/gm, "");
+    const names = new Set([...code.matchAll(/\$([a-z_]+)/g)].map((m) => m[1]));
+    await conn.run(
+      statement,
+      Object.fromEntries(Object.entries(params).filter(([k]) => names.has(k))),
+    );
+  }
 }
 
-/** A payload the SQL path decided: its reading (valid narrow payloads only). */
-export interface SqlReading {
-  timestamp: number;
-  deviceId: string;
-  building: string;
-  floor: number;
-  type: string;
-  value: number;
-  unit: string;
-}
+/** A payload the SQL path decided: its reading, or its reject (reason, detail, hints). */
+export type SqlOutcome =
+  | {
+    ok: true;
+    timestamp: number;
+    deviceId: string;
+    building: string;
+    floor: number;
+    type: string;
+    value: number;
+    unit: string;
+  }
+  | { ok: false; reason: string; detail: string; building: string; type: string };
 
 /**
- * Decodes `texts` in SQL on `conn` (prepared for the catalogue): per text its reading, or null
+ * Decodes `texts` in SQL on `conn` (prepared for the catalogue): per text its outcome, or null
  * when the JavaScript decoder must decide it. For tests and the decode benchmark; the pipeline
  * appends its payloads in chunks instead (batch.ts).
  */
@@ -82,23 +104,35 @@ export async function sqlDecodeTexts(
   conn: DuckDBConnection,
   texts: readonly string[],
   p: SqlDecodeParams,
-): Promise<(SqlReading | null)[]> {
+): Promise<(SqlOutcome | null)[]> {
   await conn.run("CREATE OR REPLACE TEMP TABLE raw_payloads (rec INTEGER, payload VARCHAR)");
   await appendRows(conn, "raw_payloads", texts.map((t, i) => [i, t]));
   await runSqlDecode(conn, p);
   const reader = await conn.runAndReadAll(
-    `SELECT rec, needs_js, ts::DOUBLE, device_id, building, floor, type, value, unit
-     FROM sql_decoded ORDER BY rec`,
+    `SELECT r.rec, d.rec IS NULL, d.ts::DOUBLE, d.device_id, d.building, d.floor, d.type,
+       d.value, d.unit, d.reason, d.detail
+     FROM raw_payloads r LEFT JOIN sql_decoded d USING (rec) ORDER BY r.rec`,
   );
-  return reader.getRows().map(([, needsJs, ts, deviceId, building, floor, type, value, unit]) =>
-    needsJs ? null : {
-      timestamp: Number(ts),
-      deviceId: String(deviceId),
-      building: String(building),
-      floor: Number(floor),
-      type: String(type),
-      value: Number(value),
-      unit: String(unit),
-    }
+  return reader.getRows().map((
+    [, needsJs, ts, deviceId, building, floor, type, value, unit, reason, detail],
+  ) =>
+    needsJs ? null : reason !== null
+      ? {
+        ok: false,
+        reason: String(reason),
+        detail: String(detail),
+        building: String(building),
+        type: String(type),
+      }
+      : {
+        ok: true,
+        timestamp: Number(ts),
+        deviceId: String(deviceId),
+        building: String(building),
+        floor: Number(floor),
+        type: String(type),
+        value: Number(value),
+        unit: String(unit),
+      }
   );
 }

@@ -151,6 +151,15 @@ function isoTime(ms: number): string {
   return lastIso.iso;
 }
 
+/**
+ * The end of a `future_timestamp` detail after the seconds ahead, e.g. ` s ahead of the ingest
+ * clock (2026-12-07T12:00:00.000Z; tolerance 300 s)`: the SQL decoder (sql/decode/fast.sql)
+ * writes the same detail from it.
+ */
+export function futureDetailTail(nowMs: number, toleranceMs: number): string {
+  return ` s ahead of the ingest clock (${isoTime(nowMs)}; tolerance ${toleranceMs / 1000} s)`;
+}
+
 function reject(reason: string, detail: string, hints: PartitionHints): DecodeResult {
   return { ok: false, reason, detail, hints };
 }
@@ -378,11 +387,9 @@ function decodeCommon(
   ) {
     return reject(
       "future_timestamp",
-      `timestamp ${showValue(rawTs)} is ${
-        Math.round((timestamp - opts.nowMs) / 1000)
-      } s ahead of the ingest clock (${isoTime(opts.nowMs)}; tolerance ${
-        (opts.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS) / 1000
-      } s)`,
+      `timestamp ${showValue(rawTs)} is ${Math.round((timestamp - opts.nowMs) / 1000)}${
+        futureDetailTail(opts.nowMs, opts.futureToleranceMs ?? DEFAULT_FUTURE_TOLERANCE_MS)
+      }`,
       hints,
     );
   }
