@@ -46,13 +46,30 @@ export interface WriteDataFilesOptions {
    * streaming and gold writes; compaction, which writes once for many reads, asks for more.
    */
   zstdLevel?: number;
+  /**
+   * The codec (default zstd). snappy for small, short-lived files: a partitioned COPY of a
+   * few thousand rows costs about twice the CPU in zstd, whose per-page setup dominates small
+   * column chunks, for files that compaction rewrites (in zstd) soon after.
+   */
+  compression?: ParquetCodec;
 }
+
+/** The Parquet codecs written (both read by every Delta reader). */
+export type ParquetCodec = "zstd" | "snappy";
 
 /** zstd level of streaming and gold writes (see WriteDataFilesOptions.zstdLevel). */
 export const DEFAULT_ZSTD_LEVEL = 1;
 
-function parquetOptions(level: number): string {
-  return `FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${Math.floor(level)}`;
+/** What the writers pass down: the codec, and zstd's level. */
+interface Codec {
+  compression: ParquetCodec;
+  zstdLevel: number;
+}
+
+function parquetOptions(c: Codec): string {
+  return c.compression === "snappy"
+    ? "FORMAT parquet, COMPRESSION snappy"
+    : `FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL ${Math.floor(c.zstdLevel)}`;
 }
 
 function stripSql(sql: string): string {
@@ -78,9 +95,9 @@ function castExpr(f: DeltaField, src: string | undefined, srcType: string | unde
 }
 
 /**
- * Writes Parquet files (zstd) for the rows of `sourceSql`: one file per distinct partition
- * tuple, more when a partition exceeds `targetFileRows`. Files are named
- * `<partition dirs>/part-<uuid>.zstd.parquet`. Returns their adds (dataChange=true, with
+ * Writes Parquet files (zstd unless `compression` says otherwise) for the rows of `sourceSql`:
+ * one file per distinct partition tuple, more when a partition exceeds `targetFileRows`. Files
+ * are named `<partition dirs>/part-<uuid>.<codec>.parquet`. Returns their adds (dataChange=true, with
  * stats); nothing is committed.
  */
 export async function writeDataFiles(
@@ -102,7 +119,10 @@ export async function writeDataFiles(
   );
   const partFields = partCols.map((c) => snapshot.schema.fields.find((f) => f.name === c)!);
   const src = stripSql(sourceSql);
-  const zstdLevel = opts.zstdLevel ?? DEFAULT_ZSTD_LEVEL;
+  const codec: Codec = {
+    compression: opts.compression ?? "zstd",
+    zstdLevel: opts.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
+  };
 
   // Map schema fields to source columns (exact name, else case-insensitive like DuckDB).
   const described = (await conn.runAndReadAll(`DESCRIBE SELECT * FROM (${src})`))
@@ -138,7 +158,7 @@ export async function writeDataFiles(
     return [
       await writeOneFile(conn, snapshot, root, src, casts, dataFields, fixed, {
         dataChange,
-        zstdLevel,
+        ...codec,
       }),
     ];
   }
@@ -148,7 +168,7 @@ export async function writeDataFiles(
     : await writeSinglePass(conn, snapshot, root, src, casts, partFields, dataFields, {
       targetRows,
       dataChange,
-      zstdLevel,
+      ...codec,
     });
   if (fast) return fast;
   const tmp = `__delta_write_${crypto.randomUUID().replaceAll("-", "")}`;
@@ -178,7 +198,7 @@ export async function writeDataFiles(
     try {
       for (const row of groups) {
         const partitionValues = partitionValuesOf(partFields, row.slice(2));
-        const target = await dataFilePath(snapshot, root, partitionValues);
+        const target = await dataFilePath(snapshot, root, partitionValues, codec.compression);
         targets.push(target);
         const files = await copyWithStats(
           conn,
@@ -186,7 +206,7 @@ export async function writeDataFiles(
             Number(row[1])
           }`,
           target.abs,
-          parquetOptions(zstdLevel),
+          parquetOptions(codec),
         );
         planned.push(planFile(snapshot, root, dataFields, partitionValues, files[0]));
       }
@@ -210,16 +230,16 @@ async function writeOneFile(
   casts: string[],
   dataFields: DeltaField[],
   fixed: Record<string, string | null>,
-  opts: { dataChange: boolean; zstdLevel: number },
+  opts: { dataChange: boolean } & Codec,
 ): Promise<AddAction> {
   const partitionValues = { ...fixed };
-  const target = await dataFilePath(snapshot, root, partitionValues);
+  const target = await dataFilePath(snapshot, root, partitionValues, opts.compression);
   try {
     const files = await copyWithStats(
       conn,
       `SELECT ${casts.join(", ")} FROM (${src})`,
       target.abs,
-      parquetOptions(opts.zstdLevel),
+      parquetOptions(opts),
     );
     if (files.length !== 1) throw new DeltaError(`expected one file, DuckDB wrote ${files.length}`);
     return addFor(
@@ -248,7 +268,7 @@ async function writeSinglePass(
   casts: string[],
   partFields: DeltaField[],
   dataFields: DeltaField[],
-  opts: { targetRows: number; dataChange: boolean; zstdLevel: number },
+  opts: { targetRows: number; dataChange: boolean } & Codec,
 ): Promise<AddAction[] | null> {
   const typed = `(SELECT ${casts.join(", ")} FROM (${src}))`;
   const pValues = partFields.map(partitionValueSql);
@@ -288,7 +308,7 @@ async function writeSinglePass(
       `SELECT ${dataCols}, p.pid AS __pid FROM ${typed} JOIN ${keys} p ON ${on}`,
       staging,
       `${
-        parquetOptions(opts.zstdLevel)
+        parquetOptions(opts)
       }, PARTITION_BY (__pid), FILENAME_PATTERN 'data_{uuid}', APPEND`,
     );
     try {
@@ -308,7 +328,7 @@ async function writeSinglePass(
       });
       const adds: AddAction[] = [];
       for (const { file, plan } of planned) {
-        const target = await dataFilePath(snapshot, root, plan.partitionValues);
+        const target = await dataFilePath(snapshot, root, plan.partitionValues, opts.compression);
         await Deno.rename(file.path, target.abs);
         adds.push(addFor(target, plan, opts.dataChange));
       }
@@ -455,9 +475,10 @@ async function dataFilePath(
   snapshot: Snapshot,
   root: string,
   partitionValues: Record<string, string | null>,
+  compression: ParquetCodec,
 ): Promise<{ rel: string; abs: string }> {
   const dir = partitionDirectory(snapshot.partitionColumns, partitionValues);
-  const name = `part-${crypto.randomUUID()}.zstd.parquet`;
+  const name = `part-${crypto.randomUUID()}.${compression}.parquet`;
   const rel = dir ? `${dir}/${name}` : name;
   const abs = joinLocation(root, rel);
   // Defence in depth: escaping already guarantees this.

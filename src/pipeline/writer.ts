@@ -26,6 +26,7 @@ import { rememberCheckpointPolicy } from "../delta/checkpoint.ts";
 import { commit } from "../delta/commit.ts";
 import { loadSnapshot, refreshSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { writeDataFiles } from "../delta/table.ts";
+import type { ParquetCodec } from "../delta/parquet_writer.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { resumeFromSnapshots } from "./positions.ts";
 import { appendRows } from "../duckdb/engine.ts";
@@ -382,6 +383,22 @@ interface WrittenFiles {
 }
 
 /** Writes the batch's rows of `table` not yet committed for their appId, as Parquet files. */
+/**
+ * Rows below which a table's files of a flush are written in snappy rather than zstd: a caught-up
+ * consumer's flushes (a few thousand rows over dozens of partitions) spend most of zstd's time
+ * setting up small pages — twice snappy's CPU on the flush, and its latency — for files that
+ * compaction by count rewrites in zstd within a few flushes. A backlog's large batches are
+ * written in zstd at once (bench/results/flush-codec-2026-12-07.md).
+ */
+export const SNAPPY_BELOW_ROWS = 20_000;
+
+/** The codec of `table`'s files for this batch, by the rows it will write there. */
+function codecFor(batch: Batch, table: IngestTable): ParquetCodec {
+  const c = batch.counts;
+  const rows = table === "bronze" ? c.records : table === "silver" ? c.valid : c.rejected;
+  return rows < SNAPPY_BELOW_ROWS ? "snappy" : "zstd";
+}
+
 async function writeTableFiles(
   f: FlushState,
   table: IngestTable,
@@ -395,7 +412,9 @@ async function writeTableFiles(
   const sql = `SELECT ${p.select.replaceAll("$ingest", `TIMESTAMPTZ '${f.ingest}'`)}
     FROM ${p.from} s JOIN staging_apps a ON s.app = a.app JOIN thresholds t ON a.app_id = t.app_id
     WHERE s.pos > t.version AND ${p.where}`;
-  const adds = await writeDataFiles(f.conn, evolution.snapshot, sql);
+  const adds = await writeDataFiles(f.conn, evolution.snapshot, sql, {
+    compression: codecFor(f.batch, table),
+  });
   const rows = adds.reduce((n, a) => n + (a.stats ? JSON.parse(a.stats).numRecords ?? 0 : 0), 0);
   return { evolution, adds, rows };
 }
