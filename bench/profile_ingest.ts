@@ -47,6 +47,8 @@ export async function profileIngest(
     lakehouse,
     queryId: "profile",
     policy: { maxRows, maxBytes: 1 << 30, maxLatencyMs: 1e9 },
+    // consume's default (--duckdb-threads 1).
+    threads: 1,
   });
   let add = 0, flush = 0, offset = 0;
   try {
