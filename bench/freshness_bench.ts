@@ -24,6 +24,7 @@ import { consumeArgs, spawnTask } from "../src/tasks.ts";
 import type { KafkaBenchEnv } from "./kafka_bench.ts";
 import { percentile } from "./stats.ts";
 import { exists } from "../src/files.ts";
+import { cpuSeconds } from "./task_processes.ts";
 
 /** One freshness run. */
 export interface FreshnessRun {
@@ -40,6 +41,8 @@ export interface FreshnessRun {
   /** Silver versions committed during the run, and the mean time between them. */
   versions: number;
   meanCommitIntervalMs: number;
+  /** consume's CPU (whole seconds, `ps`) from its group's first assignment to the last probe. */
+  consumeCpuSeconds: number | null;
 }
 
 interface Probe {
@@ -107,6 +110,7 @@ export async function benchFreshness(
   let watching = true;
   try {
     await waitForStableGroup(env, group, consume);
+    const cpuAtStart = await cpuSeconds(consume.pid);
     let next = 0;
     while (await exists(versionFile(silver, next))) next++;
     const watcher = (async () => {
@@ -171,6 +175,7 @@ export async function benchFreshness(
     }
     watching = false;
     await watcher;
+    const cpuAtEnd = await cpuSeconds(consume.pid);
     const intervals = commitTimes.slice(1).map((t, i) => t - commitTimes[i]);
     const round = (x: number) => Math.round(x);
     return {
@@ -187,6 +192,7 @@ export async function benchFreshness(
       meanCommitIntervalMs: intervals.length
         ? round(intervals.reduce((s, x) => s + x, 0) / intervals.length)
         : 0,
+      consumeCpuSeconds: cpuAtStart === null || cpuAtEnd === null ? null : cpuAtEnd - cpuAtStart,
     };
   } finally {
     watching = false;

@@ -145,7 +145,9 @@ export async function freshnessScenario(ctx: ScenarioContext): Promise<unknown> 
     log(
       `  run ${
         i + 1
-      }: p50 ${r.p50Ms} p95 ${r.p95Ms} p99 ${r.p99Ms} ms (${r.probes} probes, ${r.missing} missing)`,
+      }: p50 ${r.p50Ms} p95 ${r.p95Ms} p99 ${r.p99Ms} ms (${r.probes} probes, ${r.missing} missing), consume ${
+        r.consumeCpuSeconds ?? "?"
+      } CPU s`,
     );
   }
   return {
@@ -158,6 +160,7 @@ export async function freshnessScenario(ctx: ScenarioContext): Promise<unknown> 
     probes: runs.reduce((s, r) => s + r.probes, 0),
     missing: runs.reduce((s, r) => s + r.missing, 0),
     meanCommitIntervalMs: figure(runs.map((r) => r.meanCommitIntervalMs), "ms", 0),
+    consumeCpuSeconds: figure(runs.flatMap((r) => r.consumeCpuSeconds ?? []), "CPU s", 0),
     runs,
   };
 }

@@ -86,6 +86,17 @@ export async function rssBytes(pid: number): Promise<number | null> {
   return Number.isFinite(kib) && kib > 0 ? kib * 1024 : null;
 }
 
+/**
+ * A process's CPU time so far (user + system), whole seconds (null when gone), through
+ * `ps -o times=` for the reason {@link rssBytes} gives.
+ */
+export async function cpuSeconds(pid: number): Promise<number | null> {
+  const out = await new Deno.Command("ps", { args: ["-o", "times=", "-p", String(pid)] }).output()
+    .catch(() => null);
+  const s = out?.success ? Number(new TextDecoder().decode(out.stdout).trim()) : NaN;
+  return Number.isFinite(s) ? s : null;
+}
+
 /** Ends `children` with SIGTERM and waits for them; returns each one's exit code by name. */
 export async function stopChildren(
   children: Record<string, Deno.ChildProcess>,
