@@ -5,12 +5,14 @@
  *
  * ```
  * deno run --allow-read --allow-write --allow-ffi --allow-env --allow-sys=loadavg \
- *   bench/alarm_cycle.ts [--rate 10000] [--seconds 100] [--batch-ms 650]
+ *   bench/alarm_cycle.ts [--rate 10000] [--seconds 100] [--batch-ms 650] [--data sim|noise]
  * ```
  *
  * Silver gets `--rate` readings a second of event time (2,500 devices at 10k/s, 1 reading/s
- * each, as the alarm-latency bench's fleet), one commit per `--batch-ms` of it, written straight
- * through the Delta layer. After each commit gold refreshes its alarm path as `gold --watch` does
+ * each), one commit per `--batch-ms` of it, written straight through the Delta layer: by default
+ * the alarm-latency bench's fleet (the simulator's liveSite, decoded as ingestion does), or
+ * with `--data noise` uniform noise generated in SQL (faster to write, but far more z-score
+ * buckets are suspect than on the simulator's signals). After each commit gold refreshes its alarm path as `gold --watch` does
  * with a newer version pending (alarms and incidents first, every aggregate deferred; the
  * readings cache), alternately with the watcher's kept DuckDB (src/gold/session.ts) and with
  * one opened for the refresh. Prints one line per cycle and the p50 per variant and half.
@@ -26,6 +28,8 @@ import { refreshGold } from "../src/gold/refresh.ts";
 import { ReadingsCache } from "../src/gold/readings_cache.ts";
 import { GoldSession } from "../src/gold/session.ts";
 import { percentile } from "./stats.ts";
+import { liveSiteOptions } from "./sizes.ts";
+import { simulate, writeSilver } from "../tests/gold_helpers.ts";
 import { loadavg } from "./task_processes.ts";
 
 /**
@@ -58,6 +62,7 @@ async function main() {
       rate: { type: "string", default: "10000" },
       seconds: { type: "string", default: "100" },
       "batch-ms": { type: "string", default: "650" },
+      data: { type: "string", default: "sim" },
     },
   });
   const rate = Number(o.rate), seconds = Number(o.seconds), batchMs = Number(o["batch-ms"]);
@@ -72,20 +77,36 @@ async function main() {
   try {
     const start = Math.floor(Date.now() / 1000) * 1000 - seconds * 1000;
     const steps = Math.floor(seconds * 1000 / batchMs);
+    // The simulator's readings, by event time (its options are liveSite's).
+    const rows = o.data === "sim"
+      ? simulate(liveSiteOptions(11, rate, seconds, start)).rows
+        .sort((a, b) => Number(a.timestamp) - Number(b.timestamp))
+      : [];
+    let next = 0, cycles = 0, batchRows = 0;
     for (let k = 0; k < steps; k++) {
       const from = start + k * batchMs, to = from + batchMs;
-      await appendQuery(writer.conn, join(lakehouse, "silver"), fleetSql(from, to, rate));
-      const variant = k % 2 === 0 ? "kept" : "per refresh";
+      if (o.data === "sim") {
+        const end = rows.findIndex((r, i) => i >= next && Number(r.timestamp) >= to);
+        const batch = rows.slice(next, end < 0 ? rows.length : end);
+        next += batch.length;
+        batchRows = batch.length;
+        if (batch.length > 0) await writeSilver(lakehouse, batch);
+      } else {
+        await appendQuery(writer.conn, join(lakehouse, "silver"), fleetSql(from, to, rate));
+      }
+      // The simulator's readings fall on whole seconds: a batch may hold none (no cycle then).
+      if (o.data === "sim" && batchRows === 0) continue;
+      const variant = cycles++ % 2 === 0 ? "kept" : "per refresh";
       const t0 = performance.now();
       const results = await refreshGold(lakehouse, {
         alarmsFirst: true,
-        defer: () => k > 0,
+        defer: () => cycles > 1,
         readingsCache: cache,
         memoryLimit: "512MB",
         session: variant === "kept" ? session : undefined,
       });
       const s = (performance.now() - t0) / 1000;
-      if (k > 0) times.get(variant)![k < steps / 2 ? 0 : 1].push(s);
+      if (cycles > 1) times.get(variant)![k < steps / 2 ? 0 : 1].push(s);
       const table = (n: string) => results.find((r) => r.table === n)?.seconds.toFixed(2);
       console.log(
         `cycle ${k} ${variant.padEnd(11)} ${s.toFixed(2)} s (alarms ${table("alarms")}, ` +
