@@ -5,7 +5,11 @@
  * @module
  */
 import type { KafkaBenchEnv, ProducerConfig } from "./kafka_bench.ts";
-import { createSimulator, type Simulator } from "../src/simulator/simulator.ts";
+import {
+  createSimulator,
+  type Simulator,
+  type SimulatorOptions,
+} from "../src/simulator/simulator.ts";
 
 /**
  * A site producing `rate` readings a second in real time from `start` (ms): 10 buildings × 10
@@ -13,13 +17,23 @@ import { createSimulator, type Simulator } from "../src/simulator/simulator.ts";
  * event time follows the wall clock (the freshness and alarm-latency scenarios' background load).
  */
 export function liveSite(seed: number, rate: number, seconds: number, start: number): Simulator {
-  return createSimulator({
+  return createSimulator(liveSiteOptions(seed, rate, seconds, start));
+}
+
+/** liveSite's simulator options (bench/alarm_cycle.ts writes the same readings to silver). */
+export function liveSiteOptions(
+  seed: number,
+  rate: number,
+  seconds: number,
+  start: number,
+): SimulatorOptions {
+  return {
     seed,
     start,
     intervalSeconds: 1,
     count: Math.round(rate * seconds),
     topology: { buildings: 10, floors: 10, devicesPerFloor: Math.max(1, Math.round(rate / 400)) },
-  });
+  };
 }
 
 /** Sizes and repetitions of one bench mode. */

@@ -38,6 +38,7 @@ import { waitForSilver } from "../src/gold/wait.ts";
 import { silverPending, waitForCommit } from "../src/gold/tail.ts";
 import { AggregateCadence } from "../src/gold/schedule.ts";
 import { ReadingsCache } from "../src/gold/readings_cache.ts";
+import { GoldSession } from "../src/gold/session.ts";
 import { join } from "node:path";
 import { joinLocation } from "../src/storage/location.ts";
 
@@ -319,6 +320,11 @@ async function refreshLoop(
   // Recent silver rows for the alarms, kept between refreshes (src/gold/readings_cache.ts).
   const cacheDir = options.watch ? await Deno.makeTempDir({ prefix: "gold-watch-" }) : null;
   const readingsCache = cacheDir ? new ReadingsCache(join(cacheDir, "readings.duckdb")) : undefined;
+  // One DuckDB, set up once, for every cycle (src/gold/session.ts); a long-running watcher keeps
+  // it to 512 MB (DUCKDB_MEMORY_LIMIT overrides it).
+  const session = options.watch
+    ? new GoldSession({ threads, memoryLimit: WATCH_MEMORY_LIMIT })
+    : undefined;
   let cycleSilver: number | undefined;
   const run = async (full: boolean) => {
     monitor?.refreshStarted();
@@ -330,8 +336,7 @@ async function refreshLoop(
         full,
         threads,
         tables,
-        // A long-running watcher keeps DuckDB to 512 MB (DUCKDB_MEMORY_LIMIT overrides it).
-        memoryLimit: WATCH_MEMORY_LIMIT,
+        session,
         log,
         catalogue,
         alarmsFirst: true,
@@ -406,6 +411,7 @@ async function refreshLoop(
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
+    session?.close();
     if (cacheDir) await removeCacheDir(cacheDir);
   }
 }

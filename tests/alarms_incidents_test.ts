@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { openDuckDB } from "../src/duckdb/engine.ts";
-import { loadAlarmTables } from "../src/gold/refresh.ts";
+import { loadAlarmTables } from "../src/gold/session.ts";
 import { loadSql, runStatements } from "../src/query/sql_files.ts";
 import { builtinCatalogue } from "../src/reading/catalogue_file.ts";
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { loadSnapshot } from "../src/delta/snapshot.ts";
 import { openDuckDB } from "../src/duckdb/engine.ts";
 import { createAlarmReadings } from "../src/gold/alarms.ts";
-import { loadAlarmTables } from "../src/gold/refresh.ts";
+import { loadAlarmTables } from "../src/gold/session.ts";
 import { builtinCatalogue } from "../src/reading/catalogue_file.ts";
 import { loadSql, runStatements } from "../src/query/sql_files.ts";
 import { snapshotScanSql } from "../src/delta/scan.ts";

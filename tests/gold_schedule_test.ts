@@ -12,6 +12,7 @@ import { refreshGold } from "../src/gold/refresh.ts";
 import { AggregateCadence, baselineTouched, healthRebuilt, WEEK_MS } from "../src/gold/schedule.ts";
 import { GOLD_TABLES, goldTablePath } from "../src/gold/tables.ts";
 import { type CacheUse, ReadingsCache } from "../src/gold/readings_cache.ts";
+import { GoldSession } from "../src/gold/session.ts";
 import { basename, join } from "node:path";
 import { HOUR_MS } from "../src/gold/intervals.ts";
 import { snapshotScanSql } from "../src/delta/scan.ts";
@@ -100,10 +101,12 @@ async function rowsOf(lh: string, name: string): Promise<string[]> {
   }
 }
 
-Deno.test("schedule: deferred aggregates and the readings cache change no alarm or incident, and catch up", async () => {
+Deno.test("schedule: deferred aggregates, the readings cache and one kept DuckDB change no alarm or incident, and catch up", async () => {
   const deferred = await tempLakehouse("gold-schedule-");
   const reference = await tempLakehouse("gold-schedule-ref-");
   const cache = new ReadingsCache(join(deferred, "..", `${basename(deferred)}-cache.duckdb`));
+  // As gold --watch: every refresh of the deferred lakehouse on the same DuckDB.
+  const session = new GoldSession();
   const uses: (CacheUse | null)[] = [];
   try {
     const start = Date.UTC(2025, 0, 6, 18);
@@ -141,6 +144,7 @@ Deno.test("schedule: deferred aggregates and the readings cache change no alarm 
         alarmsFirst: true,
         defer: () => k > 0 && k % 3 !== 0,
         readingsCache: cache,
+        session,
       });
       uses.push(cache.lastUse);
       await refreshGold(reference);
@@ -167,8 +171,14 @@ Deno.test("schedule: deferred aggregates and the readings cache change no alarm 
     await writeSilver(deferred, more);
     await writeSilver(reference, more);
     await refreshGold(reference);
-    await refreshGold(deferred, { alarmsFirst: true, defer: () => false, readingsCache: cache });
+    await refreshGold(deferred, {
+      alarmsFirst: true,
+      defer: () => false,
+      readingsCache: cache,
+      session,
+    });
     assert.equal(cache.lastUse, "topped-up");
+    assert.equal(session.opened, 1, "one DuckDB for every refresh");
     for (const def of GOLD_TABLES) {
       assert.deepEqual(
         await rowsOf(deferred, def.name),
@@ -177,6 +187,7 @@ Deno.test("schedule: deferred aggregates and the readings cache change no alarm 
       );
     }
   } finally {
+    session.close();
     await Deno.remove(deferred, { recursive: true });
     await Deno.remove(reference, { recursive: true });
     await Deno.remove(cache.file).catch(() => {});

@@ -26,13 +26,8 @@ import { TableNotFoundError } from "../delta/errors.ts";
 import { decodeAddPath } from "../delta/partition.ts";
 import { loadSnapshot, type Snapshot } from "../delta/snapshot.ts";
 import { createTable, releaseStagingDirectories } from "../delta/table.ts";
-import type { DuckDBConnection } from "@duckdb/node-api";
-import { type DuckDB, openDuckDB } from "../duckdb/engine.ts";
-import { enableLocation } from "../duckdb/s3.ts";
-import { loadSql, runStatements } from "../query/sql_files.ts";
 import type { SensorCatalogue } from "../reading/catalogue.ts";
 import { builtinCatalogue } from "../reading/catalogue_file.ts";
-import { loadCatalogueTables } from "../reading/catalogue_sql.ts";
 import { refreshAlarms } from "./alarms.ts";
 import { rowCount } from "./changes.ts";
 import { refreshHealth } from "./health.ts";
@@ -40,6 +35,7 @@ import { refreshIncidents } from "./incidents.ts";
 import { ALARM_TABLES, baselineTouched, healthRebuilt, newestReadingMs } from "./schedule.ts";
 import type { ReadingsCache } from "./readings_cache.ts";
 import { Refresh } from "./scope.ts";
+import { type GoldSession, oneOffConnection } from "./session.ts";
 import { GOLD_TABLES, type GoldTableDef, goldTablePath, goldTxnAppId } from "./tables.ts";
 import { refreshWindowed } from "./windowed.ts";
 
@@ -88,6 +84,11 @@ export interface RefreshGoldOptions {
   readingsCache?: ReadingsCache;
   /** Told each table's result as soon as it is committed (or found unchanged). */
   onTable?: (result: GoldTableResult) => void;
+  /**
+   * `gold --watch`: a DuckDB kept set up between refreshes (session.ts) instead of one opened
+   * and closed by this refresh; `threads` and `memoryLimit` are then the session's.
+   */
+  session?: GoldSession;
 }
 
 /**
@@ -141,19 +142,6 @@ export interface GoldTableResult {
   newestReadingMs: number | null;
 }
 
-/**
- * What every alarm rule and gold table reads besides silver: the catalogue's tables
- * (sql/catalogue/tables.sql: per-type limits, units, energy types) and the per-rule settings
- * (sql/alarms/thresholds.sql).
- */
-export async function loadAlarmTables(
-  conn: DuckDBConnection,
-  catalogue: SensorCatalogue,
-): Promise<void> {
-  await loadCatalogueTables(conn, catalogue);
-  await runStatements(conn, await loadSql("alarms/thresholds.sql"));
-}
-
 /** Creates the gold table if missing (idempotent) and returns its latest snapshot. */
 export function ensureGoldTable(lakehouse: string, def: GoldTableDef): Promise<Snapshot> {
   return createTable(goldTablePath(lakehouse, def.name), {
@@ -193,17 +181,13 @@ export async function refreshGold(
   const unknown = (opts.tables ?? []).filter((t) => !GOLD_TABLES.some((d) => d.name === t));
   if (unknown.length) throw new RangeError(`unknown gold table(s): ${unknown.join(", ")}`);
 
-  const db: DuckDB = await openDuckDB({
-    delta: false,
-    threads: opts.threads,
-    memoryLimit: opts.memoryLimit,
-  });
+  const catalogue = opts.catalogue ?? builtinCatalogue();
+  const db = opts.session
+    ? await opts.session.acquire(silverPath, catalogue)
+    : await oneOffConnection(silverPath, catalogue, opts);
   const results: GoldTableResult[] = [];
+  let failed = true;
   try {
-    await enableLocation(db.conn, silverPath);
-    await db.conn.run("SET preserve_insertion_order = false");
-    await runStatements(db.conn, await loadSql("gold/_macros.sql"));
-    await loadAlarmTables(db.conn, opts.catalogue ?? builtinCatalogue());
     const r = new Refresh(
       db.conn,
       lakehouse,
@@ -278,8 +262,9 @@ export async function refreshGold(
         `${def.name}: ${mode} (${scope}) → v${version}, ${rows} rows, ${seconds.toFixed(2)} s`,
       );
     }
+    failed = false;
   } finally {
-    db.close();
+    await db.release(failed);
     await releaseStagingDirectories(defs.map((d) => goldTablePath(lakehouse, d.name)));
   }
   return results;
