@@ -58,6 +58,11 @@ async function age(path: string, below: number): Promise<void> {
 
 /** Cleanup off in the properties, so that appends never clean: the tests call it. */
 const MANUAL = { "delta.enableExpiredLogCleanup": "false" };
+/**
+ * A pass's time budget where a test asserts a complete cleanup: the default 100 ms is a
+ * production pacing, and a loaded machine can take longer to delete ten files.
+ */
+const NO_DEADLINE = 600_000;
 
 Deno.test("log cleanup deletes only what no unexpired version needs, and tables read the same", async () => {
   await withAgedTable({ commits: 35, expiredBelow: 25, properties: MANUAL }, async (path, db) => {
@@ -66,7 +71,11 @@ Deno.test("log cleanup deletes only what no unexpired version needs, and tables 
     assert.deepEqual((await listLog(path)).checkpoints, [10, 20, 30]);
 
     // Oldest unexpired commit: 25. Checkpoints at or before it: 20, 10 — keep from 10.
-    const r = await cleanupExpiredLog(path, { latest: 35, retentionMs: 30 * DAY });
+    const r = await cleanupExpiredLog(path, {
+      latest: 35,
+      retentionMs: 30 * DAY,
+      budgetMs: NO_DEADLINE,
+    });
     assert.deepEqual(r, {
       commitsDeleted: 10,
       checkpointsDeleted: 0,
@@ -99,22 +108,31 @@ Deno.test("log cleanup deletes only what no unexpired version needs, and tables 
     );
 
     // A second pass finds nothing more to do.
-    assert.deepEqual(await cleanupExpiredLog(path, { latest: 35, retentionMs: 30 * DAY }), {
-      commitsDeleted: 0,
-      checkpointsDeleted: 0,
-      complete: true,
-    });
+    assert.deepEqual(
+      await cleanupExpiredLog(path, { latest: 35, retentionMs: 30 * DAY, budgetMs: NO_DEADLINE }),
+      {
+        commitsDeleted: 0,
+        checkpointsDeleted: 0,
+        complete: true,
+      },
+    );
   });
 });
 
 Deno.test("log cleanup: nothing expired, or a single checkpoint in reach, deletes nothing", async () => {
   await withAgedTable({ commits: 15, expiredBelow: 0, properties: MANUAL }, async (path) => {
     const none = { commitsDeleted: 0, checkpointsDeleted: 0, complete: true };
-    assert.deepEqual(await cleanupExpiredLog(path, { latest: 15, retentionMs: 30 * DAY }), none);
+    assert.deepEqual(
+      await cleanupExpiredLog(path, { latest: 15, retentionMs: 30 * DAY, budgetMs: NO_DEADLINE }),
+      none,
+    );
     // Everything expired, but only checkpoint 10 precedes the latest: it alone could rebuild
     // the kept versions, and one checkpoint is never trusted alone.
     await age(path, 16);
-    assert.deepEqual(await cleanupExpiredLog(path, { latest: 15, retentionMs: 30 * DAY }), none);
+    assert.deepEqual(
+      await cleanupExpiredLog(path, { latest: 15, retentionMs: 30 * DAY, budgetMs: NO_DEADLINE }),
+      none,
+    );
     assert.equal((await listLog(path)).commits.length, 16);
   });
 });
@@ -132,7 +150,11 @@ Deno.test("log cleanup stops when its time is up and the next pass goes on, bott
       });
       assert.equal((await listLog(path)).commits[0], v + 1);
     }
-    const rest = await cleanupExpiredLog(path, { latest: 35, retentionMs: 30 * DAY });
+    const rest = await cleanupExpiredLog(path, {
+      latest: 35,
+      retentionMs: 30 * DAY,
+      budgetMs: NO_DEADLINE,
+    });
     // All expired: E is the latest (35); checkpoints 30 and 20 precede it — keep from 20.
     assert.deepEqual(rest, {
       commitsDeleted: 17,
