@@ -63,6 +63,8 @@ export interface RefreshGoldOptions {
   threads?: number;
   /** DuckDB memory_limit, e.g. "4GB". */
   memoryLimit?: string;
+  /** Where DuckDB spills past memoryLimit (default: `.tmp` in the working directory). */
+  tempDirectory?: string;
   /**
    * The sensor catalogue: alarm limits per type, which types are energy counters, units
    * (default: the built-in catalogue, the brief's four types; tasks pass `--sensors`).
@@ -197,6 +199,7 @@ export async function refreshGold(
     delta: false,
     threads: opts.threads,
     memoryLimit: opts.memoryLimit,
+    tempDirectory: opts.tempDirectory,
   });
   const results: GoldTableResult[] = [];
   try {
