@@ -220,13 +220,14 @@ Deno.test("gold: incremental refresh equals a full rebuild, and a second refresh
 Deno.test("gold: a refresh within an hour rewrites that hour's files only, one hour per file", async () => {
   const lh = await tempLakehouse();
   try {
-    const start = Date.UTC(2025, 0, 6, 10);
+    // Three hours of one floor, every 20 s; then one minute, and one more, at 12:30 and 12:31.
+    const start = Date.UTC(2025, 0, 6, 10), topology = { buildings: 1, floors: 1 };
     const { rows } = simulate({
       seed: 7,
       start,
       intervalSeconds: 20,
-      durationSeconds: 3 * 3600,
-      topology: { buildings: 1, floors: 1 },
+      durationSeconds: 10800,
+      topology,
     });
     const t = (r: SilverRow) => Number(r.timestamp);
     const slices = [2.5 * 60, 2.5 * 60 + 1, 2.5 * 60 + 2].map((m) => start + m * 60_000);
