@@ -42,6 +42,16 @@ import { GoldSession } from "../src/gold/session.ts";
 import { join } from "node:path";
 import { joinLocation } from "../src/storage/location.ts";
 
+/**
+ * DuckDB's memory limit in --watch unless --memory-limit says otherwise (issue 28: the whole
+ * process within 512 MB at building-fleet scale; the limit bounds DuckDB's buffers only, the
+ * JS heap and Deno come on top).
+ */
+const WATCH_MEMORY_LIMIT = "512MB";
+
+/** A DuckDB memory size: a number and a unit (KB, MB, GB, KiB, MiB, GiB). */
+const MEMORY_SIZE = /^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i;
+
 export const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
 
 export const SPECS = {
@@ -63,6 +73,12 @@ export const SPECS = {
   },
   full: { type: "boolean", description: "Recompute every table from all of silver" },
   threads: { type: "string", env: "DUCKDB_THREADS", description: "DuckDB threads" },
+  "memory-limit": {
+    type: "string",
+    env: "GOLD_MEMORY_LIMIT",
+    description: `DuckDB's memory limit, e.g. 384MB or 1GB (default ${WATCH_MEMORY_LIMIT} with ` +
+      "--watch, DuckDB's own otherwise); past it DuckDB spills to a temporary directory",
+  },
   table: {
     type: "string",
     env: "GOLD_TABLES",
@@ -147,9 +163,6 @@ function report(results: GoldTableResult[]): void {
   console.log(`silver v${results[0]?.silverVersion ?? "?"}, ${total.toFixed(2)} s in all`);
 }
 
-/** DuckDB's memory limit in --watch (issue: gold ≤ 512 MB at building-fleet scale). */
-const WATCH_MEMORY_LIMIT = "512MB";
-
 /**
  * One refresh of --watch as one line: `silver v12, 0.84 s: alarms v5 (3 rows, 0.41 s), …`;
  * `seconds` is the whole cycle's (opening DuckDB and reading the snapshots included), default
@@ -174,6 +187,10 @@ async function main(): Promise<void> {
   const threads = options.threads
     ? numberOption("threads", options.threads, { integer: true, min: 1 })
     : undefined;
+  const memoryLimit = options["memory-limit"] || (options.watch ? WATCH_MEMORY_LIMIT : undefined);
+  if (memoryLimit !== undefined && !MEMORY_SIZE.test(memoryLimit.trim())) {
+    throw new UsageError(`--memory-limit "${memoryLimit}" is not a size such as 384MB or 1GB`);
+  }
   const tables = options.table ? options.table.split(",").filter(Boolean) : undefined;
   const names = GOLD_TABLES.map((d) => d.name);
   const unknown = (tables ?? []).filter((t) => !names.includes(t));
@@ -220,6 +237,7 @@ async function main(): Promise<void> {
       attempts,
       interval,
       threads,
+      memoryLimit,
       tables,
       log,
       catalogue,
@@ -306,13 +324,15 @@ async function refreshLoop(
     attempts: Record<NotificationOutcome, number>;
     interval: number;
     threads?: number;
+    /** DuckDB's memory limit (--memory-limit). */
+    memoryLimit?: string;
     tables?: string[];
     log: (l: string) => void;
     catalogue: SensorCatalogue;
     monitor: GoldMonitor | null;
   },
 ): Promise<void> {
-  const { interval, threads, tables, log, catalogue, monitor } = o;
+  const { interval, threads, memoryLimit, tables, log, catalogue, monitor } = o;
   const silverPath = joinLocation(lakehouse, "silver");
   // The aggregates wait while a newer silver version is pending, each at most --interval
   // (src/gold/schedule.ts): the next alarm refresh starts at once.
@@ -320,10 +340,15 @@ async function refreshLoop(
   // Recent silver rows for the alarms, kept between refreshes (src/gold/readings_cache.ts).
   const cacheDir = options.watch ? await Deno.makeTempDir({ prefix: "gold-watch-" }) : null;
   const readingsCache = cacheDir ? new ReadingsCache(join(cacheDir, "readings.duckdb")) : undefined;
-  // One DuckDB, set up once, for every cycle (src/gold/session.ts); a long-running watcher keeps
-  // it to 512 MB (DUCKDB_MEMORY_LIMIT overrides it).
+  // One DuckDB, set up once, for every cycle (src/gold/session.ts).
   const session = options.watch
-    ? new GoldSession({ threads, memoryLimit: WATCH_MEMORY_LIMIT })
+    ? new GoldSession({
+      threads,
+      // A long-running watcher bounds DuckDB (--memory-limit; DUCKDB_MEMORY_LIMIT overrides it)
+      // and spills into its own temporary directory, removed at exit.
+      memoryLimit,
+      tempDirectory: join(cacheDir!, "spill"),
+    })
     : undefined;
   let cycleSilver: number | undefined;
   const run = async (full: boolean) => {
@@ -371,6 +396,7 @@ async function refreshLoop(
         await refreshGold(lakehouse, {
           full: options.full,
           threads,
+          memoryLimit,
           tables,
           catalogue,
           log: (l) => {

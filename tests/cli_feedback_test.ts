@@ -1,19 +1,23 @@
 /**
  * What a user is told when something is off: `consume` with no broker says within seconds that
  * the broker is unreachable and that it keeps retrying with backoff (instead of staying silent
- * while kafkajs retries); `gold` with an unknown table lists the valid names; a lakehouse
- * directory that does not exist is an error naming it, not an empty lakehouse.
+ * while kafkajs retries); `gold` with an unknown table lists the valid names, and a
+ * `--memory-limit` that is not a size says so; a lakehouse directory that does not exist is an
+ * error naming it, not an empty lakehouse.
  */
 import assert from "node:assert/strict";
 import { runTask, spawnTask } from "./helpers/tasks.ts";
 
-Deno.test("gold: an unknown --table lists the gold tables; a missing lakehouse is exit 1", async () => {
+Deno.test("gold: an unknown --table lists the gold tables, a bad --memory-limit is exit 2; a missing lakehouse is exit 1", async () => {
   const nope = await runTask("gold", ["--table", "nope", "--lakehouse", "/nonexistent-lh"]);
   assert.equal(nope.code, 2);
   assert.match(nope.stderr, /unknown gold table nope; the gold tables are: readings_1m, .*alarms/);
   const missing = await runTask("gold", ["--lakehouse", "/nonexistent-lh"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /lakehouse \/nonexistent-lh does not exist/);
+  const size = await runTask("gold", ["--memory-limit", "lots", "--lakehouse", "/nonexistent-lh"]);
+  assert.equal(size.code, 2);
+  assert.match(size.stderr, /--memory-limit "lots" is not a size such as 384MB or 1GB/);
 });
 
 Deno.test("consume: an unreachable broker is reported at once, with the retry backoff", async () => {

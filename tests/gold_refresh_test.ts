@@ -195,10 +195,11 @@ Deno.test("gold: incremental refresh equals a full rebuild, and a second refresh
     assert.ok(day1Before.length > 0);
     assert.deepEqual(await day1Files(), day1Before);
     assert.ok(inc2.every((r) => r.mode === "incremental"));
-    // The last batch touches 01:00-04:00 on day 2 only: windowed tables recompute those hours
-    // (keeping the day's other rows), energy_daily the whole day; day 1's files stay.
+    // The last batch touches 01:30-04:00 on day 2 only: minute tables recompute those minutes,
+    // hourly ones the hours (keeping the day's other rows), energy_daily the whole day; day 1's
+    // files stay.
     const scope = (table: string) => inc2.find((r) => r.table === table)!.scope;
-    assert.equal(scope("readings_1m"), "3 hour(s) in [2025-01-07T01:00, 2025-01-07T04:00)");
+    assert.equal(scope("readings_1m"), "150 minute(s) in [2025-01-07T01:30, 2025-01-07T04:00)");
     assert.equal(scope("energy_hourly"), "3 hour(s) in [2025-01-07T01:00, 2025-01-07T04:00)");
     assert.equal(scope("energy_daily"), "1 day(s) in [2025-01-07, 2025-01-08)");
 
@@ -211,6 +212,58 @@ Deno.test("gold: incremental refresh equals a full rebuild, and a second refresh
     // Several rules fire on one fault: fewer incidents than episodes, but some.
     assert.ok(incidents > 0 && incidents < alarms, `${incidents} incidents of ${alarms} alarms`);
     assert.ok((await Deno.stat(join(lh, "gold", "alarms", "_delta_log"))).isDirectory);
+  } finally {
+    await Deno.remove(lh, { recursive: true });
+  }
+});
+
+Deno.test("gold: a refresh within an hour rewrites that hour's files only, one hour per file", async () => {
+  const lh = await tempLakehouse();
+  try {
+    // Three hours of one floor, every 20 s; then one minute, and one more, at 12:30 and 12:31.
+    const start = Date.UTC(2025, 0, 6, 10), topology = { buildings: 1, floors: 1 };
+    const { rows } = simulate({
+      seed: 7,
+      start,
+      intervalSeconds: 20,
+      durationSeconds: 10800,
+      topology,
+    });
+    const t = (r: SilverRow) => Number(r.timestamp);
+    const slices = [2.5 * 60, 2.5 * 60 + 1, 2.5 * 60 + 2].map((m) => start + m * 60_000);
+    await writeSilver(lh, rows.filter((r) => t(r) < slices[0]));
+    await refreshGold(lh);
+    await writeSilver(lh, rows.filter((r) => t(r) >= slices[0] && t(r) < slices[1]));
+    await refreshGold(lh);
+    const files = async (table: string) => {
+      const def = GOLD_TABLES.find((d) => d.name === table)!;
+      const snap = await loadSnapshot(goldTablePath(lh, table));
+      return snap.files.map((f) => {
+        const s = JSON.parse(f.stats!);
+        const column = def.windowColumn ?? "window_start";
+        return { path: f.path, range: [s.minValues[column], s.maxValues[column]].map(Date.parse) };
+      });
+    };
+    const before = await files("readings_1m");
+    await writeSilver(lh, rows.filter((r) => t(r) >= slices[1] && t(r) < slices[2]));
+    const inc = await refreshGold(lh);
+    // Minute tables recompute the new minute, hourly ones its hour; the files they write hold
+    // one hour each, and the files of the earlier hours are the same as before the refresh.
+    const scope = (table: string) => inc.find((r) => r.table === table)!.scope;
+    assert.equal(scope("readings_1m"), "1 minute(s) in [2025-01-06T12:31, 2025-01-06T12:32)");
+    assert.equal(scope("readings_1h"), "1 hour(s) in [2025-01-06T12:00, 2025-01-06T13:00)");
+    const after = await files("readings_1m");
+    const untouched = (fs: typeof after) =>
+      fs.filter((f) => f.range[1] < slices[1]).map((f) => f.path).sort();
+    assert.ok(untouched(before).length > 0);
+    assert.deepEqual(untouched(after), untouched(before));
+    const written = after.filter((f) => !before.some((b) => b.path === f.path));
+    const hour = (ms: number) => Math.floor(ms / 3600_000);
+    assert.ok(written.length > 0);
+    for (const f of written) {
+      assert.deepEqual(f.range.map(hour), [hour(slices[0]), hour(slices[0])]);
+    }
+    await assertSameAsFullRebuild(lh, inc);
   } finally {
     await Deno.remove(lh, { recursive: true });
   }

@@ -39,6 +39,12 @@ export interface OpenOptions {
   /** DuckDB memory_limit, e.g. "512MB". */
   memoryLimit?: string;
   /**
+   * Where DuckDB spills what does not fit in `memoryLimit` (its temp_directory). Without it an
+   * in-memory DuckDB spills to `.tmp` in the working directory, which a long-running task
+   * would leave behind in the project or a service's working directory.
+   */
+  tempDirectory?: string;
+  /**
    * Keep the Parquet bytes read in DuckDB's external file cache (default true). Readers that
    * scan the same files again (dashboard, gold) gain from it; a writer reading each file once
    * (compaction, dedup seeding) would only fill its memory limit with them.
@@ -77,6 +83,7 @@ export async function openDuckDB(opts: OpenOptions = {}): Promise<DuckDB> {
   const memoryLimit = readEnv("DUCKDB_MEMORY_LIMIT") ?? opts.memoryLimit;
   if (threads) config.threads = String(threads);
   if (memoryLimit) config.memory_limit = memoryLimit;
+  if (opts.tempDirectory) config.temp_directory = opts.tempDirectory;
   if (opts.fileCache === false) config.enable_external_file_cache = "false";
   const instance = await DuckDBInstance.create(":memory:", config);
   const conns: DuckDBConnection[] = [];

@@ -1,9 +1,10 @@
 /**
- * Event-time intervals of a gold refresh: the whole hours or days that changed silver files
+ * Event-time intervals of a gold refresh: the whole minutes, hours or days that changed silver files
  * touch, and how SQL and logs name them. All in UTC, half-open, in ms since 1970.
  */
 export const DAY_MS = 86_400_000;
 export const HOUR_MS = 3_600_000;
+export const MINUTE_MS = 60_000;
 
 function dayString(ms: number): string {
   return new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString().slice(0, 10);
@@ -54,7 +55,7 @@ export function describeIntervals(intervals: Interval[], unit: number): string {
   const n = intervals.reduce((k, [from, to]) => k + (to - from) / unit, 0);
   const first = new Date(intervals[0][0]).toISOString();
   const last = new Date(intervals.at(-1)![1]).toISOString();
-  const what = unit === DAY_MS ? "day(s)" : "hour(s)";
+  const what = unit === DAY_MS ? "day(s)" : unit === HOUR_MS ? "hour(s)" : "minute(s)";
   return `${n} ${what} in [${first.slice(0, unit === DAY_MS ? 10 : 16)}, ${
     last.slice(0, unit === DAY_MS ? 10 : 16)
   })`;

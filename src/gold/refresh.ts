@@ -59,6 +59,8 @@ export interface RefreshGoldOptions {
   threads?: number;
   /** DuckDB memory_limit, e.g. "4GB". */
   memoryLimit?: string;
+  /** Where DuckDB spills past memoryLimit (default: `.tmp` in the working directory). */
+  tempDirectory?: string;
   /**
    * The sensor catalogue: alarm limits per type, which types are energy counters, units
    * (default: the built-in catalogue, the brief's four types; tasks pass `--sensors`).

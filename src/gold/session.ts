@@ -22,6 +22,8 @@ export interface GoldSessionOptions {
   threads?: number;
   /** DuckDB memory_limit, e.g. "512MB". */
   memoryLimit?: string;
+  /** Where DuckDB spills beyond `memoryLimit` (default: DuckDB's `.tmp` in the working directory). */
+  tempDirectory?: string;
 }
 
 /**
@@ -72,7 +74,12 @@ async function openSetUp(
   catalogue: SensorCatalogue,
   o: GoldSessionOptions,
 ): Promise<DuckDB> {
-  const db = await openDuckDB({ delta: false, threads: o.threads, memoryLimit: o.memoryLimit });
+  const db = await openDuckDB({
+    delta: false,
+    threads: o.threads,
+    memoryLimit: o.memoryLimit,
+    tempDirectory: o.tempDirectory,
+  });
   try {
     await enableLocation(db.conn, silverPath);
     await db.conn.run("SET preserve_insertion_order = false");

@@ -27,10 +27,15 @@ export interface GoldTableDef {
   /**
    * `windowed` tables: the unit an incremental refresh recomputes (default "day"). "hour" for
    * tables whose windows fit in an hour: at 1 reading/s per device a day is millions of
-   * readings, and new data touches an hour or two of it.
+   * readings, and new data touches an hour or two of it. "minute" for per-minute windows:
+   * `gold --watch` refreshes every few seconds, and new data touches a minute or two of the
+   * hour, so that their cost follows the new rows, not the hour's (issue 28).
    */
-  recompute?: "hour" | "day";
-  /** `recompute: "hour"`: the column holding each row's window start (default window_start). */
+  recompute?: "minute" | "hour" | "day";
+  /**
+   * `recompute: "minute" | "hour"`: the column holding each row's window start (default
+   * window_start).
+   */
   windowColumn?: string;
   /**
    * `recompute: "day"`: a catalogue view (sql/catalogue/tables.sql) listing the only sensor
@@ -107,7 +112,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   {
     name: "readings_1m",
     kind: "windowed",
-    recompute: "hour",
+    recompute: "minute",
     schema: readings,
     partitionColumns: ["day"],
     sqlFile: "gold/readings_1m.sql",
@@ -125,7 +130,7 @@ export const GOLD_TABLES: readonly GoldTableDef[] = [
   {
     name: "floor_1m",
     kind: "windowed",
-    recompute: "hour",
+    recompute: "minute",
     schema: floors,
     partitionColumns: ["day"],
     sqlFile: "gold/floor_1m.sql",
