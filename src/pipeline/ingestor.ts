@@ -182,6 +182,8 @@ export class Ingestor {
   readonly compaction: CompactionPolicy;
   #lastCompaction = performance.now();
   #closed = false;
+  /** DuckDB's spill directory (see open), removed with it. */
+  #spill: string | null = null;
   /**
    * The error of a failed flush, once there was one. A failed flush is fatal: its records
    * already went through the dedup state and the source has moved past them, so committing
@@ -213,22 +215,31 @@ export class Ingestor {
     // footprint is a published figure.
     // Ingestion reads its tables through their snapshots, never delta_scan: no extension (its
     // 20 MB would count in the consumer's footprint).
+    // A batch that outgrows the memory limit spills here, not into `.tmp` in the working
+    // directory (a service's, or the project's); removed on close.
+    const spill = await Deno.makeTempDir({ prefix: "smarttech-ingest-spill-" });
     const db = await openDuckDB({
       delta: false,
       threads: opts.threads,
       memoryLimit: opts.memoryLimit ?? "128MB",
       // Compaction and dedup seeding read each file once.
       fileCache: false,
+      tempDirectory: spill,
+    }).catch(async (err) => {
+      await Deno.remove(spill, { recursive: true }).catch(() => {});
+      throw err;
     });
     try {
       const conns = [db.conn, await db.connect()] as const;
       const writer = new IngestWriter(opts);
       writer.adopt(created);
       const ingestor = new Ingestor(db, conns, writer, opts);
+      ingestor.#spill = spill;
       await ingestor.resync();
       return ingestor;
     } catch (err) {
       db.close();
+      removeSpill(spill);
       throw err;
     }
   }
@@ -523,6 +534,7 @@ export class Ingestor {
     this.#closed = true;
     this.#batch.discard();
     this.db.close();
+    removeSpill(this.#spill);
     await releaseStagingDirectories(INGEST_TABLES.map((t) => this.writer.path(t)));
   }
 
@@ -534,6 +546,15 @@ export class Ingestor {
       this.#batch?.discard();
     } finally {
       this.db.close();
+      removeSpill(this.#spill);
     }
   }
+}
+
+/** Removes a closed DuckDB's spill directory (null: none). */
+function removeSpill(dir: string | null): void {
+  if (dir === null) return;
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch { /* already gone */ }
 }
