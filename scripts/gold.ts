@@ -52,6 +52,14 @@ const WATCH_MEMORY_LIMIT = "512MB";
 /** A DuckDB memory size: a number and a unit (KB, MB, GB, KiB, MiB, GiB). */
 const MEMORY_SIZE = /^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i;
 
+/** Bytes of a MEMORY_SIZE text, as DuckDB reads it (KB = 1000 bytes, KiB = 1024). */
+function sizeBytes(size: string): number {
+  const m = size.trim().match(/^(\d+(?:\.\d+)?)\s*([KMG])(i?)B$/i);
+  if (!m) throw new RangeError(`not a size: ${size}`);
+  const base = m[3] ? 1024 : 1000;
+  return Number(m[1]) * base ** ("KMG".indexOf(m[2].toUpperCase()) + 1);
+}
+
 export const USAGE = "Usage: deno task gold [--once | --watch --interval S] [--full] [options]";
 
 export const SPECS = {
@@ -348,6 +356,9 @@ async function refreshLoop(
       // and spills into its own temporary directory, removed at exit.
       memoryLimit,
       tempDirectory: join(cacheDir!, "spill"),
+      // What DuckDB keeps between refreshes is not bounded by its limit: a new one once the
+      // process passes three quarters of it.
+      recycleAboveRssBytes: memoryLimit ? 0.75 * sizeBytes(memoryLimit) : undefined,
     })
     : undefined;
   let cycleSilver: number | undefined;

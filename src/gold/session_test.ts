@@ -42,3 +42,20 @@ Deno.test("session: one DuckDB across refreshes; what a refresh created is gone 
     session.close();
   }
 });
+
+Deno.test("session: a refresh that leaves the process above recycleAboveRssBytes closes DuckDB", async () => {
+  const catalogue = builtinCatalogue();
+  const low = new GoldSession({ threads: 1, recycleAboveRssBytes: 1 });
+  const high = new GoldSession({ threads: 1, recycleAboveRssBytes: 1e15 });
+  try {
+    for (let i = 0; i < 2; i++) {
+      await (await low.acquire("/tmp/lakehouse/silver", catalogue)).release(false);
+      await (await high.acquire("/tmp/lakehouse/silver", catalogue)).release(false);
+    }
+    assert.equal(low.opened, 2);
+    assert.equal(high.opened, 1);
+  } finally {
+    low.close();
+    high.close();
+  }
+});
