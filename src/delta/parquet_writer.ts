@@ -307,9 +307,7 @@ async function writeSinglePass(
       conn,
       `SELECT ${dataCols}, p.pid AS __pid FROM ${typed} JOIN ${keys} p ON ${on}`,
       staging,
-      `${
-        parquetOptions(opts)
-      }, PARTITION_BY (__pid), FILENAME_PATTERN 'data_{uuid}', APPEND`,
+      `${parquetOptions(opts)}, PARTITION_BY (__pid), FILENAME_PATTERN 'data_{uuid}', APPEND`,
     );
     try {
       const byDir = Map.groupBy(files, (f) => dirname(resolve(f.path)));
