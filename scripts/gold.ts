@@ -49,13 +49,13 @@ import { joinLocation } from "../src/storage/location.ts";
  */
 const WATCH_MEMORY_LIMIT = "512MB";
 
-/** A DuckDB memory size: a number and a unit (KB, MB, GB, KiB, MiB, GiB). */
-const MEMORY_SIZE = /^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i;
-
-/** Bytes of a MEMORY_SIZE text, as DuckDB reads it (KB = 1000 bytes, KiB = 1024). */
-function sizeBytes(size: string): number {
+/**
+ * Bytes of a DuckDB memory size — a number and a unit (KB, MB, GB, KiB, MiB, GiB), KB = 1000
+ * bytes as DuckDB reads it — or null when the text is not one.
+ */
+function sizeBytes(size: string): number | null {
   const m = size.trim().match(/^(\d+(?:\.\d+)?)\s*([KMG])(i?)B$/i);
-  if (!m) throw new RangeError(`not a size: ${size}`);
+  if (!m) return null;
   const base = m[3] ? 1024 : 1000;
   return Number(m[1]) * base ** ("KMG".indexOf(m[2].toUpperCase()) + 1);
 }
@@ -196,7 +196,7 @@ async function main(): Promise<void> {
     ? numberOption("threads", options.threads, { integer: true, min: 1 })
     : undefined;
   const memoryLimit = options["memory-limit"] || (options.watch ? WATCH_MEMORY_LIMIT : undefined);
-  if (memoryLimit !== undefined && !MEMORY_SIZE.test(memoryLimit.trim())) {
+  if (memoryLimit !== undefined && sizeBytes(memoryLimit) === null) {
     throw new UsageError(`--memory-limit "${memoryLimit}" is not a size such as 384MB or 1GB`);
   }
   const tables = options.table ? options.table.split(",").filter(Boolean) : undefined;
@@ -358,7 +358,7 @@ async function refreshLoop(
       tempDirectory: join(cacheDir!, "spill"),
       // What DuckDB keeps between refreshes is not bounded by its limit: a new one once the
       // process passes three quarters of it.
-      recycleAboveRssBytes: memoryLimit ? 0.75 * sizeBytes(memoryLimit) : undefined,
+      recycleAboveRssBytes: memoryLimit ? 0.75 * sizeBytes(memoryLimit)! : undefined,
     })
     : undefined;
   let cycleSilver: number | undefined;

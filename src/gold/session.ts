@@ -5,9 +5,10 @@
  * on the alarm path, for the same result each time. A session does that set-up once; each refresh
  * borrows its connection and, when done, drops what it created (temp tables and views, the
  * refresh's ENUM types), so nothing a refresh leaves behind grows from cycle to cycle or reaches
- * the next refresh. What stays is the set-up and DuckDB's own caches (Parquet metadata and
- * bytes), which the memory limit bounds. A refresh that fails closes the session: the next one
- * starts from a fresh DuckDB, as a one-off refresh would.
+ * the next refresh. What stays is the set-up, DuckDB's caches and what its allocator keeps of
+ * the refreshes' memory — not bounded by the memory limit, hence `recycleAboveRssBytes`. A
+ * refresh that fails closes the session: the next one starts from a fresh DuckDB, as a one-off
+ * refresh would.
  */
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { type DuckDB, openDuckDB, sqlIdent } from "../duckdb/engine.ts";

@@ -19,8 +19,8 @@ import { futureDetailTail } from "../reading/decode.ts";
 
 const SQL_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../../sql/decode");
 let prepareSql: string | undefined;
-/** sql/decode/fast.sql's statements. */
-let fastSql: string[] | undefined;
+/** sql/decode/fast.sql's statements, parsed once. */
+let fastSql: { sql: string; names: string[] }[] | undefined;
 
 /** The catalogue each connection's decoder was prepared for (temp tables live per connection). */
 const preparedFor = new WeakMap<DuckDBConnection, SensorCatalogue>();
@@ -62,23 +62,27 @@ export interface SqlDecodeParams {
  * run on `conn`.
  */
 export async function runSqlDecode(conn: DuckDBConnection, p: SqlDecodeParams): Promise<void> {
-  fastSql ??= (await Deno.readTextFile(resolve(SQL_DIR, "fast.sql")))
-    .split(/;\s*$/m).filter((st) => /\S/.test(st.replace(/^--.*$/gm, "")));
+  fastSql ??= parseStatements(await Deno.readTextFile(resolve(SQL_DIR, "fast.sql")));
   const params: Record<string, DuckDBValue> = {
     now: p.nowMs,
     tolerance: p.futureToleranceMs,
     max_bytes: p.maxBytes,
     detail_tail: futureDetailTail(p.nowMs, p.futureToleranceMs),
   };
-  for (const statement of fastSql) {
-    // Each statement is bound only the parameters it names.
-    const code = statement.replace(/--.*$/gm, "");
-    const names = new Set([...code.matchAll(/\$([a-z_]+)/g)].map((m) => m[1]));
-    await conn.run(
-      statement,
-      Object.fromEntries(Object.entries(params).filter(([k]) => names.has(k))),
-    );
+  for (const { sql, names } of fastSql) {
+    await conn.run(sql, Object.fromEntries(names.map((n) => [n, params[n]])));
   }
+}
+
+/** A file's statements, each with the `$name` parameters it uses (bound only those). */
+function parseStatements(text: string): { sql: string; names: string[] }[] {
+  const out: { sql: string; names: string[] }[] = [];
+  for (const sql of text.split(/;\s*$/m)) {
+    const code = sql.replace(/--.*$/gm, "");
+    if (!/\S/.test(code)) continue;
+    out.push({ sql, names: [...new Set([...code.matchAll(/\$([a-z_]+)/g)].map((m) => m[1]))] });
+  }
+  return out;
 }
 
 /** A payload the SQL path decided: its reading, or its reject (reason, detail, hints). */

@@ -382,7 +382,6 @@ interface WrittenFiles {
   rows: number;
 }
 
-/** Writes the batch's rows of `table` not yet committed for their appId, as Parquet files. */
 /**
  * Rows below which a table's files of a flush are written in snappy rather than zstd: a caught-up
  * consumer's flushes (a few thousand rows over dozens of partitions) spend most of zstd's time
@@ -399,6 +398,7 @@ function codecFor(batch: Batch, table: IngestTable): ParquetCodec {
   return rows < SNAPPY_BELOW_ROWS ? "snappy" : "zstd";
 }
 
+/** Writes the batch's rows of `table` not yet committed for their appId, as Parquet files. */
 async function writeTableFiles(
   f: FlushState,
   table: IngestTable,
